@@ -3,4 +3,5 @@
 //! Layers, dependencies pointing down only: `ui` -> `app` -> `engine` -> `domain`.
 //! `adapters` implement the ports that `engine` defines; `lab` builds the local sandbox.
 
+pub mod adapters;
 pub mod domain;
