@@ -2,6 +2,10 @@
 
 pub mod backup;
 pub mod catalog;
+pub mod coverage;
 pub mod lsn;
 pub mod segment;
+pub mod time_input;
 pub mod timeline;
+pub mod times;
+pub mod zone;
