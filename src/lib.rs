@@ -4,4 +4,5 @@
 //! `adapters` implement the ports that `engine` defines; `lab` builds the local sandbox.
 
 pub mod adapters;
+pub mod config;
 pub mod domain;

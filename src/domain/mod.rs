@@ -1,5 +1,6 @@
 //! Pure types and maths: no IO, no async runtime, no terminal.
 
+pub mod assess;
 pub mod backup;
 pub mod catalog;
 pub mod coverage;

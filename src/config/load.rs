@@ -1,0 +1,236 @@
+//! Finding and reading the configuration file, with errors that point at the line.
+
+use super::model::{Config, RepositoryKind};
+use crate::domain::zone::Zone;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("no configuration found: pass --config FILE, set PITR_CONSOLE_CONFIG, write {user_file}, or create the local lab with `pitr-console lab up`")]
+    NotFound { user_file: String },
+}
+
+/// Where the configuration came from, for messages and the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Flag,
+    Environment,
+    UserFile,
+    Lab,
+}
+
+/// Picks the configuration file: `--config`, then `$PITR_CONSOLE_CONFIG`, then the user's
+/// config dir, then an existing lab's.
+pub fn locate(
+    flag: Option<&Path>,
+    env: Option<&Path>,
+    user_file: Option<&Path>,
+    lab_file: Option<&Path>,
+) -> Result<(PathBuf, Origin), ConfigError> {
+    if let Some(p) = flag {
+        return Ok((p.to_path_buf(), Origin::Flag));
+    }
+    if let Some(p) = env {
+        return Ok((p.to_path_buf(), Origin::Environment));
+    }
+    if let Some(p) = user_file.filter(|p| p.exists()) {
+        return Ok((p.to_path_buf(), Origin::UserFile));
+    }
+    if let Some(p) = lab_file.filter(|p| p.exists()) {
+        return Ok((p.to_path_buf(), Origin::Lab));
+    }
+    Err(ConfigError::NotFound {
+        user_file: user_file.map_or("pitr-console.toml in your config dir".into(), |p| {
+            p.display().to_string()
+        }),
+    })
+}
+
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses and checks a configuration text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    validate(&config).map_err(|message| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(config)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// Checks that reach across sections, which serde cannot express.
+fn validate(c: &Config) -> Result<(), String> {
+    if let Some(tz) = &c.timezone {
+        tz.parse::<Zone>()
+            .map_err(|e| format!("key `timezone`: {e}"))?;
+    }
+    let mut names = std::collections::HashSet::new();
+    for r in &c.repositories {
+        if !names.insert(&r.name) {
+            return Err(format!(
+                "two [[repository]] sections are named `{}`",
+                r.name
+            ));
+        }
+        if r.kind == RepositoryKind::Local && (r.backups.is_none() || r.wal_archive.is_none()) {
+            return Err(format!(
+                "[[repository]] `{}`: kind = \"local\" needs both `backups` and `wal_archive` directories",
+                r.name
+            ));
+        }
+    }
+    let mut server_names = std::collections::HashSet::new();
+    for s in &c.servers {
+        if !server_names.insert(&s.name) {
+            return Err(format!("two [[server]] sections are named `{}`", s.name));
+        }
+        if !c.repositories.iter().any(|r| r.name == s.repository) {
+            let known: Vec<&str> = c.repositories.iter().map(|r| r.name.as_str()).collect();
+            return Err(format!(
+                "[[server]] `{}`: key `repository` names `{}`, but the repositories are: {}",
+                s.name,
+                s.repository,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        let control = s.control.as_str();
+        let known_control = matches!(control, "pg_ctl" | "patroni" | "command")
+            || control
+                .strip_prefix("systemd:")
+                .is_some_and(|u| !u.is_empty());
+        if !known_control {
+            return Err(format!(
+                "[[server]] `{}`: key `control` is `{control}`; expected pg_ctl, systemd:UNIT, patroni or command",
+                s.name
+            ));
+        }
+        if control == "patroni" && s.patroni_url.is_none() {
+            return Err(format!(
+                "[[server]] `{}`: control = \"patroni\" needs `patroni_url`",
+                s.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+timezone = "Europe/Berlin"
+[[repository]]
+name = "archive"
+kind = "local"
+backups = "/srv/b"
+wal_archive = "/srv/w"
+[[server]]
+name = "db1"
+pgdata = "/var/lib/postgresql/15/main"
+dsn = "host=/tmp port=5432"
+repository = "archive"
+"#;
+
+    #[test]
+    fn reads_a_good_file_with_defaults() {
+        let c = parse(Path::new("x.toml"), GOOD).unwrap();
+        assert_eq!(c.servers[0].port, 5432);
+        assert_eq!(c.servers[0].control, "pg_ctl");
+        assert!(c.servers[0].is_local());
+    }
+
+    #[test]
+    fn a_broken_line_is_named_with_file_line_and_key() {
+        let bad = GOOD.replace("kind = \"local\"", "kind = \"nfs\"");
+        let err = parse(Path::new("site.toml"), &bad).unwrap_err().to_string();
+        assert!(err.starts_with("site.toml:5:"), "{err}");
+        assert!(err.contains("local") && err.contains("barman"), "{err}");
+
+        let typo = GOOD.replace("pgdata", "pg_data");
+        let err = parse(Path::new("site.toml"), &typo)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pg_data"), "{err}");
+
+        let syntax = GOOD.replace("name = \"db1\"", "name = db1");
+        let err = parse(Path::new("site.toml"), &syntax)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("site.toml:9:"), "{err}");
+    }
+
+    #[test]
+    fn cross_section_mistakes() {
+        let bad = GOOD.replace("repository = \"archive\"", "repository = \"nas\"");
+        let err = parse(Path::new("a.toml"), &bad).unwrap_err().to_string();
+        assert!(err.contains("`nas`") && err.contains("archive"), "{err}");
+        let bad = GOOD.replace("Europe/Berlin", "Europe/Atlantis");
+        let err = parse(Path::new("a.toml"), &bad).unwrap_err().to_string();
+        assert!(err.contains("timezone"), "{err}");
+    }
+
+    #[test]
+    fn search_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user.toml");
+        let lab = dir.path().join("lab.toml");
+        std::fs::write(&lab, "").unwrap();
+        assert_eq!(
+            locate(None, None, Some(&user), Some(&lab)).unwrap().1,
+            Origin::Lab
+        );
+        std::fs::write(&user, "").unwrap();
+        assert_eq!(
+            locate(None, None, Some(&user), Some(&lab)).unwrap().1,
+            Origin::UserFile
+        );
+        assert_eq!(
+            locate(None, Some(&lab), Some(&user), None).unwrap().1,
+            Origin::Environment
+        );
+        assert!(matches!(
+            locate(None, None, None, None),
+            Err(ConfigError::NotFound { .. })
+        ));
+    }
+}

@@ -1,0 +1,9 @@
+//! The configuration file: its shape, where it is found, and how mistakes are reported.
+
+pub mod load;
+pub mod model;
+
+pub use load::{load, locate, ConfigError, Origin};
+pub use model::{
+    AppConfig, CheckConfig, Config, RepositoryConfig, RepositoryKind, Role, ServerConfig,
+};
