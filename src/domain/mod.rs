@@ -5,6 +5,7 @@ pub mod backup;
 pub mod catalog;
 pub mod coverage;
 pub mod lsn;
+pub mod restore_command;
 pub mod segment;
 pub mod time_input;
 pub mod timeline;
