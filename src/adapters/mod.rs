@@ -1,4 +1,7 @@
 //! Implementations of the engine's ports against the real world: processes, PostgreSQL,
 //! repositories.
 
+pub mod fs;
+pub mod postgres;
+pub mod process;
 pub mod run_as;

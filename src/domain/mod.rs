@@ -4,4 +4,5 @@ pub mod backup;
 pub mod catalog;
 pub mod lsn;
 pub mod segment;
+pub mod target;
 pub mod timeline;
