@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod lsn;
 pub mod restore_command;
 pub mod segment;
+pub mod target;
 pub mod time_input;
 pub mod timeline;
 pub mod times;
