@@ -22,11 +22,15 @@ impl PgBinaries {
     /// Looks in `pg_config --bindir`, then next to `initdb` on PATH, then the newest
     /// `/usr/lib/postgresql/*/bin` (Debian keeps server binaries off PATH).
     pub fn find() -> Result<PgBinaries, LabError> {
-        let mut searched = Vec::new();
         let candidates = pg_config_bindir()
             .into_iter()
             .chain(path_dir_of("initdb"))
             .chain(debian_bin_dirs());
+        Self::find_in(candidates)
+    }
+
+    fn find_in(candidates: impl Iterator<Item = PathBuf>) -> Result<PgBinaries, LabError> {
+        let mut searched = Vec::new();
         for dir in candidates {
             searched.push(dir.display().to_string());
             if REQUIRED.iter().all(|p| is_executable(&dir.join(p))) {
@@ -112,5 +116,15 @@ mod tests {
         let bins = PgBinaries::find().unwrap();
         assert!(bins.path("initdb").exists());
         assert!(bins.version.starts_with(|c: char| c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn missing_binaries_say_what_to_install() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = PgBinaries::find_in(std::iter::once(empty.path().to_path_buf())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("apt-get install postgresql-15"), "{text}");
+        assert!(text.contains(&empty.path().display().to_string()), "{text}");
+        assert!(text.contains("pg_basebackup"), "{text}");
     }
 }

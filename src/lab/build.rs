@@ -81,7 +81,7 @@ fn reuse(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
 }
 
 pub fn status(dir: &Path) -> Result<LabStatus, LabError> {
-    let record = LabRecord::load(&LabPaths::new(dir).record())?;
+    let record = load(&LabPaths::new(dir))?;
     let running = cluster_of(&record)?.is_running()?;
     Ok(LabStatus {
         running,
@@ -118,7 +118,7 @@ pub fn down(dir: &Path) -> Result<(), LabError> {
 /// Another incident now, appended to the record; the server is started if it is stopped.
 pub fn incident(dir: &Path) -> Result<LabRecord, LabError> {
     let paths = LabPaths::new(dir);
-    let mut record = LabRecord::load(&paths.record())?;
+    let mut record = load(&paths)?;
     let cluster = cluster_of(&record)?;
     if !cluster.is_running()? {
         cluster.start()?;
@@ -133,6 +133,21 @@ pub fn incident(dir: &Path) -> Result<LabRecord, LabError> {
     record.incidents.push(inc);
     record.save(&paths.record())?;
     Ok(record)
+}
+
+/// The record of a finished lab; a clear refusal for anything else.
+fn load(paths: &LabPaths) -> Result<LabRecord, LabError> {
+    if paths.record().is_file() {
+        LabRecord::load(&paths.record())
+    } else if paths.marker().is_file() {
+        Err(LabError::Incomplete {
+            dir: paths.dir.clone(),
+        })
+    } else {
+        Err(LabError::NotALab {
+            dir: paths.dir.clone(),
+        })
+    }
 }
 
 fn cluster_of(record: &LabRecord) -> Result<Cluster, LabError> {
