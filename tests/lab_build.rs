@@ -250,6 +250,19 @@ fn lab_with_gap() {
 
     let catalog = check_catalog(&record);
     assert_eq!(holes(&record, &catalog), [missing]);
+
+    // Without the archive the segment size comes from the plain backup's pg_control.
+    let no_wal = guard.dir.join("no-wal");
+    std::fs::create_dir(&no_wal).unwrap();
+    let bare = read_catalog("lab-archive", &record.backups_dir, &no_wal).unwrap();
+    assert_eq!(
+        bare.segment_size.bytes(),
+        record.segment_size,
+        "{:?}",
+        bare.warnings
+    );
+    assert_eq!(bare.backups.len(), 2);
+    assert!(bare.backups.iter().all(|b| !b.stop_time_exact));
     lab::down(&guard.dir).unwrap();
 }
 

@@ -239,8 +239,8 @@ fn list_backups(
     Ok(dirs)
 }
 
-/// From the first archived segment's long header whose header reads; else from a plain
-/// backup's pg_wal; else 16 MiB with a warning (segment names may then be misread).
+/// From the first archived segment's long header that reads; else from a plain backup's
+/// pg_control or pg_wal; else 16 MiB with a warning (segment names may then be misread).
 fn segment_size(
     files: &[ArchiveFile],
     backups: &[(String, PathBuf, Result<BackupFiles, String>)],
@@ -263,10 +263,12 @@ fn segment_size(
             }
         }
     }
-    if let Some((size, _)) = backups
-        .iter()
-        .find_map(|(_, _, b)| b.as_ref().ok().and_then(|b| b.wal_header))
-    {
+    let mut from_backups = backups.iter().filter_map(|(_, _, b)| b.as_ref().ok());
+    if let Some(size) = from_backups.find_map(|b| {
+        b.control
+            .and_then(|c| c.segment_size)
+            .or(b.wal_header.map(|(size, _)| size))
+    }) {
         return size;
     }
     warnings.extend(problems);
@@ -330,7 +332,8 @@ fn backup(
         None => (to_utc(files.manifest_mtime.or(files.label_mtime)), false),
     };
     let system_identifier = files
-        .control_system_identifier
+        .control
+        .map(|c| c.system_identifier)
         .or(files.manifest.as_ref().and_then(|m| m.system_identifier))
         .or(files.wal_header.map(|(_, sysid)| sysid));
     Ok((

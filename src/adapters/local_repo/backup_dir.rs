@@ -27,7 +27,7 @@ pub struct BackupFiles {
     /// When the manifest was written: just after the backup ended.
     pub manifest_mtime: Option<SystemTime>,
     /// From global/pg_control (plain backups only: in a tar it is the last member).
-    pub control_system_identifier: Option<u64>,
+    pub control: Option<ControlFacts>,
     /// From a segment in pg_wal/ (plain backups taken with -X fetch or stream).
     pub wal_header: Option<(SegmentSize, u64)>,
     /// Bytes on disk.
@@ -79,8 +79,8 @@ pub fn read(dir: &Path) -> Result<BackupFiles, String> {
         label_mtime,
         manifest_mtime: manifest.as_ref().and_then(|_| mtime(&manifest_path)),
         manifest,
-        control_system_identifier: if plain {
-            control_system_identifier(&dir.join("global/pg_control"))
+        control: if plain {
+            read_control(&dir.join("global/pg_control"))
         } else {
             None
         },
@@ -120,11 +120,35 @@ fn label_from_tar(tar: &Path, compression: Compression) -> Result<String, String
     Err(format!("{} holds no backup_label", tar.display()))
 }
 
-/// The system identifier is the first field of ControlFileData (a u64) in every version.
-fn control_system_identifier(path: &Path) -> Option<u64> {
-    let mut head = [0u8; 8];
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControlFacts {
+    pub system_identifier: u64,
+    /// Only for layouts checked against pg_controldata (see `parse_control`).
+    pub segment_size: Option<SegmentSize>,
+}
+
+fn read_control(path: &Path) -> Option<ControlFacts> {
+    let mut head = [0u8; CONTROL_HEAD];
     std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
-    Some(u64::from_le_bytes(head))
+    Some(parse_control(&head))
+}
+
+const CONTROL_HEAD: usize = 232;
+
+/// ControlFileData starts with the system identifier (u64) and pg_control_version (u32)
+/// in every version. `xlog_seg_size` sits at byte 228 in layout 1300 (PostgreSQL 13 to 16),
+/// checked against pg_controldata on 15; other layouts are not guessed.
+pub fn parse_control(head: &[u8; CONTROL_HEAD]) -> ControlFacts {
+    let u32_at = |o: usize| u32::from_le_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+    let mut sysid = [0u8; 8];
+    sysid.copy_from_slice(&head[0..8]);
+    let segment_size = (u32_at(8) == 1300)
+        .then(|| SegmentSize::new(u64::from(u32_at(228))))
+        .flatten();
+    ControlFacts {
+        system_identifier: u64::from_le_bytes(sysid),
+        segment_size,
+    }
 }
 
 fn wal_header(pg_wal: &Path) -> Option<(SegmentSize, u64)> {
@@ -164,4 +188,22 @@ fn disk_usage(path: &Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| entries.flatten().map(|e| disk_usage(&e.path())).sum())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_pg_control_layout_1300() {
+        let mut head = [0u8; CONTROL_HEAD];
+        head[0..8].copy_from_slice(&42u64.to_le_bytes());
+        head[8..12].copy_from_slice(&1300u32.to_le_bytes());
+        head[228..232].copy_from_slice(&(4u32 << 20).to_le_bytes());
+        let facts = parse_control(&head);
+        assert_eq!(facts.system_identifier, 42);
+        assert_eq!(facts.segment_size.map(SegmentSize::bytes), Some(4 << 20));
+        head[8..12].copy_from_slice(&1700u32.to_le_bytes());
+        assert_eq!(parse_control(&head).segment_size, None);
+    }
 }

@@ -114,7 +114,9 @@ fn repository(root: &Path) -> (PathBuf, PathBuf) {
         manifest("0/3000028", "0/3000100").as_bytes(),
     );
     let mut control = SYSID.to_le_bytes().to_vec();
+    control.extend_from_slice(&1300u32.to_le_bytes());
     control.resize(8192, 0);
+    control[228..232].copy_from_slice(&MIB.to_le_bytes());
     write(&plain.join("global/pg_control"), &control);
 
     let tar = backups.join("b2");
@@ -281,4 +283,20 @@ fn keeps_one_file_per_segment() {
         .warnings
         .iter()
         .any(|w| w.contains("000000010000000000000004.gz")));
+}
+
+#[test]
+fn segment_size_from_pg_control_when_the_archive_is_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backups, _) = repository(tmp.path());
+    let empty = tmp.path().join("empty-wal");
+    std::fs::create_dir_all(&empty).unwrap();
+    let c = read_catalog("hand", &backups, &empty).unwrap();
+    assert_eq!(c.segment_size.bytes(), 1 << 20);
+    assert!(
+        !c.warnings.iter().any(|w| w.contains("assuming 16 MiB")),
+        "{:?}",
+        c.warnings
+    );
+    assert_eq!(c.backups.len(), 2, "the manifests give the stop positions");
 }
