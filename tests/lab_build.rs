@@ -282,3 +282,34 @@ fn down_refuses_a_directory_that_is_not_a_lab() {
     .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
 }
+
+/// As root the server user must reach the lab: a directory under /root is refused with a
+/// way out, and what the attempt left is removable with `lab down`.
+#[test]
+fn refuses_a_directory_the_server_user_cannot_reach() {
+    if !nix::unistd::Uid::effective().is_root() {
+        return;
+    }
+    let home = tempfile::tempdir_in("/root").unwrap();
+    let dir = home.path().join("lab");
+    let err = lab::up(&LabOptions {
+        dir: Some(dir.clone()),
+        port: Some(55504),
+        scale: 1,
+        with_gap: false,
+    })
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot reach") && text.contains(lab::ROOT_DEFAULT_DIR),
+        "{text}"
+    );
+    let again = lab::up(&LabOptions {
+        dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(again.to_string().contains("incomplete lab"), "{again}");
+    lab::down(&dir).unwrap();
+    assert!(!dir.exists());
+}

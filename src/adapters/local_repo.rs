@@ -296,6 +296,11 @@ fn backup(
     let timeline = label
         .timeline()
         .ok_or("backup_label gives no START TIMELINE and no start segment name")?;
+    if label.checkpoint_lsn.is_some_and(|c| c < start_lsn) {
+        return Err(format!(
+            "backup_label is inconsistent: its CHECKPOINT LOCATION lies before its START WAL LOCATION {start_lsn}"
+        ));
+    }
     let history = histories.get(&start_lsn);
     let manifest_end = files.manifest.as_ref().and_then(|m| m.end_lsn());
     let history_end = history.and_then(|h| h.stop_lsn);

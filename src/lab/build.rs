@@ -217,6 +217,7 @@ fn build(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
         superuser: server_user.clone(),
         os_user,
     };
+    tracing::info!(dir = %paths.dir.display(), bin_dir = %cluster.bins.dir.display(), "building the lab");
     prepare_dirs(&cluster)?;
     cluster.initdb()?;
     append(
@@ -338,6 +339,7 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
     let timeline = TimelineId(workload::number(&facts[2])? as u32);
 
     workload::trickle(c, 25, scale)?;
+    tracing::info!("lab: base backup 1 (plain)");
     let b1 = backup::take(
         c,
         "backup1-plain",
@@ -348,6 +350,7 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
     workload::switch_and_wait_archived(c)?;
     let mut restore_points: Vec<RestorePoint> = vec![workload::restore_point(c, "before_batch")?];
     workload::trickle(c, 20, scale)?;
+    tracing::info!("lab: base backup 2 (tar)");
     let b2 = backup::take(
         c,
         "backup2-tar",
@@ -362,6 +365,7 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
     restore_points.push(workload::restore_point(c, "before_cleanup")?);
     workload::trickle(c, 10, scale)?;
     let first = workload::incident(c, FIRST_INCIDENT)?;
+    tracing::info!(deleted = first.deleted, xid = first.xid, "lab: incident");
     workload::trickle(c, 20, scale)?;
     workload::switch_and_wait_archived(c)?;
 

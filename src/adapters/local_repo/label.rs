@@ -5,20 +5,18 @@ use crate::domain::lsn::Lsn;
 use crate::domain::timeline::TimelineId;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 
-/// What either file says; the history file adds the stop fields.
+/// What either file says that the catalog uses; the history file adds the stop fields.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LabelFile {
     pub start_lsn: Option<Lsn>,
     /// The segment file named next to START WAL LOCATION (its timeline is the start's).
     pub start_file: Option<String>,
     pub checkpoint_lsn: Option<Lsn>,
-    pub method: Option<String>,
     pub start_time: Option<String>,
     pub label: Option<String>,
     pub start_timeline: Option<TimelineId>,
     pub stop_lsn: Option<Lsn>,
     pub stop_time: Option<String>,
-    pub stop_timeline: Option<TimelineId>,
 }
 
 impl LabelFile {
@@ -36,12 +34,10 @@ impl LabelFile {
                 }
                 "STOP WAL LOCATION" => f.stop_lsn = first_word(value).parse().ok(),
                 "CHECKPOINT LOCATION" => f.checkpoint_lsn = value.parse().ok(),
-                "BACKUP METHOD" => f.method = Some(value.to_string()),
                 "START TIME" => f.start_time = Some(value.to_string()),
                 "STOP TIME" => f.stop_time = Some(value.to_string()),
                 "LABEL" => f.label = Some(value.to_string()),
                 "START TIMELINE" => f.start_timeline = value.parse().ok().map(TimelineId),
-                "STOP TIMELINE" => f.stop_timeline = value.parse().ok().map(TimelineId),
                 _ => {}
             }
         }
@@ -165,7 +161,6 @@ STOP TIMELINE: 2
         assert_eq!(f.checkpoint_lsn, Some("0/9000060".parse().unwrap()));
         assert_eq!(f.label.as_deref(), Some("nightly: full"));
         assert_eq!(f.timeline(), Some(TimelineId(2)));
-        assert_eq!(f.method.as_deref(), Some("streamed"));
         let stop = parse_server_time(f.stop_time.as_deref().unwrap()).unwrap();
         assert_eq!(stop.to_rfc3339(), "2026-11-21T04:53:41+00:00");
     }

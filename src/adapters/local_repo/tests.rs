@@ -211,6 +211,10 @@ fn an_unreadable_backup_is_a_warning_and_the_others_stay() {
     let (backups, wal) = repository(tmp.path());
     write(&backups.join("b3/base.tar.gz"), b"not gzip at all");
     write(&backups.join("b4/backup_label"), b"LABEL: no start\n");
+    write(
+        &backups.join("b5/backup_label"),
+        b"START WAL LOCATION: 0/5000028 (file 000000010000000000000005)\nCHECKPOINT LOCATION: 0/4000060\n",
+    );
     let c = read_catalog("hand", &backups, &wal).unwrap();
     assert_eq!(c.backups.len(), 2);
     let warnings = c.warnings.join("\n");
