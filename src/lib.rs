@@ -7,3 +7,4 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod lab;

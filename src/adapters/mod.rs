@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod fs;
+pub mod local_repo;
 pub mod postgres;
 pub mod process;
 pub mod run_as;
