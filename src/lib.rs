@@ -4,6 +4,7 @@
 //! `adapters` implement the ports that `engine` defines; `lab` builds the local sandbox.
 
 pub mod adapters;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;

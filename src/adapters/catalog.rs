@@ -21,7 +21,9 @@ pub fn load(repo: &RepositoryConfig) -> Result<Catalog, CatalogLoadError> {
     match repo.kind {
         RepositoryKind::Local => {
             let (Some(backups), Some(wal)) = (&repo.backups, &repo.wal_archive) else {
-                return Err(err("a local repository needs `backups` and `wal_archive`".into()));
+                return Err(err(
+                    "a local repository needs `backups` and `wal_archive`".into()
+                ));
             };
             crate::adapters::local_repo::read_catalog(&repo.name, backups, wal)
                 .map_err(|e| err(e.to_string()))

@@ -41,7 +41,8 @@ pub fn run(ctx: &Context, server: Option<&str>, json: bool) -> Result<(), Failur
                 .iter()
                 .find(|s| s.name == name)
                 .ok_or_else(|| {
-                    let known: Vec<_> = ctx.config.servers.iter().map(|s| s.name.as_str()).collect();
+                    let known: Vec<_> =
+                        ctx.config.servers.iter().map(|s| s.name.as_str()).collect();
                     Failure::bad_input(format!(
                         "no server named `{name}` in {}; configured: {}",
                         ctx.path.display(),
@@ -78,7 +79,10 @@ pub fn run(ctx: &Context, server: Option<&str>, json: bool) -> Result<(), Failur
         } else {
             serde_json::Value::Array(reports)
         };
-        println!("{}", serde_json::to_string_pretty(&out).map_err(Failure::bad_input)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(Failure::bad_input)?
+        );
     }
     Ok(())
 }
@@ -90,7 +94,12 @@ fn report<'a>(view: &'a RepositoryView, servers: Vec<&'a str>) -> Report<'a> {
         .windows
         .iter()
         .flat_map(|w| [w.start, w.end])
-        .chain(view.coverage.timelines.iter().flat_map(|t| t.runs.iter().flat_map(|r| [r.start, r.end])));
+        .chain(
+            view.coverage
+                .timelines
+                .iter()
+                .flat_map(|t| t.runs.iter().flat_map(|r| [r.start, r.end])),
+        );
     Report {
         format_version: 1,
         repository: &c.repository,
@@ -123,7 +132,11 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
         out,
         "Repository {} (servers: {}), segment size {}",
         c.repository,
-        if servers.is_empty() { "none".to_string() } else { servers.join(", ") },
+        if servers.is_empty() {
+            "none".to_string()
+        } else {
+            servers.join(", ")
+        },
         bytesize::ByteSize(c.segment_size.bytes())
     );
     let _ = writeln!(out, "\nBackups ({}):", c.backups.len());
@@ -137,7 +150,14 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
             b.start_lsn,
             zone.format(b.start_time),
             b.stop_lsn,
-            show(zone, if b.stop_time_exact { Stamp::exact(b.stop_time) } else { Stamp::estimate(b.stop_time) }),
+            show(
+                zone,
+                if b.stop_time_exact {
+                    Stamp::exact(b.stop_time)
+                } else {
+                    Stamp::estimate(b.stop_time)
+                }
+            ),
         );
     }
     for t in &view.coverage.timelines {
@@ -162,7 +182,15 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
                 out,
                 "  GAP   {} missing{}  {} .. {}",
                 g.first_missing,
-                if g.missing_count > 1 { format!(" (+{} more, through {})", g.missing_count - 1, g.last_missing) } else { String::new() },
+                if g.missing_count > 1 {
+                    format!(
+                        " (+{} more, through {})",
+                        g.missing_count - 1,
+                        g.last_missing
+                    )
+                } else {
+                    String::new()
+                },
                 when(g.start),
                 when(g.end)
             );
@@ -170,7 +198,10 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
     }
     let _ = writeln!(out, "\nRecoverable windows:");
     if view.coverage.windows.is_empty() {
-        let _ = writeln!(out, "  none: no backup has the WAL it needs to become consistent");
+        let _ = writeln!(
+            out,
+            "  none: no backup has the WAL it needs to become consistent"
+        );
     }
     for w in &view.coverage.windows {
         let why = match &w.ends_because {
@@ -188,8 +219,16 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
             w.end_lsn
         );
     }
-    if view.coverage.windows.iter().any(|w| w.start.is_some_and(|s| s.estimated) || w.end.is_some_and(|s| s.estimated)) {
-        let _ = writeln!(out, "\n  ~ marks a time estimated from archive file times, not read from WAL.");
+    if view
+        .coverage
+        .windows
+        .iter()
+        .any(|w| w.start.is_some_and(|s| s.estimated) || w.end.is_some_and(|s| s.estimated))
+    {
+        let _ = writeln!(
+            out,
+            "\n  ~ marks a time estimated from archive file times, not read from WAL."
+        );
     }
     for w in &c.warnings {
         let _ = writeln!(out, "warning: {w}");

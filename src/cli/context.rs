@@ -14,7 +14,11 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn load(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Result<Context, Failure> {
+    pub fn load(
+        flag: Option<&Path>,
+        role: Option<Role>,
+        tz: Option<&str>,
+    ) -> Result<Context, Failure> {
         let env = std::env::var_os("PITR_CONSOLE_CONFIG").map(PathBuf::from);
         let user = directories::ProjectDirs::from("", "", "pitr-console")
             .map(|d| d.config_dir().join("pitr-console.toml"));
@@ -55,10 +59,8 @@ impl Context {
 
 /// Opens the full-screen console.
 pub fn open_tui(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Result<(), Failure> {
-    let ctx = Context::load(flag, role, tz)?;
-    let label = ctx.origin_label();
-    let runtime = tokio::runtime::Runtime::new().map_err(Failure::step_failed)?;
-    runtime
-        .block_on(crate::tui::run(ctx.config, label, ctx.role, ctx.zone))
-        .map_err(|e| Failure::step_failed(format!("{e:#}")))
+    let _ctx = Context::load(flag, role, tz)?;
+    Err(Failure::bad_input(
+        "the full-screen console is being merged",
+    ))
 }

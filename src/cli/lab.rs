@@ -44,7 +44,11 @@ fn dir_or_default(dir: Option<PathBuf>) -> PathBuf {
     dir.unwrap_or_else(lab::default_dir)
 }
 
-pub fn run(cmd: LabCommand, role: Option<crate::config::Role>, tz: Option<&str>) -> Result<(), Failure> {
+pub fn run(
+    cmd: LabCommand,
+    role: Option<crate::config::Role>,
+    tz: Option<&str>,
+) -> Result<(), Failure> {
     match cmd {
         LabCommand::Up {
             dir,
@@ -69,7 +73,12 @@ pub fn run(cmd: LabCommand, role: Option<crate::config::Role>, tz: Option<&str>)
         }
         LabCommand::Status { dir } => {
             let status = lab::status(&dir_or_default(dir)).map_err(Failure::bad_input)?;
-            println!("{status}");
+            let state = if status.running { "running" } else { "stopped" };
+            println!(
+                "server {state} on port {}\n{}",
+                status.port,
+                status.record.summary()
+            );
             Ok(())
         }
         LabCommand::Down { dir } => {
@@ -79,8 +88,8 @@ pub fn run(cmd: LabCommand, role: Option<crate::config::Role>, tz: Option<&str>)
             Ok(())
         }
         LabCommand::Incident { dir } => {
-            let incident = lab::incident(&dir_or_default(dir)).map_err(Failure::bad_input)?;
-            println!("{incident}");
+            let record = lab::incident(&dir_or_default(dir)).map_err(Failure::bad_input)?;
+            println!("{}", record.summary());
             Ok(())
         }
     }

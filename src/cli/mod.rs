@@ -12,7 +12,11 @@ use std::path::PathBuf;
 pub use exit::Failure;
 
 #[derive(Debug, Parser)]
-#[command(name = "pitr-console", version, about = "PostgreSQL point-in-time recovery console")]
+#[command(
+    name = "pitr-console",
+    version,
+    about = "PostgreSQL point-in-time recovery console"
+)]
 pub struct Cli {
     /// Configuration file (default: $PITR_CONSOLE_CONFIG, the user config dir, then the lab's).
     #[arg(long, global = true)]
@@ -44,6 +48,14 @@ pub enum Command {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    // Die quietly on a closed pipe (`catalog | head`), as other command-line tools do.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL has no handler to race.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,
