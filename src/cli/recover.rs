@@ -183,27 +183,43 @@ fn finish(
         .enable_all()
         .build()
         .map_err(|e| Failure::step_failed(format!("cannot start the async runtime: {e}")))?;
+    let json = driver.json;
     let (status, outcome) = rt.block_on(driver.drive(started));
-    conclude(&status, &outcome, inputs)
+    conclude(&status, &outcome, inputs, json)
 }
 
-fn conclude(status: &RunStatus, o: &Outcome, inputs: &RecoveryInputs) -> Result<(), Failure> {
+/// The last word: on standard output, or standard error when that carries JSON events.
+fn conclude(
+    status: &RunStatus,
+    o: &Outcome,
+    inputs: &RecoveryInputs,
+    json: bool,
+) -> Result<(), Failure> {
+    let say = |text: String| {
+        if json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    };
     let j = o.journal.display();
     let name = &inputs.server.name;
     match status {
         RunStatus::Promoted => {
-            println!(
+            say(format!(
                 "Server {name} recovered to {} and promoted. Journal: {j}",
                 inputs.target
-            );
+            ));
             Ok(())
         }
         RunStatus::Completed => {
-            println!("Run complete. Journal: {j}");
+            say(format!("Run complete. Journal: {j}"));
             Ok(())
         }
         RunStatus::RolledBack => {
-            println!("Rolled back: everything is as it was before the run. Journal: {j}");
+            say(format!(
+                "Rolled back: everything is as it was before the run. Journal: {j}"
+            ));
             Ok(())
         }
         RunStatus::Aborted { step } if o.left_paused && step.as_deref() == Some("decide") => {
@@ -219,10 +235,10 @@ fn conclude(status: &RunStatus, o: &Outcome, inputs: &RecoveryInputs) -> Result<
                     dir.display()
                 ),
             };
-            println!(
+            say(format!(
                 "{which} is {how} {}, verified, waiting for a decision.\n  promote:   pitr-console resume {j} --action promote --yes\n  roll back: pitr-console resume {j} --action roll-back --yes",
                 inputs.target
-            );
+            ));
             Ok(())
         }
         RunStatus::Aborted { step } => {
