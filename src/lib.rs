@@ -4,5 +4,8 @@
 //! `adapters` implement the ports that `engine` defines; `lab` builds the local sandbox.
 
 pub mod adapters;
+pub mod app;
 pub mod config;
 pub mod domain;
+pub mod tui;
+pub mod ui;

@@ -3,3 +3,4 @@
 
 pub mod catalog;
 pub mod run_as;
+pub mod server_status;

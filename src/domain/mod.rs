@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod coverage;
 pub mod lsn;
 pub mod segment;
+pub mod server_status;
 pub mod time_input;
 pub mod timeline;
 pub mod times;

@@ -1,0 +1,40 @@
+//! The top line: what this console is, in which role, from which configuration.
+
+use super::theme;
+use crate::app::view::{short_duration, ZOOMS};
+use crate::app::App;
+use crate::config::Role;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::Frame;
+
+pub fn render(frame: &mut Frame, app: &App, area: Rect) {
+    let role = match app.role {
+        Role::Operator => "operator",
+        Role::Drill => "drill",
+        Role::Trainee => "trainee",
+    };
+    let zone = app.zone_choice();
+    let line = Line::from(vec![
+        Span::styled(
+            " pitr-console ",
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" read-only │ role "),
+        Span::styled(role, Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(format!(
+            " │ zone {} ({}) │ step {} │ {}/col │ config {}",
+            zone.zone,
+            zone.label,
+            short_duration(app.step_seconds()),
+            short_duration(ZOOMS[app.view.zoom]),
+            app.origin
+        )),
+    ])
+    .style(theme::TITLE);
+    frame.render_widget(line, area);
+}
