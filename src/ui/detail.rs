@@ -2,6 +2,7 @@
 //! recovered to, from which backup, with which WAL, or why not and what is nearest.
 
 use super::theme;
+use crate::app::repo::RepoData;
 use crate::app::{App, Focus};
 use crate::domain::assess::{show, Verdict};
 use crate::domain::times::Stamp;
@@ -16,14 +17,16 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         .title(" Cursor ")
         .border_style(theme::pane_border(app.focus == Focus::Detail));
     let zone = app.zone();
-    let mut lines = vec![Line::from(vec![
-        Span::styled("At       ", theme::LABEL),
-        Span::raw(format!(
-            "{} ({zone})   {} UTC",
-            zone.format(app.cursor),
-            Zone::UTC.format(app.cursor)
-        )),
-    ])];
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("At       ", theme::LABEL),
+            Span::raw(format!("{} ({zone})", zone.format(app.cursor))),
+        ]),
+        Line::from(vec![
+            Span::styled("UTC      ", theme::LABEL),
+            Span::raw(Zone::UTC.format(app.cursor)),
+        ]),
+    ];
     let current = app.data().and(app.assessment.as_ref());
     match current.map(|a| (a.timeline, &a.verdict)) {
         None => lines.push(Line::styled(
@@ -31,39 +34,52 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             theme::DIM,
         )),
         Some((timeline, Verdict::Recoverable(r))) => {
-            let mut verdict = vec![
+            lines.push(Line::from(vec![
                 Span::styled("RECOVERABLE", theme::GOOD),
                 Span::raw(format!(
-                    " on timeline {timeline} from backup {}",
-                    r.backup_id
-                )),
-            ];
-            if r.estimated {
-                verdict.push(Span::styled(
-                    "  (times estimated: check near the window's edges)",
-                    theme::DIM,
-                ));
-            }
-            lines.push(Line::from(verdict));
-            lines.push(Line::from(vec![
-                Span::styled("WAL      ", theme::LABEL),
-                Span::raw(format!(
-                    "{} .. {} ({} segments){}",
-                    r.first_segment,
-                    r.last_segment,
-                    r.segments,
+                    " on timeline {timeline} from backup {}{}",
+                    r.backup_id,
                     r.lsn
                         .map_or(String::new(), |l| format!(", replay stops near {l}"))
                 )),
             ]));
             lines.push(Line::from(vec![
+                Span::styled("WAL      ", theme::LABEL),
+                Span::raw(format!(
+                    "{} .. {} ({} segments)",
+                    r.first_segment, r.last_segment, r.segments,
+                )),
+            ]));
+            let mut window = vec![
                 Span::styled("Window   ", theme::LABEL),
                 Span::raw(format!(
                     "{} → {}",
                     stamp(&zone, r.window_start),
                     stamp(&zone, r.window_end)
                 )),
-            ]));
+            ];
+            if r.estimated {
+                window.push(Span::styled(
+                    "  (~ estimated from file times: check near the edges)",
+                    theme::DIM,
+                ));
+            }
+            lines.push(Line::from(window));
+            let backup = app
+                .data()
+                .and_then(|d| d.catalog.backups.iter().find(|b| b.id == r.backup_id));
+            if let Some(b) = backup {
+                lines.push(Line::from(vec![
+                    Span::styled("Backup   ", theme::LABEL),
+                    Span::raw(format!(
+                        "{}: started {}, consistent from {}, at {}",
+                        b.id,
+                        zone.format(b.start_time),
+                        zone.format(b.stop_time),
+                        b.location
+                    )),
+                ]));
+            }
         }
         Some((
             timeline,
@@ -90,12 +106,43 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             ]));
         }
     }
+    if let Some(d) = app.data() {
+        lines.push(summary(d));
+        for w in d.catalog.warnings.iter().take(3) {
+            lines.push(Line::styled(format!("Warning  {w}"), theme::DIM));
+        }
+    }
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(block),
         area,
     );
+}
+
+/// One line about the whole repository, so that the pane says what it is judging from.
+fn summary(d: &RepoData) -> Line<'static> {
+    let gaps: usize = d.coverage.timelines.iter().map(|t| t.gaps.len()).sum();
+    let missing: u64 = d
+        .coverage
+        .timelines
+        .iter()
+        .flat_map(|t| t.gaps.iter())
+        .map(|g| g.missing_count)
+        .sum();
+    let text = format!(
+        "{}: {} backups, {} archived WAL files, {} timelines, {gaps} gaps ({missing} segments missing), {} warnings",
+        d.catalog.repository,
+        d.catalog.backups.len(),
+        d.catalog.segments.len(),
+        d.coverage.timelines.len(),
+        d.catalog.warnings.len()
+    );
+    let style = if gaps > 0 { theme::BAD } else { theme::DIM };
+    Line::from(vec![
+        Span::styled("Catalog  ", theme::LABEL),
+        Span::styled(text, style),
+    ])
 }
 
 fn stamp(zone: &Zone, s: Option<Stamp>) -> String {

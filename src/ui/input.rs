@@ -12,9 +12,9 @@ pub fn render(frame: &mut Frame, app: &App, input: &TimeInput, body: Rect) {
     let width = body.width.saturating_sub(4).max(10);
     let inner_width = width.saturating_sub(2).max(1);
     let error_lines = input.error.as_ref().map_or(0, |e| {
-        u16::try_from(e.chars().count().div_ceil(usize::from(inner_width)) + 1).unwrap_or(4)
+        u16::try_from(e.chars().count().div_ceil(usize::from(inner_width))).unwrap_or(4)
     });
-    let height = (3 + error_lines).min(body.height);
+    let height = (4 + error_lines).min(body.height);
     let area = Rect {
         x: body.x + (body.width - width) / 2,
         y: body.y + body.height.saturating_sub(height),
@@ -23,9 +23,7 @@ pub fn render(frame: &mut Frame, app: &App, input: &TimeInput, body: Rect) {
     };
     let zone = app.zone();
     let block = Block::bordered()
-        .title(format!(
-            " Go to instant: YYYY-MM-DD HH:MM:SS[.ffffff] [zone|±HH:MM], default zone {zone} "
-        ))
+        .title(format!(" Go to instant (default zone {zone}) "))
         .border_style(theme::pane_border(true));
     let scroll = input
         .input
@@ -33,8 +31,11 @@ pub fn render(frame: &mut Frame, app: &App, input: &TimeInput, body: Rect) {
     let mut lines = vec![Line::from(
         input.input.value().chars().skip(scroll).collect::<String>(),
     )];
+    lines.push(Line::styled(
+        "YYYY-MM-DD HH:MM:SS[.ffffff] [ZONE|±HH:MM]",
+        theme::DIM,
+    ));
     if let Some(e) = &input.error {
-        lines.push(Line::from(""));
         lines.push(Line::styled(e.clone(), theme::BAD));
     }
     frame.render_widget(Clear, area);

@@ -15,12 +15,18 @@ pub struct Areas {
 
 /// Servers shown without scrolling; more are scrolled to the selection.
 pub const MAX_SERVER_ROWS: u16 = 4;
-const DETAIL_HEIGHT: u16 = 7;
+/// The detail pane's smallest height; it gets whatever the timeline does not need.
+const DETAIL_MIN: u16 = 8;
+/// Lines of the timeline pane besides one per timeline: borders, backups, axis, labels,
+/// legend.
+const TIMELINE_FRAME: u16 = 6;
 
-pub fn areas(area: Rect, servers: usize) -> Areas {
+/// `timelines`: rows the timeline pane would like to show.
+pub fn areas(area: Rect, servers: usize, timelines: usize) -> Areas {
     let server_rows = u16::try_from(servers)
         .unwrap_or(u16::MAX)
         .clamp(1, MAX_SERVER_ROWS);
+    let timeline_rows = u16::try_from(timelines).unwrap_or(u16::MAX).max(1);
     let [title, body, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
@@ -29,8 +35,8 @@ pub fn areas(area: Rect, servers: usize) -> Areas {
     .areas(area);
     let [servers, timeline, detail] = Layout::vertical([
         Constraint::Length(server_rows + 3),
-        Constraint::Min(6),
-        Constraint::Length(DETAIL_HEIGHT),
+        Constraint::Max(timeline_rows.saturating_add(TIMELINE_FRAME)),
+        Constraint::Min(DETAIL_MIN),
     ])
     .areas(body);
     Areas {

@@ -15,7 +15,8 @@ use crate::app::{App, Mode};
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, app: &App) {
-    let areas = layout::areas(frame.area(), app.servers.len());
+    let timelines = app.current_buckets().map_or(1, |b| b.rows.len());
+    let areas = layout::areas(frame.area(), app.servers.len(), timelines);
     title_bar::render(frame, app, areas.title);
     servers::render(frame, app, areas.servers);
     timeline::render(frame, app, areas.timeline);

@@ -125,7 +125,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     if bottom.saturating_sub(y) >= 3 {
         y = bottom - 3;
         axis(buf, inner, y, &app.view, zone, cursor);
-        let legend = legend(data.estimated);
+        let legend = legend(data.estimated, inner.width);
         frame.render_widget(legend, Rect::new(inner.x, y + 2, inner.width, 1));
     }
 }
@@ -213,12 +213,16 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
     );
 }
 
-fn legend(estimated: bool) -> Line<'static> {
+fn legend(estimated: bool, width: u16) -> Line<'static> {
     let mut spans = vec![
         Span::styled(RECOVERABLE_CHAR, theme::RECOVERABLE),
         Span::raw(" recoverable  "),
         Span::styled(WAL_CHAR, theme::UNREACHABLE_WAL),
-        Span::raw(" WAL, not recoverable  "),
+        Span::raw(if width >= 100 {
+            " WAL no backup reaches  "
+        } else {
+            " unreachable  "
+        }),
         Span::styled(GAP_CHAR, theme::GAP),
         Span::raw(" gap  "),
         Span::styled(BACKUP_CHAR, theme::BACKUP),
@@ -228,7 +232,11 @@ fn legend(estimated: bool) -> Line<'static> {
     ];
     if estimated {
         spans.push(Span::styled(
-            "  ~ times estimated from file times",
+            if width >= 100 {
+                "  ~ times estimated from file times"
+            } else {
+                "  ~ estimated"
+            },
             theme::DIM,
         ));
     }

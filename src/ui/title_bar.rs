@@ -24,15 +24,15 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
                 .bg(Color::Cyan)
                 .add_modifier(Modifier::BOLD),
         ),
-        Span::raw(" read-only │ role "),
+        Span::raw(" "),
         Span::styled(role, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(format!(
-            " │ zone {} ({}) │ step {} │ {}/col │ config {}",
+            ", read-only │ {} │ {} ({}) │ step {} │ {}/col",
+            app.origin,
             zone.zone,
             zone.label,
             short_duration(app.step_seconds()),
             short_duration(ZOOMS[app.view.zoom]),
-            app.origin
         )),
     ])
     .style(theme::TITLE);
