@@ -5,7 +5,10 @@
 
 pub mod adapters;
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod engine;
+pub mod lab;
 pub mod tui;
 pub mod ui;

@@ -2,5 +2,9 @@
 //! repositories.
 
 pub mod catalog;
+pub mod fs;
+pub mod local_repo;
+pub mod postgres;
+pub mod process;
 pub mod run_as;
 pub mod server_status;

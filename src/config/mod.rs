@@ -7,3 +7,5 @@ pub use load::{load, locate, ConfigError, Origin};
 pub use model::{
     AppConfig, CheckConfig, Config, RepositoryConfig, RepositoryKind, Role, ServerConfig,
 };
+#[cfg(test)]
+mod example_test;

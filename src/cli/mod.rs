@@ -1,0 +1,78 @@
+//! The command line: the TUI by default, and the headless subcommands of DESIGN.md.
+
+mod catalog;
+mod context;
+mod exit;
+mod lab;
+
+use crate::config::Role;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub use exit::Failure;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pitr-console",
+    version,
+    about = "PostgreSQL point-in-time recovery console"
+)]
+pub struct Cli {
+    /// Configuration file (default: $PITR_CONSOLE_CONFIG, the user config dir, then the lab's).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// operator: everything; drill: side restores only; trainee: read-only.
+    #[arg(long, global = true, value_enum)]
+    pub role: Option<Role>,
+    /// Display and default input zone (IANA name or ±HH:MM); overrides the config.
+    #[arg(long, global = true)]
+    pub tz: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The local sandbox: a real PostgreSQL with an archive, backups and an incident.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+    /// Backups, WAL runs, gaps and recoverable windows of a server's repository.
+    Catalog {
+        /// The server whose repository to show (default: every repository).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    // Die quietly on a closed pipe (`catalog | head`), as other command-line tools do.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL has no handler to race.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(f) => {
+            eprintln!("pitr-console: {}", f.message);
+            f.code
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
+        Some(Command::Lab(cmd)) => lab::run(cmd, cli.role, cli.tz.as_deref()),
+        Some(Command::Catalog { server, json }) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            catalog::run(&ctx, server.as_deref(), json)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! What a run tells its driver (TUI or CLI), and what the driver answers.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Whether a step is being done or undone (a roll back undoes finished steps in reverse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Run,
+    Undo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressUnit {
+    /// Bytes copied or extracted.
+    Bytes,
+    /// Bytes of WAL replayed.
+    WalBytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EngineEvent {
+    RunStarted {
+        run_id: String,
+        server: String,
+        journal: PathBuf,
+        steps: usize,
+        resumed: bool,
+    },
+    StepStarted {
+        index: usize,
+        id: String,
+        title: String,
+        phase: Phase,
+    },
+    /// A line of a command's output, or a note the step makes.
+    Output {
+        index: usize,
+        line: String,
+    },
+    Progress {
+        index: usize,
+        unit: ProgressUnit,
+        done: u64,
+        total: Option<u64>,
+        /// Units per second over the step so far.
+        rate: f64,
+        eta_secs: Option<f64>,
+    },
+    StepFinished {
+        index: usize,
+        id: String,
+        phase: Phase,
+        duration_ms: u64,
+        status: StepStatus,
+    },
+    StepFailed {
+        index: usize,
+        id: String,
+        phase: Phase,
+        error: String,
+    },
+    /// The run waits until a `Decision` arrives on the decisions channel.
+    NeedsDecision {
+        question: Question,
+        prompt: String,
+        options: Vec<Decision>,
+    },
+    RunFinished {
+        status: RunStatus,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Done,
+    /// Not applicable on this branch (e.g. post-promote steps after a roll back).
+    Skipped,
+    /// The operator said it was done by hand (a dirty or failed step).
+    MarkedDone,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Question {
+    /// Type the server's name to allow steps that change production.
+    ConfirmDestructive { server: String },
+    /// Paused at the target and verified: keep it or go back.
+    PromoteOrRollBack,
+    /// A step's intent is journaled without an outcome: it may have half happened.
+    DirtyStep {
+        index: usize,
+        id: String,
+        phase: Phase,
+    },
+    FailedStep {
+        index: usize,
+        id: String,
+        phase: Phase,
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", content = "text", rename_all = "snake_case")]
+pub enum Decision {
+    /// The operator typed this (it must equal the server's name).
+    Confirm(String),
+    Promote,
+    RollBack,
+    Retry,
+    MarkDone,
+    Abort,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every step done (a plan without a promote decision).
+    Completed,
+    /// Every step done, the recovered server promoted.
+    Promoted,
+    /// The operator chose to go back; the original is in place again.
+    RolledBack,
+    /// Stopped by the operator; the journal says where, and `resume` continues.
+    Aborted { step: Option<String> },
+    /// Could not start or continue (lock held, journal unreadable, plan changed...).
+    Refused { reason: String },
+}
+
+impl RunStatus {
+    /// The process exit code DESIGN.md gives this outcome.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunStatus::Completed | RunStatus::Promoted | RunStatus::RolledBack => 0,
+            RunStatus::Aborted { .. } | RunStatus::Refused { .. } => 4,
+        }
+    }
+}

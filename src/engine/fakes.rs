@@ -1,0 +1,116 @@
+//! Fakes of the ports for engine unit tests: commands succeed, SQL and files answer empty.
+
+use super::ports::{
+    ByteProgress, CommandResult, CommandRunner, CommandSpec, Fs, LineSink, PortError, Ports,
+    ReplayStatus, Rows, Sql,
+};
+use futures::future::BoxFuture;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct FakeCommands;
+impl CommandRunner for FakeCommands {
+    fn run<'a>(
+        &'a self,
+        _c: &'a CommandSpec,
+        lines: LineSink<'a>,
+    ) -> BoxFuture<'a, Result<CommandResult, PortError>> {
+        Box::pin(async move {
+            lines("ok");
+            Ok(CommandResult {
+                exit_code: Some(0),
+                timed_out: false,
+                output: "ok".into(),
+                duration: Duration::ZERO,
+            })
+        })
+    }
+}
+
+pub struct FakeSql;
+impl Sql for FakeSql {
+    fn rows<'a>(&'a self, _d: &'a str, _s: &'a str) -> BoxFuture<'a, Result<Rows, PortError>> {
+        Box::pin(async { Ok(vec![]) })
+    }
+    fn replay_status<'a>(&'a self, _d: &'a str) -> BoxFuture<'a, Result<ReplayStatus, PortError>> {
+        Box::pin(async {
+            Ok(ReplayStatus {
+                in_recovery: true,
+                replay_lsn: None,
+                last_replay_time: None,
+                pause_state: Some("paused".into()),
+            })
+        })
+    }
+}
+
+pub struct FakeFs;
+impl Fs for FakeFs {
+    fn exists(&self, _p: &Path) -> bool {
+        false
+    }
+    fn is_absent_or_empty(&self, _p: &Path) -> Result<bool, PortError> {
+        Ok(true)
+    }
+    fn rename(&self, _f: &Path, _t: &Path) -> Result<(), PortError> {
+        Ok(())
+    }
+    fn copy_tree(
+        &self,
+        _f: &Path,
+        _t: &Path,
+        _o: Option<&str>,
+        _p: ByteProgress<'_>,
+    ) -> Result<u64, PortError> {
+        Ok(0)
+    }
+    fn extract_tar(
+        &self,
+        _a: &Path,
+        _t: &Path,
+        _o: Option<&str>,
+        _p: ByteProgress<'_>,
+    ) -> Result<u64, PortError> {
+        Ok(0)
+    }
+    fn tree_size(&self, _p: &Path) -> Result<u64, PortError> {
+        Ok(0)
+    }
+    fn free_space(&self, _p: &Path) -> Result<u64, PortError> {
+        Ok(u64::MAX)
+    }
+    fn read_to_string(&self, _p: &Path) -> Result<String, PortError> {
+        Ok(String::new())
+    }
+    fn write_file(
+        &self,
+        _p: &Path,
+        _c: &[u8],
+        _a: bool,
+        _m: u32,
+        _o: Option<&str>,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+    fn create_dir_all(&self, _p: &Path, _m: u32, _o: Option<&str>) -> Result<(), PortError> {
+        Ok(())
+    }
+    fn sha256(&self, _p: &Path) -> Result<String, PortError> {
+        Ok(String::new())
+    }
+    fn list_dir(&self, _p: &Path) -> Result<Vec<String>, PortError> {
+        Ok(vec![])
+    }
+    fn file_size(&self, _p: &Path) -> Result<u64, PortError> {
+        Ok(0)
+    }
+}
+
+pub fn ports() -> Ports {
+    Ports {
+        commands: Arc::new(FakeCommands),
+        sql: Arc::new(FakeSql),
+        fs: Arc::new(FakeFs),
+    }
+}

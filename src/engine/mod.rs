@@ -1,0 +1,24 @@
+//! The step engine: plans of steps, a runner that journals and asks, locks, resume.
+//! Headless: it emits `EngineEvent`s and takes `Decision`s; the TUI and the CLI drive it.
+//! No terminal here; IO goes through the ports.
+
+pub mod control_data;
+pub mod event;
+pub mod journal;
+pub mod lock;
+pub mod plan;
+pub mod ports;
+pub mod recovery;
+pub mod redact;
+pub mod runner;
+pub mod step;
+pub mod steps;
+
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod runner_tests;
+
+pub use event::{Decision, EngineEvent, Phase, ProgressUnit, Question, RunStatus, StepStatus};
+pub use plan::{Plan, PlanView, StepView};
+pub use runner::{EngineError, RunHandle, RunOptions, Runner};

@@ -1,0 +1,264 @@
+//! What the engine needs from the outside world. Adapters implement these against real
+//! processes, PostgreSQL and files; engine unit tests use fakes.
+
+use crate::domain::lsn::Lsn;
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A port failed: the message says what, where, and what might work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(pub String);
+
+impl PortError {
+    pub fn io(what: impl std::fmt::Display, err: std::io::Error) -> PortError {
+        PortError(format!("{what}: {err}"))
+    }
+}
+
+/// One command to run, shown to the operator exactly as `display()` renders it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    /// OS user to run it as (through runuser or sudo), when not the console's own.
+    pub run_as: Option<String>,
+    /// Environment additions (e.g. `LC_ALL=C` for parseable tool output).
+    pub env: Vec<(String, String)>,
+    /// Send standard output to this file (created mode 0600) instead of capturing it.
+    pub stdout_to: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+    /// Run through `sh -c` (operator-configured command lines).
+    pub shell: bool,
+}
+
+impl CommandSpec {
+    pub fn new(program: impl Into<String>) -> CommandSpec {
+        CommandSpec {
+            program: program.into(),
+            args: Vec::new(),
+            run_as: None,
+            env: Vec::new(),
+            stdout_to: None,
+            timeout: None,
+            shell: false,
+        }
+    }
+
+    /// An operator's command line, run by `sh -c`.
+    pub fn shell(line: impl Into<String>) -> CommandSpec {
+        let mut c = CommandSpec::new("sh");
+        c.args = vec!["-c".into(), line.into()];
+        c.shell = true;
+        c
+    }
+
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, a: I) -> Self {
+        self.args.extend(a.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn run_as(mut self, user: Option<&str>) -> Self {
+        self.run_as = user.map(str::to_string);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn stdout_to(mut self, p: &Path) -> Self {
+        self.stdout_to = Some(p.to_path_buf());
+        self
+    }
+
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// The command line as the operator reads it in the plan and the journal.
+    pub fn display(&self) -> String {
+        let mut s = String::new();
+        if let Some(u) = &self.run_as {
+            s.push_str(&format!("(as {u}) "));
+        }
+        for (k, v) in &self.env {
+            s.push_str(&format!("{k}={} ", shell_quote(v)));
+        }
+        if self.shell {
+            s.push_str(self.args.get(1).map(String::as_str).unwrap_or(""));
+        } else {
+            s.push_str(&shell_quote(&self.program));
+            for a in &self.args {
+                s.push(' ');
+                s.push_str(&shell_quote(a));
+            }
+        }
+        if let Some(p) = &self.stdout_to {
+            s.push_str(&format!(" > {}", shell_quote(&p.display().to_string())));
+        }
+        s
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_quote(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,%+@".contains(c));
+    if plain {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// None when killed by a signal or the timeout.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    /// Standard output and error interleaved, the last few KiB only.
+    pub output: String,
+    pub duration: Duration,
+}
+
+impl CommandResult {
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
+
+/// Receives each output line as it is produced.
+pub type LineSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+pub trait CommandRunner: Send + Sync {
+    /// Runs the command to its end (or timeout). A non-zero exit is a result, not an error;
+    /// an error means it could not be started or waited for.
+    fn run<'a>(
+        &'a self,
+        cmd: &'a CommandSpec,
+        lines: LineSink<'a>,
+    ) -> BoxFuture<'a, Result<CommandResult, PortError>>;
+}
+
+/// Replay as seen from a server in recovery (or just out of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayStatus {
+    pub in_recovery: bool,
+    pub replay_lsn: Option<Lsn>,
+    pub last_replay_time: Option<DateTime<Utc>>,
+    /// `not paused`, `pause requested` or `paused`; None out of recovery.
+    pub pause_state: Option<String>,
+}
+
+/// Rows as text, NULL as None (the simple query protocol's view of any type).
+pub type Rows = Vec<Vec<Option<String>>>;
+
+pub trait Sql: Send + Sync {
+    fn rows<'a>(&'a self, dsn: &'a str, sql: &'a str) -> BoxFuture<'a, Result<Rows, PortError>>;
+
+    fn replay_status<'a>(&'a self, dsn: &'a str) -> BoxFuture<'a, Result<ReplayStatus, PortError>>;
+
+    /// The first column of the first row.
+    fn scalar<'a>(
+        &'a self,
+        dsn: &'a str,
+        sql: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, PortError>> {
+        Box::pin(async move {
+            let rows = self.rows(dsn, sql).await?;
+            Ok(rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next().flatten()))
+        })
+    }
+}
+
+/// Called with the bytes done so far; may be called from a blocking thread.
+pub type ByteProgress<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
+/// Files and directories. Blocking: the engine calls the long ones on a blocking thread.
+pub trait Fs: Send + Sync {
+    fn exists(&self, p: &Path) -> bool;
+    /// True when `p` is missing or an empty directory.
+    fn is_absent_or_empty(&self, p: &Path) -> Result<bool, PortError>;
+    /// Rename in place (same file system); never copies, never deletes.
+    fn rename(&self, from: &Path, to: &Path) -> Result<(), PortError>;
+    /// Copies a directory tree to `to` (which must not exist), keeping modes and symlinks,
+    /// files owned by `owner` when given. Returns the bytes copied.
+    fn copy_tree(
+        &self,
+        from: &Path,
+        to: &Path,
+        owner: Option<&str>,
+        progress: ByteProgress<'_>,
+    ) -> Result<u64, PortError>;
+    /// Extracts a tar (plain, .gz, .zst or .lz4 by name) into `to`, created if missing.
+    /// Progress counts archive bytes read.
+    fn extract_tar(
+        &self,
+        archive: &Path,
+        to: &Path,
+        owner: Option<&str>,
+        progress: ByteProgress<'_>,
+    ) -> Result<u64, PortError>;
+    /// Bytes under `p` (files only, symlinks not followed).
+    fn tree_size(&self, p: &Path) -> Result<u64, PortError>;
+    /// Bytes available to unprivileged users on the file system holding `p`.
+    fn free_space(&self, p: &Path) -> Result<u64, PortError>;
+    fn read_to_string(&self, p: &Path) -> Result<String, PortError>;
+    /// Writes (or appends to) a file, mode `mode`, owned by `owner` when given.
+    fn write_file(
+        &self,
+        p: &Path,
+        contents: &[u8],
+        append: bool,
+        mode: u32,
+        owner: Option<&str>,
+    ) -> Result<(), PortError>;
+    fn create_dir_all(&self, p: &Path, mode: u32, owner: Option<&str>) -> Result<(), PortError>;
+    fn sha256(&self, p: &Path) -> Result<String, PortError>;
+    /// Names of the entries of a directory.
+    fn list_dir(&self, p: &Path) -> Result<Vec<String>, PortError>;
+    fn file_size(&self, p: &Path) -> Result<u64, PortError>;
+}
+
+/// The ports a run uses, cheap to clone.
+#[derive(Clone)]
+pub struct Ports {
+    pub commands: Arc<dyn CommandRunner>,
+    pub sql: Arc<dyn Sql>,
+    pub fs: Arc<dyn Fs>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_quotes_and_marks_the_user() {
+        let c = CommandSpec::new("/usr/bin/pg_ctl")
+            .args(["stop", "-D", "/var/lib/pg data", "-m", "fast"])
+            .run_as(Some("postgres"));
+        assert_eq!(
+            c.display(),
+            "(as postgres) /usr/bin/pg_ctl stop -D '/var/lib/pg data' -m fast"
+        );
+        let s = CommandSpec::shell("systemctl stop api").stdout_to(Path::new("/tmp/x"));
+        assert_eq!(s.display(), "systemctl stop api > /tmp/x");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

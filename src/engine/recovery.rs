@@ -1,0 +1,189 @@
+//! The PITR run of DESIGN.md as a plan, built from plain inputs. The caller (config and
+//! catalog glue) has already chosen the backup and checked that the target is reachable.
+
+use super::journal::JournalState;
+use super::plan::Plan;
+use super::ports::Ports;
+use super::runner::{EngineError, RunHandle, RunOptions, Runner};
+use super::step::Step;
+use super::steps::{self, Recovery};
+use crate::domain::backup::Backup;
+use crate::domain::target::RecoveryTarget;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSpec {
+    pub name: String,
+    pub pgdata: PathBuf,
+    pub bin_dir: PathBuf,
+    pub port: u16,
+    /// OS user owning the cluster; server-side commands run as this user.
+    pub run_as: Option<String>,
+    /// key=value connection string to the server's database (the one dumped and counted).
+    pub dsn: String,
+    /// Unix socket directory passed to the server at start (`-k`), when not left to its config.
+    pub socket_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppSpec {
+    pub name: String,
+    pub stop: String,
+    pub start: String,
+    /// Succeeds while the application runs.
+    pub check: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckSpec {
+    pub name: String,
+    /// Must return a single true value.
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum RestoreMode {
+    /// Into the server's pgdata; the original is moved aside.
+    InPlace,
+    /// A new instance in `dir` on `port`; production is not touched.
+    Side { dir: PathBuf, port: u16 },
+}
+
+/// What happens once paused at the target and verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinalAction {
+    /// Ask the operator: promote or roll back.
+    Pause,
+    /// Promote without asking (headless `--action promote`) when verification passed.
+    Promote,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeColumn {
+    /// As written in SQL, e.g. `public.orders`.
+    pub table: String,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecoveryInputs {
+    pub server: ServerSpec,
+    pub backup: Backup,
+    /// `restore_command` for the repository (with %f and %p).
+    pub restore_command: String,
+    pub target: RecoveryTarget,
+    pub action: FinalAction,
+    pub mode: RestoreMode,
+    pub apps: Vec<AppSpec>,
+    pub checks: Vec<CheckSpec>,
+    pub safety_dump_dir: PathBuf,
+    pub journal_dir: PathBuf,
+    pub time_column: Option<TimeColumn>,
+    /// Longest wait for replay to reach the target.
+    pub replay_timeout_secs: u64,
+}
+
+/// A fresh run id: UTC time plus a few random hex digits, safe in file names.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let seed = format!(
+        "{}{}",
+        now.timestamp_nanos_opt().unwrap_or_default(),
+        std::process::id()
+    );
+    let h = super::journal::sha256_hex(seed.as_bytes());
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &h[..4])
+}
+
+/// The plan for a new run (the dry run is `plan.render()`).
+pub fn plan(inputs: &RecoveryInputs) -> Plan {
+    build_plan(inputs, &new_run_id())
+}
+
+/// The plan for `run_id`; the same inputs and run id always give the same checksum.
+pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
+    let r = Arc::new(Recovery {
+        inputs: inputs.clone(),
+        run_id: run_id.to_string(),
+    });
+    let side = matches!(inputs.mode, RestoreMode::Side { .. });
+    let mut list: Vec<Box<dyn Step>> = vec![
+        Box::new(steps::preflight::Preflight(r.clone())),
+        Box::new(steps::snapshot::Snapshot(r.clone())),
+    ];
+    if !side {
+        list.push(Box::new(steps::apps::StopApps(r.clone())));
+        list.push(Box::new(steps::patroni::Patroni(r.clone())));
+        list.push(Box::new(steps::dump::SafetyDump(r.clone())));
+        list.push(Box::new(steps::server::StopServer(r.clone())));
+        list.push(Box::new(steps::data_dir::MoveAside(r.clone())));
+    }
+    list.push(Box::new(steps::data_dir::Restore(r.clone())));
+    list.push(Box::new(steps::config::WriteConfig(r.clone())));
+    list.push(Box::new(steps::server::StartRecovered(r.clone())));
+    list.push(Box::new(steps::replay::Replay(r.clone())));
+    list.push(Box::new(steps::verify::Verify(r.clone())));
+    list.push(Box::new(steps::decide::Decide(r.clone())));
+    list.push(Box::new(steps::decide::Promote(r.clone())));
+    if !side {
+        list.push(Box::new(steps::apps::StartApps(r.clone())));
+    }
+    list.push(Box::new(steps::summary::Summary(r.clone())));
+    let inputs_json = serde_json::to_value(inputs).unwrap_or_default();
+    Plan::new(
+        run_id.to_string(),
+        inputs.server.name.clone(),
+        inputs.target.to_string(),
+        inputs_json,
+        list,
+    )
+}
+
+/// Starts a new run of `plan` (built by `plan()` from these inputs).
+pub fn start(
+    plan: Plan,
+    ports: Ports,
+    confirmation: Option<String>,
+) -> Result<(Runner, RunHandle), EngineError> {
+    let inputs: RecoveryInputs = serde_json::from_value(plan.inputs.clone())
+        .map_err(|e| EngineError::Inputs(format!("plan inputs unreadable: {e}")))?;
+    let opts = RunOptions {
+        journal_dir: inputs.journal_dir.clone(),
+        confirmation,
+    };
+    Runner::start(plan, ports, opts)
+}
+
+/// Resumes the run journaled at `journal`: the plan is rebuilt from the inputs stored in
+/// the journal's header and must have the same checksum.
+pub fn resume(
+    journal: &Path,
+    ports: Ports,
+    confirmation: Option<String>,
+) -> Result<(Runner, RunHandle), EngineError> {
+    let state = JournalState::read(journal)?;
+    let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
+        EngineError::Inputs(format!(
+            "journal {} holds no readable recovery inputs: {e}",
+            journal.display()
+        ))
+    })?;
+    let plan = build_plan(&inputs, &state.run_id);
+    let journal_dir = journal
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| inputs.journal_dir.clone());
+    Runner::resume(
+        plan,
+        state,
+        ports,
+        RunOptions {
+            journal_dir,
+            confirmation,
+        },
+    )
+}

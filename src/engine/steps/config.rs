@@ -1,0 +1,93 @@
+//! The recovery settings (appended to postgresql.auto.conf) and recovery.signal.
+
+use super::Recovery;
+use crate::domain::target::quote_setting;
+use crate::engine::step::{Step, StepCtx, StepFuture};
+use std::sync::Arc;
+
+pub struct WriteConfig(pub Arc<Recovery>);
+
+impl WriteConfig {
+    fn marker(&self) -> String {
+        format!("# pitr-console run {}", self.0.run_id)
+    }
+
+    /// The settings block, marked with the run id so a retry does not append it twice.
+    pub fn block(&self) -> Vec<String> {
+        let r = &self.0;
+        let mut lines = vec![self.marker()];
+        lines.push(format!(
+            "restore_command = {}",
+            quote_setting(&r.inputs.restore_command)
+        ));
+        lines.extend(r.inputs.target.settings_lines());
+        lines.push("recovery_target_action = 'pause'".into());
+        // Pausing needs hot standby; without it `pause` acts as shutdown.
+        lines.push("hot_standby = on".into());
+        if r.side() {
+            lines.push(format!("port = {}", r.recovered_port()));
+            if let Some(s) = r.recovered_socket_dir() {
+                lines.push(format!(
+                    "unix_socket_directories = {}",
+                    quote_setting(&s.display().to_string())
+                ));
+            }
+            // The side instance must never write into production's archive.
+            lines.push("archive_mode = off".into());
+        }
+        lines
+    }
+}
+
+impl Step for WriteConfig {
+    fn id(&self) -> &'static str {
+        "write_config"
+    }
+    fn title(&self) -> String {
+        "Write recovery settings and recovery.signal".into()
+    }
+    fn describe(&self) -> Vec<String> {
+        let dir = self.0.data_dir();
+        let mut d = vec![format!(
+            "append to {}:",
+            dir.join("postgresql.auto.conf").display()
+        )];
+        d.extend(self.block().into_iter().map(|l| format!("    {l}")));
+        d.push(format!("touch {}", dir.join("recovery.signal").display()));
+        d
+    }
+    fn destructive(&self) -> bool {
+        !self.0.side()
+    }
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let fs = ctx.ports.fs.clone();
+            let auto = r.data_dir().join("postgresql.auto.conf");
+            let existing = if fs.exists(&auto) {
+                fs.read_to_string(&auto)?
+            } else {
+                String::new()
+            };
+            if existing.contains(&self.marker()) {
+                ctx.note("recovery settings already written")?;
+            } else {
+                let mut text = String::new();
+                if !existing.is_empty() && !existing.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(&self.block().join("\n"));
+                text.push('\n');
+                ctx.journal_action(format!("append recovery settings to {}", auto.display()))?;
+                fs.write_file(&auto, text.as_bytes(), true, 0o600, r.run_as())?;
+            }
+            let signal = r.data_dir().join("recovery.signal");
+            ctx.journal_action(format!("touch {}", signal.display()))?;
+            fs.write_file(&signal, b"", false, 0o600, r.run_as())?;
+            for l in self.block() {
+                ctx.output(&l);
+            }
+            Ok(())
+        })
+    }
+}

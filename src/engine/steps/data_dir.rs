@@ -1,0 +1,307 @@
+//! Moving the data directory aside (never deleting it) and restoring the base backup.
+
+use super::{read_control, Recovery};
+use crate::domain::backup::BackupFormat;
+use crate::engine::control_data::ControlData;
+use crate::engine::event::ProgressUnit;
+use crate::engine::step::{fail, Step, StepCtx, StepError, StepFuture};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct MoveAside(pub Arc<Recovery>);
+pub struct Restore(pub Arc<Recovery>);
+
+impl Step for MoveAside {
+    fn id(&self) -> &'static str {
+        "move_aside"
+    }
+    fn title(&self) -> String {
+        "Move the data directory aside (kept, never deleted)".into()
+    }
+    fn describe(&self) -> Vec<String> {
+        vec![format!(
+            "mv {} {}",
+            self.0.pgdata().display(),
+            self.0.aside_dir().display()
+        )]
+    }
+    fn describe_undo(&self) -> Vec<String> {
+        let r = &self.0;
+        vec![
+            format!("mv {} {}", r.aside_dir().display(), r.pgdata().display()),
+            format!(
+                "{}  (system identifier and checkpoint must equal the snapshot)",
+                r.controldata_cmd(r.pgdata()).display()
+            ),
+        ]
+    }
+    fn destructive(&self) -> bool {
+        true
+    }
+    fn precheck<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let pid = self.0.pgdata().join("postmaster.pid");
+            if ctx.ports.fs.exists(&pid) {
+                return fail(format!(
+                    "{} exists: PostgreSQL still runs (or crashed); stop it first",
+                    pid.display()
+                ));
+            }
+            Ok(())
+        })
+    }
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let (from, to) = (self.0.pgdata().to_path_buf(), self.0.aside_dir());
+            let fs = ctx.ports.fs.clone();
+            if !fs.exists(&from) && fs.exists(&to) {
+                return ctx.note(format!("already moved: {} exists", to.display()));
+            }
+            ctx.rename(&from, &to)?;
+            ctx.set_fact("aside_dir", &to);
+            ctx.note(format!("original data kept at {}", to.display()))
+        })
+    }
+    fn undo<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let (aside, pgdata) = (r.aside_dir(), r.pgdata().to_path_buf());
+            let fs = ctx.ports.fs.clone();
+            if fs.exists(&aside) {
+                if !fs.is_absent_or_empty(&pgdata)? {
+                    return fail(format!(
+                        "{} is in the way of moving the original back: move it elsewhere first",
+                        pgdata.display()
+                    ));
+                }
+                if fs.exists(&pgdata) {
+                    ctx.rename(&pgdata, &r.beside(&pgdata, "-empty"))?;
+                }
+                ctx.rename(&aside, &pgdata)?;
+            } else {
+                ctx.note(format!(
+                    "{} is gone: the original is back already",
+                    aside.display()
+                ))?;
+            }
+            let now = read_control(ctx, r, &pgdata).await?;
+            let want: Option<ControlData> = ctx
+                .fact("stopped_control")
+                .or_else(|| ctx.fact("before_control"));
+            let Some(want) = want else {
+                return ctx.note("no snapshot of pg_control to compare with");
+            };
+            if now.system_identifier != want.system_identifier || now.checkpoint != want.checkpoint
+            {
+                return fail(format!(
+                    "pg_control of {} differs from the snapshot: system identifier {} (was {}), checkpoint {} (was {})",
+                    pgdata.display(),
+                    now.system_identifier,
+                    want.system_identifier,
+                    now.checkpoint,
+                    want.checkpoint
+                ));
+            }
+            ctx.note(format!(
+                "original back: system identifier {} and checkpoint {} equal the snapshot",
+                now.system_identifier, now.checkpoint
+            ))
+        })
+    }
+}
+
+/// The archives of a tar backup: base.tar[.gz|.zst|.lz4] and pg_wal.tar[...] when present.
+fn tar_parts(names: &[String]) -> (Option<String>, Option<String>) {
+    let find = |stem: &str| {
+        ["", ".gz", ".zst", ".lz4"]
+            .iter()
+            .map(|ext| format!("{stem}.tar{ext}"))
+            .find(|n| names.contains(n))
+    };
+    (find("base"), find("pg_wal"))
+}
+
+impl Restore {
+    fn source(&self) -> PathBuf {
+        PathBuf::from(&self.0.inputs.backup.location)
+    }
+}
+
+impl Step for Restore {
+    fn id(&self) -> &'static str {
+        "restore"
+    }
+    fn title(&self) -> String {
+        format!("Restore base backup {}", self.0.inputs.backup.id)
+    }
+    fn describe(&self) -> Vec<String> {
+        let r = &self.0;
+        let owner = r
+            .run_as()
+            .map(|u| format!(", owned by {u}"))
+            .unwrap_or_default();
+        let to = r.data_dir().display();
+        match r.inputs.backup.format {
+            BackupFormat::Plain => vec![format!(
+                "copy {} to {to} (modes kept{owner})",
+                self.source().display()
+            )],
+            _ => vec![
+                format!(
+                    "extract {}/base.tar[.gz|.zst|.lz4] into {to}{owner}",
+                    self.source().display()
+                ),
+                format!(
+                    "extract {}/pg_wal.tar[...] into {to}/pg_wal, when present",
+                    self.source().display()
+                ),
+            ],
+        }
+    }
+    fn describe_undo(&self) -> Vec<String> {
+        vec![format!(
+            "mv {} {}",
+            self.0.data_dir().display(),
+            self.0.restored_aside().display()
+        )]
+    }
+    fn destructive(&self) -> bool {
+        !self.0.side()
+    }
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let fs = ctx.ports.fs.clone();
+            let to = r.data_dir().to_path_buf();
+            if !fs.is_absent_or_empty(&to)? {
+                // Left by an interrupted attempt: keep it, out of the way.
+                let partial = r.beside(
+                    &to,
+                    &format!("-partial-{}", chrono::Utc::now().format("%H%M%S")),
+                );
+                ctx.rename(&to, &partial)?;
+            }
+            let owner = r.run_as().map(str::to_string);
+            let total: Option<u64> = ctx.fact("restore_bytes");
+            let progress = ctx.progress(ProgressUnit::Bytes, total);
+            let started = Instant::now();
+            let bytes = match r.inputs.backup.format {
+                BackupFormat::Plain => {
+                    let from = self.source();
+                    ctx.journal_action(format!("copy {} {}", from.display(), to.display()))?;
+                    let p = progress.clone();
+                    let res = blocking(move || {
+                        fs.copy_tree(&from, &to, owner.as_deref(), &|d| p.report(d, false))
+                    })
+                    .await;
+                    ctx.journal_action_done(
+                        res.is_ok(),
+                        started.elapsed(),
+                        res.clone().err().unwrap_or_default(),
+                    )?;
+                    res.map_err(StepError::Failed)?
+                }
+                _ => self.extract(ctx, &to, owner, progress.clone()).await?,
+            };
+            progress.report(bytes, true);
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            ctx.note(format!(
+                "restored {} in {:.1} s ({}/s)",
+                bytesize::ByteSize(bytes),
+                secs,
+                bytesize::ByteSize((bytes as f64 / secs) as u64)
+            ))?;
+            ctx.set_fact("restored_bytes", &bytes);
+            Ok(())
+        })
+    }
+    fn undo<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let (dir, aside) = (self.0.data_dir().to_path_buf(), self.0.restored_aside());
+            if !ctx.ports.fs.exists(&dir) {
+                return ctx.note(format!("{} is not there: nothing to move", dir.display()));
+            }
+            ctx.rename(&dir, &aside)?;
+            ctx.note(format!("restored data kept at {}", aside.display()))
+        })
+    }
+}
+
+impl Restore {
+    async fn extract(
+        &self,
+        ctx: &mut StepCtx,
+        to: &Path,
+        owner: Option<String>,
+        progress: crate::engine::step::ProgressReporter,
+    ) -> Result<u64, StepError> {
+        let fs = ctx.ports.fs.clone();
+        let src = self.source();
+        let (base, wal) = tar_parts(&fs.list_dir(&src)?);
+        let Some(base) = base else {
+            return fail(format!("no base.tar[.gz|.zst|.lz4] in {}", src.display()));
+        };
+        let mut parts = vec![(src.join(base), to.to_path_buf())];
+        if let Some(w) = wal {
+            parts.push((src.join(w), to.join("pg_wal")));
+        }
+        let mut progress = progress;
+        let total: u64 = parts.iter().filter_map(|(a, _)| fs.file_size(a).ok()).sum();
+        progress.set_total(Some(total));
+        let mut done = 0u64;
+        for (archive, dest) in parts {
+            let started = Instant::now();
+            ctx.journal_action(format!(
+                "extract {} into {}",
+                archive.display(),
+                dest.display()
+            ))?;
+            let (fs2, owner2, p, base_done) = (fs.clone(), owner.clone(), progress.clone(), done);
+            let a2 = archive.clone();
+            let res = blocking(move || {
+                fs2.extract_tar(&a2, &dest, owner2.as_deref(), &|d| {
+                    p.report(base_done + d, false)
+                })
+            })
+            .await;
+            ctx.journal_action_done(
+                res.is_ok(),
+                started.elapsed(),
+                res.clone().err().unwrap_or_default(),
+            )?;
+            res.map_err(StepError::Failed)?;
+            done += fs.file_size(&archive).unwrap_or(0);
+        }
+        Ok(done)
+    }
+}
+
+/// Runs blocking file work off the async threads; errors as text.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::engine::ports::PortError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(|e| e.0),
+        Err(e) => Err(format!("file work crashed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tar_parts;
+
+    #[test]
+    fn finds_tar_parts() {
+        let names = vec![
+            "base.tar.zst".to_string(),
+            "pg_wal.tar".to_string(),
+            "backup_manifest".to_string(),
+        ];
+        assert_eq!(
+            tar_parts(&names),
+            (Some("base.tar.zst".into()), Some("pg_wal.tar".into()))
+        );
+        assert_eq!(tar_parts(&[]), (None, None));
+    }
+}

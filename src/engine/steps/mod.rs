@@ -1,0 +1,253 @@
+//! The steps of the PITR run, sharing one `Recovery`: the inputs and the paths derived
+//! from the run id.
+
+pub mod apps;
+pub mod config;
+pub mod data_dir;
+pub mod decide;
+pub mod dump;
+pub mod patroni;
+pub mod preflight;
+pub mod replay;
+pub mod server;
+pub mod snapshot;
+pub mod summary;
+pub mod verify;
+
+use super::control_data::ControlData;
+use super::ports::CommandSpec;
+use super::recovery::{RecoveryInputs, RestoreMode};
+use super::step::{fail, StepCtx, StepError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long `pg_ctl -w` may wait for a start or a stop.
+const PG_CTL_WAIT_SECS: u64 = 600;
+
+pub struct Recovery {
+    pub inputs: RecoveryInputs,
+    pub run_id: String,
+}
+
+impl Recovery {
+    pub fn run_as(&self) -> Option<&str> {
+        self.inputs.server.run_as.as_deref()
+    }
+
+    pub fn tool(&self, name: &str) -> String {
+        self.inputs.server.bin_dir.join(name).display().to_string()
+    }
+
+    pub fn pgdata(&self) -> &Path {
+        &self.inputs.server.pgdata
+    }
+
+    pub fn side(&self) -> bool {
+        matches!(self.inputs.mode, RestoreMode::Side { .. })
+    }
+
+    /// Where the backup is restored and the recovered instance runs.
+    pub fn data_dir(&self) -> &Path {
+        match &self.inputs.mode {
+            RestoreMode::InPlace => self.pgdata(),
+            RestoreMode::Side { dir, .. } => dir,
+        }
+    }
+
+    /// `<path>.pitr-<run-id><suffix>` beside `path`.
+    pub fn beside(&self, path: &Path, suffix: &str) -> PathBuf {
+        let mut s = path.as_os_str().to_os_string();
+        s.push(format!(".pitr-{}{suffix}", self.run_id));
+        PathBuf::from(s)
+    }
+
+    /// Where the original data directory goes.
+    pub fn aside_dir(&self) -> PathBuf {
+        self.beside(self.pgdata(), "")
+    }
+
+    /// Where a restored directory goes on roll back.
+    pub fn restored_aside(&self) -> PathBuf {
+        self.beside(self.data_dir(), "-restored")
+    }
+
+    /// The recovered server's log (beside its data directory, so it outlives a roll back).
+    pub fn log_file(&self) -> PathBuf {
+        self.beside(self.data_dir(), ".log")
+    }
+
+    pub fn recovered_port(&self) -> u16 {
+        match &self.inputs.mode {
+            RestoreMode::InPlace => self.inputs.server.port,
+            RestoreMode::Side { port, .. } => *port,
+        }
+    }
+
+    /// The side instance's socket directory: the server's, else /tmp (the port differs).
+    pub fn recovered_socket_dir(&self) -> Option<PathBuf> {
+        match &self.inputs.mode {
+            RestoreMode::InPlace => self.inputs.server.socket_dir.clone(),
+            RestoreMode::Side { .. } => Some(
+                self.inputs
+                    .server
+                    .socket_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/tmp")),
+            ),
+        }
+    }
+
+    /// The connection string of the recovered instance.
+    pub fn recovered_dsn(&self) -> String {
+        match &self.inputs.mode {
+            RestoreMode::InPlace => self.inputs.server.dsn.clone(),
+            RestoreMode::Side { port, .. } => {
+                let host = self
+                    .recovered_socket_dir()
+                    .unwrap_or_default()
+                    .display()
+                    .to_string();
+                with_host_port(&self.inputs.server.dsn, &host, *port)
+            }
+        }
+    }
+
+    pub fn pg_ctl(&self) -> CommandSpec {
+        CommandSpec::new(self.tool("pg_ctl"))
+            .run_as(self.run_as())
+            .env("LC_ALL", "C")
+    }
+
+    pub fn status_cmd(&self, dir: &Path) -> CommandSpec {
+        self.pg_ctl()
+            .args(["status", "-D", &dir.display().to_string()])
+    }
+
+    pub fn stop_cmd(&self, dir: &Path, mode: &str) -> CommandSpec {
+        self.pg_ctl()
+            .args([
+                "stop",
+                "-D",
+                &dir.display().to_string(),
+                "-m",
+                mode,
+                "-w",
+                "-t",
+                "120",
+            ])
+            .timeout(Duration::from_secs(180))
+    }
+
+    pub fn start_cmd(
+        &self,
+        dir: &Path,
+        port: u16,
+        socket: Option<&Path>,
+        log: &Path,
+    ) -> CommandSpec {
+        let mut opts = format!("-p {port}");
+        if let Some(s) = socket {
+            opts.push_str(&format!(" -k '{}'", s.display()));
+        }
+        self.pg_ctl()
+            .args([
+                "start",
+                "-D",
+                &dir.display().to_string(),
+                "-w",
+                "-t",
+                &PG_CTL_WAIT_SECS.to_string(),
+            ])
+            .args(["-l", &log.display().to_string(), "-o", &opts])
+            .timeout(Duration::from_secs(PG_CTL_WAIT_SECS + 60))
+    }
+
+    pub fn controldata_cmd(&self, dir: &Path) -> CommandSpec {
+        CommandSpec::new(self.tool("pg_controldata"))
+            .arg(dir.display().to_string())
+            .run_as(self.run_as())
+            .env("LC_ALL", "C")
+    }
+}
+
+/// `dsn` (key=value form) with host and port replaced.
+pub fn with_host_port(dsn: &str, host: &str, port: u16) -> String {
+    let mut words: Vec<String> = dsn
+        .split_whitespace()
+        .filter(|w| {
+            !w.starts_with("host=") && !w.starts_with("port=") && !w.starts_with("hostaddr=")
+        })
+        .map(str::to_string)
+        .collect();
+    words.insert(0, format!("port={port}"));
+    words.insert(0, format!("host={host}"));
+    words.join(" ")
+}
+
+pub async fn is_running(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<bool, StepError> {
+    Ok(ctx.exec(&r.status_cmd(dir)).await?.success())
+}
+
+pub async fn read_control(
+    ctx: &mut StepCtx,
+    r: &Recovery,
+    dir: &Path,
+) -> Result<ControlData, StepError> {
+    let out = ctx.exec_ok(&r.controldata_cmd(dir)).await?;
+    ControlData::parse(&out.output)
+        .map_err(|e| StepError::Failed(format!("{}: {e}", dir.display())))
+}
+
+/// FATAL and PANIC lines of a server log, the last ones, quoted for an error message.
+pub fn fatal_lines(ctx: &StepCtx, log: &Path) -> String {
+    let text = ctx.ports.fs.read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("FATAL:") || l.contains("PANIC:"))
+        .collect();
+    if lines.is_empty() {
+        return format!("no FATAL line in {}", log.display());
+    }
+    lines[lines.len().saturating_sub(5)..]
+        .iter()
+        .map(|l| format!("  \"{}\"", l.trim()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Stops the server in `dir`: fast, then immediate if fast does not finish.
+pub async fn stop_server(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), StepError> {
+    if !is_running(ctx, r, dir).await? {
+        ctx.note(format!("no server running in {}", dir.display()))?;
+        return Ok(());
+    }
+    if ctx.exec(&r.stop_cmd(dir, "fast")).await?.success() {
+        return Ok(());
+    }
+    ctx.note("fast shutdown did not finish; trying immediate")?;
+    ctx.exec_ok(&r.stop_cmd(dir, "immediate")).await?;
+    if is_running(ctx, r, dir).await? {
+        return fail(format!(
+            "the server in {} is still running after an immediate stop",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_host_port;
+
+    #[test]
+    fn side_dsn_points_at_the_side_instance() {
+        assert_eq!(
+            with_host_port(
+                "host=/var/run/postgresql port=5432 user=postgres dbname=app",
+                "/tmp",
+                5433
+            ),
+            "host=/tmp port=5433 user=postgres dbname=app"
+        );
+    }
+}

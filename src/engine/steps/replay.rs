@@ -1,0 +1,126 @@
+//! Following replay until the server pauses at the target (or, for `latest`, promotes at
+//! the end of the archive); a server that stops fails the step with its FATAL lines.
+
+use super::{fatal_lines, Recovery};
+use crate::domain::lsn::Lsn;
+use crate::engine::event::ProgressUnit;
+use crate::engine::ports::ReplayStatus;
+use crate::engine::step::{fail, Step, StepCtx, StepFuture};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Replay(pub Arc<Recovery>);
+
+const POLL: Duration = Duration::from_millis(300);
+const STATUS_SQL: &str = "select pg_is_in_recovery(), pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp(), pg_get_wal_replay_pause_state()";
+
+impl Replay {
+    /// Where replay ends, when known up front.
+    fn goal(&self) -> Option<Lsn> {
+        let r = &self.0;
+        match &r.inputs.target {
+            crate::domain::target::RecoveryTarget::Immediate => Some(r.inputs.backup.stop_lsn),
+            t => t.lsn(),
+        }
+    }
+
+    fn done(&self, s: &ReplayStatus) -> bool {
+        if self.0.inputs.target.pauses() {
+            !s.in_recovery || s.pause_state.as_deref() == Some("paused")
+        } else {
+            !s.in_recovery
+        }
+    }
+}
+
+impl Step for Replay {
+    fn id(&self) -> &'static str {
+        "replay"
+    }
+    fn title(&self) -> String {
+        "Replay WAL to the target".into()
+    }
+    fn describe(&self) -> Vec<String> {
+        let until = if self.0.inputs.target.pauses() {
+            "until pg_get_wal_replay_pause_state() = 'paused'"
+        } else {
+            "until pg_is_in_recovery() is false (latest: the server promotes at the archive's end)"
+        };
+        vec![
+            format!("poll every {} ms: {STATUS_SQL}", POLL.as_millis()),
+            until.to_string(),
+            format!(
+                "on a stopped server: quote FATAL lines of {}",
+                self.0.log_file().display()
+            ),
+        ]
+    }
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let dsn = r.recovered_dsn();
+            let start = r.inputs.backup.start_lsn;
+            let total = self.goal().map(|g| g.bytes_since(start));
+            let progress = ctx.progress(ProgressUnit::WalBytes, total);
+            let deadline =
+                Instant::now() + Duration::from_secs(r.inputs.replay_timeout_secs.max(1));
+            let mut last_line: Option<Instant> = None;
+            loop {
+                match ctx.ports.sql.replay_status(&dsn).await {
+                    Ok(s) => {
+                        let lsn = s.replay_lsn.unwrap_or(start);
+                        progress.report(lsn.bytes_since(start), false);
+                        if last_line.is_none_or(|l| l.elapsed() >= Duration::from_secs(2))
+                            || self.done(&s)
+                        {
+                            last_line = Some(Instant::now());
+                            let t = s
+                                .last_replay_time
+                                .map(|t| t.to_rfc3339())
+                                .unwrap_or_else(|| "none yet".into());
+                            ctx.output(&format!(
+                                "replayed to {lsn}, last commit {t}, {}",
+                                s.pause_state.as_deref().unwrap_or("recovery finished")
+                            ));
+                        }
+                        if self.done(&s) {
+                            progress.report(lsn.bytes_since(start), true);
+                            ctx.set_fact("replay_lsn", &lsn);
+                            ctx.set_fact("last_replay_time", &s.last_replay_time);
+                            let how = if s.in_recovery {
+                                "paused at the target"
+                            } else {
+                                "recovery finished, server promoted"
+                            };
+                            return ctx.note(format!("{how}: replayed to {lsn}"));
+                        }
+                    }
+                    Err(e) => {
+                        let alive = ctx
+                            .ports
+                            .commands
+                            .run(&r.status_cmd(r.data_dir()), &|_| {})
+                            .await
+                            .map(|res| res.success())
+                            .unwrap_or(false);
+                        if !alive {
+                            return fail(format!(
+                                "the recovering server stopped (last error: {e}). Server log {}:\n{}",
+                                r.log_file().display(),
+                                fatal_lines(ctx, &r.log_file())
+                            ));
+                        }
+                    }
+                }
+                if Instant::now() > deadline {
+                    return fail(format!(
+                        "replay did not reach the target within {} s; the server still runs, see {}",
+                        r.inputs.replay_timeout_secs,
+                        r.log_file().display()
+                    ));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,71 @@
+//! The "before" picture: row counts of user tables and pg_control identity.
+
+use super::{is_running, read_control, Recovery};
+use crate::engine::step::{Step, StepCtx, StepFuture};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Snapshot(pub Arc<Recovery>);
+
+/// Exact row counts of every user table in one statement.
+pub const ROW_COUNTS_SQL: &str = "select format('%I.%I', n.nspname, c.relname), \
+(xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', n.nspname, c.relname), false, true, '')))[1]::text \
+from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' \
+order by 1";
+
+impl Step for Snapshot {
+    fn id(&self) -> &'static str {
+        "snapshot"
+    }
+
+    fn title(&self) -> String {
+        "Snapshot before: row counts, pg_control".into()
+    }
+
+    fn describe(&self) -> Vec<String> {
+        let r = &self.0;
+        vec![
+            r.status_cmd(r.pgdata()).display(),
+            format!("SQL (if running) {ROW_COUNTS_SQL}"),
+            r.controldata_cmd(r.pgdata()).display(),
+        ]
+    }
+
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let running = is_running(ctx, r, r.pgdata()).await?;
+            ctx.set_fact("was_running", &running);
+            if running {
+                let rows = ctx
+                    .ports
+                    .sql
+                    .rows(&r.inputs.server.dsn, ROW_COUNTS_SQL)
+                    .await?;
+                let counts: BTreeMap<String, i64> = rows
+                    .into_iter()
+                    .filter_map(|row| {
+                        let name = row.first().cloned().flatten()?;
+                        let n = row.get(1).cloned().flatten()?.parse().ok()?;
+                        Some((name, n))
+                    })
+                    .collect();
+                for (t, n) in &counts {
+                    ctx.output(&format!("{t}: {n} rows"));
+                }
+                ctx.note(format!("{} user tables counted", counts.len()))?;
+                ctx.set_fact("row_counts", &counts);
+            } else {
+                ctx.note("server is not running: no row counts")?;
+            }
+            let control = read_control(ctx, r, r.pgdata()).await?;
+            ctx.note(format!(
+                "system identifier {}, checkpoint {}, timeline {}, state {}",
+                control.system_identifier, control.checkpoint, control.timeline, control.state
+            ))?;
+            ctx.set_fact("before_control", &control);
+            Ok(())
+        })
+    }
+}

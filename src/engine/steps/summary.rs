@@ -1,0 +1,87 @@
+//! A short report of the run beside the journal.
+
+use super::dump::DumpFact;
+use super::verify::CheckItem;
+use super::Recovery;
+use crate::engine::step::{Branch, Step, StepCtx, StepFuture};
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Summary(pub Arc<Recovery>);
+
+impl Summary {
+    fn path(&self) -> PathBuf {
+        let r = &self.0;
+        r.inputs
+            .journal_dir
+            .join(format!("{}-{}-summary.txt", r.inputs.server.name, r.run_id))
+    }
+}
+
+impl Step for Summary {
+    fn id(&self) -> &'static str {
+        "summary"
+    }
+    fn title(&self) -> String {
+        "Write the summary".into()
+    }
+    fn describe(&self) -> Vec<String> {
+        vec![format!("write {}", self.path().display())]
+    }
+    fn branch(&self) -> Branch {
+        Branch::Final
+    }
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let mut s = String::new();
+            let decision: String = ctx
+                .fact("decision")
+                .unwrap_or_else(|| "roll_back (after a failure)".into());
+            let _ = writeln!(
+                s,
+                "pitr-console run {} on server {}",
+                r.run_id, r.inputs.server.name
+            );
+            let _ = writeln!(s, "target: {}", r.inputs.target);
+            let _ = writeln!(
+                s,
+                "backup: {} ({})",
+                r.inputs.backup.id, r.inputs.backup.location
+            );
+            let _ = writeln!(s, "restored into: {}", r.data_dir().display());
+            let _ = writeln!(s, "outcome: {decision}");
+            if let Some(lsn) = ctx.fact::<String>("replay_lsn") {
+                let _ = writeln!(s, "replayed to: {lsn}");
+            }
+            if let Some(Some(t)) = ctx.fact::<Option<String>>("last_replay_time") {
+                let _ = writeln!(s, "last replayed commit: {t}");
+            }
+            if !r.side() {
+                let _ = writeln!(s, "original data kept at: {}", r.aside_dir().display());
+            }
+            if let Some(d) = ctx.fact::<DumpFact>("safety_dump") {
+                let _ = writeln!(s, "safety dump: {} sha256 {}", d.path.display(), d.sha256);
+            }
+            for i in ctx.fact::<Vec<CheckItem>>("checklist").unwrap_or_default() {
+                let _ = writeln!(
+                    s,
+                    "check {}: {} ({})",
+                    i.item,
+                    if i.ok { "ok" } else { "FAILED" },
+                    i.detail
+                );
+            }
+            let path = self.path();
+            ctx.ports
+                .fs
+                .write_file(&path, s.as_bytes(), false, 0o600, None)?;
+            for l in s.lines() {
+                ctx.output(l);
+            }
+            ctx.set_fact("summary", &path);
+            ctx.note(format!("summary written to {}", path.display()))
+        })
+    }
+}

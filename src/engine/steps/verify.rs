@@ -1,0 +1,208 @@
+//! The checklist while paused at the target. Row counts against the snapshot inform; the
+//! other items must hold.
+
+use super::snapshot::ROW_COUNTS_SQL;
+use super::Recovery;
+use crate::domain::target::RecoveryTarget;
+use crate::engine::step::{fail, Step, StepCtx, StepFuture};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub struct Verify(pub Arc<Recovery>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckItem {
+    pub item: String,
+    pub ok: bool,
+    /// False for items that inform without failing the step.
+    pub required: bool,
+    pub detail: String,
+}
+
+impl Verify {
+    fn time_column_sql(&self) -> Option<String> {
+        let r = &self.0;
+        let (tc, at) = (r.inputs.time_column.as_ref()?, r.inputs.target.time()?);
+        Some(format!(
+            "select count(*) from {} where {} > '{}'",
+            tc.table,
+            tc.column,
+            at.format("%Y-%m-%d %H:%M:%S%.6f+00")
+        ))
+    }
+}
+
+fn truthy(v: Option<&str>) -> bool {
+    matches!(v, Some("t" | "true" | "on" | "1"))
+}
+
+impl Step for Verify {
+    fn id(&self) -> &'static str {
+        "verify"
+    }
+    fn title(&self) -> String {
+        "Verify: paused at the target, checks, row counts".into()
+    }
+    fn describe(&self) -> Vec<String> {
+        let r = &self.0;
+        let mut d = vec![if r.inputs.target.pauses() {
+            "SQL select pg_is_in_recovery(), pg_get_wal_replay_pause_state()  (must be true, 'paused')".to_string()
+        } else {
+            "SQL select pg_is_in_recovery()  (must be false: latest promotes by itself)".to_string()
+        }];
+        if r.inputs.target.time().is_some() {
+            d.push("SQL select pg_last_xact_replay_timestamp()  (not after the target)".into());
+        }
+        for c in &r.inputs.checks {
+            d.push(format!(
+                "SQL {}  (check \"{}\" must be true)",
+                c.sql, c.name
+            ));
+        }
+        d.push(format!(
+            "SQL {ROW_COUNTS_SQL}  (compared with the snapshot)"
+        ));
+        if let Some(sql) = self.time_column_sql() {
+            d.push(format!("SQL {sql}  (must be 0)"));
+        }
+        d
+    }
+    fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move {
+            let r = &self.0;
+            let dsn = r.recovered_dsn();
+            let sql = ctx.ports.sql.clone();
+            let mut items = Vec::new();
+            let status = sql.replay_status(&dsn).await?;
+            let (ok, detail) = if r.inputs.target.pauses() {
+                let paused = status.in_recovery && status.pause_state.as_deref() == Some("paused");
+                (
+                    paused,
+                    format!(
+                        "in recovery: {}, pause state: {:?}",
+                        status.in_recovery, status.pause_state
+                    ),
+                )
+            } else {
+                (
+                    !status.in_recovery,
+                    format!("in recovery: {}", status.in_recovery),
+                )
+            };
+            items.push(CheckItem {
+                item: "paused at the target".into(),
+                ok,
+                required: true,
+                detail,
+            });
+            if let RecoveryTarget::Time { at, inclusive } = &r.inputs.target {
+                let last = status.last_replay_time;
+                let ok = last.is_none_or(|t| if *inclusive { t <= *at } else { t < *at });
+                let detail = match last {
+                    Some(t) => format!(
+                        "last replayed commit {}, target {}",
+                        t.to_rfc3339(),
+                        at.to_rfc3339()
+                    ),
+                    None => "no commit replayed after the backup".into(),
+                };
+                items.push(CheckItem {
+                    item: "last commit not after the target".into(),
+                    ok,
+                    required: true,
+                    detail,
+                });
+            }
+            for c in &r.inputs.checks {
+                let (ok, detail) = match sql.scalar(&dsn, &c.sql).await {
+                    Ok(v) => (
+                        truthy(v.as_deref()),
+                        format!("returned {}", v.as_deref().unwrap_or("NULL")),
+                    ),
+                    Err(e) => (false, e.0),
+                };
+                items.push(CheckItem {
+                    item: c.name.clone(),
+                    ok,
+                    required: true,
+                    detail,
+                });
+            }
+            let before: BTreeMap<String, i64> = ctx.fact("row_counts").unwrap_or_default();
+            let now: BTreeMap<String, i64> = sql
+                .rows(&dsn, ROW_COUNTS_SQL)
+                .await?
+                .into_iter()
+                .filter_map(|row| {
+                    Some((
+                        row.first().cloned().flatten()?,
+                        row.get(1).cloned().flatten()?.parse().ok()?,
+                    ))
+                })
+                .collect();
+            let mut diffs = Vec::new();
+            for t in before
+                .keys()
+                .chain(now.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                let (b, n) = (before.get(t), now.get(t));
+                if b != n {
+                    let show =
+                        |v: Option<&i64>| v.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
+                    diffs.push(format!("{t}: {} -> {}", show(b), show(n)));
+                }
+            }
+            let detail = if before.is_empty() {
+                "no snapshot counts (server was down)".to_string()
+            } else if diffs.is_empty() {
+                "same as before".to_string()
+            } else {
+                diffs.join(", ")
+            };
+            items.push(CheckItem {
+                item: "row counts against the snapshot".into(),
+                ok: true,
+                required: false,
+                detail,
+            });
+            ctx.set_fact("row_counts_after", &now);
+            if let Some(q) = self.time_column_sql() {
+                let (ok, detail) = match sql.scalar(&dsn, &q).await {
+                    Ok(v) => (
+                        v.as_deref() == Some("0"),
+                        format!("{} rows newer than the target", v.unwrap_or_default()),
+                    ),
+                    Err(e) => (false, e.0),
+                };
+                items.push(CheckItem {
+                    item: "no row newer than the target".into(),
+                    ok,
+                    required: true,
+                    detail,
+                });
+            }
+            for i in &items {
+                let mark = if i.ok {
+                    "ok  "
+                } else if i.required {
+                    "FAIL"
+                } else {
+                    "note"
+                };
+                ctx.note(format!("[{mark}] {}: {}", i.item, i.detail))?;
+            }
+            ctx.set_fact("checklist", &items);
+            let failed: Vec<String> = items
+                .iter()
+                .filter(|i| i.required && !i.ok)
+                .map(|i| format!("{}: {}", i.item, i.detail))
+                .collect();
+            if !failed.is_empty() {
+                return fail(format!("verification failed:\n  {}", failed.join("\n  ")));
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! Finding the PostgreSQL server binaries the lab needs.
+
+use super::error::LabError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Programs the lab runs; a bin directory counts only when it holds all of them.
+pub const REQUIRED: [&str; 5] = ["initdb", "pg_ctl", "postgres", "pg_basebackup", "psql"];
+
+/// A directory holding a complete set of server binaries, and their major version.
+#[derive(Debug, Clone)]
+pub struct PgBinaries {
+    pub dir: PathBuf,
+    pub version: String,
+}
+
+impl PgBinaries {
+    pub fn path(&self, program: &str) -> PathBuf {
+        self.dir.join(program)
+    }
+
+    /// Looks in `pg_config --bindir`, then next to `initdb` on PATH, then the newest
+    /// `/usr/lib/postgresql/*/bin` (Debian keeps server binaries off PATH).
+    pub fn find() -> Result<PgBinaries, LabError> {
+        let candidates = pg_config_bindir()
+            .into_iter()
+            .chain(path_dir_of("initdb"))
+            .chain(debian_bin_dirs());
+        Self::find_in(candidates)
+    }
+
+    fn find_in(candidates: impl Iterator<Item = PathBuf>) -> Result<PgBinaries, LabError> {
+        let mut searched = Vec::new();
+        for dir in candidates {
+            searched.push(dir.display().to_string());
+            if REQUIRED.iter().all(|p| is_executable(&dir.join(p))) {
+                let version = server_version(&dir)?;
+                return Ok(PgBinaries { dir, version });
+            }
+        }
+        if searched.is_empty() {
+            searched
+                .push("pg_config --bindir, PATH, /usr/lib/postgresql/*/bin (none found)".into());
+        }
+        Err(LabError::BinariesMissing {
+            wanted: REQUIRED.join(", "),
+            searched: searched.join(", "),
+        })
+    }
+}
+
+fn pg_config_bindir() -> Option<PathBuf> {
+    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(text.trim()))
+        .filter(|p| p.is_dir())
+}
+
+/// The real directory of `program` on PATH (symlinks resolved: /usr/local/bin/initdb may
+/// point into a versioned bin directory).
+fn path_dir_of(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+fn debian_bin_dirs() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") else {
+        return Vec::new();
+    };
+    let mut versions: Vec<(u32, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let major = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((major, e.path().join("bin")))
+        })
+        .collect();
+    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
+    versions.into_iter().map(|(_, p)| p).collect()
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `postgres --version` prints `postgres (PostgreSQL) 15.18 (Debian ...)`; keep `15.18`.
+fn server_version(dir: &Path) -> Result<String, LabError> {
+    let program = dir.join("postgres");
+    let out = Command::new(&program)
+        .arg("--version")
+        .output()
+        .map_err(LabError::io(&program, "could not run `postgres --version`"))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(str::to_string)
+        .ok_or(LabError::Output {
+            what: format!("{} --version", program.display()),
+            output: text.trim().to_string(),
+            expected: "a version number such as 15.18",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_machines_binaries() {
+        let bins = PgBinaries::find().unwrap();
+        assert!(bins.path("initdb").exists());
+        assert!(bins.version.starts_with(|c: char| c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn missing_binaries_say_what_to_install() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = PgBinaries::find_in(std::iter::once(empty.path().to_path_buf())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("apt-get install postgresql-15"), "{text}");
+        assert!(text.contains(&empty.path().display().to_string()), "{text}");
+        assert!(text.contains("pg_basebackup"), "{text}");
+    }
+}
