@@ -170,8 +170,13 @@ impl App {
         }
     }
 
-    /// The first commands: read every repository and probe every server.
+    /// The first commands: read every repository and probe every server. Until a catalog
+    /// arrives the cursor stands at `now`.
     pub fn start(&mut self, now: DateTime<Utc>) -> Vec<Cmd> {
+        if self.placed.is_none() {
+            self.cursor = now;
+            self.view = self.view.centred_on(now);
+        }
         let mut cmds: Vec<Cmd> = self
             .repos
             .iter()

@@ -52,11 +52,14 @@ const LABEL_SPACING: i64 = 14;
 pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     let name = app.repo().map_or("", |r| r.name.as_str());
     let zone = app.zone();
-    let title = format!(
-        " Timeline · repository {name} · {} → {} ",
-        zone.format(app.view.start),
-        zone.clock(app.view.end())
-    );
+    let title = match app.data() {
+        Some(_) => format!(
+            " Timeline · repository {name} · {} → {} ",
+            zone.format(app.view.start),
+            zone.clock(app.view.end())
+        ),
+        None => format!(" Timeline · repository {name} "),
+    };
     let block = Block::bordered()
         .title(title)
         .border_style(theme::pane_border(app.focus == Focus::Timeline));
