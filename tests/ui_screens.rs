@@ -140,11 +140,3 @@ fn gap_cells_are_red_and_recoverable_ones_green() {
         }
     }
 }
-
-#[test]
-fn render_of_a_frame_reads_prepared_buckets_only() {
-    let app = app(160, 48);
-    let before = app.buckets.as_ref().map(|(_, v, _)| *v);
-    draw(&app, 160, 48);
-    assert_eq!(app.buckets.as_ref().map(|(_, v, _)| *v), before);
-}

@@ -6,26 +6,41 @@ use chrono::{DateTime, Duration, Utc};
 /// Cursor steps, in seconds: 1s, 10s, 1m, 10m, 1h, 6h, 1d.
 pub const STEPS: [i64; 7] = [1, 10, 60, 600, 3600, 6 * 3600, 86400];
 
-/// Seconds per column, from closest to widest.
-pub const ZOOMS: [i64; 17] = [
-    1,
-    2,
-    5,
-    10,
-    30,
-    60,
-    120,
-    300,
-    600,
-    1800,
-    3600,
-    2 * 3600,
-    6 * 3600,
-    12 * 3600,
-    86400,
-    2 * 86400,
-    7 * 86400,
+const S: i64 = 1000;
+
+/// Milliseconds per column, from closest to widest. Sub-second zooms matter for small
+/// clusters (the lab), whose whole history can fit in a minute.
+pub const ZOOMS: [i64; 20] = [
+    100,
+    200,
+    500,
+    S,
+    2 * S,
+    5 * S,
+    10 * S,
+    30 * S,
+    60 * S,
+    120 * S,
+    300 * S,
+    600 * S,
+    1800 * S,
+    3600 * S,
+    2 * 3600 * S,
+    6 * 3600 * S,
+    12 * 3600 * S,
+    86400 * S,
+    2 * 86400 * S,
+    7 * 86400 * S,
 ];
+
+/// `500ms`, `1s`, `10m`: a zoom level for titles.
+pub fn per_column_label(millis: i64) -> String {
+    if millis < S {
+        format!("{millis}ms")
+    } else {
+        short_duration(millis / S)
+    }
+}
 
 /// `90` -> `1m30s`, `3600` -> `1h`: short durations for titles and help.
 pub fn short_duration(seconds: i64) -> String {
@@ -53,23 +68,24 @@ pub struct TimeView {
 }
 
 impl TimeView {
+    /// Milliseconds per column.
     pub fn per_column(&self) -> i64 {
         ZOOMS[self.zoom]
     }
 
     pub fn end(&self) -> DateTime<Utc> {
-        self.start + Duration::seconds(self.per_column() * i64::from(self.columns))
+        self.start + Duration::milliseconds(self.per_column() * i64::from(self.columns))
     }
 
     /// The narrowest zoom that shows `from..=to` in `columns`, starting at or before `from`.
     pub fn fitting(from: DateTime<Utc>, to: DateTime<Utc>, columns: u16) -> TimeView {
-        let span = (to - from).num_seconds().max(1);
+        let span = (to - from).num_milliseconds().max(1);
         let cols = i64::from(columns.max(1));
         let zoom = ZOOMS
             .iter()
             .position(|&z| {
                 let start = align(from, z);
-                (to - start).num_seconds() < z * cols && span <= z * cols
+                (to - start).num_milliseconds() < z * cols && span <= z * cols
             })
             .unwrap_or(ZOOMS.len() - 1);
         TimeView {
@@ -81,7 +97,7 @@ impl TimeView {
 
     /// The same zoom, moved so that `at` sits in the middle.
     pub fn centred_on(&self, at: DateTime<Utc>) -> TimeView {
-        let half = Duration::seconds(self.per_column() * i64::from(self.columns / 2));
+        let half = Duration::milliseconds(self.per_column() * i64::from(self.columns / 2));
         TimeView {
             start: align(at - half, self.per_column()),
             ..*self
@@ -95,7 +111,7 @@ impl TimeView {
     /// Column of an instant, clamped to the view (callers check `contains` when it matters).
     pub fn column_clamped(&self, at: DateTime<Utc>) -> u16 {
         let offset = (at - self.start)
-            .num_seconds()
+            .num_milliseconds()
             .div_euclid(self.per_column());
         offset.clamp(0, i64::from(self.columns.max(1)) - 1) as u16
     }
@@ -111,16 +127,11 @@ impl TimeView {
         }
         Some((self.column_clamped(from), self.column_clamped(to)))
     }
-
-    /// Left edge of a column.
-    pub fn instant_of(&self, column: u16) -> DateTime<Utc> {
-        self.start + Duration::seconds(self.per_column() * i64::from(column))
-    }
 }
 
-fn align(at: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
-    let ts = at.timestamp();
-    DateTime::from_timestamp(ts - ts.rem_euclid(seconds), 0).unwrap_or(at)
+fn align(at: DateTime<Utc>, millis: i64) -> DateTime<Utc> {
+    let ms = at.timestamp_millis();
+    DateTime::from_timestamp_millis(ms - ms.rem_euclid(millis)).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -135,15 +146,17 @@ mod tests {
     #[test]
     fn fitting_picks_the_narrowest_zoom_that_shows_everything() {
         let v = TimeView::fitting(t(0), t(3600), 100);
-        assert_eq!(v.per_column(), 60);
+        assert_eq!(v.per_column(), 60_000);
         assert!(v.contains(t(0)) && v.contains(t(3600)));
         assert_eq!(v.start.timestamp() % 60, 0);
+        let lab = TimeView::fitting(t(0), t(20), 152);
+        assert_eq!(lab.per_column(), 200);
     }
 
     #[test]
     fn columns_of_intervals_are_clamped() {
         let v = TimeView::fitting(t(0), t(990), 100);
-        assert_eq!(v.per_column(), 10);
+        assert_eq!(v.per_column(), 10_000);
         let first = v.column_of(t(0)).unwrap();
         assert_eq!(v.columns_of(t(-500), t(5)), Some((0, first)));
         assert_eq!(v.columns_of(t(5000), t(6000)), None);

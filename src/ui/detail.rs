@@ -131,18 +131,28 @@ fn summary(d: &RepoData) -> Line<'static> {
         .map(|g| g.missing_count)
         .sum();
     let text = format!(
-        "{}: {} backups, {} archived WAL files, {} timelines, {gaps} gaps ({missing} segments missing), {} warnings",
+        "{}: {}, {}, {}, {} ({} missing), {}",
         d.catalog.repository,
-        d.catalog.backups.len(),
-        d.catalog.segments.len(),
-        d.coverage.timelines.len(),
-        d.catalog.warnings.len()
+        count(d.catalog.backups.len() as u64, "backup"),
+        count(d.catalog.segments.len() as u64, "archived WAL file"),
+        count(d.coverage.timelines.len() as u64, "timeline"),
+        count(gaps as u64, "gap"),
+        count(missing, "segment"),
+        count(d.catalog.warnings.len() as u64, "warning"),
     );
     let style = if gaps > 0 { theme::BAD } else { theme::DIM };
     Line::from(vec![
         Span::styled("Catalog  ", theme::LABEL),
         Span::styled(text, style),
     ])
+}
+
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 fn stamp(zone: &Zone, s: Option<Stamp>) -> String {

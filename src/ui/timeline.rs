@@ -23,28 +23,32 @@ pub const WAL_CHAR: &str = "▒";
 pub const BACKUP_CHAR: &str = "▼";
 pub const CURSOR_CHAR: &str = "▲";
 
-/// Tick spacings, in seconds, for the axis labels.
-const TICKS: [i64; 20] = [
-    1,
-    2,
-    5,
-    10,
-    15,
-    30,
-    60,
-    120,
-    300,
-    600,
-    900,
-    1800,
-    3600,
-    2 * 3600,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    86400,
-    2 * 86400,
-    7 * 86400,
+const S: i64 = 1000;
+/// Tick spacings, in milliseconds, for the axis labels.
+const TICKS: [i64; 23] = [
+    100,
+    200,
+    500,
+    S,
+    2 * S,
+    5 * S,
+    10 * S,
+    15 * S,
+    30 * S,
+    60 * S,
+    120 * S,
+    300 * S,
+    600 * S,
+    900 * S,
+    1800 * S,
+    3600 * S,
+    2 * 3600 * S,
+    3 * 3600 * S,
+    6 * 3600 * S,
+    12 * 3600 * S,
+    86400 * S,
+    2 * 86400 * S,
+    7 * 86400 * S,
 ];
 /// Columns between two axis labels, at least.
 const LABEL_SPACING: i64 = 14;
@@ -166,20 +170,22 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
         .copied()
         .find(|&t| t >= view.per_column() * LABEL_SPACING)
         .unwrap_or(TICKS[TICKS.len() - 1]);
-    let format = if spacing < 60 {
+    let format = if spacing < S {
+        "%H:%M:%S%.1f"
+    } else if spacing < 60 * S {
         "%H:%M:%S"
-    } else if spacing < 3600 {
+    } else if spacing < 3600 * S {
         "%H:%M"
-    } else if spacing < 86400 {
+    } else if spacing < 86400 * S {
         "%m-%d %H:%M"
     } else {
         "%Y-%m-%d"
     };
-    let offset = i64::from(zone.offset_at(view.start).local_minus_utc());
-    let local_start = view.start.timestamp() + offset;
+    let offset = i64::from(zone.offset_at(view.start).local_minus_utc()) * S;
+    let local_start = view.start.timestamp_millis() + offset;
     let mut tick = local_start + (spacing - local_start.rem_euclid(spacing)) % spacing;
     let mut next_free = left;
-    while let Some(at) = DateTime::<Utc>::from_timestamp(tick - offset, 0) {
+    while let Some(at) = DateTime::<Utc>::from_timestamp_millis(tick - offset) {
         let Some(col) = view.column_of(at) else { break };
         let x = left + col;
         if x >= right {

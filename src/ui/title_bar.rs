@@ -1,7 +1,7 @@
 //! The top line: what this console is, in which role, from which configuration.
 
 use super::theme;
-use crate::app::view::{short_duration, ZOOMS};
+use crate::app::view::{per_column_label, short_duration};
 use crate::app::App;
 use crate::config::Role;
 use ratatui::layout::Rect;
@@ -32,7 +32,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             zone.zone,
             zone.label,
             short_duration(app.step_seconds()),
-            short_duration(ZOOMS[app.view.zoom]),
+            per_column_label(app.view.per_column()),
         )),
     ])
     .style(theme::TITLE);
