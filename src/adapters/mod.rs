@@ -7,3 +7,4 @@ pub mod local_repo;
 pub mod postgres;
 pub mod process;
 pub mod run_as;
+pub mod server_status;
