@@ -2,10 +2,12 @@
 //! restore plus replay takes 20 s or more; and the engine's restore copy against `cp -a`.
 //!
 //! `cargo bench --bench recover_latest` (as root, PostgreSQL 15 installed). Environment:
-//! PITR_BENCH_SCALE (default 400), PITR_BENCH_ROUNDS (default 2). Ports 55780-55783.
+//! PITR_BENCH_SCALE (default 400), PITR_BENCH_ROUNDS (default 2), PITR_BENCH_DIR (build the
+//! lab there, or reuse the one there, and keep it). Ports 55780-55782.
 //! Targets (issue 3): engine / hand <= 1.10, engine copy >= 90% of cp -a.
 
 use pitr_console::adapters::fs::LocalFs;
+use pitr_console::engine::journal::{Body, JournalState};
 use pitr_console::engine::ports::Fs;
 use pitr_console::lab::{self, LabOptions, LabRecord};
 use std::path::{Path, PathBuf};
@@ -17,13 +19,18 @@ const LAB_PORT: u16 = 55780;
 const ENGINE_PORT: u16 = 55781;
 const HAND_PORT: u16 = 55782;
 
+/// Tears the lab down at the end, unless it lives in PITR_BENCH_DIR (kept for reuse).
 struct LabGuard {
     dir: PathBuf,
-    _parent: tempfile::TempDir,
+    keep: bool,
+    _parent: Option<tempfile::TempDir>,
 }
 
 impl Drop for LabGuard {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         if let Err(e) = lab::down(&self.dir) {
             eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
         }
@@ -106,12 +113,30 @@ fn engine_run(rec: &LabRecord, dir: &Path) -> Duration {
         .output()
         .unwrap();
     let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+        "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let journal = stdout
+        .lines()
+        .filter_map(|l| l.rsplit_once("Journal: ").map(|(_, j)| j.trim()))
+        .next_back()
+        .unwrap_or_default();
+    if let Ok(state) = JournalState::read(Path::new(journal)) {
+        let steps: Vec<String> = state
+            .records
+            .iter()
+            .filter_map(|r| match &r.body {
+                Body::Outcome {
+                    step, duration_ms, ..
+                } if *duration_ms >= 50 => Some(format!("{step} {:.2}", *duration_ms as f64 / 1e3)),
+                _ => None,
+            })
+            .collect();
+        println!("  engine steps (s): {}", steps.join(", "));
+    }
     took
 }
 
@@ -121,6 +146,7 @@ fn hand_run(rec: &LabRecord, dir: &Path) -> Duration {
     let backup = &rec.backups.last().unwrap().path;
     let d = dir.display();
     let started = Instant::now();
+    let mut phases = Vec::new();
     sh(&format!("mkdir -m 700 {d} && chown postgres:postgres {d}"));
     as_pg(&format!("tar -xzf {}/base.tar.gz -C {d}", backup.display()));
     if backup.join("pg_wal.tar.gz").exists() {
@@ -129,11 +155,13 @@ fn hand_run(rec: &LabRecord, dir: &Path) -> Duration {
             backup.display()
         ));
     }
+    phases.push(("extract", started.elapsed()));
     as_pg(&format!(
         "cat >> {d}/postgresql.auto.conf <<'EOF'\nrestore_command = 'cp {}/%f \"%p\"'\nrecovery_target_timeline = 'latest'\nrecovery_target_action = 'pause'\nhot_standby = on\nport = {HAND_PORT}\nunix_socket_directories = '{}'\narchive_mode = off\nlogging_collector = off\nEOF\ntouch {d}/recovery.signal",
         rec.wal_archive.display(),
         rec.socket_dir.display()
     ));
+    phases.push(("settings", started.elapsed()));
     as_pg(&format!(
         "pg_ctl start -D {d} -w -t 600 -l {d}.pitr-hand.log -o '-p {HAND_PORT}' >/dev/null"
     ));
@@ -156,6 +184,12 @@ fn hand_run(rec: &LabRecord, dir: &Path) -> Duration {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    phases.push(("replayed and promoted", started.elapsed()));
+    let shown: Vec<String> = phases
+        .iter()
+        .map(|(p, t)| format!("{p} at {:.2}", t.as_secs_f64()))
+        .collect();
+    println!("  hand phases (s): {}", shown.join(", "));
     started.elapsed()
 }
 
@@ -201,17 +235,32 @@ fn main() {
     }
     let scale = env_num("PITR_BENCH_SCALE", 400);
     let rounds = env_num("PITR_BENCH_ROUNDS", 2).max(1);
-    let parent = tempfile::Builder::new()
-        .prefix("pitr-bench-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    sh(&format!(
-        "chown postgres:postgres {}",
-        parent.path().display()
-    ));
-    let guard = LabGuard {
-        dir: parent.path().join("lab"),
-        _parent: parent,
+    let guard = match std::env::var_os("PITR_BENCH_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            sh(&format!("chown postgres:postgres {}", dir.display()));
+            LabGuard {
+                dir: dir.join("lab"),
+                keep: true,
+                _parent: None,
+            }
+        }
+        None => {
+            let parent = tempfile::Builder::new()
+                .prefix("pitr-bench-")
+                .tempdir_in("/tmp")
+                .unwrap();
+            sh(&format!(
+                "chown postgres:postgres {}",
+                parent.path().display()
+            ));
+            LabGuard {
+                dir: parent.path().join("lab"),
+                keep: false,
+                _parent: Some(parent),
+            }
+        }
     };
     let t = Instant::now();
     let rec = lab::up(&LabOptions {

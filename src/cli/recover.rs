@@ -9,7 +9,7 @@ use super::target_args::TargetArgs;
 use crate::adapters::fs::local_ports;
 use crate::config::Role;
 use crate::engine::journal::JournalState;
-use crate::engine::prepare::enforce_role;
+use crate::engine::prepare::{enforce_role, find_server};
 use crate::engine::recovery::{self, FinalAction, RecoveryInputs, RestoreMode};
 use crate::engine::{
     Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, RunHandle, RunStatus,
@@ -91,8 +91,15 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
     }
     let mode = mode(args.restore_to.clone(), args.port);
     let target = args.target.target(ctx.zone)?;
+    find_server(&ctx.config, &args.server)?;
     // Before the catalog is even read: a forbidden run touches nothing.
     enforce_role(ctx.role, &mode, &args.server, &target, &jdir)?;
+    if mode == RestoreMode::InPlace && !args.yes && !std::io::stdin().is_terminal() {
+        return Err(Failure::bad_input(format!(
+            "recovering server {} in place changes production: without a terminal to type its name on, pass --yes",
+            args.server
+        )));
+    }
     let action = match args.action {
         Action::Promote => FinalAction::Promote,
         _ => FinalAction::Pause,
