@@ -39,7 +39,30 @@ impl RemoteCommands {
     }
 
     /// The remote shell line for `cmd`: timeout, user switch, environment, redirection.
+    /// A redirection happens as the user the command runs as, so that user owns the file.
     pub fn remote_line(&self, cmd: &CommandSpec) -> String {
+        let quote = |words: &[String]| {
+            words
+                .iter()
+                .map(|w| shell_quote(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut inner: Vec<String> = Vec::new();
+        if !cmd.env.is_empty() {
+            inner.push("env".into());
+            inner.extend(cmd.env.iter().map(|(k, v)| format!("{k}={v}")));
+        }
+        inner.push(cmd.program.clone());
+        inner.extend(cmd.args.iter().cloned());
+        if let Some(p) = &cmd.stdout_to {
+            let line = format!(
+                "umask 077; exec {} > {}",
+                quote(&inner),
+                shell_quote(&p.display().to_string())
+            );
+            inner = vec!["sh".into(), "-c".into(), line];
+        }
         let mut words: Vec<String> = Vec::new();
         if let Some(t) = cmd.timeout {
             words.extend([
@@ -49,25 +72,12 @@ impl RemoteCommands {
                 format!("{}s", t.as_secs().max(1)),
             ]);
         }
-        words.extend(self.switch_words(cmd.run_as.as_deref()));
-        if !cmd.env.is_empty() {
-            words.push("env".into());
-            words.extend(cmd.env.iter().map(|(k, v)| format!("{k}={v}")));
-        }
-        words.push(cmd.program.clone());
-        words.extend(cmd.args.iter().cloned());
-        let line = words
-            .iter()
-            .map(|w| shell_quote(w))
-            .collect::<Vec<_>>()
-            .join(" ");
-        match &cmd.stdout_to {
-            Some(p) => format!(
-                "umask 077; exec {line} > {}",
-                shell_quote(&p.display().to_string())
-            ),
-            None => line,
-        }
+        let switch = self.switch_words(cmd.run_as.as_deref());
+        // The other user may not enter the login user's home, where the session starts.
+        let cd = if switch.is_empty() { "" } else { "cd / && " };
+        words.extend(switch);
+        words.extend(inner);
+        format!("{cd}{}", quote(&words))
     }
 
     /// `sudo -n -u USER --` unless `user` is the login user (or none is asked).
@@ -295,13 +305,20 @@ mod tests {
             .timeout(Duration::from_secs(180));
         assert_eq!(
             r.remote_line(&c),
-            "timeout -k 10 180s sudo -n -u postgres -- env LC_ALL=C /usr/lib/postgresql/15/bin/pg_ctl stop -D '/var/lib/pg data'"
+            "cd / && timeout -k 10 180s sudo -n -u postgres -- env LC_ALL=C /usr/lib/postgresql/15/bin/pg_ctl stop -D '/var/lib/pg data'"
         );
         let same = runner(Some("postgres"));
         let d = CommandSpec::new("pg_dump")
             .run_as(Some("postgres"))
             .stdout_to(std::path::Path::new("/tmp/d x"));
-        assert_eq!(same.remote_line(&d), "umask 077; exec pg_dump > '/tmp/d x'");
+        assert_eq!(
+            same.remote_line(&d),
+            r#"sh -c 'umask 077; exec pg_dump > '\''/tmp/d x'\'''"#
+        );
+        assert_eq!(
+            r.remote_line(&d),
+            r#"cd / && sudo -n -u postgres -- sh -c 'umask 077; exec pg_dump > '\''/tmp/d x'\'''"#
+        );
         let s = CommandSpec::shell("systemctl stop api");
         assert_eq!(r.remote_line(&s), "sh -c 'systemctl stop api'");
     }

@@ -47,7 +47,13 @@ impl RemoteFs {
         stdin: Option<&[u8]>,
     ) -> Result<Captured, PortError> {
         let mut words = self.commands.switch_words(as_user.or(self.user.as_deref()));
-        words.extend(["sh".into(), "-c".into(), script.into(), "sh".into()]);
+        // `cd /`: the server's user may not enter the login user's home.
+        words.extend([
+            "sh".into(),
+            "-c".into(),
+            format!("cd / || exit 1\n{script}"),
+            "sh".into(),
+        ]);
         words.extend(args.iter().cloned());
         let line = words
             .iter()
@@ -195,7 +201,7 @@ cp -a --no-preserve=ownership -- "$1" "$2" && find "$2" -type f -printf '%s\n' |
     fn free_space(&self, path: &Path) -> Result<u64, PortError> {
         self.number(
             &format!("cannot read the free space of {}", path.display()),
-            r#"df -P -B1 --output=avail -- "$1" | tail -n 1"#,
+            r#"df -B1 --output=avail -- "$1" | tail -n 1"#,
             &[p(path)],
         )
     }
