@@ -392,3 +392,209 @@ impl Step for Rejoin {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::backup::{Backup, BackupFormat};
+    use crate::domain::lsn::Lsn;
+    use crate::domain::patroni::{Lag, NodeStatus, Role};
+    use crate::domain::segment::SegmentSize;
+    use crate::domain::target::RecoveryTarget;
+    use crate::domain::timeline::TimelineId;
+    use crate::engine::event::{EngineEvent, RunStatus};
+    use crate::engine::plan::Plan;
+    use crate::engine::ports::{PatroniApi, PortError, Ports};
+    use crate::engine::recovery::{FinalAction, RecoveryInputs, RestoreMode, ServerSpec};
+    use crate::engine::runner::{RunOptions, Runner};
+    use futures::future::BoxFuture;
+    use std::sync::Mutex;
+
+    /// A leader `pg1` (this node) and a replica; pausing takes effect at once.
+    #[derive(Default)]
+    struct Cluster {
+        paused: Mutex<bool>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl PatroniApi for Cluster {
+        fn cluster<'a>(&'a self, _u: &'a str) -> BoxFuture<'a, Result<ClusterState, PortError>> {
+            let member = |name: &str, role: Role, port: u16| Member {
+                name: name.into(),
+                role,
+                state: "running".into(),
+                timeline: Some(1),
+                lag: Lag::None,
+                host: Some("127.0.0.1".into()),
+                port: Some(port),
+                api_url: Some(format!("http://127.0.0.1:{}/patroni", port + 1000)),
+            };
+            let paused = *self.paused.lock().unwrap();
+            Box::pin(async move {
+                Ok(ClusterState {
+                    members: vec![
+                        member("pg1", Role::Leader, 5432),
+                        member("pg2", Role::Replica, 5433),
+                    ],
+                    paused,
+                })
+            })
+        }
+        fn node<'a>(&'a self, _u: &'a str) -> BoxFuture<'a, Result<NodeStatus, PortError>> {
+            let paused = *self.paused.lock().unwrap();
+            Box::pin(async move {
+                Ok(NodeStatus {
+                    name: None,
+                    scope: None,
+                    state: "running".into(),
+                    role: Role::Replica,
+                    timeline: Some(1),
+                    paused,
+                    server_version: None,
+                    system_identifier: None,
+                })
+            })
+        }
+        fn set_pause<'a>(&'a self, u: &'a str, p: bool) -> BoxFuture<'a, Result<(), PortError>> {
+            *self.paused.lock().unwrap() = p;
+            self.calls.lock().unwrap().push(format!("pause={p} {u}"));
+            Box::pin(async { Ok(()) })
+        }
+        fn reinitialize<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<String, PortError>> {
+            self.calls.lock().unwrap().push(format!("reinit {u}"));
+            Box::pin(async { Ok("reinitialize started".into()) })
+        }
+    }
+
+    struct Fails;
+    impl Step for Fails {
+        fn id(&self) -> &'static str {
+            "next"
+        }
+        fn title(&self) -> String {
+            "next".into()
+        }
+        fn describe(&self) -> Vec<String> {
+            vec![]
+        }
+        fn run<'a>(&'a self, _ctx: &'a mut StepCtx) -> StepFuture<'a> {
+            Box::pin(async { fail("scripted failure") })
+        }
+    }
+
+    fn recovery() -> Arc<Recovery> {
+        let server = ServerSpec {
+            name: "db1".into(),
+            pgdata: "/d".into(),
+            bin_dir: "/b".into(),
+            port: 5432,
+            run_as: None,
+            dsn: String::new(),
+            socket_dir: None,
+            patroni: Some(PatroniSpec {
+                url: "http://127.0.0.1:6432".into(),
+                confirm_leader: false,
+            }),
+        };
+        let backup = Backup {
+            id: "b".into(),
+            label: None,
+            format: BackupFormat::Plain,
+            location: "/b".into(),
+            timeline: TimelineId(1),
+            start_lsn: Lsn(0),
+            stop_lsn: Lsn(0),
+            start_time: chrono::Utc::now(),
+            stop_time: chrono::Utc::now(),
+            stop_time_exact: false,
+            segment_size: SegmentSize::DEFAULT,
+            system_identifier: None,
+            size_bytes: None,
+            manifest_wal_ranges: vec![],
+            has_manifest: false,
+        };
+        Arc::new(Recovery {
+            run_id: "r1".into(),
+            inputs: RecoveryInputs {
+                server,
+                backup,
+                restore_command: String::new(),
+                target: RecoveryTarget::Immediate,
+                action: FinalAction::Pause,
+                mode: RestoreMode::InPlace,
+                apps: vec![],
+                checks: vec![],
+                safety_dump_dir: "/s".into(),
+                journal_dir: "/j".into(),
+                time_column: None,
+                replay_timeout_secs: 1,
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn the_leader_needs_its_word_and_a_roll_back_resumes_the_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = Arc::new(Cluster::default());
+        let mut ports: Ports = crate::engine::fakes::ports();
+        ports.patroni = api.clone();
+        let steps: Vec<Box<dyn Step>> = vec![Box::new(Patroni(recovery())), Box::new(Fails)];
+        let plan = Plan::new(
+            "r1".into(),
+            "db1".into(),
+            "t".into(),
+            Default::default(),
+            steps,
+        );
+        let opts = RunOptions {
+            journal_dir: dir.path().to_path_buf(),
+            confirmation: Some("db1".into()),
+        };
+        let (runner, mut handle) = Runner::start(plan, ports, opts).unwrap();
+        let task = tokio::spawn(runner.run());
+        let mut prompts = Vec::new();
+        while let Some(e) = handle.events.recv().await {
+            match e {
+                EngineEvent::NeedsDecision {
+                    question: Question::ConfirmLeader { .. },
+                    prompt,
+                    ..
+                } => {
+                    let typed = if prompts.is_empty() { "yes" } else { "leader" };
+                    prompts.push(prompt);
+                    handle
+                        .decisions
+                        .send(Decision::Confirm(typed.into()))
+                        .unwrap();
+                }
+                EngineEvent::NeedsDecision { .. } => {
+                    handle.decisions.send(Decision::RollBack).unwrap();
+                }
+                EngineEvent::RunFinished { .. } => break,
+                _ => {}
+            }
+        }
+        assert_eq!(task.await.unwrap(), RunStatus::RolledBack);
+        assert_eq!(prompts.len(), 2, "asked again after a wrong answer");
+        assert!(prompts[0].contains("LEADER") && prompts[1].contains("`yes` is not `leader`"));
+        assert_eq!(
+            *api.calls.lock().unwrap(),
+            [
+                "pause=true http://127.0.0.1:6432",
+                "pause=false http://127.0.0.1:6432"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_plan_of_a_patroni_member_rejoins_after_promotion() {
+        let r = recovery();
+        let plan = crate::engine::recovery::build_plan(&r.inputs, "r1");
+        let ids: Vec<&str> = plan.steps.iter().map(|s| s.id()).collect();
+        let at = |id: &str| ids.iter().position(|i| *i == id).unwrap();
+        assert!(at("patroni") < at("stop_server"));
+        assert!(at("promote") < at("patroni_rejoin"));
+        assert!(Patroni(r.clone()).describe()[2].contains("PATCH http://127.0.0.1:6432/config"));
+        assert!(Patroni(r).destructive());
+    }
+}
