@@ -8,4 +8,5 @@ pub mod patroni;
 pub mod postgres;
 pub mod process;
 pub mod run_as;
+pub mod server_status;
 pub mod ssh;

@@ -8,6 +8,7 @@ pub mod lsn;
 pub mod patroni;
 pub mod restore_command;
 pub mod segment;
+pub mod server_status;
 pub mod target;
 pub mod time_input;
 pub mod timeline;
