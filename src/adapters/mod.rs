@@ -4,7 +4,9 @@
 pub mod catalog;
 pub mod fs;
 pub mod local_repo;
+pub mod patroni;
 pub mod postgres;
 pub mod process;
 pub mod run_as;
 pub mod server_status;
+pub mod ssh;

@@ -91,7 +91,7 @@ impl Reason {
                 when(consistent_at)
             ),
             Reason::AfterArchiveEnd { last, last_segment } => format!(
-                "after the end of archived WAL ({last_segment}, about {})",
+                "after the end of archived WAL ({last_segment}, {})",
                 when(last)
             ),
             Reason::InGap {
