@@ -345,6 +345,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
             column: "created_at".into(),
         }),
         replay_timeout_secs: 120,
+        role: Default::default(),
     }
 }
 

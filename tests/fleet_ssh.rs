@@ -242,6 +242,7 @@ impl Lab {
                 column: "created_at".into(),
             }),
             replay_timeout_secs: 120,
+            role: Default::default(),
         }
     }
 }
@@ -451,6 +452,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
             &out.journal,
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
+            Default::default(),
         )
         .unwrap(),
         |e| match e {

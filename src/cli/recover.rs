@@ -323,6 +323,13 @@ impl Driver {
                     Decision::Abort
                 }
             }
+            Question::ConfirmLeader { .. } => {
+                if tty {
+                    Decision::Confirm(ask(&format!("{prompt}\n> ")).await)
+                } else {
+                    Decision::Abort
+                }
+            }
             Question::PromoteOrRollBack => match self.action {
                 Action::Promote => Decision::Promote,
                 Action::RollBack => Decision::RollBack,

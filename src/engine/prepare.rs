@@ -6,8 +6,8 @@
 
 use super::journal::{Body, Journal, JournalError};
 use super::recovery::{
-    new_run_id, AppSpec, CheckSpec, FinalAction, RecoveryInputs, RestoreMode, ServerSpec,
-    TimeColumn,
+    new_run_id, AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode,
+    ServerSpec, TimeColumn,
 };
 use crate::adapters::catalog::RepositoryView;
 use crate::config::{Config, RepositoryKind, Role, ServerConfig};
@@ -233,12 +233,25 @@ fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
             s.name, s.host
         )));
     }
-    if s.control != "pg_ctl" {
-        return Err(Refusal::Input(format!(
-            "server `{}`: control = \"{}\" is not supported yet for recovery; only \"pg_ctl\"",
-            s.name, s.control
-        )));
-    }
+    let patroni = match (s.control.as_str(), &s.patroni_url) {
+        ("pg_ctl", _) => None,
+        ("patroni", Some(url)) => Some(PatroniSpec {
+            url: url.clone(),
+            confirm_leader: false,
+        }),
+        ("patroni", None) => {
+            return Err(Refusal::Input(format!(
+                "server `{}`: control = \"patroni\" needs patroni_url (its Patroni REST API, e.g. http://127.0.0.1:8008)",
+                s.name
+            )))
+        }
+        (other, _) => {
+            return Err(Refusal::Input(format!(
+                "server `{}`: control = \"{other}\" is not supported yet for recovery; use \"pg_ctl\" or \"patroni\"",
+                s.name
+            )))
+        }
+    };
     let bin_dir = match &s.bin_dir {
         Some(d) => d.clone(),
         None => pg_ctl_dir().ok_or_else(|| {
@@ -256,6 +269,7 @@ fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
         run_as: s.run_as.clone(),
         dsn: s.dsn.clone(),
         socket_dir: socket_dir(&s.dsn),
+        patroni,
     })
 }
 
