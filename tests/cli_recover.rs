@@ -522,6 +522,17 @@ fn refusals_in_a_lab_with_a_gap() {
         o.stderr
     );
     assert!(!side.exists());
+    let early = utc(rec.backups[0].started_at - chrono::Duration::hours(1));
+    let o = cli(
+        &rec.config_file,
+        &["plan", "--server", "lab", "--time", &early],
+    );
+    expect(&o, 3);
+    assert!(
+        o.stderr.contains("before the earliest consistency point"),
+        "{}",
+        o.stderr
+    );
     let o = cli(&rec.config_file, &["plan", "--server", "lab", "--latest"]);
     expect(&o, 0);
     assert!(
