@@ -46,7 +46,9 @@ impl FromStr for Lsn {
     type Err = LsnParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || LsnParseError { input: s.to_string() };
+        let err = || LsnParseError {
+            input: s.to_string(),
+        };
         let (hi, lo) = s.trim().split_once('/').ok_or_else(err)?;
         if hi.is_empty() || lo.is_empty() || hi.len() > 8 || lo.len() > 8 {
             return Err(err());

@@ -82,7 +82,10 @@ impl WalSegment {
         if tli == 0 || seg >= size.per_log_id() {
             return None;
         }
-        Some(WalSegment::new(TimelineId(tli), log * size.per_log_id() + seg))
+        Some(WalSegment::new(
+            TimelineId(tli),
+            log * size.per_log_id() + seg,
+        ))
     }
 
     /// A value that prints its file name; handy in messages.
@@ -111,7 +114,10 @@ mod tests {
         let size = SegmentSize::DEFAULT;
         let seg = WalSegment::containing(TimelineId(1), "1/2000028".parse().unwrap(), size);
         assert_eq!(seg.file_name(size), "000000010000000100000002");
-        assert_eq!(WalSegment::parse_file_name("000000010000000100000002", size), Some(seg));
+        assert_eq!(
+            WalSegment::parse_file_name("000000010000000100000002", size),
+            Some(seg)
+        );
     }
 
     #[test]
@@ -125,7 +131,10 @@ mod tests {
         let seg = WalSegment::containing(TimelineId(1), "5/40000000".parse().unwrap(), big);
         assert_eq!(seg.file_name(big), "000000010000000500000001");
         // With 1 GiB segments there are only four per log id: 0x04 is not a valid low part.
-        assert_eq!(WalSegment::parse_file_name("000000010000000500000004", big), None);
+        assert_eq!(
+            WalSegment::parse_file_name("000000010000000500000004", big),
+            None
+        );
     }
 
     #[test]
@@ -139,7 +148,11 @@ mod tests {
     #[test]
     fn rejects_non_segment_names() {
         let size = SegmentSize::DEFAULT;
-        for bad in ["00000002.history", "000000000000000000000001", "00000001000000000000000G"] {
+        for bad in [
+            "00000002.history",
+            "000000000000000000000001",
+            "00000001000000000000000G",
+        ] {
             assert_eq!(WalSegment::parse_file_name(bad, size), None);
         }
         assert_eq!(SegmentSize::new(3 << 20), None);

@@ -63,11 +63,12 @@ impl TimelineHistory {
                 .and_then(|f| f.parse::<Lsn>().ok())
                 .ok_or_else(|| err("expected a switch point LSN like 0/3000000 second"))?;
             let reason = fields.next().unwrap_or("").trim().to_string();
-            if entries
-                .last()
-                .is_some_and(|e: &HistoryEntry| e.parent.0 >= parent || e.switch_point > switch_point)
-            {
-                return Err(err("timelines and switch points must increase line by line"));
+            if entries.last().is_some_and(|e: &HistoryEntry| {
+                e.parent.0 >= parent || e.switch_point > switch_point
+            }) {
+                return Err(err(
+                    "timelines and switch points must increase line by line",
+                ));
             }
             entries.push(HistoryEntry {
                 parent: TimelineId(parent),
@@ -119,7 +120,10 @@ mod tests {
         assert_eq!(h.entries.len(), 2);
         assert_eq!(h.entries[1].parent, TimelineId(2));
         assert_eq!(h.entries[1].switch_point.to_string(), "0/5000000");
-        assert_eq!(h.fork_point().unwrap().reason, "before 2024-01-01 12:00:00+00");
+        assert_eq!(
+            h.fork_point().unwrap().reason,
+            "before 2024-01-01 12:00:00+00"
+        );
     }
 
     #[test]
@@ -130,7 +134,10 @@ mod tests {
         assert_eq!(h.timeline_at("0/6000000".parse().unwrap()), TimelineId(3));
         assert!(h.descends_from(TimelineId(1)));
         assert!(!h.descends_from(TimelineId(4)));
-        assert_eq!(h.switch_point_from(TimelineId(2)), Some("0/5000000".parse().unwrap()));
+        assert_eq!(
+            h.switch_point_from(TimelineId(2)),
+            Some("0/5000000".parse().unwrap())
+        );
     }
 
     #[test]
