@@ -251,7 +251,10 @@ impl WalStream {
                     self.assembly_buf.clear();
                     match step {
                         Err(why) => return Err((a.lsn, pos, why)),
-                        Ok(Step::Switch) => return Ok(self.switched(seg_no, fmt)),
+                        Ok(Step::Switch) => {
+                            self.next_rec = Some((seg_no + 1) * fmt.seg_size);
+                            return Ok(());
+                        }
                         Ok(Step::Next) => {}
                     }
                     pos = maxalign(pos);
@@ -311,7 +314,10 @@ impl WalStream {
                         sink,
                     ) {
                         Err(why) => return Err((lsn, pos, why)),
-                        Ok(Step::Switch) => return Ok(self.switched(seg_no, fmt)),
+                        Ok(Step::Switch) => {
+                            self.next_rec = Some((seg_no + 1) * fmt.seg_size);
+                            return Ok(());
+                        }
                         Ok(Step::Next) => {}
                     }
                     pos = maxalign(pos + tot);
@@ -330,10 +336,6 @@ impl WalStream {
             page_off = page_end;
         }
         Ok(())
-    }
-
-    fn switched(&mut self, seg_no: u64, fmt: WalFormat) {
-        self.next_rec = Some((seg_no + 1) * fmt.seg_size);
     }
 
     fn check_page(
