@@ -28,7 +28,10 @@ impl Rng {
 }
 
 fn env_num(key: &str, default: u64) -> u64 {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
@@ -46,9 +49,16 @@ fn mutated_segments_never_panic_and_keep_their_valid_prefix() {
     let names = segment_names(&c.archive);
     let segs: Vec<(u64, Vec<u8>)> = names
         .iter()
-        .map(|n| (u64::from_str_radix(&n[8..], 16).unwrap(), std::fs::read(c.archive.join(n)).unwrap()))
+        .map(|n| {
+            (
+                u64::from_str_radix(&n[8..], 16).unwrap(),
+                std::fs::read(c.archive.join(n)).unwrap(),
+            )
+        })
         .collect();
-    let pairs: Vec<usize> = (0..segs.len() - 1).filter(|&i| segs[i + 1].0 == segs[i].0 + 1).collect();
+    let pairs: Vec<usize> = (0..segs.len() - 1)
+        .filter(|&i| segs[i + 1].0 == segs[i].0 + 1)
+        .collect();
     let originals: Vec<_> = pairs
         .iter()
         .map(|&i| scan_bytes(segs[i].0, &segs[i].1, Some(&segs[i + 1].1)))
@@ -70,7 +80,10 @@ fn mutated_segments_never_panic_and_keep_their_valid_prefix() {
                 data.truncate(at);
                 first_bad = at / 8192 * 8192;
             }
-            3 => data[at..].iter_mut().take(1 + rng.below(9000)).for_each(|b| *b = 0),
+            3 => data[at..]
+                .iter_mut()
+                .take(1 + rng.below(9000))
+                .for_each(|b| *b = 0),
             _ => {
                 let src = rng.below(data.len() - 64);
                 let chunk: Vec<u8> = data[src..src + 64].to_vec();

@@ -36,7 +36,11 @@ pub struct TxEnd {
     /// run of WAL, the commit record included.
     pub records: u32,
     pub bytes: u64,
-    pub relations: Vec<RelationTouch>,
+    /// Where this transaction's relations are in the index's shared list
+    /// (read them with `WalIndex::relations`); one list keeps a million commits cheap.
+    pub rel_start: u32,
+    pub rel_len: u32,
+    /// More than MAX_RELATIONS relations were touched; the first ones are listed.
     pub more_relations: bool,
 }
 
@@ -95,11 +99,11 @@ impl TxAcc {
         }
     }
 
-    fn absorb(&mut self, other: TxAcc) {
+    fn absorb(&mut self, other: &TxAcc) {
         self.records = self.records.saturating_add(other.records);
         self.bytes = self.bytes.saturating_add(other.bytes);
         self.more_relations |= other.more_relations;
-        for t in other.relations {
+        for t in &other.relations {
             self.add(t.node, t.blocks);
         }
     }
@@ -131,6 +135,10 @@ pub struct Collector {
     pub timeline: Option<TimelineId>,
     pub open: XidMap<TxAcc>,
     pub tx_ends: Vec<TxEnd>,
+    /// The relations of `tx_ends`, each transaction's in one stretch.
+    pub relations: Vec<RelationTouch>,
+    /// Emptied relation lists, reused so that a transaction costs no allocation.
+    spare: Vec<Vec<RelationTouch>>,
     pub restore_points: Vec<RestorePoint>,
     pub checkpoints: Vec<Checkpoint>,
 }
@@ -149,7 +157,11 @@ impl RecordSink for Collector {
     fn record(&mut self, version: u8, rec: &RecordRef<'_>) {
         let h = &rec.header;
         if h.xid != 0 {
-            let acc = self.open.entry(h.xid).or_default();
+            let spare = &mut self.spare;
+            let acc = self.open.entry(h.xid).or_insert_with(|| TxAcc {
+                relations: spare.pop().unwrap_or_default(),
+                ..TxAcc::default()
+            });
             acc.records = acc.records.saturating_add(1);
             acc.bytes = acc.bytes.saturating_add(u64::from(h.tot_len));
             for &b in rec.blocks {
@@ -169,8 +181,10 @@ impl RecordSink for Collector {
                 }
                 for sub in end.subxacts.chunks_exact(4) {
                     let sub = u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]]);
-                    if let Some(s) = self.open.remove(&sub) {
-                        acc.absorb(s);
+                    if let Some(mut s) = self.open.remove(&sub) {
+                        acc.absorb(&s);
+                        s.relations.clear();
+                        self.spare.push(s.relations);
                     }
                 }
                 self.tx_ends.push(TxEnd {
@@ -182,9 +196,12 @@ impl RecordSink for Collector {
                     kind: end.kind,
                     records: acc.records,
                     bytes: acc.bytes,
-                    relations: acc.relations,
+                    rel_start: u32::try_from(self.relations.len()).unwrap_or(u32::MAX),
+                    rel_len: acc.relations.len() as u32,
                     more_relations: acc.more_relations,
                 });
+                self.relations.append(&mut acc.relations);
+                self.spare.push(acc.relations);
             }
             RM_XLOG_ID => match h.info & 0xF0 {
                 decode::XLOG_RESTORE_POINT => {

@@ -23,28 +23,39 @@ pub fn classify(file_name: &str) -> (&str, Compression, bool) {
     }
 }
 
+/// Opens a segment file for reading its decompressed bytes.
+pub fn open_segment(path: &Path, compression: Compression) -> io::Result<Box<dyn Read + Send>> {
+    let file = File::open(path)?;
+    Ok(match compression {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(file)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
+        Compression::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(file)),
+    })
+}
+
+/// Reads until `buf` is full or the input ends; returns how much was read.
+pub fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Reads a whole segment file into `buf` (reused between calls), decompressing it.
 /// Output beyond the largest segment size is refused, so a hostile file cannot fill memory.
 pub fn read_segment(path: &Path, compression: Compression, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.clear();
-    let file = File::open(path)?;
     let limit = MAX_SEGMENT_SIZE + 1;
-    let n = match compression {
-        Compression::None => {
-            let len = file.metadata()?.len().min(limit);
-            buf.reserve(len as usize);
-            file.take(limit).read_to_end(buf)?
-        }
-        Compression::Gzip => flate2::read::MultiGzDecoder::new(file)
-            .take(limit)
-            .read_to_end(buf)?,
-        Compression::Zstd => zstd::stream::read::Decoder::new(file)?
-            .take(limit)
-            .read_to_end(buf)?,
-        Compression::Lz4 => lz4_flex::frame::FrameDecoder::new(file)
-            .take(limit)
-            .read_to_end(buf)?,
-    };
+    let n = open_segment(path, compression)?
+        .take(limit)
+        .read_to_end(buf)?;
     if n as u64 >= limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,

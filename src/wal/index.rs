@@ -7,9 +7,10 @@
 //! else on a timeline (a file changed, removed or inserted before the end) reads that
 //! timeline again. Files are read by a second thread so IO overlaps checking.
 
-use super::collect::{Checkpoint, Collector, RestorePoint, TxEnd};
-use super::compress::{classify, read_segment};
+use super::collect::{Checkpoint, Collector, RelationTouch, RestorePoint, TxEnd};
+use super::compress::{classify, fill, open_segment, read_segment};
 use super::page::WalFormat;
+use super::precheck::PreCheck;
 use super::reader::SegmentScan;
 use super::store::{self, Resume, Stored, StoredSegment};
 use crate::domain::catalog::Compression;
@@ -241,10 +242,10 @@ impl WalIndex {
         }
         let changed = !work.is_empty();
         scan(&mut stored, work, &mut stats);
-        stored.segments.sort_by_key(|s| s.segment);
-        stored.tx_ends.sort_by_key(|t| (t.timeline, t.lsn));
-        stored.restore_points.sort_by_key(|p| (p.timeline, p.lsn));
-        stored.checkpoints.sort_by_key(|c| (c.timeline, c.lsn));
+        sort_if_needed(&mut stored.segments, |s| s.segment);
+        sort_if_needed(&mut stored.tx_ends, |t| (t.timeline, t.lsn));
+        sort_if_needed(&mut stored.restore_points, |p| (p.timeline, p.lsn));
+        sort_if_needed(&mut stored.checkpoints, |c| (c.timeline, c.lsn));
         if changed || !warnings.is_empty() || !cache.exists() {
             if let Err(e) = save_cache(cache, &stored) {
                 let msg = format!(
@@ -338,6 +339,12 @@ impl WalIndex {
             .max_by_key(|t| (t.time_us, t.lsn))
     }
 
+    /// Relations the transaction's records touched, by distinct relation.
+    pub fn relations(&self, t: &TxEnd) -> &[RelationTouch] {
+        let (s, n) = (t.rel_start as usize, t.rel_len as usize);
+        self.stored.relations.get(s..s + n).unwrap_or(&[])
+    }
+
     pub fn restore_points(&self) -> &[RestorePoint] {
         &self.stored.restore_points
     }
@@ -410,9 +417,32 @@ impl WalIndex {
     }
 }
 
+/// Entries come out of the reader in order; only a timeline read again needs a sort.
+fn sort_if_needed<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    if !v.is_sorted_by_key(&key) {
+        v.sort_by_key(key);
+    }
+}
+
+/// `to.append(from)` without copying when `to` is empty, the usual case of a first build.
+fn append<T>(to: &mut Vec<T>, mut from: Vec<T>) {
+    if to.is_empty() {
+        *to = from;
+    } else {
+        to.append(&mut from);
+    }
+}
+
 fn drop_timeline(stored: &mut Stored, tl: TimelineId) {
     stored.segments.retain(|s| s.segment.timeline != tl);
     stored.tx_ends.retain(|t| t.timeline != tl);
+    let old = std::mem::take(&mut stored.relations);
+    for t in &mut stored.tx_ends {
+        let (s, n) = (t.rel_start as usize, t.rel_len as usize);
+        let kept = old.get(s..s + n).unwrap_or(&[]);
+        t.rel_start = u32::try_from(stored.relations.len()).unwrap_or(u32::MAX);
+        stored.relations.extend_from_slice(kept);
+    }
     stored.restore_points.retain(|p| p.timeline != tl);
     stored.checkpoints.retain(|c| c.timeline != tl);
     stored.resume.retain(|(t, _)| *t != tl);
@@ -468,6 +498,59 @@ fn group(
     out
 }
 
+/// What the reading thread hands over, file by file in order: chunks, then the end.
+enum Piece {
+    /// Bytes, and the LSNs in them whose CRC the reading thread checked.
+    Chunk(Vec<u8>, Vec<u64>),
+    End(u64),
+    Failed(String),
+}
+
+/// Chunks small enough to stay in the CPU caches between the reading thread and the
+/// checking one; a multiple of every possible WAL page size.
+const CHUNK: usize = 256 << 10;
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+type Buffers = (Vec<u8>, Vec<u64>);
+
+fn read_file(
+    f: &ArchFile,
+    seg_size: u64,
+    free: &mpsc::Receiver<Buffers>,
+    out: &mpsc::SyncSender<Piece>,
+) -> Result<(), ()> {
+    let mut input = match open_segment(&f.path, f.compression) {
+        Ok(r) => r,
+        Err(e) => return out.send(Piece::Failed(e.to_string())).map_err(|_| ()),
+    };
+    let mut total = 0u64;
+    let mut check: Option<PreCheck> = None;
+    loop {
+        let (mut buf, mut ok) = free.recv().map_err(|_| ())?;
+        buf.resize(CHUNK, 0);
+        match fill(&mut input, &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                total += n as u64;
+                let last = n < CHUNK || total >= seg_size;
+                let check = check.get_or_insert_with(|| {
+                    let page =
+                        WalFormat::from_segment_start(&buf).map_or(0, |f| f.page_size as usize);
+                    PreCheck::new(f.segment.number, seg_size, page)
+                });
+                check.chunk(&buf, &mut ok);
+                if n > 0 {
+                    out.send(Piece::Chunk(buf, ok)).map_err(|_| ())?;
+                }
+                if last {
+                    return out.send(Piece::End(total)).map_err(|_| ());
+                }
+            }
+            Err(e) => return out.send(Piece::Failed(e.to_string())).map_err(|_| ()),
+        }
+    }
+}
+
 /// Reads the planned files, one thread reading and decompressing ahead of the one
 /// checking records.
 fn scan(
@@ -479,14 +562,16 @@ fn scan(
         .iter()
         .flat_map(|(_, f, _)| f.iter().cloned())
         .collect();
-    let (full_tx, full_rx) = mpsc::sync_channel::<(Result<(), String>, Vec<u8>)>(2);
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let seg_size = stored.seg_size;
+    let (full_tx, full_rx) = mpsc::sync_channel::<Piece>(CHUNKS_IN_FLIGHT);
+    let (free_tx, free_rx) = mpsc::channel::<Buffers>();
+    for _ in 0..CHUNKS_IN_FLIGHT {
+        let _ = free_tx.send((Vec::new(), Vec::new()));
+    }
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for f in &files {
-                let mut buf = free_rx.try_recv().unwrap_or_default();
-                let res = read_segment(&f.path, f.compression, &mut buf).map_err(|e| e.to_string());
-                if full_tx.send((res, buf)).is_err() {
+                if read_file(f, seg_size, &free_rx, &full_tx).is_err() {
                     return;
                 }
             }
@@ -495,23 +580,40 @@ fn scan(
             let Resume { mut stream, open } = resume;
             let mut col = Collector::new(tl, open);
             for f in files {
-                let Ok((res, buf)) = full_rx.recv() else {
-                    return;
-                };
-                let result = match res {
-                    Ok(()) => {
-                        stats.segments_read += 1;
-                        stats.bytes_read += buf.len() as u64;
-                        stream.feed(f.segment.number, &buf, &mut col)
+                let no = f.segment.number;
+                let mut started = false;
+                let result = loop {
+                    let Ok(piece) = full_rx.recv() else { return };
+                    match piece {
+                        Piece::Chunk(buf, ok) => {
+                            if !started {
+                                stream.begin_segment(no, &buf);
+                                started = true;
+                            }
+                            stream.feed_chunk(&buf, &ok, &mut col);
+                            stats.bytes_read += buf.len() as u64;
+                            let _ = free_tx.send((buf, ok));
+                        }
+                        Piece::End(len) => {
+                            if !started {
+                                stream.begin_segment(no, &[]);
+                            }
+                            stats.segments_read += 1;
+                            break stream.end_segment(len);
+                        }
+                        Piece::Failed(e) => {
+                            break stream.give_up(no, format!("cannot read the file: {e}"))
+                        }
                     }
-                    Err(e) => {
-                        stream.give_up(f.segment.number, format!("cannot read the file: {e}"))
-                    }
                 };
-                let _ = free_tx.send(buf);
                 stored.segments.push(stored_segment(&f, result));
             }
-            stored.tx_ends.append(&mut col.tx_ends);
+            let offset = u32::try_from(stored.relations.len()).unwrap_or(u32::MAX);
+            for t in &mut col.tx_ends {
+                t.rel_start = t.rel_start.saturating_add(offset);
+            }
+            append(&mut stored.tx_ends, col.tx_ends);
+            append(&mut stored.relations, col.relations);
             stored.restore_points.append(&mut col.restore_points);
             stored.checkpoints.append(&mut col.checkpoints);
             stored.resume.push((

@@ -10,6 +10,7 @@ mod crc;
 mod decode;
 mod index;
 mod page;
+mod precheck;
 mod reader;
 mod record;
 mod store;

@@ -64,6 +64,20 @@ pub struct WalStream {
     pub assembly: Option<Assembly>,
     pub assembly_buf: Vec<u8>,
     blocks: Vec<RelFileNode>,
+    cursor: Option<Cursor>,
+    outcome: Option<SegmentScan>,
+    /// LSNs of the current chunk whose CRC the reading thread already checked.
+    verified: Vec<u64>,
+    verified_at: usize,
+}
+
+/// Where reading the current segment file has got to.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    seg_no: u64,
+    base: u64,
+    fmt: WalFormat,
+    page_off: usize,
 }
 
 fn maxalign(x: usize) -> usize {
@@ -113,12 +127,23 @@ impl WalStream {
 
     /// Reads one whole segment file (decompressed) holding segment `seg_no`.
     pub fn feed(&mut self, seg_no: u64, data: &[u8], sink: &mut dyn RecordSink) -> SegmentScan {
-        let fmt = match WalFormat::from_segment_start(data) {
+        self.begin_segment(seg_no, data);
+        self.feed_chunk(data, &[], sink);
+        self.end_segment(data.len() as u64)
+    }
+
+    /// Starts on the file of segment `seg_no`; `first` is its start (its first page, or
+    /// all of it when shorter). Follow with `feed_chunk` from offset 0, then `end_segment`.
+    pub fn begin_segment(&mut self, seg_no: u64, first: &[u8]) {
+        self.outcome = None;
+        self.cursor = None;
+        let fmt = match WalFormat::from_segment_start(first) {
             Ok(f) => f,
             Err(e) => {
                 let at = self.continuing(seg_no).then_some(self.next_rec).flatten();
                 let base = self.format.map_or(0, |f| seg_no.saturating_mul(f.seg_size));
-                return self.stop(at.unwrap_or(base), 0, e);
+                self.outcome = Some(self.stop(at.unwrap_or(base), 0, e));
+                return;
             }
         };
         let base = seg_no.saturating_mul(fmt.seg_size);
@@ -139,24 +164,91 @@ impl WalStream {
                         fmt.sysid, fmt.seg_size, fmt.page_size, known.sysid, known.seg_size, known.page_size
                     )
                 };
-                return self.stop(at, 0, why);
+                self.outcome = Some(self.stop(at, 0, why));
+                return;
             }
         }
         self.format = Some(fmt);
         if !self.continuing(seg_no) {
             self.reset_run();
         }
-        match self.scan(fmt, seg_no, base, data, sink) {
-            Ok(()) => {
-                self.expect_seg = Some(seg_no + 1);
-                SegmentScan::default()
+        self.cursor = Some(Cursor {
+            seg_no,
+            base,
+            fmt,
+            page_off: 0,
+        });
+    }
+
+    /// The next bytes of the file, starting where the previous chunk ended; every chunk
+    /// but the file's last must hold whole pages. Ignored once the segment is finished.
+    /// `verified`: ascending LSNs of records in this chunk whose CRC is known to match.
+    pub fn feed_chunk(&mut self, chunk: &[u8], verified: &[u64], sink: &mut dyn RecordSink) {
+        let Some(mut cur) = self.cursor else { return };
+        self.verified.clear();
+        self.verified.extend_from_slice(verified);
+        self.verified_at = 0;
+        let page = cur.fmt.page_size as usize;
+        let seg = cur.fmt.seg_size as usize;
+        let mut lo = 0;
+        while lo < chunk.len() && cur.page_off < seg {
+            if chunk.len() - lo < page {
+                let len = cur.page_off + chunk.len() - lo;
+                let at = self.position().unwrap_or(cur.base + cur.page_off as u64);
+                self.cursor = None;
+                self.outcome = Some(self.stop(
+                    at,
+                    len,
+                    format!("file ends after {len} bytes, inside a page"),
+                ));
+                return;
             }
-            Err((lsn, off, why)) => self.stop(lsn, off, why),
+            match self.scan_page(&cur, &chunk[lo..lo + page], sink) {
+                Ok(Step::Next) => {}
+                Ok(Step::Switch) => {
+                    self.next_rec = Some(cur.base + cur.fmt.seg_size);
+                    self.finish_segment(&cur);
+                    return;
+                }
+                Err((lsn, off, why)) => {
+                    self.cursor = None;
+                    self.outcome = Some(self.stop(lsn, off, why));
+                    return;
+                }
+            }
+            lo += page;
+            cur.page_off += page;
         }
+        if cur.page_off >= seg {
+            self.finish_segment(&cur);
+        } else {
+            self.cursor = Some(cur);
+        }
+    }
+
+    fn finish_segment(&mut self, cur: &Cursor) {
+        self.cursor = None;
+        self.expect_seg = Some(cur.seg_no + 1);
+        self.outcome = Some(SegmentScan::default());
+    }
+
+    /// The file ended after `len` bytes: what reading it found.
+    pub fn end_segment(&mut self, len: u64) -> SegmentScan {
+        if let Some(cur) = self.cursor.take() {
+            let at = self.position().unwrap_or(cur.base + cur.page_off as u64);
+            return self.stop(
+                at,
+                len as usize,
+                format!("file ends after {len} bytes, short of a whole segment"),
+            );
+        }
+        self.outcome.take().unwrap_or_default()
     }
 
     /// Ends the run at segment `seg_no`, which could not be read at all.
     pub fn give_up(&mut self, seg_no: u64, reason: String) -> SegmentScan {
+        self.cursor = None;
+        self.outcome = None;
         let base = self.format.map_or(0, |f| seg_no.saturating_mul(f.seg_size));
         let at = self
             .next_rec
@@ -169,173 +261,150 @@ impl WalStream {
         self.expect_seg == Some(seg_no)
     }
 
-    fn scan(
+    /// One page at segment offset `cur.page_off`; positions below are page-relative.
+    fn scan_page(
         &mut self,
-        fmt: WalFormat,
-        seg_no: u64,
-        base: u64,
+        cur: &Cursor,
         data: &[u8],
         sink: &mut dyn RecordSink,
-    ) -> Result<(), (u64, usize, String)> {
-        let page = fmt.page_size as usize;
-        let seg = fmt.seg_size as usize;
-        let mut page_off = 0;
-        while page_off < seg {
-            let here = || self.position().unwrap_or(base + page_off as u64);
-            if data.len() < page_off + page {
-                return Err((
-                    here(),
-                    data.len(),
-                    format!("file ends after {} bytes, inside a page", data.len()),
-                ));
-            }
-            let h = PageHeader::parse(&data[page_off..]).unwrap_or(PageHeader {
-                magic: 0,
-                info: 0,
-                tli: 0,
-                pageaddr: 0,
-                rem_len: 0,
-            });
-            if let Err(why) = self.check_page(&fmt, &h, base + page_off as u64, page_off) {
-                return Err((here(), page_off, why));
-            }
-            self.page_tli = h.tli;
-            let page_end = page_off + page;
-            let mut pos = page_off + h.len();
-            if let Some(a) = self.assembly.clone() {
-                if h.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD != 0 {
-                    self.assembly = None;
-                    self.assembly_buf.clear();
-                    self.next_rec = Some(base + pos as u64);
-                } else {
-                    let need = a.tot_len - self.assembly_buf.len();
-                    if h.info & XLP_FIRST_IS_CONTRECORD == 0 {
-                        return Err((
-                            a.lsn,
-                            page_off,
-                            format!(
-                                "there is no contrecord flag at {}",
-                                lsn_text(base + page_off as u64)
-                            ),
-                        ));
-                    }
-                    if h.rem_len as usize != need {
-                        return Err((
-                            a.lsn,
-                            page_off,
-                            format!(
-                                "invalid contrecord length {} (expected {need}) at {}",
-                                h.rem_len,
-                                lsn_text(base + page_off as u64)
-                            ),
-                        ));
-                    }
-                    let n = need.min(page_end - pos);
-                    self.assembly_buf.extend_from_slice(&data[pos..pos + n]);
-                    pos += n;
-                    if self.assembly_buf.len() < a.tot_len {
-                        page_off = page_end;
-                        continue;
-                    }
-                    let buf = std::mem::take(&mut self.assembly_buf);
-                    self.assembly = None;
-                    let step = self.finish(
-                        fmt.version,
-                        a.lsn,
-                        base + pos as u64,
-                        &buf,
-                        !a.header_checked,
-                        sink,
-                    );
-                    self.assembly_buf = buf;
-                    self.assembly_buf.clear();
-                    match step {
-                        Err(why) => return Err((a.lsn, pos, why)),
-                        Ok(Step::Switch) => {
-                            self.next_rec = Some((seg_no + 1) * fmt.seg_size);
-                            return Ok(());
-                        }
-                        Ok(Step::Next) => {}
-                    }
-                    pos = maxalign(pos);
-                    self.next_rec = Some(base + pos as u64);
-                }
-            } else if self.next_rec.is_none() {
-                if h.info & XLP_FIRST_IS_CONTRECORD != 0 {
-                    let skip = maxalign(h.rem_len as usize);
-                    if skip >= page - h.len() {
-                        page_off = page_end;
-                        continue;
-                    }
-                    pos += skip;
-                }
-                self.next_rec = Some(base + pos as u64);
-            }
-            while pos < page_end {
-                let lsn = base + pos as u64;
-                let avail = page_end - pos;
-                let tot_len =
-                    u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
-                if (tot_len as usize) < RECORD_HEADER_LEN {
+    ) -> Result<Step, (u64, usize, String)> {
+        let fmt = cur.fmt;
+        let page_off = cur.page_off;
+        let page_lsn = cur.base + page_off as u64;
+        let page_end = data.len();
+        let h = PageHeader::parse(data).unwrap_or(PageHeader {
+            magic: 0,
+            info: 0,
+            tli: 0,
+            pageaddr: 0,
+            rem_len: 0,
+        });
+        if let Err(why) = self.check_page(&fmt, &h, page_lsn, page_off) {
+            return Err((self.position().unwrap_or(page_lsn), page_off, why));
+        }
+        self.page_tli = h.tli;
+        let mut pos = h.len();
+        if let Some(a) = self.assembly.clone() {
+            if h.info & XLP_FIRST_IS_OVERWRITE_CONTRECORD != 0 {
+                self.assembly = None;
+                self.assembly_buf.clear();
+                self.next_rec = Some(page_lsn + pos as u64);
+            } else {
+                let need = a.tot_len - self.assembly_buf.len();
+                if h.info & XLP_FIRST_IS_CONTRECORD == 0 {
                     return Err((
-                        lsn,
-                        pos,
+                        a.lsn,
+                        page_off,
+                        format!("there is no contrecord flag at {}", lsn_text(page_lsn)),
+                    ));
+                }
+                if h.rem_len as usize != need {
+                    return Err((
+                        a.lsn,
+                        page_off,
                         format!(
-                            "invalid record length at {}: wanted 24, got {tot_len}",
-                            lsn_text(lsn)
+                            "invalid contrecord length {} (expected {need}) at {}",
+                            h.rem_len,
+                            lsn_text(page_lsn)
                         ),
                     ));
                 }
-                let header_here = avail >= RECORD_HEADER_LEN;
-                if header_here {
-                    let hdr = RecordHeader::parse(&data[pos..]).ok_or((
-                        lsn,
-                        pos,
-                        "short header".to_string(),
-                    ))?;
-                    if let Err(why) = hdr.validate(lsn, self.prev_rec, fmt.version) {
-                        return Err((lsn, pos, format!("{why} at {}", lsn_text(lsn))));
-                    }
-                } else if tot_len > record::MAX_RECORD_LEN {
-                    return Err((
-                        lsn,
-                        pos,
-                        format!("record length {tot_len} at {} is too large", lsn_text(lsn)),
-                    ));
+                let n = need.min(page_end - pos);
+                self.assembly_buf.extend_from_slice(&data[pos..pos + n]);
+                pos += n;
+                if self.assembly_buf.len() < a.tot_len {
+                    return Ok(Step::Next);
                 }
-                let tot = tot_len as usize;
-                if tot <= avail {
-                    match self.finish(
-                        fmt.version,
-                        lsn,
-                        lsn + tot as u64,
-                        &data[pos..pos + tot],
-                        false,
-                        sink,
-                    ) {
-                        Err(why) => return Err((lsn, pos, why)),
-                        Ok(Step::Switch) => {
-                            self.next_rec = Some((seg_no + 1) * fmt.seg_size);
-                            return Ok(());
-                        }
-                        Ok(Step::Next) => {}
-                    }
-                    pos = maxalign(pos + tot);
-                    self.next_rec = Some(base + pos as u64);
-                } else {
-                    self.assembly = Some(Assembly {
-                        lsn,
-                        tot_len: tot,
-                        header_checked: header_here,
-                    });
-                    self.assembly_buf.clear();
-                    self.assembly_buf.extend_from_slice(&data[pos..page_end]);
-                    pos = page_end;
+                let buf = std::mem::take(&mut self.assembly_buf);
+                self.assembly = None;
+                let step = self.finish(
+                    fmt.version,
+                    a.lsn,
+                    page_lsn + pos as u64,
+                    &buf,
+                    !a.header_checked,
+                    sink,
+                );
+                self.assembly_buf = buf;
+                self.assembly_buf.clear();
+                match step {
+                    Err(why) => return Err((a.lsn, page_off + pos, why)),
+                    Ok(Step::Switch) => return Ok(Step::Switch),
+                    Ok(Step::Next) => {}
                 }
+                pos = maxalign(pos);
+                self.next_rec = Some(page_lsn + pos as u64);
             }
-            page_off = page_end;
+        } else if self.next_rec.is_none() {
+            if h.info & XLP_FIRST_IS_CONTRECORD != 0 {
+                let skip = maxalign(h.rem_len as usize);
+                if skip >= page_end - h.len() {
+                    return Ok(Step::Next);
+                }
+                pos += skip;
+            }
+            self.next_rec = Some(page_lsn + pos as u64);
         }
-        Ok(())
+        while pos < page_end {
+            let lsn = page_lsn + pos as u64;
+            let avail = page_end - pos;
+            let tot_len =
+                u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
+            if (tot_len as usize) < RECORD_HEADER_LEN {
+                return Err((
+                    lsn,
+                    page_off + pos,
+                    format!(
+                        "invalid record length at {}: wanted 24, got {tot_len}",
+                        lsn_text(lsn)
+                    ),
+                ));
+            }
+            let header_here = avail >= RECORD_HEADER_LEN;
+            if header_here {
+                let hdr = RecordHeader::parse(&data[pos..]).ok_or((
+                    lsn,
+                    page_off + pos,
+                    "short header".to_string(),
+                ))?;
+                if let Err(why) = hdr.validate(lsn, self.prev_rec, fmt.version) {
+                    return Err((lsn, page_off + pos, format!("{why} at {}", lsn_text(lsn))));
+                }
+            } else if tot_len > record::MAX_RECORD_LEN {
+                return Err((
+                    lsn,
+                    page_off + pos,
+                    format!("record length {tot_len} at {} is too large", lsn_text(lsn)),
+                ));
+            }
+            let tot = tot_len as usize;
+            if tot <= avail {
+                match self.finish(
+                    fmt.version,
+                    lsn,
+                    lsn + tot as u64,
+                    &data[pos..pos + tot],
+                    false,
+                    sink,
+                ) {
+                    Err(why) => return Err((lsn, page_off + pos, why)),
+                    Ok(Step::Switch) => return Ok(Step::Switch),
+                    Ok(Step::Next) => {}
+                }
+                pos = maxalign(pos + tot);
+                self.next_rec = Some(page_lsn + pos as u64);
+            } else {
+                self.assembly = Some(Assembly {
+                    lsn,
+                    tot_len: tot,
+                    header_checked: header_here,
+                });
+                self.assembly_buf.clear();
+                self.assembly_buf.extend_from_slice(&data[pos..page_end]);
+                pos = page_end;
+            }
+        }
+        Ok(Step::Next)
     }
 
     fn check_page(
@@ -378,6 +447,19 @@ impl WalStream {
         Ok(())
     }
 
+    fn was_verified(&mut self, lsn: u64) -> bool {
+        while self
+            .verified
+            .get(self.verified_at)
+            .is_some_and(|&v| v < lsn)
+        {
+            self.verified_at += 1;
+        }
+        let hit = self.verified.get(self.verified_at) == Some(&lsn);
+        self.verified_at += usize::from(hit);
+        hit
+    }
+
     fn finish(
         &mut self,
         version: u8,
@@ -393,7 +475,7 @@ impl WalStream {
                 .validate(lsn, self.prev_rec, version)
                 .map_err(|why| format!("{why} at {}", lsn_text(lsn)))?;
         }
-        if !record::crc_ok(rec, &header) {
+        if !self.was_verified(lsn) && !record::crc_ok(rec, &header) {
             return Err(format!(
                 "incorrect resource manager data checksum in record at {}",
                 lsn_text(lsn)

@@ -16,7 +16,7 @@ use crate::domain::lsn::Lsn;
 use crate::domain::segment::WalSegment;
 use crate::domain::timeline::TimelineId;
 
-const MAGIC: &[u8; 12] = b"PITRWALIDX01";
+const MAGIC: &[u8; 12] = b"PITRWALIDX02";
 
 /// One archived file as last read, and what reading it found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,8 @@ pub struct Stored {
     pub seg_size: u64,
     pub segments: Vec<StoredSegment>,
     pub tx_ends: Vec<TxEnd>,
+    /// Relations of all `tx_ends`, addressed by their `rel_start` and `rel_len`.
+    pub relations: Vec<RelationTouch>,
     pub restore_points: Vec<RestorePoint>,
     pub checkpoints: Vec<Checkpoint>,
     pub resume: Vec<(TimelineId, Resume)>,
@@ -160,7 +162,7 @@ fn compression_from(c: u8) -> Res<Compression> {
     })
 }
 
-fn put_relations(w: &mut W, rels: &[RelationTouch], more: bool) {
+fn put_relations(w: &mut W, rels: &[RelationTouch]) {
     w.len(rels.len());
     for t in rels {
         w.u32(t.node.spc);
@@ -168,10 +170,9 @@ fn put_relations(w: &mut W, rels: &[RelationTouch], more: bool) {
         w.u32(t.node.rel);
         w.u32(t.blocks);
     }
-    w.u8(u8::from(more));
 }
 
-fn get_relations(r: &mut R<'_>) -> Res<(Vec<RelationTouch>, bool)> {
+fn get_relations(r: &mut R<'_>) -> Res<Vec<RelationTouch>> {
     let n = r.len()?;
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -185,7 +186,7 @@ fn get_relations(r: &mut R<'_>) -> Res<(Vec<RelationTouch>, bool)> {
             blocks: r.u32()?,
         });
     }
-    Ok((v, r.u8()? != 0))
+    Ok(v)
 }
 
 pub fn encode(s: &Stored) -> Vec<u8> {
@@ -214,8 +215,11 @@ pub fn encode(s: &Stored) -> Vec<u8> {
         w.u8(t.kind.code());
         w.u32(t.records);
         w.u64(t.bytes);
-        put_relations(&mut w, &t.relations, t.more_relations);
+        w.u32(t.rel_start);
+        w.u32(t.rel_len);
+        w.u8(u8::from(t.more_relations));
     }
+    put_relations(&mut w, &s.relations);
     w.len(s.restore_points.len());
     for p in &s.restore_points {
         w.u32(p.timeline.0);
@@ -260,7 +264,8 @@ pub fn encode(s: &Stored) -> Vec<u8> {
             w.u32(*xid);
             w.u32(acc.records);
             w.u64(acc.bytes);
-            put_relations(&mut w, &acc.relations, acc.more_relations);
+            put_relations(&mut w, &acc.relations);
+            w.u8(u8::from(acc.more_relations));
         }
     }
     let c = !crc::update(!0, &w.0);
@@ -306,7 +311,6 @@ pub fn decode(b: &[u8]) -> Res<Stored> {
         let kind = XactKind::from_code(r.u8()?).ok_or("unknown transaction kind")?;
         let records = r.u32()?;
         let bytes = r.u64()?;
-        let (relations, more_relations) = get_relations(&mut r)?;
         s.tx_ends.push(TxEnd {
             timeline,
             lsn,
@@ -316,9 +320,18 @@ pub fn decode(b: &[u8]) -> Res<Stored> {
             kind,
             records,
             bytes,
-            relations,
-            more_relations,
+            rel_start: r.u32()?,
+            rel_len: r.u32()?,
+            more_relations: r.u8()? != 0,
         });
+    }
+    s.relations = get_relations(&mut r)?;
+    let n = s.relations.len() as u64;
+    if s.tx_ends
+        .iter()
+        .any(|t| u64::from(t.rel_start) + u64::from(t.rel_len) > n)
+    {
+        return Err("a transaction's relations lie outside the relation list".into());
     }
     for _ in 0..r.len()? {
         s.restore_points.push(RestorePoint {
@@ -367,7 +380,8 @@ pub fn decode(b: &[u8]) -> Res<Stored> {
             let xid = r.u32()?;
             let records = r.u32()?;
             let bytes = r.u64()?;
-            let (relations, more_relations) = get_relations(&mut r)?;
+            let relations = get_relations(&mut r)?;
+            let more_relations = r.u8()? != 0;
             open.insert(
                 xid,
                 TxAcc {
