@@ -267,6 +267,22 @@ fn plain_wal_matches_waldump_also_compressed_incremental_and_damaged() {
     assert!(cx.warnings().is_empty(), "{:?}", cx.warnings());
     assert_eq!(our_ends(&cx, Lsn(u64::MAX)), expected);
 
+    // A missing segment splits the archive into two runs; commits after it still count.
+    let gap = c.root.join("gap");
+    copy_dir(&c.archive, &gap);
+    std::fs::remove_file(gap.join(&names[3])).unwrap();
+    let gx = index(&gap, &c.root, "gap");
+    let runs = gx.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let missing = u64::from_str_radix(&names[3][16..], 16).unwrap();
+    assert_eq!(runs[0].end, Lsn(missing * SEG));
+    assert!(runs[0].end_reason.as_deref().unwrap().contains(&names[3]));
+    assert_eq!(runs[1].start, Lsn((missing + 1) * SEG));
+    let later = |lsn: Lsn| lsn.0 >= (missing + 2) * SEG;
+    let after_gap = gx.tx_ends().iter().filter(|t| later(t.lsn)).count();
+    assert_eq!(after_gap, expected.iter().filter(|e| later(e.0)).count());
+    assert!(after_gap > 0);
+
     // Damage in the middle of the archive: the valid run ends where pg_waldump stops.
     let victim = &names[names.len() / 2];
     let victim_no = u64::from_str_radix(&victim[16..], 16).unwrap();

@@ -7,7 +7,7 @@
 //! else on a timeline (a file changed, removed or inserted before the end) reads that
 //! timeline again. Files are read by a second thread so IO overlaps checking.
 
-use super::collect::{Checkpoint, Collector, RelationTouch, RestorePoint, TxEnd};
+use super::collect::{micros_to_time, Checkpoint, Collector, RelationTouch, RestorePoint, TxEnd};
 use super::compress::{classify, fill, open_segment, read_segment};
 use super::page::WalFormat;
 use super::precheck::PreCheck;
@@ -179,7 +179,9 @@ fn save_cache(cache: &Path, stored: &Stored) -> std::io::Result<()> {
     let mut tmp = cache.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, store::encode(stored))?;
+    let mut file = std::fs::File::create(&tmp)?;
+    store::encode(stored, &mut file)?;
+    drop(file);
     std::fs::rename(&tmp, cache)
 }
 
@@ -288,14 +290,22 @@ impl WalIndex {
                 },
             );
         }
-        for t in &self.stored.tx_ends {
-            let seg = WalSegment::containing(t.timeline, t.lsn, self.seg_size);
+        // Transaction ends are sorted by segment: one pass, one map lookup per segment.
+        let mut i = 0;
+        let all = &self.stored.tx_ends;
+        while i < all.len() {
+            let seg = WalSegment::containing(all[i].timeline, all[i].lsn, self.seg_size);
+            let n = all[i..]
+                .iter()
+                .take_while(|t| WalSegment::containing(t.timeline, t.lsn, self.seg_size) == seg)
+                .count();
+            let run = &all[i..i + n];
             if let Some(s) = self.summaries.get_mut(&seg) {
-                let time = t.time();
-                s.tx_ends += 1;
-                s.first_tx_end = Some(s.first_tx_end.map_or(time, |f| f.min(time)));
-                s.last_tx_end = Some(s.last_tx_end.map_or(time, |l| l.max(time)));
+                s.tx_ends = n as u32;
+                s.first_tx_end = run.iter().map(|t| t.time_us).min().map(micros_to_time);
+                s.last_tx_end = run.iter().map(|t| t.time_us).max().map(micros_to_time);
             }
+            i += n;
         }
     }
 

@@ -15,6 +15,7 @@ use crate::domain::catalog::Compression;
 use crate::domain::lsn::Lsn;
 use crate::domain::segment::WalSegment;
 use crate::domain::timeline::TimelineId;
+use std::io::{self, Write};
 
 const MAGIC: &[u8; 12] = b"PITRWALIDX02";
 
@@ -51,27 +52,49 @@ pub struct Stored {
     pub resume: Vec<(TimelineId, Resume)>,
 }
 
-struct W(Vec<u8>);
+/// Writes through a 64 KiB buffer, checksumming what it writes, so that encoding a big
+/// index needs no second copy of it in memory.
+struct W<'a> {
+    buf: Vec<u8>,
+    crc: u32,
+    out: &'a mut dyn Write,
+    err: Option<io::Error>,
+}
 
-impl W {
+impl W<'_> {
+    fn put(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= 64 << 10 {
+            self.flush();
+        }
+    }
+    fn flush(&mut self) {
+        self.crc = crc::update(self.crc, &self.buf);
+        if self.err.is_none() {
+            if let Err(e) = self.out.write_all(&self.buf) {
+                self.err = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.put(&[v]);
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     fn i64(&mut self, v: i64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     fn len(&mut self, n: usize) {
         self.u64(n as u64);
     }
     fn bytes(&mut self, b: &[u8]) {
         self.len(b.len());
-        self.0.extend_from_slice(b);
+        self.put(b);
     }
     fn opt_u64(&mut self, v: Option<u64>) {
         self.u8(u8::from(v.is_some()));
@@ -189,9 +212,15 @@ fn get_relations(r: &mut R<'_>) -> Res<Vec<RelationTouch>> {
     Ok(v)
 }
 
-pub fn encode(s: &Stored) -> Vec<u8> {
-    let mut w = W(Vec::with_capacity(64 + s.tx_ends.len() * 48));
-    w.0.extend_from_slice(MAGIC);
+/// Writes the index to `out`, checksum trailer included.
+pub fn encode(s: &Stored, out: &mut dyn Write) -> io::Result<()> {
+    let mut w = W {
+        buf: Vec::with_capacity(65 << 10),
+        crc: !0,
+        out,
+        err: None,
+    };
+    w.put(MAGIC);
     w.u64(s.seg_size);
     w.len(s.segments.len());
     for g in &s.segments {
@@ -268,9 +297,12 @@ pub fn encode(s: &Stored) -> Vec<u8> {
             w.u8(u8::from(acc.more_relations));
         }
     }
-    let c = !crc::update(!0, &w.0);
-    w.u32(c);
-    w.0
+    w.flush();
+    let trailer = (!w.crc).to_le_bytes();
+    match w.err {
+        Some(e) => Err(e),
+        None => w.out.write_all(&trailer),
+    }
 }
 
 pub fn decode(b: &[u8]) -> Res<Stored> {
