@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// says enough with its first ones and `more_relations`.
 pub const MAX_RELATIONS: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RelationTouch {
     pub node: RelFileNode,
     /// Block references to this relation by the transaction's records.
@@ -21,7 +21,7 @@ pub struct RelationTouch {
 }
 
 /// A commit or abort, with what the transaction wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TxEnd {
     pub timeline: TimelineId,
     pub lsn: Lsn,
@@ -54,7 +54,7 @@ pub fn micros_to_time(us: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RestorePoint {
     pub timeline: TimelineId,
     pub lsn: Lsn,
@@ -69,7 +69,7 @@ impl RestorePoint {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Checkpoint {
     pub timeline: TimelineId,
     pub lsn: Lsn,

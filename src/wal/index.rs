@@ -35,7 +35,7 @@ pub enum WalIndexError {
 }
 
 /// What the index knows about one archived segment file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SegmentSummary {
     pub segment: WalSegment,
     pub file_name: String,
@@ -55,7 +55,7 @@ pub struct SegmentSummary {
 }
 
 /// A stretch of WAL on one timeline readable without a gap or a damaged record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WalRun {
     pub timeline: TimelineId,
     /// Start of its first segment.
@@ -67,7 +67,7 @@ pub struct WalRun {
 }
 
 /// How much work the last `open_or_build` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BuildStats {
     pub segments_read: usize,
     /// Decompressed bytes checked.

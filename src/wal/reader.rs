@@ -290,7 +290,7 @@ impl WalStream {
                 self.assembly_buf.clear();
                 self.next_rec = Some(page_lsn + pos as u64);
             } else {
-                let need = a.tot_len - self.assembly_buf.len();
+                let need = a.tot_len.saturating_sub(self.assembly_buf.len());
                 if h.info & XLP_FIRST_IS_CONTRECORD == 0 {
                     return Err((
                         a.lsn,

@@ -406,6 +406,13 @@ pub fn decode(b: &[u8]) -> Res<Stored> {
                 header_checked: r.u8()? != 0,
             });
             st.assembly_buf = r.bytes()?.to_vec();
+            if st
+                .assembly
+                .as_ref()
+                .is_some_and(|a| st.assembly_buf.len() >= a.tot_len)
+            {
+                return Err("saved partial record is longer than the record".into());
+            }
         }
         let mut open = XidMap::default();
         for _ in 0..r.len()? {
