@@ -499,3 +499,222 @@ impl WalStream {
         Ok(if switch { Step::Switch } else { Step::Next })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::crc;
+    use crate::wal::page::XLP_LONG_HEADER;
+
+    const PAGE: usize = 8192;
+    const SEG: usize = 1 << 20;
+
+    /// A commit record with a `pad`-byte main data tail, chained to `prev`.
+    fn commit(xid: u32, prev: u64, time: i64, pad: usize) -> Vec<u8> {
+        let mut main = time.to_le_bytes().to_vec();
+        main.resize(8 + pad, 0);
+        let mut r = vec![0u8; RECORD_HEADER_LEN];
+        if main.len() < 256 {
+            r.extend_from_slice(&[255, main.len() as u8]);
+        } else {
+            r.push(254);
+            r.extend_from_slice(&(main.len() as u32).to_le_bytes());
+        }
+        r.extend_from_slice(&main);
+        let tot = r.len() as u32;
+        r[0..4].copy_from_slice(&tot.to_le_bytes());
+        r[4..8].copy_from_slice(&xid.to_le_bytes());
+        r[8..16].copy_from_slice(&prev.to_le_bytes());
+        r[17] = 1;
+        let c = !crc::update(crc::update(!0, &r[24..]), &r[..20]);
+        r[20..24].copy_from_slice(&c.to_le_bytes());
+        r
+    }
+
+    /// Lays records out in segment `seg_no` the way the server does, page headers included.
+    struct Seg {
+        data: Vec<u8>,
+        base: u64,
+        pos: usize,
+    }
+
+    impl Seg {
+        fn new(seg_no: u64, segments: usize) -> Seg {
+            let mut s = Seg {
+                data: vec![0; SEG * segments],
+                base: seg_no * SEG as u64,
+                pos: 0,
+            };
+            s.header(0, 0);
+            s
+        }
+        fn header(&mut self, info: u16, rem: u32) {
+            let p = self.pos;
+            let long = p % SEG == 0;
+            self.data[p..p + 2].copy_from_slice(&0xD110u16.to_le_bytes());
+            let info = info | if long { XLP_LONG_HEADER } else { 0 };
+            self.data[p + 2..p + 4].copy_from_slice(&info.to_le_bytes());
+            self.data[p + 4..p + 8].copy_from_slice(&1u32.to_le_bytes());
+            self.data[p + 8..p + 16].copy_from_slice(&(self.base + p as u64).to_le_bytes());
+            self.data[p + 16..p + 20].copy_from_slice(&rem.to_le_bytes());
+            if long {
+                self.data[p + 24..p + 32].copy_from_slice(&7u64.to_le_bytes());
+                self.data[p + 32..p + 36].copy_from_slice(&(SEG as u32).to_le_bytes());
+                self.data[p + 36..p + 40].copy_from_slice(&(PAGE as u32).to_le_bytes());
+                self.pos += 40;
+            } else {
+                self.pos += 24;
+            }
+        }
+        fn lsn(&self) -> u64 {
+            self.base + self.pos as u64
+        }
+        /// Writes `r`; returns its LSN.
+        fn put(&mut self, r: &[u8]) -> u64 {
+            let lsn = self.lsn();
+            let mut left = r;
+            while !left.is_empty() {
+                if self.pos % PAGE == 0 {
+                    self.header(XLP_FIRST_IS_CONTRECORD, left.len() as u32);
+                }
+                let n = left.len().min(PAGE - self.pos % PAGE);
+                self.data[self.pos..self.pos + n].copy_from_slice(&left[..n]);
+                self.pos += n;
+                left = &left[n..];
+            }
+            self.pos = (self.pos + 7) & !7;
+            if self.pos % PAGE == 0 {
+                self.header(0, 0);
+            }
+            lsn
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen(Vec<(u64, u32)>);
+
+    impl RecordSink for Seen {
+        fn record(&mut self, _version: u8, rec: &RecordRef<'_>) {
+            self.0.push((rec.lsn, rec.header.xid));
+        }
+    }
+
+    /// A commit record of exactly `len` bytes.
+    fn commit_of_len(xid: u32, prev: u64, len: usize) -> Vec<u8> {
+        let short = len - 34;
+        let r = if short < 256 {
+            commit(xid, prev, 9, short)
+        } else {
+            commit(xid, prev, 9, len - 37)
+        };
+        assert_eq!(r.len(), len);
+        r
+    }
+
+    #[test]
+    fn records_across_pages_split_headers_and_the_end_of_wal() {
+        let mut s = Seg::new(3, 1);
+        let a = s.put(&commit(10, 0, 1, 20));
+        // The next record ends 8 bytes before the page end, so the one after has its
+        // header split over two pages.
+        let b = s.put(&commit_of_len(11, a, PAGE - 8 - s.pos));
+        assert_eq!(PAGE - s.pos, 8);
+        let c = s.put(&commit(12, b, 3, 100));
+        let d = s.put(&commit(13, c, 4, 20_000));
+        let end = s.lsn();
+        let mut seen = Seen::default();
+        let scan = WalStream::new().feed(3, &s.data, &mut seen);
+        assert_eq!(seen.0, vec![(a, 10), (b, 11), (c, 12), (d, 13)]);
+        let broken = scan.broken.unwrap();
+        assert_eq!(broken.lsn, end);
+        assert!(
+            broken.reason.contains("invalid record length"),
+            "{}",
+            broken.reason
+        );
+    }
+
+    #[test]
+    fn overwrite_contrecord_drops_the_unfinished_record() {
+        let mut s = Seg::new(3, 1);
+        let a = s.put(&commit(10, 0, 1, 20));
+        // A record that should continue onto the next page, which instead says the rest
+        // was overwritten and starts a new record chained to `a`.
+        let lost = commit(11, a, 2, 9000);
+        let room = PAGE - s.pos % PAGE;
+        let p = s.pos;
+        s.data[p..p + room].copy_from_slice(&lost[..room]);
+        s.pos += room;
+        s.header(XLP_FIRST_IS_OVERWRITE_CONTRECORD, 0);
+        let b = s.put(&commit(12, a, 3, 20));
+        let mut seen = Seen::default();
+        WalStream::new().feed(3, &s.data, &mut seen);
+        assert_eq!(seen.0, vec![(a, 10), (b, 12)]);
+    }
+
+    #[test]
+    fn switch_skips_the_rest_and_records_continue_into_the_next_segment() {
+        let mut s = Seg::new(3, 3);
+        let a = s.put(&commit(10, 0, 1, 20));
+        let mut switch = commit(0, a, 0, 0);
+        switch[16] = 0x40;
+        switch[17] = 0;
+        let c = !crc::update(crc::update(!0, &switch[24..]), &switch[..20]);
+        switch[20..24].copy_from_slice(&c.to_le_bytes());
+        let sw = s.put(&switch);
+        s.data[s.pos..SEG].fill(0xAB);
+        s.pos = SEG;
+        s.header(0, 0);
+        let b = s.put(&commit(11, sw, 2, 20));
+        let mut prev = b;
+        let mut fillers = 0;
+        while s.pos + 600 < 2 * SEG {
+            prev = s.put(&commit(100 + fillers, prev, 5, 500));
+            fillers += 1;
+        }
+        let across = s.put(&commit(12, prev, 3, 3000));
+        let after = s.put(&commit(13, across, 4, 20));
+        assert_eq!((across / SEG as u64, after / SEG as u64), (4, 5));
+        let mut st = WalStream::new();
+        let mut seen = Seen::default();
+        for (i, seg) in s.data.chunks(SEG).enumerate() {
+            let scan = st.feed(3 + i as u64, seg, &mut seen);
+            assert_eq!(scan.broken.is_some(), i == 2, "segment {i}: {scan:?}");
+        }
+        let ours: Vec<(u64, u32)> = seen.0.iter().copied().filter(|&(_, x)| x < 100).collect();
+        assert_eq!(
+            ours,
+            vec![(a, 10), (sw, 0), (b, 11), (across, 12), (after, 13)]
+        );
+        assert_eq!(seen.0.len(), 5 + fillers as usize);
+
+        // Read from segment 5 alone, the tail of `across` is skipped.
+        let mut seen = Seen::default();
+        WalStream::new().feed(5, &s.data[2 * SEG..], &mut seen);
+        assert_eq!(seen.0, vec![(after, 13)]);
+    }
+
+    #[test]
+    fn the_reading_threads_crc_walk_vouches_for_the_same_records() {
+        let mut s = Seg::new(3, 1);
+        let mut prev = 0;
+        let mut lsns = Vec::new();
+        for i in 0..40 {
+            prev = s.put(&commit(10 + i, prev, 1, 50 + 700 * i as usize));
+            lsns.push(prev);
+        }
+        let mut check = crate::wal::precheck::PreCheck::new(3, SEG as u64, PAGE);
+        let (mut ok, mut all_ok) = (Vec::new(), Vec::new());
+        let mut st = WalStream::new();
+        let mut seen = Seen::default();
+        st.begin_segment(3, &s.data);
+        for chunk in s.data.chunks(64 << 10) {
+            check.chunk(chunk, &mut ok);
+            all_ok.extend_from_slice(&ok);
+            st.feed_chunk(chunk, &ok, &mut seen);
+        }
+        assert_eq!(all_ok, lsns);
+        assert_eq!(seen.0.iter().map(|r| r.0).collect::<Vec<_>>(), lsns);
+        assert!(st.end_segment(SEG as u64).broken.is_some());
+    }
+}
