@@ -550,7 +550,7 @@ mod tests {
         }
         fn header(&mut self, info: u16, rem: u32) {
             let p = self.pos;
-            let long = p % SEG == 0;
+            let long = p.is_multiple_of(SEG);
             self.data[p..p + 2].copy_from_slice(&0xD110u16.to_le_bytes());
             let info = info | if long { XLP_LONG_HEADER } else { 0 };
             self.data[p + 2..p + 4].copy_from_slice(&info.to_le_bytes());
@@ -574,7 +574,7 @@ mod tests {
             let lsn = self.lsn();
             let mut left = r;
             while !left.is_empty() {
-                if self.pos % PAGE == 0 {
+                if self.pos.is_multiple_of(PAGE) {
                     self.header(XLP_FIRST_IS_CONTRECORD, left.len() as u32);
                 }
                 let n = left.len().min(PAGE - self.pos % PAGE);
@@ -583,7 +583,7 @@ mod tests {
                 left = &left[n..];
             }
             self.pos = (self.pos + 7) & !7;
-            if self.pos % PAGE == 0 {
+            if self.pos.is_multiple_of(PAGE) {
                 self.header(0, 0);
             }
             lsn
