@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use wal_cluster::{segment_names, Cluster, PG_BIN};
 
 const MIN_BYTES: u64 = 520 << 20;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn archive_bytes(dir: &Path) -> u64 {
     segment_names(dir)

@@ -516,10 +516,11 @@ enum Piece {
     Failed(String),
 }
 
-/// Chunks small enough to stay in the CPU caches between the reading thread and the
-/// checking one; a multiple of every possible WAL page size.
-const CHUNK: usize = 256 << 10;
-const CHUNKS_IN_FLIGHT: usize = 8;
+/// Chunks: few enough that hand-offs between the threads (each may cost a wakeup on a
+/// busy machine) stay rare, small enough to stay in the shared CPU cache; a multiple of
+/// every WAL page size. Measured on 2 loaded cores: 256 KiB chunks were slower.
+const CHUNK: usize = 2 << 20;
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 type Buffers = (Vec<u8>, Vec<u64>);
 
