@@ -1,9 +1,13 @@
 //! Implementations of the engine's ports against the real world: processes, PostgreSQL,
 //! repositories.
 
+pub mod barman;
 pub mod catalog;
 pub mod fs;
 pub mod local_repo;
+pub mod pgbackrest;
 pub mod postgres;
 pub mod process;
+pub mod repo_tool;
 pub mod run_as;
+pub mod walg;
