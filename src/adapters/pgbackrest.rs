@@ -161,8 +161,10 @@ impl PgBackRest {
             _ => args.extend(target_args(target)),
         }
         let command = self.tool.command("pgbackrest", &args);
+        // archive-get refuses to run when the server's data directory is not pg1-path.
         let mut rc: Vec<String> = vec!["pgbackrest".into()];
         rc.extend(self.global().iter().map(|w| shell_quote(w)));
+        rc.push(shell_quote(&format!("--pg1-path={}", dest.display())));
         rc.push("archive-get %f \"%p\"".into());
         (
             ToolRestore {

@@ -110,7 +110,7 @@ fn restore_commands() {
     );
     assert_eq!(
         rc,
-        "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=main archive-get %f \"%p\""
+        "pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=main --pg1-path=/srv/pg archive-get %f \"%p\""
     );
     let (t, _) = repo(RestoreMethod::ArchiveGet).restore(
         &backup(),
