@@ -4,8 +4,11 @@
 //! `adapters` implement the ports that `engine` defines; `lab` builds the local sandbox.
 
 pub mod adapters;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod lab;
+pub mod tui;
+pub mod ui;

@@ -10,4 +10,5 @@ pub mod postgres;
 pub mod process;
 pub mod repo_tool;
 pub mod run_as;
+pub mod server_status;
 pub mod walg;

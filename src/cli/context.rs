@@ -59,8 +59,16 @@ impl Context {
 
 /// Opens the full-screen console.
 pub fn open_tui(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Result<(), Failure> {
-    let _ctx = Context::load(flag, role, tz)?;
-    Err(Failure::bad_input(
-        "the full-screen console is being merged",
-    ))
+    let ctx = Context::load(flag, role, tz)?;
+    let origin = ctx.origin_label();
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Failure::step_failed(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(crate::tui::run(
+            ctx.config,
+            origin,
+            ctx.role,
+            Some(ctx.zone),
+        ))
+        .map_err(|e| Failure::step_failed(format!("the console stopped: {e:#}")))
 }

@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod lsn;
 pub mod restore_command;
 pub mod segment;
+pub mod server_status;
 pub mod target;
 pub mod time_input;
 pub mod timeline;

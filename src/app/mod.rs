@@ -1,0 +1,16 @@
+//! The console's model (The Elm Architecture): `App` state, `Msg`s in, `Cmd`s out, through
+//! `update`. Pure: no terminal, no IO, no clock; unit-tested without a terminal.
+
+pub mod buckets;
+pub mod geometry;
+pub mod keymap;
+pub mod msg;
+pub mod repo;
+pub mod state;
+pub mod update;
+pub mod view;
+
+pub use keymap::{Action, Keymap};
+pub use msg::{Cmd, Msg};
+pub use state::{App, Focus, Mode};
+pub use update::update;

@@ -1,0 +1,288 @@
+//! The console's model: everything the screen shows, and nothing about how it is drawn.
+
+use super::buckets::{self, Buckets};
+use super::geometry;
+use super::keymap::Keymap;
+use super::msg::Cmd;
+use super::repo::RepoData;
+use super::view::{TimeView, STEPS};
+use crate::config::{Config, Role};
+use crate::domain::assess::Verdict;
+use crate::domain::server_status::ServerStatus;
+use crate::domain::timeline::TimelineId;
+use crate::domain::zone::Zone;
+use chrono::{DateTime, Duration, Utc};
+
+/// How often servers are probed again.
+pub const SERVER_REFRESH: Duration = Duration::seconds(5);
+/// A probe that has not come back after this long is asked again.
+pub const PROBE_STALE: Duration = Duration::seconds(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Servers,
+    Timeline,
+    Detail,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Servers => Focus::Timeline,
+            Focus::Timeline => Focus::Detail,
+            Focus::Detail => Focus::Servers,
+        }
+    }
+
+    pub fn previous(self) -> Focus {
+        self.next().next()
+    }
+}
+
+/// The instant being typed after `t`, with the last parse error.
+#[derive(Debug, Clone, Default)]
+pub struct TimeInput {
+    pub input: tui_input::Input,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Normal,
+    Help,
+    Input(TimeInput),
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerRow {
+    pub name: String,
+    pub repository: String,
+    pub status: Option<ServerStatus>,
+    /// When the probe in flight was asked for.
+    pub probing_since: Option<DateTime<Utc>>,
+}
+
+pub enum RepoState {
+    Loading,
+    Failed(String),
+    Ready(Box<RepoData>),
+}
+
+pub struct RepoSlot {
+    pub name: String,
+    pub state: RepoState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneChoice {
+    pub zone: Zone,
+    pub label: &'static str,
+}
+
+/// The verdict for the cursor, computed when the cursor, timeline or data change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    pub repo: usize,
+    pub timeline: TimelineId,
+    pub at: DateTime<Utc>,
+    pub verdict: Verdict,
+}
+
+pub struct App {
+    pub role: Role,
+    /// Where the configuration came from, as the title bar shows it.
+    pub origin: String,
+    pub keymap: Keymap,
+    pub focus: Focus,
+    pub mode: Mode,
+    pub servers: Vec<ServerRow>,
+    pub selected_server: usize,
+    pub repos: Vec<RepoSlot>,
+    pub zones: Vec<ZoneChoice>,
+    pub zone_index: usize,
+    pub cursor: DateTime<Utc>,
+    pub step: usize,
+    pub view: TimeView,
+    /// The timeline the cursor is assessed on, per the selected repository.
+    pub timeline: Option<TimelineId>,
+    /// Column buckets for `(repo, view)`; recomputed only when either changes.
+    pub buckets: Option<(usize, TimeView, Buckets)>,
+    pub assessment: Option<Assessment>,
+    /// Whether the cursor was placed on the current repository's data yet.
+    pub placed: Option<usize>,
+    pub quitting: bool,
+}
+
+impl App {
+    /// `display` is the configured (or --tz) zone; `local` the machine's, when known.
+    pub fn new(
+        config: &Config,
+        origin: String,
+        role: Role,
+        display: Zone,
+        local: Option<Zone>,
+    ) -> App {
+        let mut zones = vec![ZoneChoice {
+            zone: display,
+            label: "configured",
+        }];
+        for (zone, label) in [(Some(Zone::UTC), "UTC"), (local, "local")] {
+            if let Some(zone) = zone.filter(|z| zones.iter().all(|c| c.zone != *z)) {
+                zones.push(ZoneChoice { zone, label });
+            }
+        }
+        let columns = geometry::timeline_columns(80);
+        App {
+            role,
+            origin,
+            keymap: Keymap::default(),
+            focus: Focus::Timeline,
+            mode: Mode::Normal,
+            servers: config
+                .servers
+                .iter()
+                .map(|s| ServerRow {
+                    name: s.name.clone(),
+                    repository: s.repository.clone(),
+                    status: None,
+                    probing_since: None,
+                })
+                .collect(),
+            selected_server: 0,
+            repos: config
+                .repositories
+                .iter()
+                .map(|r| RepoSlot {
+                    name: r.name.clone(),
+                    state: RepoState::Loading,
+                })
+                .collect(),
+            zones,
+            zone_index: 0,
+            cursor: DateTime::UNIX_EPOCH,
+            step: 2,
+            view: TimeView::fitting(DateTime::UNIX_EPOCH, DateTime::UNIX_EPOCH, columns),
+            timeline: None,
+            buckets: None,
+            assessment: None,
+            placed: None,
+            quitting: false,
+        }
+    }
+
+    /// The first commands: read every repository and probe every server. Until a catalog
+    /// arrives the cursor stands at `now`.
+    pub fn start(&mut self, now: DateTime<Utc>) -> Vec<Cmd> {
+        if self.placed.is_none() {
+            self.cursor = now;
+            self.view = self.view.centred_on(now);
+        }
+        let mut cmds: Vec<Cmd> = self
+            .repos
+            .iter()
+            .map(|r| Cmd::LoadCatalog {
+                repository: r.name.clone(),
+            })
+            .collect();
+        for s in &mut self.servers {
+            s.probing_since = Some(now);
+            cmds.push(Cmd::ProbeServer {
+                server: s.name.clone(),
+            });
+        }
+        cmds
+    }
+
+    pub fn zone(&self) -> Zone {
+        self.zones[self.zone_index].zone
+    }
+
+    pub fn zone_choice(&self) -> ZoneChoice {
+        self.zones[self.zone_index]
+    }
+
+    pub fn step_seconds(&self) -> i64 {
+        STEPS[self.step]
+    }
+
+    /// The repository the timeline pane shows: the selected server's, else the first.
+    pub fn repo_index(&self) -> Option<usize> {
+        let by_server = self
+            .servers
+            .get(self.selected_server)
+            .and_then(|s| self.repos.iter().position(|r| r.name == s.repository));
+        by_server.or((!self.repos.is_empty()).then_some(0))
+    }
+
+    pub fn repo(&self) -> Option<&RepoSlot> {
+        self.repo_index().map(|i| &self.repos[i])
+    }
+
+    pub fn data(&self) -> Option<&RepoData> {
+        match &self.repo()?.state {
+            RepoState::Ready(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn current_buckets(&self) -> Option<&Buckets> {
+        let (repo, view, b) = self.buckets.as_ref()?;
+        (Some(*repo) == self.repo_index() && *view == self.view).then_some(b)
+    }
+
+    /// Brings derived state up to date after a change: places the cursor on newly loaded
+    /// data, re-buckets when the view moved, re-assesses when the cursor moved.
+    pub(crate) fn refresh(&mut self) {
+        let Some(repo) = self.repo_index() else {
+            return;
+        };
+        let Some(data) = (match &self.repos[repo].state {
+            RepoState::Ready(d) => Some(d.as_ref()),
+            _ => None,
+        }) else {
+            return;
+        };
+        if self.placed != Some(repo) {
+            self.placed = Some(repo);
+            self.timeline = data.recoverability().latest_timeline();
+            if let Some((from, to)) = data.extent {
+                self.view = TimeView::fitting(from, to, self.view.columns);
+                self.cursor = to;
+            }
+        }
+        if !self.view.contains(self.cursor) {
+            self.view = self.view.centred_on(self.cursor);
+        }
+        if self.current_buckets().is_none() {
+            self.buckets = Some((repo, self.view, buckets::prepare(data, &self.view)));
+        }
+        let Some(timeline) = self.timeline else {
+            return;
+        };
+        let fresh = self
+            .assessment
+            .as_ref()
+            .is_some_and(|a| a.repo == repo && a.timeline == timeline && a.at == self.cursor);
+        if !fresh {
+            self.assessment = Some(Assessment {
+                repo,
+                timeline,
+                at: self.cursor,
+                verdict: data.recoverability().at_time(timeline, self.cursor),
+            });
+        }
+    }
+
+    /// Forgets what was derived from a repository's data, after it was (re)loaded.
+    pub(crate) fn invalidate(&mut self, repo: usize) {
+        if self.buckets.as_ref().is_some_and(|(r, _, _)| *r == repo) {
+            self.buckets = None;
+        }
+        if self.assessment.as_ref().is_some_and(|a| a.repo == repo) {
+            self.assessment = None;
+        }
+        if self.placed == Some(repo) {
+            self.placed = None;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! The event loop: terminal events, a clock tick and background results feed `update`;
+//! the commands it returns run on tasks whose results come back as messages. Nothing here
+//! blocks on a server or a repository.
+
+mod commands;
+mod logging;
+
+use crate::app::{update, App, Msg};
+use crate::config::{Config, Role};
+use crate::domain::zone::Zone;
+use chrono::Utc;
+use color_eyre::eyre::WrapErr;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+pub use logging::log_file;
+
+const TICK: Duration = Duration::from_secs(1);
+
+/// Opens the console until the operator quits. `origin_label` says where the configuration
+/// came from (shown in the title bar); `zone_override` is `--tz`, which wins over the
+/// configured zone. The terminal is restored on return, on error and on panic.
+pub async fn run(
+    config: Config,
+    origin_label: String,
+    role: Role,
+    zone_override: Option<Zone>,
+) -> color_eyre::Result<()> {
+    let _log_guard = logging::init();
+    let display = zone_override
+        .or_else(|| config.timezone.as_deref().and_then(|z| z.parse().ok()))
+        .unwrap_or(Zone::UTC);
+    let local = iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| name.parse::<Zone>().ok());
+    let mut app = App::new(&config, origin_label, role, display, local);
+    // ratatui::try_init installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
+    let result = event_loop(&mut terminal, &mut app, &config).await;
+    ratatui::restore();
+    tracing::info!("console closed");
+    result
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    config: &Config,
+) -> color_eyre::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let size = terminal.size()?;
+    update(
+        app,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    let first = app.start(Utc::now());
+    commands::spawn(first, config, &tx);
+    let mut events = EventStream::new();
+    let mut ticks = tokio::time::interval(TICK);
+    loop {
+        terminal.draw(|frame| crate::ui::render(frame, app))?;
+        let msg = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Resize(width, height))) => Msg::Resize { width, height },
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).wrap_err("reading terminal events"),
+                None => return Ok(()),
+            },
+            _ = ticks.tick() => Msg::Tick { now: Utc::now() },
+            Some(msg) = rx.recv() => msg,
+        };
+        let cmds = update(app, msg);
+        if app.quitting {
+            return Ok(());
+        }
+        commands::spawn(cmds, config, &tx);
+    }
+}

@@ -1,0 +1,62 @@
+//! Where each region goes. The timeline pane spans the full width, so its columns are
+//! `app::geometry::timeline_columns(width)`.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+
+pub struct Areas {
+    pub title: Rect,
+    pub servers: Rect,
+    pub timeline: Rect,
+    pub detail: Rect,
+    pub status: Rect,
+    /// Everything between the title and the status bar, for overlays.
+    pub body: Rect,
+}
+
+/// Servers shown without scrolling; more are scrolled to the selection.
+pub const MAX_SERVER_ROWS: u16 = 4;
+/// The detail pane's smallest height; it gets whatever the timeline does not need.
+const DETAIL_MIN: u16 = 8;
+/// Lines of the timeline pane besides one per timeline: borders, backups, axis, labels,
+/// legend.
+const TIMELINE_FRAME: u16 = 6;
+
+/// `timelines`: rows the timeline pane would like to show.
+pub fn areas(area: Rect, servers: usize, timelines: usize) -> Areas {
+    let server_rows = u16::try_from(servers)
+        .unwrap_or(u16::MAX)
+        .clamp(1, MAX_SERVER_ROWS);
+    let timeline_rows = u16::try_from(timelines).unwrap_or(u16::MAX).max(1);
+    let [title, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [servers, timeline, detail] = Layout::vertical([
+        Constraint::Length(server_rows + 3),
+        Constraint::Max(timeline_rows.saturating_add(TIMELINE_FRAME)),
+        Constraint::Min(DETAIL_MIN),
+    ])
+    .areas(body);
+    Areas {
+        title,
+        servers,
+        timeline,
+        detail,
+        status,
+        body,
+    }
+}
+
+/// A rectangle of at most `width` x `height` centred in `area`.
+pub fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}

@@ -1,0 +1,30 @@
+//! Drawing the model: one small function per screen region, no IO, nothing computed here
+//! that the model could have prepared once.
+
+pub mod detail;
+pub mod help;
+pub mod input;
+pub mod layout;
+pub mod servers;
+pub mod status_bar;
+pub mod theme;
+pub mod timeline;
+pub mod title_bar;
+
+use crate::app::{App, Mode};
+use ratatui::Frame;
+
+pub fn render(frame: &mut Frame, app: &App) {
+    let timelines = app.current_buckets().map_or(1, |b| b.rows.len());
+    let areas = layout::areas(frame.area(), app.servers.len(), timelines);
+    title_bar::render(frame, app, areas.title);
+    servers::render(frame, app, areas.servers);
+    timeline::render(frame, app, areas.timeline);
+    detail::render(frame, app, areas.detail);
+    status_bar::render(frame, app, areas.status);
+    match &app.mode {
+        Mode::Normal => {}
+        Mode::Help => help::render(frame, app, frame.area()),
+        Mode::Input(input) => input::render(frame, app, input, areas.body),
+    }
+}

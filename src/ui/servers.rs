@@ -1,0 +1,99 @@
+//! The servers pane: one line per configured server, refreshed in the background.
+
+use super::layout::MAX_SERVER_ROWS;
+use super::theme;
+use crate::app::{App, Focus};
+use crate::domain::server_status::{ServerFacts, ServerState};
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+const HEADER: &str =
+    "  server       state  role         TL  LSN          last archived WAL         failures";
+
+pub fn render(frame: &mut Frame, app: &App, area: Rect) {
+    let focused = app.focus == Focus::Servers;
+    let block = Block::bordered()
+        .title(" Servers ")
+        .border_style(theme::pane_border(focused));
+    let mut lines = vec![Line::styled(HEADER, theme::LABEL)];
+    if app.servers.is_empty() {
+        lines.push(Line::styled(
+            "  no [[server]] configured: the timeline shows the first repository",
+            theme::DIM,
+        ));
+    }
+    let visible = usize::from(MAX_SERVER_ROWS);
+    let first = app.selected_server.saturating_sub(visible - 1);
+    for (i, row) in app.servers.iter().enumerate().skip(first).take(visible) {
+        let selected = i == app.selected_server;
+        let marker = if selected { "▶ " } else { "  " };
+        let name_style = if selected && focused {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        } else if selected {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        let mut spans = vec![
+            Span::raw(marker),
+            Span::styled(format!("{:<12}", clip(&row.name, 12)), name_style),
+            Span::raw(" "),
+        ];
+        match row.status.as_ref().map(|s| &s.state) {
+            None => spans.push(Span::styled("checking…", theme::DIM)),
+            Some(ServerState::Down { error }) => {
+                spans.push(Span::styled("down  ", theme::BAD));
+                spans.push(Span::styled(format!(" {error}"), theme::DIM));
+            }
+            Some(ServerState::Up(facts)) => spans.extend(up_spans(app, facts)),
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn up_spans(app: &App, f: &ServerFacts) -> Vec<Span<'static>> {
+    let role = if f.in_recovery {
+        "in recovery"
+    } else {
+        "primary"
+    };
+    let tl = f.timeline.map_or("?".to_string(), |t| t.to_string());
+    let lsn = f.lsn.map_or("?".to_string(), |l| l.to_string());
+    let archived = f
+        .archiver
+        .last_archived_wal
+        .as_deref()
+        .unwrap_or("none yet");
+    let mut spans = vec![
+        Span::styled("up    ", theme::GOOD),
+        Span::raw(format!(" {role:<12} {tl:<3} {lsn:<12} {archived:<25} ")),
+    ];
+    if f.archiver.failed_count > 0 {
+        let last = match (&f.archiver.last_failed_wal, f.archiver.last_failed_time) {
+            (Some(wal), Some(at)) => format!(" (last {wal} at {})", app.zone().format(at)),
+            (Some(wal), None) => format!(" (last {wal})"),
+            _ => String::new(),
+        };
+        spans.push(Span::styled(
+            format!("{} failed{last}", f.archiver.failed_count),
+            theme::BAD,
+        ));
+    } else {
+        spans.push(Span::styled("0", theme::DIM));
+    }
+    spans
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(width - 1).collect();
+        s.push('…');
+        s
+    }
+}

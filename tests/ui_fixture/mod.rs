@@ -1,0 +1,195 @@
+//! A small repository with fixed times for the console's tests: timeline 1 with a two-segment
+//! gap, timeline 2 forked from it, four backups, and three servers (up, down, failing archiver).
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use pitr_console::app::{update, App, Msg};
+use pitr_console::config::{Config, Role};
+use pitr_console::domain::backup::{Backup, BackupFormat};
+use pitr_console::domain::catalog::{ArchivedSegment, Catalog, Compression};
+use pitr_console::domain::lsn::Lsn;
+use pitr_console::domain::segment::{SegmentSize, WalSegment};
+use pitr_console::domain::server_status::{ArchiverStats, ServerFacts, ServerState, ServerStatus};
+use pitr_console::domain::timeline::{TimelineHistory, TimelineId};
+use pitr_console::domain::zone::Zone;
+use std::path::Path;
+
+pub const CONFIG: &str = r#"
+timezone = "Europe/Berlin"
+[[repository]]
+name = "archive"
+kind = "local"
+backups = "/srv/backups"
+wal_archive = "/srv/wal"
+[[server]]
+name = "db1"
+pgdata = "/var/lib/postgresql/15/main"
+dsn = "host=/tmp port=5432"
+repository = "archive"
+[[server]]
+name = "db2"
+pgdata = "/var/lib/postgresql/15/main"
+dsn = "host=db2 port=5432"
+repository = "archive"
+[[server]]
+name = "db3"
+pgdata = "/var/lib/postgresql/15/main"
+dsn = "host=db3 port=5432"
+repository = "archive"
+"#;
+
+/// 2024-03-01 11:00:00 UTC, 12:00 in Berlin.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, 1, 11, 0, 0).unwrap()
+}
+
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(seconds)
+}
+
+pub fn berlin() -> Zone {
+    "Europe/Berlin".parse().unwrap()
+}
+
+/// Segment `n` is written during minute `n` after t0 and archived when it ends.
+fn seg(tli: u32, n: u64) -> ArchivedSegment {
+    let s = WalSegment::new(TimelineId(tli), n);
+    ArchivedSegment {
+        segment: s,
+        file_name: s.file_name(SegmentSize::DEFAULT),
+        compression: Compression::None,
+        partial: false,
+        size_bytes: SegmentSize::DEFAULT.bytes(),
+        archived_at: Some(at(60 * (n as i64 + 1))),
+    }
+}
+
+fn backup(id: &str, tli: u32, start_seg: u64, stop_seg: u64) -> Backup {
+    let size = SegmentSize::DEFAULT.bytes();
+    Backup {
+        id: id.into(),
+        label: None,
+        format: BackupFormat::Plain,
+        location: format!("/srv/backups/{id}"),
+        timeline: TimelineId(tli),
+        start_lsn: Lsn(start_seg * size + 40),
+        stop_lsn: Lsn(stop_seg * size + 256),
+        start_time: at(60 * start_seg as i64 + 1),
+        stop_time: at(60 * stop_seg as i64 + 2),
+        stop_time_exact: true,
+        segment_size: SegmentSize::DEFAULT,
+        system_identifier: None,
+        size_bytes: None,
+        manifest_wal_ranges: vec![],
+        has_manifest: true,
+    }
+}
+
+/// Timeline 1: segments 1..=60 without 30 and 31. Timeline 2 forks inside segment 45 and
+/// runs to 70. Backups b1 (segments 2-3), b2 (20-21), b3 (40-41) on 1, b4 (55-56) on 2.
+pub fn catalog() -> Catalog {
+    let mut segments: Vec<_> = (1..=60)
+        .filter(|n| !(30..=31).contains(n))
+        .map(|n| seg(1, n))
+        .collect();
+    segments.extend((45..=70).map(|n| seg(2, n)));
+    Catalog {
+        repository: "archive".into(),
+        segment_size: SegmentSize::DEFAULT,
+        backups: vec![
+            backup("b1", 1, 2, 3),
+            backup("b2", 1, 20, 21),
+            backup("b3", 1, 40, 41),
+            backup("b4", 2, 55, 56),
+        ],
+        segments,
+        histories: vec![TimelineHistory::parse(
+            TimelineId(2),
+            "1\t0/2D000100\tbefore 2024-03-01 11:45:00+00\n",
+        )
+        .unwrap()],
+        warnings: vec![],
+    }
+}
+
+pub fn config() -> Config {
+    pitr_console::config::load::parse(Path::new("fixture.toml"), CONFIG).unwrap()
+}
+
+fn up(name: &str, failed: i64) -> ServerStatus {
+    ServerStatus {
+        server: name.into(),
+        checked_at: at(4300),
+        state: ServerState::Up(ServerFacts {
+            in_recovery: false,
+            timeline: Some(TimelineId(2)),
+            lsn: Some(Lsn(70 * SegmentSize::DEFAULT.bytes() + 0x1234)),
+            archiver: ArchiverStats {
+                last_archived_wal: Some("000000020000000000000045".into()),
+                last_archived_time: Some(at(4260)),
+                failed_count: failed,
+                last_failed_wal: (failed > 0).then(|| "000000020000000000000046".into()),
+                last_failed_time: (failed > 0).then(|| at(4290)),
+            },
+        }),
+    }
+}
+
+/// An app at `width` x `height` with the catalog and three server statuses loaded.
+pub fn app(width: u16, height: u16) -> App {
+    let mut app = App::new(
+        &config(),
+        "fixture.toml (--config)".into(),
+        Role::Operator,
+        berlin(),
+        Some("America/New_York".parse().unwrap()),
+    );
+    app.start(at(4300));
+    update(&mut app, Msg::Resize { width, height });
+    update(
+        &mut app,
+        Msg::CatalogLoaded {
+            repository: "archive".into(),
+            result: Ok(catalog()),
+        },
+    );
+    update(&mut app, Msg::ServerStatus(up("db1", 0)));
+    update(
+        &mut app,
+        Msg::ServerStatus(ServerStatus {
+            server: "db2".into(),
+            checked_at: at(4300),
+            state: ServerState::Down {
+                error:
+                    "cannot connect: error connecting to server: Connection refused (os error 111)"
+                        .into(),
+            },
+        }),
+    );
+    update(&mut app, Msg::ServerStatus(up("db3", 3)));
+    app
+}
+
+pub fn key(app: &mut App, code: crossterm::event::KeyCode) -> Vec<pitr_console::app::Cmd> {
+    update(
+        app,
+        Msg::Key(crossterm::event::KeyEvent::new(
+            code,
+            crossterm::event::KeyModifiers::NONE,
+        )),
+    )
+}
+
+pub fn chars(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, crossterm::event::KeyCode::Char(c));
+    }
+}
+
+/// Types an instant after `t` and presses Enter.
+pub fn go_to(app: &mut App, instant: &str) {
+    key(app, crossterm::event::KeyCode::Char('t'));
+    chars(app, instant);
+    key(app, crossterm::event::KeyCode::Enter);
+}

@@ -1,0 +1,142 @@
+//! Snapshots of the console's screens on a TestBackend (stored in the top-level snapshots/),
+//! and cell checks that snapshots of text cannot make: colours.
+
+mod ui_fixture;
+
+use crossterm::event::KeyCode;
+use pitr_console::app::App;
+use pitr_console::ui;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use ui_fixture::*;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn draw(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| ui::render(f, app)).unwrap();
+    terminal
+}
+
+fn snapshot(name: &str, prepare: impl Fn(&mut App)) {
+    for (w, h) in SIZES {
+        let mut app = app(w, h);
+        prepare(&mut app);
+        let terminal = draw(&app, w, h);
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+        });
+    }
+}
+
+#[test]
+fn main_screen() {
+    snapshot("main_screen", |_| {});
+}
+
+#[test]
+fn help_overlay() {
+    snapshot("help_overlay", |app| {
+        key(app, KeyCode::Char('?'));
+    });
+}
+
+#[test]
+fn not_recoverable_detail() {
+    snapshot("not_recoverable_detail", |app| {
+        go_to(app, "2024-03-01 12:30:30");
+    });
+}
+
+#[test]
+fn gap_zoomed_in() {
+    snapshot("gap", |app| {
+        go_to(app, "2024-03-01 12:25:00");
+        key(app, KeyCode::Char('}'));
+        key(app, KeyCode::Char('i'));
+        key(app, KeyCode::Char('i'));
+    });
+}
+
+#[test]
+fn time_input_with_a_dst_error() {
+    snapshot("time_input_error", |app| {
+        go_to(app, "2024-03-31 02:30:00");
+    });
+}
+
+#[test]
+fn catalog_error_and_unknown_servers() {
+    for (w, h) in SIZES {
+        let mut app = App::new(
+            &config(),
+            "fixture.toml (--config)".into(),
+            pitr_console::config::Role::Trainee,
+            berlin(),
+            None,
+        );
+        app.start(at(0));
+        pitr_console::app::update(
+            &mut app,
+            pitr_console::app::Msg::Resize {
+                width: w,
+                height: h,
+            },
+        );
+        pitr_console::app::update(
+            &mut app,
+            pitr_console::app::Msg::CatalogLoaded {
+                repository: "archive".into(),
+                result: Err(
+                    "repository `archive`: local repositories are not supported yet".into(),
+                ),
+            },
+        );
+        let terminal = draw(&app, w, h);
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("catalog_error_{w}x{h}"), terminal.backend());
+        });
+    }
+}
+
+/// Cells of the timeline row labelled `TL n`, from the first axis column on.
+fn row_of(buf: &Buffer, label: &str) -> u16 {
+    (0..buf.area.height)
+        .find(|&y| {
+            let line: String = (0..12).map(|x| buf[(x, y)].symbol()).collect();
+            line.contains(label)
+        })
+        .unwrap_or_else(|| panic!("no row labelled {label}"))
+}
+
+#[test]
+fn gap_cells_are_red_and_recoverable_ones_green() {
+    for (w, h) in SIZES {
+        let app = app(w, h);
+        let terminal = draw(&app, w, h);
+        let buf = terminal.backend().buffer();
+        let y = row_of(buf, "TL 1");
+        let left = 1 + pitr_console::app::geometry::TIMELINE_LABEL_WIDTH;
+        // The gap spans the minutes 30 and 31 after t0 (segments 30 and 31).
+        for t in [at(30 * 60 + 10), at(31 * 60 + 50)] {
+            let col = app.view.column_of(t).unwrap();
+            let cell = &buf[(left + col, y)];
+            assert_eq!(cell.fg, Color::Red, "{w}x{h}: gap cell at column {col}");
+            assert_eq!(cell.symbol(), ui::timeline::GAP_CHAR);
+        }
+        // Inside b2's window (minutes 21..30) the bar is green, before b1's start it is not.
+        let col = app.view.column_of(at(25 * 60)).unwrap();
+        assert_eq!(buf[(left + col, y)].fg, Color::Green);
+        let col = app.view.column_of(at(130)).unwrap();
+        assert_ne!(buf[(left + col, y)].fg, Color::Green);
+        // Every red bar cell is a gap cell.
+        for x in left..buf.area.width - 1 {
+            let cell = &buf[(x, y)];
+            if cell.symbol() == ui::timeline::GAP_CHAR {
+                assert_eq!(cell.fg, Color::Red);
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The console's model without a terminal: keys, jumps, time input, zones, probes.
+
+mod ui_fixture;
+
+use crossterm::event::KeyCode;
+use pitr_console::app::state::RepoState;
+use pitr_console::app::{update, Cmd, Focus, Mode, Msg};
+use pitr_console::domain::assess::{Reason, Verdict};
+use pitr_console::domain::timeline::TimelineId;
+use pitr_console::domain::zone::Zone;
+use ui_fixture::*;
+
+#[test]
+fn opens_at_the_end_of_coverage_on_the_latest_timeline() {
+    let app = app(80, 24);
+    let data = app.data().unwrap();
+    assert_eq!(app.cursor, data.extent.unwrap().1);
+    assert_eq!(app.timeline, Some(TimelineId(2)));
+    assert!(app.view.contains(app.cursor));
+    assert!(app.current_buckets().is_some());
+    assert!(app.assessment.as_ref().unwrap().verdict.is_recoverable());
+}
+
+#[test]
+fn left_and_right_move_by_the_step_and_plus_minus_cycle_steps() {
+    let mut app = app(80, 24);
+    let start = app.cursor;
+    assert_eq!(app.step_seconds(), 60);
+    key(&mut app, KeyCode::Left);
+    assert_eq!(app.cursor, start - chrono::Duration::seconds(60));
+    key(&mut app, KeyCode::Right);
+    key(&mut app, KeyCode::Right);
+    assert_eq!(app.cursor, start + chrono::Duration::seconds(60));
+    let mut seen = vec![];
+    for _ in 0..6 {
+        key(&mut app, KeyCode::Char('+'));
+        seen.push(app.step_seconds());
+    }
+    assert_eq!(seen, vec![600, 3600, 21600, 86400, 86400, 86400]);
+    for _ in 0..7 {
+        key(&mut app, KeyCode::Char('-'));
+    }
+    assert_eq!(app.step_seconds(), 1);
+    let before = app.cursor;
+    key(&mut app, KeyCode::Right);
+    assert_eq!(app.cursor, before + chrono::Duration::seconds(1));
+}
+
+#[test]
+fn moving_out_of_the_view_scrolls_it() {
+    let mut app = app(80, 24);
+    for _ in 0..5 {
+        key(&mut app, KeyCode::Char('+'));
+    }
+    key(&mut app, KeyCode::Right);
+    assert!(app.view.contains(app.cursor));
+    assert!(app.current_buckets().is_some());
+}
+
+#[test]
+fn brackets_jump_between_backups_and_braces_between_gap_edges() {
+    let mut app = app(160, 48);
+    key(&mut app, KeyCode::Home);
+    // Before its first anchor a timeline is dated by that anchor: segment 1 by its file time.
+    assert_eq!(app.cursor, at(120));
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.cursor, at(3 * 60 + 2)); // b1's consistency point
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.cursor, at(21 * 60 + 2)); // b2
+    key(&mut app, KeyCode::Char('['));
+    assert_eq!(app.cursor, at(3 * 60 + 2));
+    key(&mut app, KeyCode::Char('}'));
+    assert_eq!(app.cursor, at(30 * 60)); // the gap begins where segment 29 ends
+    key(&mut app, KeyCode::Char('}'));
+    assert_eq!(app.cursor, at(32 * 60)); // and ends where segment 32 begins
+    key(&mut app, KeyCode::Char('{'));
+    assert_eq!(app.cursor, at(30 * 60));
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.cursor, app.data().unwrap().extent.unwrap().1);
+    let end = app.cursor;
+    key(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.cursor, end, "no backup after the end: the cursor stays");
+}
+
+#[test]
+fn the_cursor_in_the_gap_is_not_recoverable_with_the_missing_segment() {
+    let mut app = app(80, 24);
+    go_to(&mut app, "2024-03-01 12:30:30");
+    assert!(matches!(app.mode, Mode::Normal));
+    assert_eq!(app.cursor, at(30 * 60 + 30));
+    let Verdict::NotRecoverable {
+        reason,
+        nearest_before,
+        nearest_after,
+    } = &app.assessment.as_ref().unwrap().verdict
+    else {
+        panic!("the gap should not be recoverable")
+    };
+    assert!(
+        matches!(reason, Reason::InGap { missing_segment, .. } if missing_segment == "00000001000000000000001E"),
+        "{reason:?}"
+    );
+    assert!(nearest_before.unwrap().at <= at(30 * 60));
+    assert_eq!(nearest_after.unwrap().at, at(41 * 60 + 2));
+}
+
+#[test]
+fn a_typed_instant_that_does_not_exist_is_refused_with_the_alternatives() {
+    let mut app = app(80, 24);
+    let before = app.cursor;
+    go_to(&mut app, "2024-03-31 02:30:00");
+    let Mode::Input(input) = &app.mode else {
+        panic!("the input should stay open")
+    };
+    let error = input.error.as_deref().unwrap();
+    assert!(error.contains("does not exist"), "{error}");
+    assert!(error.contains("01:59:59+01:00") && error.contains("03:00:00+02:00"));
+    assert_eq!(app.cursor, before);
+    // Editing clears the error; Esc closes without moving.
+    key(&mut app, KeyCode::Backspace);
+    let Mode::Input(input) = &app.mode else {
+        panic!()
+    };
+    assert!(input.error.is_none());
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Normal));
+    assert_eq!(app.cursor, before);
+}
+
+#[test]
+fn an_ambiguous_instant_names_both_offsets_and_an_explicit_one_works() {
+    let mut app = app(80, 24);
+    go_to(&mut app, "2024-10-27 02:30:00");
+    let Mode::Input(input) = &app.mode else {
+        panic!("the input should stay open")
+    };
+    let error = input.error.clone().unwrap();
+    assert!(
+        error.contains("+02:00") && error.contains("+01:00"),
+        "{error}"
+    );
+    key(&mut app, KeyCode::Esc);
+    go_to(&mut app, "2024-03-01 11:30:00 UTC");
+    assert_eq!(app.cursor, at(30 * 60));
+    go_to(&mut app, "garbage");
+    assert!(
+        matches!(&app.mode, Mode::Input(i) if i.error.as_deref().is_some_and(|e| e.contains("not a")))
+    );
+}
+
+#[test]
+fn z_cycles_configured_utc_and_local_zones_and_input_follows() {
+    let mut app = app(80, 24);
+    assert_eq!(app.zone(), berlin());
+    key(&mut app, KeyCode::Char('z'));
+    assert_eq!(app.zone(), Zone::UTC);
+    // Typed instants default to the displayed zone.
+    go_to(&mut app, "2024-03-01 11:10:00");
+    assert_eq!(app.cursor, at(600));
+    key(&mut app, KeyCode::Char('z'));
+    assert_eq!(app.zone().to_string(), "America/New_York");
+    key(&mut app, KeyCode::Char('z'));
+    assert_eq!(app.zone(), berlin());
+}
+
+#[test]
+fn zoom_changes_time_per_column_and_keeps_the_cursor_visible() {
+    let mut app = app(80, 24);
+    let per = app.view.per_column();
+    key(&mut app, KeyCode::Char('i'));
+    assert!(app.view.per_column() < per);
+    assert!(app.view.contains(app.cursor));
+    key(&mut app, KeyCode::Char('o'));
+    key(&mut app, KeyCode::Char('o'));
+    assert!(app.view.per_column() > per);
+    assert!(app.view.contains(app.cursor));
+}
+
+#[test]
+fn tab_moves_focus_and_up_down_select_in_the_focused_pane() {
+    let mut app = app(80, 24);
+    assert_eq!(app.focus, Focus::Timeline);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.timeline, Some(TimelineId(1)));
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.timeline, Some(TimelineId(2)));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, Focus::Detail);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.focus, Focus::Servers);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.selected_server, 2);
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.focus, Focus::Detail);
+}
+
+#[test]
+fn help_opens_and_closes_and_q_quits() {
+    let mut app = app(80, 24);
+    key(&mut app, KeyCode::Char('?'));
+    assert!(matches!(app.mode, Mode::Help));
+    let cursor = app.cursor;
+    key(&mut app, KeyCode::Left);
+    assert_eq!(
+        app.cursor, cursor,
+        "keys other than close do nothing under help"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Normal));
+    assert_eq!(key(&mut app, KeyCode::Char('q')), vec![Cmd::Quit]);
+    assert!(app.quitting);
+}
+
+#[test]
+fn q_typed_into_the_time_input_is_text_not_quit() {
+    let mut app = app(80, 24);
+    key(&mut app, KeyCode::Char('t'));
+    assert!(key(&mut app, KeyCode::Char('q')).is_empty());
+    assert!(!app.quitting);
+}
+
+#[test]
+fn servers_are_probed_at_start_and_again_every_few_seconds() {
+    let mut app = pitr_console::app::App::new(
+        &config(),
+        "x".into(),
+        pitr_console::config::Role::Trainee,
+        Zone::UTC,
+        None,
+    );
+    let first = app.start(at(0));
+    assert_eq!(first.len(), 4);
+    assert!(first.contains(&Cmd::LoadCatalog {
+        repository: "archive".into()
+    }));
+    // Probes in flight are not asked for again until they are stale.
+    assert!(update(&mut app, Msg::Tick { now: at(1) }).is_empty());
+    let stale = update(&mut app, Msg::Tick { now: at(20) });
+    assert_eq!(stale.len(), 3);
+    // An answered server is asked again SERVER_REFRESH after its answer.
+    let mut answered = ui_fixture::app(80, 24);
+    assert!(update(&mut answered, Msg::Tick { now: at(4302) }).is_empty());
+    let again = update(&mut answered, Msg::Tick { now: at(4306) });
+    assert_eq!(again.len(), 3);
+}
+
+#[test]
+fn a_catalog_error_is_kept_for_the_pane() {
+    let mut app = pitr_console::app::App::new(
+        &config(),
+        "x".into(),
+        pitr_console::config::Role::Operator,
+        Zone::UTC,
+        None,
+    );
+    update(
+        &mut app,
+        Msg::CatalogLoaded {
+            repository: "archive".into(),
+            result: Err("repository `archive`: local repositories are not supported yet".into()),
+        },
+    );
+    assert!(
+        matches!(&app.repo().unwrap().state, RepoState::Failed(e) if e.contains("not supported"))
+    );
+    assert!(app.assessment.is_none());
+    key(&mut app, KeyCode::Char(']'));
+    key(&mut app, KeyCode::Home);
+}
