@@ -1,5 +1,6 @@
 //! A real Barman server (Debian's barman 3.x) backing up a real primary, the console's
-//! catalog of it, and recoveries to an instant and to a restore point through it.
+//! catalog of it, and recoveries through it: beside production to an instant and to a
+//! restore point, then production itself in place, promoted.
 //!
 //! Barman runs as `postgres` (`barman_user = postgres` in its own config file in the test's
 //! temp dir): the primary's archive_command copies into Barman's incoming directory and
@@ -10,6 +11,8 @@ mod repo_support;
 
 use pitr_console::adapters::catalog::load_view;
 use pitr_console::domain::target::RecoveryTarget;
+use pitr_console::engine::recovery::RestoreMode;
+use pitr_console::engine::Decision;
 use repo_support::{tool_present, Primary, BIN, ROWS_AT_BEFORE_DELETE};
 use std::time::Instant;
 
@@ -100,11 +103,46 @@ async fn barman_backs_up_catalogs_and_recovers_to_an_instant() {
     )
     .await;
     assert_eq!(rows, ROWS_AT_BEFORE_DELETE, "get-wal to the restore point");
+    let get_wal_time = t.elapsed();
+
+    // Production itself, in place: stopped, moved aside, `barman recover` into its pgdata,
+    // paused before the DELETE, promoted. It must archive again afterwards.
+    let archive_command = p.psql("show archive_command");
+    let (_, config) = p.write_config(&format!(
+        "kind = \"barman\"\nbarman_server = \"pg\"\nbarman_user = \"postgres\"\nbarman_config = \"{}\"",
+        cfg.display()
+    ));
+    let t = Instant::now();
+    let rows = repo_support::recover(
+        &mut p,
+        &config,
+        &view,
+        RecoveryTarget::Time {
+            at: w.before_delete,
+            inclusive: false,
+        },
+        RestoreMode::InPlace,
+        Decision::Promote,
+        "in-place",
+    )
+    .await;
+    assert_eq!(
+        rows, ROWS_AT_BEFORE_DELETE,
+        "in place, paused before the DELETE"
+    );
+    assert_eq!(p.psql("select pg_is_in_recovery()"), "f");
+    assert_eq!(p.count_at(PORT), ROWS_AT_BEFORE_DELETE);
+    assert_eq!(
+        p.psql("show archive_command"),
+        archive_command,
+        "Barman's `archive_command = false` is undone for production"
+    );
     eprintln!(
-        "barman: setup (cluster, backup, workload) {:.1} s, catalog {:.2} s, recover+pause {:.1} s, get-wal recovery {:.1} s, total {:.1} s",
+        "barman: setup (cluster, backup, workload) {:.1} s, catalog {:.2} s, side recover+pause {:.1} s, side get-wal recovery {:.1} s, in-place recovery+promote {:.1} s, total {:.1} s",
         setup.as_secs_f64(),
         catalog_time.as_secs_f64(),
         recover_time.as_secs_f64(),
+        get_wal_time.as_secs_f64(),
         t.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );

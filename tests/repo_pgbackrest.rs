@@ -1,7 +1,8 @@
 //! A real pgBackRest repository (Debian's pgbackrest 2.x, repository on local disk) holding
 //! a real primary's backup and WAL, the console's catalog of it, and recoveries to an
 //! instant (`pgbackrest restore --type=time`) and to the last LSN written (`--type=none` plus
-//! the console's own `restore_command = pgbackrest archive-get`).
+//! the console's own `restore_command = pgbackrest archive-get`), then production itself in
+//! place, promoted.
 //!
 //! pgBackRest runs as `postgres` with `--config` pointing into the test's temp dir: it is
 //! the database host's tool, run by the cluster's owner, and the temp config keeps tests
@@ -11,6 +12,8 @@ mod repo_support;
 
 use pitr_console::adapters::catalog::load_view;
 use pitr_console::domain::target::RecoveryTarget;
+use pitr_console::engine::recovery::RestoreMode;
+use pitr_console::engine::Decision;
 use repo_support::{tool_present, Primary, ROWS_AT_BEFORE_DELETE};
 use std::time::Instant;
 
@@ -106,11 +109,38 @@ async fn pgbackrest_backs_up_catalogs_and_recovers_to_an_instant() {
         repo_support::ROWS_AT_END,
         "archive-get to the end LSN"
     );
+    let archive_get_time = t.elapsed();
+
+    // Production itself, in place: restored by pgBackRest into its pgdata, promoted.
+    let (_, config) = p.write_config(&format!(
+        "kind = \"pgbackrest\"\nstanza = \"main\"\npgbackrest_config = \"{cfg}\""
+    ));
+    let t = Instant::now();
+    let rows = repo_support::recover(
+        &mut p,
+        &config,
+        &view,
+        RecoveryTarget::Time {
+            at: w.before_delete,
+            inclusive: false,
+        },
+        RestoreMode::InPlace,
+        Decision::Promote,
+        "in-place",
+    )
+    .await;
+    assert_eq!(
+        rows, ROWS_AT_BEFORE_DELETE,
+        "in place, paused before the DELETE"
+    );
+    assert_eq!(p.psql("select pg_is_in_recovery()"), "f");
+    assert_eq!(p.count_at(PORT), ROWS_AT_BEFORE_DELETE);
     eprintln!(
-        "pgbackrest: setup (cluster, stanza, backup, workload) {:.1} s, catalog {:.2} s, restore+pause {:.1} s, archive-get recovery {:.1} s, total {:.1} s",
+        "pgbackrest: setup (cluster, stanza, backup, workload) {:.1} s, catalog {:.2} s, side restore+pause {:.1} s, side archive-get recovery {:.1} s, in-place recovery+promote {:.1} s, total {:.1} s",
         setup.as_secs_f64(),
         catalog_time.as_secs_f64(),
         restore_time.as_secs_f64(),
+        archive_get_time.as_secs_f64(),
         t.elapsed().as_secs_f64(),
         started.elapsed().as_secs_f64()
     );

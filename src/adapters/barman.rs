@@ -220,6 +220,18 @@ impl Barman {
             let owner = server_user.unwrap_or_default();
             commands.push(CommandSpec::new("chown").args(["-R", &format!("{owner}:"), &dest_s]));
         }
+        if dest == server.pgdata {
+            // Barman sets `archive_command = false` in the restored postgresql.conf (keeping
+            // the original as .origin). Right for a copy; wrong for production recovered in
+            // place, which must archive its new timeline once promoted.
+            let conf = shell_quote(&format!("{dest_s}/postgresql.conf"));
+            commands.push(
+                CommandSpec::shell(format!(
+                    "if [ -f {conf}.origin ]; then cp -p {conf}.origin {conf}; fi"
+                ))
+                .run_as(server_user),
+            );
+        }
         let restore_command = match self.method {
             RestoreMethod::BarmanRecover => {
                 let wal = shell_quote(&format!("{dest_s}/barman_wal"));

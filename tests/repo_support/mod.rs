@@ -274,12 +274,39 @@ pub async fn side_recovery(
     side_port: u16,
     tag: &str,
 ) -> i64 {
+    let dir = p.dir.join(format!("side-{tag}"));
+    p.guard(dir.clone());
+    let mode = RestoreMode::Side {
+        dir,
+        port: side_port,
+    };
+    recover(p, config, view, target, mode, Decision::RollBack, tag).await
+}
+
+/// Recovers `db1` through the repository in `mode`, pauses at `target`, counts the rows
+/// there, then answers `decision` (promote or roll back). Returns the count.
+pub async fn recover(
+    p: &mut Primary,
+    config: &Config,
+    view: &RepositoryView,
+    target: RecoveryTarget,
+    mode: RestoreMode,
+    decision: Decision,
+    tag: &str,
+) -> i64 {
     let repo = &config.repositories[0];
     let server = &config.servers[0];
     let backup = view.catalog.backups[0].clone();
-    let dir = p.dir.join(format!("side-{tag}"));
-    p.guard(dir.clone());
-    let how = restore_for(repo, server, &backup, &target, &dir).unwrap();
+    let (dest, port) = match &mode {
+        RestoreMode::Side { dir, port } => (dir.clone(), *port),
+        RestoreMode::InPlace => (p.pgdata(), p.port),
+    };
+    let want = if decision == Decision::Promote {
+        RunStatus::Promoted
+    } else {
+        RunStatus::RolledBack
+    };
+    let how = restore_for(repo, server, &backup, &target, &dest).unwrap();
     let inputs = RecoveryInputs {
         server: ServerSpec {
             name: "db1".into(),
@@ -298,10 +325,7 @@ pub async fn side_recovery(
         restore_command: how.restore_command,
         target,
         action: FinalAction::Pause,
-        mode: RestoreMode::Side {
-            dir: dir.clone(),
-            port: side_port,
-        },
+        mode,
         apps: vec![],
         checks: vec![],
         safety_dump_dir: p.dir.join("dumps"),
@@ -320,11 +344,15 @@ pub async fn side_recovery(
     while let Some(e) = handle.events.recv().await {
         if let EngineEvent::NeedsDecision { question, .. } = &e {
             match question {
-                Question::PromoteOrRollBack => seen = Some(p.count_at(side_port)),
+                Question::PromoteOrRollBack => seen = Some(p.count_at(port)),
                 Question::FailedStep { id, error, .. } => failed.push(format!("{id}: {error}")),
                 _ => {}
             }
-            handle.decisions.send(Decision::RollBack).unwrap();
+            let answer = match question {
+                Question::PromoteOrRollBack => decision.clone(),
+                _ => Decision::RollBack,
+            };
+            handle.decisions.send(answer).unwrap();
         }
         let end = matches!(e, EngineEvent::RunFinished { .. });
         events.push(e);
@@ -342,7 +370,7 @@ pub async fn side_recovery(
         .collect();
     assert_eq!(
         status,
-        RunStatus::RolledBack,
+        want,
         "{tag}: {}\nplan:\n{rendered}",
         failures.join("\n")
     );

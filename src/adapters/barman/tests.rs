@@ -158,7 +158,12 @@ fn remote_barman_and_the_wal_fetch_forms() {
         &RecoveryTarget::Immediate,
         Path::new("/pg"),
     );
-    assert_eq!(t.commands.len(), 1);
+    assert_eq!(t.commands.len(), 2);
+    assert_eq!(
+        t.commands[1].display(),
+        "(as postgres) if [ -f /pg/postgresql.conf.origin ]; then cp -p /pg/postgresql.conf.origin /pg/postgresql.conf; fi",
+        "in place: production's archive_command comes back"
+    );
     let line = t.commands[0].args.last().unwrap();
     assert_eq!(
         line,
