@@ -11,7 +11,7 @@ use crate::domain::backup::{Backup, BackupFormat};
 use crate::domain::catalog::{ArchivedSegment, Catalog, Compression};
 use crate::domain::lsn::Lsn;
 use crate::domain::restore_command::shell_quote;
-use crate::domain::segment::WalSegment;
+use crate::domain::segment::{SegmentSize, WalSegment};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::timeline::{TimelineHistory, TimelineId};
 use crate::engine::ports::CommandSpec;
@@ -117,43 +117,14 @@ impl Barman {
         let spec = self.tool.command("cat", &[xlog_db]);
         let text = repo_tool::output(&spec, "Barman", HINT)?;
         let entries = parse_xlog_db(&text, &mut warnings);
-        let mut segments = Vec::new();
+        let (segments, history_files) = split_xlog(entries, segment_size, &mut warnings);
         let mut histories = Vec::new();
-        for e in entries {
-            if let Some(tli) = e.name.strip_suffix(".history") {
-                match u32::from_str_radix(tli, 16) {
-                    Ok(t) if tli.len() == 8 => match self.history(TimelineId(t), &e.name) {
-                        Ok(h) => histories.push(h),
-                        Err(err) => warnings.push(format!("{}: {err}; ignored", e.name)),
-                    },
-                    _ => warnings.push(format!(
-                        "xlog.db lists {}: not a history file name; ignored",
-                        e.name
-                    )),
-                }
-                continue;
-            }
-            if e.name.ends_with(".backup") {
-                continue;
-            }
-            match WalSegment::parse_file_name(&e.name, segment_size) {
-                Some(segment) => segments.push(ArchivedSegment {
-                    segment,
-                    file_name: e.name,
-                    compression: e.compression,
-                    partial: false,
-                    size_bytes: e.size,
-                    archived_at: e.time,
-                }),
-                None => warnings.push(format!(
-                    "xlog.db lists {}: not a WAL segment name for {} MiB segments; ignored",
-                    e.name,
-                    segment_size.bytes() >> 20
-                )),
+        for (tli, name) in history_files {
+            match self.history(tli, &name) {
+                Ok(h) => histories.push(h),
+                Err(err) => warnings.push(format!("{name}: {err}; ignored")),
             }
         }
-        segments.sort_by_key(|s| s.segment);
-        segments.dedup_by_key(|s| s.segment);
         histories.sort_by_key(|h| h.timeline);
         let mut backups: Vec<Backup> = shown
             .into_iter()
@@ -466,6 +437,49 @@ pub fn parse_show_server(v: &Value, server: &str) -> Result<ServerInfo, String> 
             .map(|n| n as u64),
         system_identifier,
     })
+}
+
+/// The archived segments (sorted, one per segment) and the history files of xlog.db.
+pub fn split_xlog(
+    entries: Vec<XlogEntry>,
+    segment_size: SegmentSize,
+    warnings: &mut Vec<String>,
+) -> (Vec<ArchivedSegment>, Vec<(TimelineId, String)>) {
+    let mut segments = Vec::new();
+    let mut histories = Vec::new();
+    for e in entries {
+        if let Some(tli) = e.name.strip_suffix(".history") {
+            match u32::from_str_radix(tli, 16) {
+                Ok(t) if tli.len() == 8 => histories.push((TimelineId(t), e.name)),
+                _ => warnings.push(format!(
+                    "xlog.db lists {}: not a history file name; ignored",
+                    e.name
+                )),
+            }
+            continue;
+        }
+        if e.name.ends_with(".backup") {
+            continue;
+        }
+        match WalSegment::parse_file_name(&e.name, segment_size) {
+            Some(segment) => segments.push(ArchivedSegment {
+                segment,
+                file_name: e.name,
+                compression: e.compression,
+                partial: false,
+                size_bytes: e.size,
+                archived_at: e.time,
+            }),
+            None => warnings.push(format!(
+                "xlog.db lists {}: not a WAL segment name for {} MiB segments; ignored",
+                e.name,
+                segment_size.bytes() >> 20
+            )),
+        }
+    }
+    segments.sort_by_key(|s| s.segment);
+    segments.dedup_by_key(|s| s.segment);
+    (segments, histories)
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -206,3 +206,26 @@ fn latest_has_no_target_action() {
         ["--target-name", "before_delete", "--target-action", "pause"]
     );
 }
+
+#[test]
+fn a_segment_missing_from_xlog_db_is_a_gap() {
+    let mut w = Vec::new();
+    let (segments, histories) =
+        split_xlog(parse_xlog_db(XLOG, &mut w), SegmentSize::DEFAULT, &mut w);
+    let numbers: Vec<u64> = segments.iter().map(|s| s.segment.number).collect();
+    assert_eq!(numbers, [2, 3, 5]);
+    assert_eq!(histories, [(TimelineId(2), "00000002.history".to_string())]);
+    let catalog = Catalog {
+        repository: "barman".into(),
+        segment_size: SegmentSize::DEFAULT,
+        backups: vec![backup()],
+        segments,
+        histories: vec![],
+        warnings: vec![],
+    };
+    let times = crate::domain::times::EstimatedTimes::from_catalog(&catalog);
+    let cov = crate::domain::coverage::compute(&catalog, &times);
+    let gaps = &cov.timelines[0].gaps;
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0].first_missing, "000000010000000000000004");
+}

@@ -124,3 +124,25 @@ fn restore_commands() {
         ["--type=immediate", "--target-action=pause"]
     );
 }
+
+#[test]
+fn a_segment_missing_from_the_archive_is_a_gap() {
+    let mut v: Value = serde_json::from_str(LS).unwrap();
+    v["15-1/0000000100000000/000000010000000000000004-0123abcd.gz"] =
+        serde_json::json!({"type": "file", "size": 9, "time": 1795241300});
+    let mut w = Vec::new();
+    let files = parse_repo_ls(&v, SegmentSize::DEFAULT, &mut w).unwrap();
+    let catalog = Catalog {
+        repository: "pgbackrest".into(),
+        segment_size: SegmentSize::DEFAULT,
+        backups: vec![backup()],
+        segments: files.segments,
+        histories: vec![],
+        warnings: vec![],
+    };
+    let times = crate::domain::times::EstimatedTimes::from_catalog(&catalog);
+    let cov = crate::domain::coverage::compute(&catalog, &times);
+    let gaps = &cov.timelines[0].gaps;
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(gaps[0].first_missing, "000000010000000000000003");
+}
