@@ -348,6 +348,7 @@ pub fn local_ports() -> crate::engine::ports::Ports {
         commands: Arc::new(super::process::LocalCommands),
         sql: Arc::new(super::postgres::Postgres),
         fs: Arc::new(LocalFs),
+        patroni: Arc::new(super::patroni::RestClient::default()),
     }
 }
 

@@ -91,7 +91,7 @@ impl Reason {
                 when(consistent_at)
             ),
             Reason::AfterArchiveEnd { last, last_segment } => format!(
-                "after the end of archived WAL ({last_segment}, about {})",
+                "after the end of archived WAL ({last_segment}, {})",
                 when(last)
             ),
             Reason::InGap {
@@ -244,7 +244,13 @@ impl<'a> Recoverability<'a> {
         let size = self.coverage.segment_size;
         let backup = self.catalog.backups.iter().find(|b| b.id == w.backup_id);
         let first = backup.map_or(w.start_lsn, |b| b.start_lsn);
+        // Replay that stops exactly at a segment boundary needs nothing of the next segment.
         let last = lsn.unwrap_or(w.end_lsn);
+        let last = if last > first && last.segment_offset(size.bytes()) == 0 {
+            Lsn(last.0 - 1)
+        } else {
+            last
+        };
         let first_seg =
             WalSegment::containing(backup.map_or(w.timeline, |b| b.timeline), first, size);
         let last_seg = WalSegment::containing(w.timeline, last, size);

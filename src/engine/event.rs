@@ -89,6 +89,8 @@ pub enum StepStatus {
 pub enum Question {
     /// Type the server's name to allow steps that change production.
     ConfirmDestructive { server: String },
+    /// The node to recover is its Patroni cluster's leader: type `leader` to go on.
+    ConfirmLeader { server: String, member: String },
     /// Paused at the target and verified: keep it or go back.
     PromoteOrRollBack,
     /// A step's intent is journaled without an outcome: it may have half happened.

@@ -1,9 +1,10 @@
 //! Fakes of the ports for engine unit tests: commands succeed, SQL and files answer empty.
 
 use super::ports::{
-    ByteProgress, CommandResult, CommandRunner, CommandSpec, Fs, LineSink, PortError, Ports,
-    ReplayStatus, Rows, Sql,
+    ByteProgress, CommandResult, CommandRunner, CommandSpec, Fs, LineSink, PatroniApi, PortError,
+    Ports, ReplayStatus, Rows, Sql,
 };
+use crate::domain::patroni::{ClusterState, NodeStatus};
 use futures::future::BoxFuture;
 use std::path::Path;
 use std::sync::Arc;
@@ -107,10 +108,27 @@ impl Fs for FakeFs {
     }
 }
 
+pub struct NoPatroni;
+impl PatroniApi for NoPatroni {
+    fn cluster<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<ClusterState, PortError>> {
+        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+    }
+    fn node<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<NodeStatus, PortError>> {
+        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+    }
+    fn set_pause<'a>(&'a self, u: &'a str, _p: bool) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+    }
+    fn reinitialize<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<String, PortError>> {
+        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+    }
+}
+
 pub fn ports() -> Ports {
     Ports {
         commands: Arc::new(FakeCommands),
         sql: Arc::new(FakeSql),
         fs: Arc::new(FakeFs),
+        patroni: Arc::new(NoPatroni),
     }
 }

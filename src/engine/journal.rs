@@ -177,11 +177,18 @@ impl Journal {
 
     /// Appends one record and fsyncs it. Text fields are redacted here, once for all.
     pub fn write(&mut self, body: Body) -> Result<(), JournalError> {
+        self.write_on(body, None)
+    }
+
+    /// Like `write`, for an action on another host (over SSH): the record names that host.
+    pub fn write_on(&mut self, body: Body, host: Option<&str>) -> Result<(), JournalError> {
         let record = Record {
             seq: self.seq,
             time: Utc::now(),
             user: self.user.clone(),
-            host: self.host.clone(),
+            host: host
+                .map(str::to_string)
+                .unwrap_or_else(|| self.host.clone()),
             pid: std::process::id(),
             prev: self.last_hash.clone(),
             body: redact_body(body),

@@ -2,6 +2,7 @@
 //! processes, PostgreSQL and files; engine unit tests use fakes.
 
 use crate::domain::lsn::Lsn;
+use crate::domain::patroni::{ClusterState, NodeStatus};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -151,6 +152,11 @@ pub trait CommandRunner: Send + Sync {
         cmd: &'a CommandSpec,
         lines: LineSink<'a>,
     ) -> BoxFuture<'a, Result<CommandResult, PortError>>;
+
+    /// The host the commands run on, for the journal; None for this machine.
+    fn host(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Replay as seen from a server in recovery (or just out of it).
@@ -234,6 +240,23 @@ pub trait Fs: Send + Sync {
     /// Names of the entries of a directory.
     fn list_dir(&self, p: &Path) -> Result<Vec<String>, PortError>;
     fn file_size(&self, p: &Path) -> Result<u64, PortError>;
+
+    /// The host the files are on, for the journal; None for this machine.
+    fn host(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Patroni's REST API, addressed by the base URL of one member (`http://host:8008`).
+pub trait PatroniApi: Send + Sync {
+    /// `GET /cluster`: members, roles, timelines, lag, pause.
+    fn cluster<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<ClusterState, PortError>>;
+    /// `GET /patroni`: the member's own view (pause as it has seen it).
+    fn node<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<NodeStatus, PortError>>;
+    /// `PATCH /config {"pause": ...}`.
+    fn set_pause<'a>(&'a self, url: &'a str, pause: bool) -> BoxFuture<'a, Result<(), PortError>>;
+    /// `POST /reinitialize` on the member at `url`.
+    fn reinitialize<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<String, PortError>>;
 }
 
 /// The ports a run uses, cheap to clone.
@@ -242,6 +265,7 @@ pub struct Ports {
     pub commands: Arc<dyn CommandRunner>,
     pub sql: Arc<dyn Sql>,
     pub fs: Arc<dyn Fs>,
+    pub patroni: Arc<dyn PatroniApi>,
 }
 
 #[cfg(test)]

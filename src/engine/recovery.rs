@@ -25,6 +25,19 @@ pub struct ServerSpec {
     pub dsn: String,
     /// Unix socket directory passed to the server at start (`-k`), when not left to its config.
     pub socket_dir: Option<PathBuf>,
+    /// Set when the server is a Patroni member (control = patroni).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patroni: Option<PatroniSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatroniSpec {
+    /// The REST API of this server's own Patroni (`patroni_url`).
+    pub url: String,
+    /// The operator already agreed to recover the cluster's leader (headless runs); else the
+    /// run asks when the node turns out to be the leader.
+    #[serde(default)]
+    pub confirm_leader: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +146,9 @@ pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
     list.push(Box::new(steps::decide::Decide(r.clone())));
     list.push(Box::new(steps::decide::Promote(r.clone())));
     if !side {
+        if inputs.server.patroni.is_some() {
+            list.push(Box::new(steps::patroni::Rejoin(r.clone())));
+        }
         list.push(Box::new(steps::apps::StartApps(r.clone())));
     }
     list.push(Box::new(steps::summary::Summary(r.clone())));

@@ -88,11 +88,16 @@ impl Shared {
     }
 
     pub fn journal(&self, body: Body) -> Result<(), StepError> {
+        self.journal_on(body, None)
+    }
+
+    /// Journals an action done on `host` (None: this machine).
+    pub fn journal_on(&self, body: Body, host: Option<&str>) -> Result<(), StepError> {
         let mut j = self
             .journal
             .lock()
             .map_err(|_| StepError::Failed("journal writer poisoned by an earlier panic".into()))?;
-        j.write(body).map_err(|e| {
+        j.write_on(body, host).map_err(|e| {
             StepError::Failed(format!(
                 "cannot write the journal, stopping before acting: {e}"
             ))
@@ -220,12 +225,15 @@ impl StepCtx {
         self.shared.ask(question, prompt, options).await
     }
 
-    fn action(&self, text: String) -> Result<(), StepError> {
-        self.shared.journal(Body::Action {
-            index: self.index,
-            step: self.step.clone(),
-            action: text,
-        })
+    fn action(&self, text: String, host: Option<&str>) -> Result<(), StepError> {
+        self.shared.journal_on(
+            Body::Action {
+                index: self.index,
+                step: self.step.clone(),
+                action: text,
+            },
+            host,
+        )
     }
 
     fn action_done(
@@ -234,20 +242,26 @@ impl StepCtx {
         exit_code: Option<i32>,
         d: Duration,
         output: String,
+        host: Option<&str>,
     ) -> Result<(), StepError> {
-        self.shared.journal(Body::ActionDone {
-            index: self.index,
-            step: self.step.clone(),
-            ok,
-            exit_code,
-            duration_ms: d.as_millis() as u64,
-            output,
-        })
+        self.shared.journal_on(
+            Body::ActionDone {
+                index: self.index,
+                step: self.step.clone(),
+                ok,
+                exit_code,
+                duration_ms: d.as_millis() as u64,
+                output,
+            },
+            host,
+        )
     }
 
     /// Runs a command, journaled before and after, its output streamed to the driver.
     pub async fn exec(&mut self, cmd: &CommandSpec) -> Result<CommandResult, StepError> {
-        self.action(cmd.display())?;
+        let host = self.ports.commands.host();
+        let host = host.as_deref();
+        self.action(cmd.display(), host)?;
         let index = self.index;
         let events = self.shared.events.clone();
         let sink = move |line: &str| {
@@ -259,11 +273,11 @@ impl StepCtx {
         let started = Instant::now();
         match self.ports.commands.run(cmd, &sink).await {
             Ok(r) => {
-                self.action_done(r.success(), r.exit_code, r.duration, r.output.clone())?;
+                self.action_done(r.success(), r.exit_code, r.duration, r.output.clone(), host)?;
                 Ok(r)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone())?;
+                self.action_done(false, None, started.elapsed(), e.0.clone(), host)?;
                 Err(e.into())
             }
         }
@@ -292,7 +306,7 @@ impl StepCtx {
 
     /// SQL that changes something, journaled. Read-only polling goes to the port directly.
     pub async fn sql_action(&mut self, dsn: &str, sql: &str) -> Result<Rows, StepError> {
-        self.action(format!("SQL {sql}"))?;
+        self.action(format!("SQL {sql}"), None)?;
         let started = Instant::now();
         match self.ports.sql.rows(dsn, sql).await {
             Ok(rows) => {
@@ -306,11 +320,11 @@ impl StepCtx {
                     })
                     .collect::<Vec<_>>()
                     .join("\n");
-                self.action_done(true, None, started.elapsed(), out)?;
+                self.action_done(true, None, started.elapsed(), out, None)?;
                 Ok(rows)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone())?;
+                self.action_done(false, None, started.elapsed(), e.0.clone(), None)?;
                 Err(e.into())
             }
         }
@@ -318,7 +332,11 @@ impl StepCtx {
 
     /// A rename, journaled before and after.
     pub fn rename(&mut self, from: &Path, to: &Path) -> Result<(), StepError> {
-        self.action(format!("mv {} {}", from.display(), to.display()))?;
+        let host = self.ports.fs.host();
+        self.action(
+            format!("mv {} {}", from.display(), to.display()),
+            host.as_deref(),
+        )?;
         let started = Instant::now();
         let r = self.ports.fs.rename(from, to);
         self.action_done(
@@ -326,13 +344,28 @@ impl StepCtx {
             None,
             started.elapsed(),
             r.clone().err().map(|e| e.0).unwrap_or_default(),
+            host.as_deref(),
         )?;
+        Ok(r?)
+    }
+
+    /// A call to a service's API from this machine (Patroni REST), journaled before and after.
+    pub async fn call<T>(
+        &mut self,
+        what: String,
+        call: impl std::future::Future<Output = Result<T, PortError>>,
+    ) -> Result<T, StepError> {
+        self.action(what, None)?;
+        let started = Instant::now();
+        let r = call.await;
+        let out = r.as_ref().err().map(|e| e.0.clone()).unwrap_or_default();
+        self.action_done(r.is_ok(), None, started.elapsed(), out, None)?;
         Ok(r?)
     }
 
     /// Journals a file-system action done some other way (a copy, an extraction).
     pub fn journal_action(&mut self, text: String) -> Result<(), StepError> {
-        self.action(text)
+        self.action(text, self.ports.fs.host().as_deref())
     }
 
     pub fn journal_action_done(
@@ -341,7 +374,7 @@ impl StepCtx {
         d: Duration,
         output: String,
     ) -> Result<(), StepError> {
-        self.action_done(ok, None, d, output)
+        self.action_done(ok, None, d, output, self.ports.fs.host().as_deref())
     }
 
     pub fn progress(&self, unit: ProgressUnit, total: Option<u64>) -> ProgressReporter {

@@ -320,6 +320,7 @@ pub async fn recover(
                 p.port
             ),
             socket_dir: Some(p.dir.clone()),
+            patroni: None,
         },
         backup,
         restore_command: how.restore_command,

@@ -261,6 +261,7 @@ impl Lab {
                     self.port
                 ),
                 socket_dir: Some(d.clone()),
+                patroni: None,
             },
             backup: Backup {
                 id: "b1".into(),

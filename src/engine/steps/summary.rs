@@ -3,6 +3,7 @@
 use super::dump::DumpFact;
 use super::verify::CheckItem;
 use super::Recovery;
+use crate::engine::ports::PortError;
 use crate::engine::step::{Branch, Step, StepCtx, StepFuture};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -74,9 +75,10 @@ impl Step for Summary {
                 );
             }
             let path = self.path();
-            ctx.ports
-                .fs
-                .write_file(&path, s.as_bytes(), false, 0o600, None)?;
+            // Beside the journal, on this machine, like the journal itself (the fs port may
+            // be a remote server's).
+            write_private(&path, s.as_bytes())
+                .map_err(|e| PortError::io(format!("cannot write {}", path.display()), e))?;
             for l in s.lines() {
                 ctx.output(l);
             }
@@ -84,4 +86,17 @@ impl Step for Summary {
             ctx.note(format!("summary written to {}", path.display()))
         })
     }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }

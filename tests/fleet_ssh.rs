@@ -1,0 +1,475 @@
+//! A lab's recovery run over SSH against a real sshd on 127.0.0.1 (its own config, host key,
+//! client key and known_hosts file in a temp dir), and a connection cut mid-step that leaves
+//! the run resumable. Skipped only when sshd is not installed
+//! (`scripts/install-fleet-ssh-patroni` installs it).
+
+use pitr_console::adapters::catalog;
+use pitr_console::adapters::ssh::{remote_ports, SshPool, SshTarget};
+use pitr_console::config::model::Config;
+use pitr_console::domain::restore_command;
+use pitr_console::domain::target::RecoveryTarget;
+use pitr_console::engine::journal::{Body, JournalState, Pending};
+use pitr_console::engine::ports::Ports;
+use pitr_console::engine::recovery::{
+    self, AppSpec, FinalAction, RecoveryInputs, RestoreMode, ServerSpec, TimeColumn,
+};
+use pitr_console::engine::{Decision, EngineEvent, Question, RunStatus};
+use pitr_console::lab::{self, LabOptions, LabRecord};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn sh(cmd: &str) -> String {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "`{cmd}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn have_sshd() -> bool {
+    if Path::new(SSHD).exists() && Command::new("ssh").arg("-V").output().is_ok() {
+        return true;
+    }
+    println!("SKIPPED: sshd not installed; run scripts/install-fleet-ssh-patroni");
+    false
+}
+
+/// Every process whose parent chain leads to `root` (not `root` itself).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent: Vec<(u32, u32)> = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            parent.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parent.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn kill(pid: u32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// A test sshd: root may log in with the generated key only; its host key is the only
+/// entry of the client's known_hosts file.
+struct Sshd {
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Sshd {
+    fn new(name: &str, port: u16) -> Sshd {
+        let dir = PathBuf::from(format!(
+            "/tmp/pitr-fleet-sshd-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.display();
+        sh(&format!(
+            "chmod 700 {d} && ssh-keygen -q -t ed25519 -N '' -f {d}/host_key && ssh-keygen -q -t ed25519 -N '' -f {d}/client_key && cp {d}/client_key.pub {d}/authorized_keys && chmod 600 {d}/authorized_keys"
+        ));
+        let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).unwrap();
+        let mut words = host_pub.split_whitespace();
+        let (kind, key) = (words.next().unwrap(), words.next().unwrap());
+        std::fs::write(
+            dir.join("known_hosts"),
+            format!("[127.0.0.1]:{port} {kind} {key}\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                 AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 StrictModes no\nMaxSessions 50\nMaxStartups 50\nLogLevel ERROR\n"
+            ),
+        )
+        .unwrap();
+        Sshd {
+            dir,
+            port,
+            child: None,
+        }
+    }
+
+    fn start(&mut self) {
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(self.dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The listener and every connection it serves, at once: the host "drops".
+    fn kill_all(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            for p in descendants(c.id()) {
+                kill(p);
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn target(&self) -> SshTarget {
+        let mut t = SshTarget::new("127.0.0.1");
+        t.user = Some("root".into());
+        t.port = Some(self.port);
+        t.identity = Some(self.dir.join("client_key"));
+        t.known_hosts = Some(self.dir.join("known_hosts"));
+        t
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.kill_all();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A lab built for the test, taken down on drop.
+struct Lab {
+    record: LabRecord,
+    config: Config,
+}
+
+impl Lab {
+    fn up(name: &str, port: u16) -> Lab {
+        let dir = PathBuf::from(format!("/tmp/pitr-fleet-lab-{name}-{}", std::process::id()));
+        if dir.exists() {
+            let _ = lab::down(&dir);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let record = lab::up(&LabOptions {
+            dir: Some(dir),
+            port: Some(port),
+            scale: 1,
+            with_gap: false,
+        })
+        .unwrap();
+        let config = pitr_console::config::load::load(&record.config_file).unwrap();
+        Lab { record, config }
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        sh(&format!(
+            "runuser -u postgres -- {}/psql -X -A -t -q -h {} -p {} -d {} -c \"{sql}\"",
+            self.record.bin_dir.display(),
+            self.record.socket_dir.display(),
+            self.record.port,
+            self.record.database
+        ))
+    }
+
+    fn inputs(&self, apps: Vec<AppSpec>) -> RecoveryInputs {
+        let r = &self.record;
+        let inc = r.first_incident().unwrap();
+        let cat = catalog::load(&self.config.repositories[0]).unwrap();
+        let backup = cat
+            .backups
+            .iter()
+            .filter(|b| b.stop_lsn < inc.lsn_before)
+            .max_by_key(|b| b.stop_lsn)
+            .unwrap()
+            .clone();
+        let s = &self.config.servers[0];
+        RecoveryInputs {
+            server: ServerSpec {
+                name: s.name.clone(),
+                pgdata: r.pgdata.clone(),
+                bin_dir: r.bin_dir.clone(),
+                port: r.port,
+                run_as: s.run_as.clone(),
+                dsn: s.dsn.clone(),
+                socket_dir: Some(r.socket_dir.clone()),
+                patroni: None,
+            },
+            backup,
+            restore_command: restore_command::local(&r.wal_archive.display().to_string()),
+            target: RecoveryTarget::Time {
+                at: inc.commit_time.unwrap(),
+                inclusive: false,
+            },
+            action: FinalAction::Pause,
+            mode: RestoreMode::InPlace,
+            apps,
+            checks: vec![],
+            safety_dump_dir: r.dir.join("dumps"),
+            journal_dir: r.dir.join("journal"),
+            time_column: Some(TimeColumn {
+                table: "public.orders".into(),
+                column: "created_at".into(),
+            }),
+            replay_timeout_secs: 120,
+            tool_restore: None,
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = lab::down(&self.record.dir);
+    }
+}
+
+struct Outcome {
+    status: RunStatus,
+    events: Vec<EngineEvent>,
+    journal: PathBuf,
+}
+
+/// Runs to the end; `on_event` sees every event and answers the questions.
+async fn drive(
+    started: (
+        pitr_console::engine::Runner,
+        pitr_console::engine::RunHandle,
+    ),
+    mut answer: impl FnMut(&EngineEvent) -> Option<Decision>,
+) -> Outcome {
+    let (runner, mut handle) = started;
+    let journal = handle.journal.clone();
+    let task = tokio::spawn(runner.run());
+    let mut events = Vec::new();
+    while let Some(e) = handle.events.recv().await {
+        if let Some(d) = answer(&e) {
+            handle.decisions.send(d).unwrap();
+        }
+        let end = matches!(e, EngineEvent::RunFinished { .. });
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    Outcome {
+        status: task.await.unwrap(),
+        events,
+        journal,
+    }
+}
+
+fn errors(events: &[EngineEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::StepFailed { id, error, .. } => Some(format!("{id}: {error}")),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ssh_ports(sshd: &Sshd, pool: &Arc<SshPool>) -> Ports {
+    remote_ports(sshd.target(), Some("postgres".into()), pool.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lab_recovers_over_ssh_and_the_journal_names_the_host() {
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("run", 55851);
+    sshd.start();
+    let lab = Lab::up("ssh", 55852);
+    let want = lab.record.first_incident().unwrap().rows_before;
+    let pool = SshPool::new();
+    let inputs = lab.inputs(vec![]);
+    let started = Instant::now();
+    let out = drive(
+        recovery::start(
+            recovery::plan(&inputs),
+            ssh_ports(&sshd, &pool),
+            Some(inputs.server.name.clone()),
+        )
+        .unwrap(),
+        |e| match e {
+            EngineEvent::NeedsDecision {
+                question: Question::PromoteOrRollBack,
+                ..
+            } => Some(Decision::Promote),
+            EngineEvent::NeedsDecision { .. } => Some(Decision::Abort),
+            _ => None,
+        },
+    )
+    .await;
+    println!("recovery over SSH took {:?}", started.elapsed());
+    assert_eq!(out.status, RunStatus::Promoted, "{}", errors(&out.events));
+    assert_eq!(lab.psql("select count(*) from orders"), want.to_string());
+    assert_eq!(lab.psql("select pg_is_in_recovery()"), "f");
+
+    let state = JournalState::read(&out.journal).unwrap();
+    let remote: Vec<_> = state
+        .records
+        .iter()
+        .filter(|r| matches!(&r.body, Body::Action { .. }) && r.host == "127.0.0.1")
+        .map(|r| format!("{:?}", r.body))
+        .collect();
+    for what in ["pg_ctl", "pg_dump", "mv ", "pg_controldata"] {
+        assert!(
+            remote.iter().any(|a| a.contains(what)),
+            "no `{what}` action journaled on host 127.0.0.1: {remote:#?}"
+        );
+    }
+    let aside = std::fs::read_dir(&lab.record.dir)
+        .unwrap()
+        .flatten()
+        .any(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.starts_with("pgdata.pitr-") && !n.ends_with(".log")
+        });
+    assert!(
+        aside,
+        "the original data directory was moved aside on the host"
+    );
+    let sessions = descendants(sshd.pid()).len();
+    assert!(
+        sessions <= 3,
+        "one ControlMaster connection expected, sshd serves {sessions} processes"
+    );
+    pool.close_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("cut", 55855);
+    sshd.start();
+    let lab = Lab::up("cut", 55856);
+    let before = lab.psql("select count(*) from orders");
+    let flag = sshd.dir.join("reachable-again");
+    let running = sshd.dir.join("api-running");
+    std::fs::write(&running, "").unwrap();
+    let apps = vec![AppSpec {
+        name: "api".into(),
+        stop: format!(
+            "rm -f {r}; [ -e {f} ] || sleep 30",
+            r = running.display(),
+            f = flag.display()
+        ),
+        start: format!("touch {}", running.display()),
+        check: format!("[ -e {} ]", running.display()),
+    }];
+    let inputs = lab.inputs(apps);
+    let pool = SshPool::new();
+    let sshd_pid = sshd.pid();
+    let out = drive(
+        recovery::start(
+            recovery::plan(&inputs),
+            ssh_ports(&sshd, &pool),
+            Some(inputs.server.name.clone()),
+        )
+        .unwrap(),
+        |e| match e {
+            EngineEvent::StepStarted { id, .. } if id == "stop_apps" => {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(1500));
+                    for p in descendants(sshd_pid) {
+                        kill(p);
+                    }
+                    kill(sshd_pid);
+                });
+                None
+            }
+            EngineEvent::NeedsDecision { .. } => Some(Decision::Abort),
+            _ => None,
+        },
+    )
+    .await;
+    sshd.kill_all();
+    assert_eq!(
+        out.status,
+        RunStatus::Aborted {
+            step: Some("stop_apps".into())
+        }
+    );
+    let err = errors(&out.events);
+    assert!(
+        err.contains("stop_apps: lost connection to root@127.0.0.1:55855 during `rm -f"),
+        "{err}"
+    );
+    let state = JournalState::read(&out.journal).unwrap();
+    assert!(state.ended.is_none(), "the run did not end: resumable");
+    assert!(
+        matches!(&state.pending, Some(Pending::Failed { error, .. }) if error.contains("lost connection")),
+        "{:?}",
+        state.pending
+    );
+    let lost = state.records.iter().any(|r| {
+        r.host == "127.0.0.1"
+            && matches!(&r.body, Body::ActionDone { ok: false, output, .. } if output.contains("lost connection"))
+    });
+    assert!(lost, "the failed command is journaled with its host");
+    assert_eq!(lab.psql("select count(*) from orders"), before, "untouched");
+
+    // The host is back: resume, retry the step, roll back at the decision.
+    sshd.start();
+    std::fs::write(&flag, "").unwrap();
+    let mut asked_failed = false;
+    let out = drive(
+        recovery::resume(
+            &out.journal,
+            ssh_ports(&sshd, &pool),
+            Some(inputs.server.name.clone()),
+        )
+        .unwrap(),
+        |e| match e {
+            EngineEvent::NeedsDecision { question, .. } => Some(match question {
+                Question::FailedStep { id, .. } if id == "stop_apps" && !asked_failed => {
+                    asked_failed = true;
+                    Decision::Retry
+                }
+                Question::PromoteOrRollBack => Decision::RollBack,
+                _ => Decision::Abort,
+            }),
+            _ => None,
+        },
+    )
+    .await;
+    assert!(asked_failed, "resume asked about the failed step");
+    assert_eq!(out.status, RunStatus::RolledBack, "{}", errors(&out.events));
+    assert_eq!(lab.psql("select count(*) from orders"), before);
+    assert!(running.exists(), "the application was started again");
+    pool.close_all().await;
+}
