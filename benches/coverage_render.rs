@@ -166,8 +166,7 @@ fn main() {
         repositories: vec![RepositoryConfig {
             name: "bench".into(),
             kind: RepositoryKind::Local,
-            backups: None,
-            wal_archive: None,
+            ..RepositoryConfig::default()
         }],
         ..Config::default()
     };

@@ -6,7 +6,7 @@ use super::plan::Plan;
 use super::ports::Ports;
 use super::runner::{EngineError, RunHandle, RunOptions, Runner};
 use super::step::Step;
-use super::steps::{self, Recovery};
+use super::steps::{self, tool_restore::ToolRestore, Recovery};
 use crate::domain::backup::Backup;
 use crate::domain::target::RecoveryTarget;
 use serde::{Deserialize, Serialize};
@@ -98,6 +98,9 @@ pub struct RecoveryInputs {
     pub time_column: Option<TimeColumn>,
     /// Longest wait for replay to reach the target.
     pub replay_timeout_secs: u64,
+    /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
+    #[serde(default)]
+    pub tool_restore: Option<ToolRestore>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.

@@ -293,6 +293,7 @@ impl Lab {
                 column: "created_at".into(),
             }),
             replay_timeout_secs: 120,
+            tool_restore: None,
         }
     }
 }

@@ -528,6 +528,7 @@ mod tests {
                 journal_dir: "/j".into(),
                 time_column: None,
                 replay_timeout_secs: 1,
+                tool_restore: None,
             },
         })
     }
