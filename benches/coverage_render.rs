@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pitr_console::adapters::catalog::RepositoryView;
 use pitr_console::app::{buckets, update, App, Msg};
 use pitr_console::config::{Config, RepositoryConfig, RepositoryKind, Role};
 use pitr_console::domain::backup::{Backup, BackupFormat};
@@ -183,7 +184,7 @@ fn main() {
         &mut app,
         Msg::CatalogLoaded {
             repository: "bench".into(),
-            result: Ok(catalog),
+            result: Ok(RepositoryView::estimated(catalog)),
         },
     );
     println!(

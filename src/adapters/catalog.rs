@@ -5,10 +5,13 @@ use crate::domain::backup::Backup;
 use crate::domain::catalog::Catalog;
 use crate::domain::coverage::{self, Coverage};
 use crate::domain::restore_command;
+use crate::domain::segment::WalSegment;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::times::{EstimatedTimes, TimeSource};
 use crate::engine::steps::tool_restore::ToolRestore;
+use crate::wal::{IndexedTimes, WalIndex};
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogLoadError {
@@ -93,24 +96,112 @@ pub fn restore_for(
     })
 }
 
-/// A catalog with its coverage, and the source of the times it was placed with.
+/// A catalog with its coverage, the source of the times it was placed with, and the WAL
+/// index when the archive could be read.
+#[derive(Clone)]
 pub struct RepositoryView {
     pub catalog: Catalog,
-    pub times: Box<dyn TimeSource + Send + Sync>,
+    pub times: Arc<dyn TimeSource + Send + Sync>,
     pub coverage: Coverage,
+    pub index: Option<Arc<WalIndex>>,
 }
 
-/// Loads a repository and computes its coverage. `_index_dir` is where WAL indexes are kept.
+impl std::fmt::Debug for RepositoryView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepositoryView")
+            .field("repository", &self.catalog.repository)
+            .field("backups", &self.catalog.backups.len())
+            .field("segments", &self.catalog.segments.len())
+            .field("indexed", &self.index.is_some())
+            .finish()
+    }
+}
+
+impl RepositoryView {
+    /// Times estimated from the catalog alone (no WAL read).
+    pub fn estimated(catalog: Catalog) -> RepositoryView {
+        let times = EstimatedTimes::from_catalog(&catalog);
+        let coverage = coverage::compute(&catalog, &times);
+        RepositoryView {
+            catalog,
+            times: Arc::new(times),
+            coverage,
+            index: None,
+        }
+    }
+
+    /// Times read from WAL through `index`. Segments whose WAL is damaged count as missing:
+    /// replay would stop in them, so no window may run through them.
+    pub fn indexed(mut catalog: Catalog, index: WalIndex) -> RepositoryView {
+        let damaged: Vec<(WalSegment, String)> = index
+            .segments()
+            .filter_map(|s| s.warning.clone().map(|w| (s.segment, w)))
+            .collect();
+        if !damaged.is_empty() {
+            catalog
+                .segments
+                .retain(|s| !damaged.iter().any(|(d, _)| *d == s.segment));
+            catalog.warnings.extend(
+                damaged
+                    .into_iter()
+                    .map(|(_, w)| format!("{w}; the segment is treated as missing")),
+            );
+        }
+        let times = IndexedTimes::new(&index, &catalog);
+        let coverage = coverage::compute(&catalog, &times);
+        RepositoryView {
+            catalog,
+            times: Arc::new(times),
+            coverage,
+            index: Some(Arc::new(index)),
+        }
+    }
+}
+
+/// Loads a repository and computes its coverage. For a local archive the WAL is read into
+/// an index cached in `index_dir` (only new segments are read on later loads), which makes
+/// the times exact; without `index_dir`, or for other kinds, times are estimates.
 pub fn load_view(
     repo: &RepositoryConfig,
-    _index_dir: Option<&Path>,
+    index_dir: Option<&Path>,
 ) -> Result<RepositoryView, CatalogLoadError> {
     let catalog = load(repo)?;
-    let times = EstimatedTimes::from_catalog(&catalog);
-    let coverage = coverage::compute(&catalog, &times);
-    Ok(RepositoryView {
-        catalog,
-        times: Box::new(times),
-        coverage,
-    })
+    let (Some(dir), Some(archive), RepositoryKind::Local) =
+        (index_dir, &repo.wal_archive, repo.kind)
+    else {
+        return Ok(RepositoryView::estimated(catalog));
+    };
+    let cache = dir.join(index_file_name(&repo.name, archive));
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot create the WAL index directory; times stay estimates");
+        return Ok(RepositoryView::estimated(catalog));
+    }
+    match WalIndex::open_or_build(archive, &cache, Some(catalog.segment_size)) {
+        Ok(index) => Ok(RepositoryView::indexed(catalog, index)),
+        Err(e) => {
+            let mut view = RepositoryView::estimated(catalog);
+            view.catalog
+                .warnings
+                .push(format!("WAL not indexed, times are estimates: {e}"));
+            Ok(view)
+        }
+    }
+}
+
+/// One cache file per archive directory, named so that two repositories never share one.
+fn index_file_name(repo: &str, archive: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(archive.as_os_str().as_encoded_bytes());
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let safe: String = repo
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}-{short}.walidx")
 }

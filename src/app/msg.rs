@@ -1,6 +1,6 @@
 //! What reaches the model (messages) and what it asks the event loop to do (commands).
 
-use crate::domain::catalog::Catalog;
+use crate::adapters::catalog::RepositoryView;
 use crate::domain::server_status::ServerStatus;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
@@ -19,7 +19,7 @@ pub enum Msg {
     },
     CatalogLoaded {
         repository: String,
-        result: Result<Catalog, String>,
+        result: Result<RepositoryView, String>,
     },
     ServerStatus(ServerStatus),
 }

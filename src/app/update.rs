@@ -22,7 +22,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::CatalogLoaded { repository, result } => {
             if let Some(i) = app.repos.iter().position(|r| r.name == repository) {
                 app.repos[i].state = match result {
-                    Ok(catalog) => RepoState::Ready(Box::new(RepoData::prepare(catalog))),
+                    Ok(view) => RepoState::Ready(Box::new(RepoData::prepare(view))),
                     Err(e) => RepoState::Failed(e),
                 };
                 app.invalidate(i);

@@ -6,7 +6,12 @@ use crate::app::{Cmd, Msg};
 use crate::config::Config;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub fn spawn(cmds: Vec<Cmd>, config: &Config, tx: &UnboundedSender<Msg>) {
+pub fn spawn(
+    cmds: Vec<Cmd>,
+    config: &Config,
+    index_dir: Option<&std::path::Path>,
+    tx: &UnboundedSender<Msg>,
+) {
     for cmd in cmds {
         match cmd {
             Cmd::Quit => {}
@@ -17,9 +22,11 @@ pub fn spawn(cmds: Vec<Cmd>, config: &Config, tx: &UnboundedSender<Msg>) {
                     .find(|r| r.name == repository)
                     .cloned();
                 let tx = tx.clone();
+                let index_dir = index_dir.map(std::path::Path::to_path_buf);
                 tokio::task::spawn_blocking(move || {
                     let result = match repo {
-                        Some(r) => adapters::catalog::load(&r).map_err(|e| e.to_string()),
+                        Some(r) => adapters::catalog::load_view(&r, index_dir.as_deref())
+                            .map_err(|e| e.to_string()),
                         None => Err(format!("no [[repository]] named `{repository}`")),
                     };
                     if let Err(e) = &result {

@@ -14,12 +14,14 @@ mod precheck;
 mod reader;
 mod record;
 mod store;
+mod times;
 
 pub use collect::{Checkpoint, RelationTouch, RestorePoint, TxEnd, MAX_RELATIONS};
 pub use decode::XactKind;
 pub use index::{BuildStats, SegmentSummary, WalIndex, WalIndexError, WalRun};
 pub use page::version_for_magic;
 pub use record::RelFileNode;
+pub use times::IndexedTimes;
 
 /// Feeds `data` to a fresh reader as segment `seg_no` (and, if given, `next` as the
 /// segment after it) and returns the transaction ends and the break, if any. For

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use pitr_console::adapters::catalog::RepositoryView;
 use pitr_console::app::{update, App, Msg};
 use pitr_console::config::{Config, Role};
 use pitr_console::domain::backup::{Backup, BackupFormat};
@@ -151,7 +152,7 @@ pub fn app(width: u16, height: u16) -> App {
         &mut app,
         Msg::CatalogLoaded {
             repository: "archive".into(),
-            result: Ok(catalog()),
+            result: Ok(RepositoryView::estimated(catalog())),
         },
     );
     update(&mut app, Msg::ServerStatus(up("db1", 0)));
