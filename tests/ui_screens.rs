@@ -37,6 +37,13 @@ fn main_screen() {
 }
 
 #[test]
+fn patroni_members_in_the_servers_pane() {
+    snapshot("patroni_members", |app| {
+        pitr_console::app::update(app, pitr_console::app::Msg::ServerStatus(patroni_status()));
+    });
+}
+
+#[test]
 fn help_overlay() {
     snapshot("help_overlay", |app| {
         key(app, KeyCode::Char('?'));

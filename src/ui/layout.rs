@@ -14,7 +14,7 @@ pub struct Areas {
 }
 
 /// Servers shown without scrolling; more are scrolled to the selection.
-pub const MAX_SERVER_ROWS: u16 = 4;
+pub const MAX_SERVER_ROWS: u16 = 6;
 /// The detail pane's smallest height; it gets whatever the timeline does not need.
 const DETAIL_MIN: u16 = 8;
 /// Lines of the timeline pane besides one per timeline: borders, backups, axis, labels,
@@ -33,6 +33,12 @@ pub fn areas(area: Rect, servers: usize, timelines: usize) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    // The timeline's rows come first: on a short terminal the servers pane gives up rows
+    // (it scrolls to the selection) before a timeline bar disappears.
+    let spare = body
+        .height
+        .saturating_sub(timeline_rows.saturating_add(TIMELINE_FRAME) + DETAIL_MIN + 3);
+    let server_rows = server_rows.min(spare.max(1));
     let [servers, timeline, detail] = Layout::vertical([
         Constraint::Length(server_rows + 3),
         Constraint::Max(timeline_rows.saturating_add(TIMELINE_FRAME)),

@@ -16,7 +16,7 @@ use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, app: &App) {
     let timelines = app.current_buckets().map_or(1, |b| b.rows.len());
-    let areas = layout::areas(frame.area(), app.servers.len(), timelines);
+    let areas = layout::areas(frame.area(), servers::rows_wanted(app), timelines);
     title_bar::render(frame, app, areas.title);
     servers::render(frame, app, areas.servers);
     timeline::render(frame, app, areas.timeline);

@@ -10,8 +10,11 @@ use pitr_console::config::{Config, Role};
 use pitr_console::domain::backup::{Backup, BackupFormat};
 use pitr_console::domain::catalog::{ArchivedSegment, Catalog, Compression};
 use pitr_console::domain::lsn::Lsn;
+use pitr_console::domain::patroni::{Lag, Member, Role as PatroniRole};
 use pitr_console::domain::segment::{SegmentSize, WalSegment};
-use pitr_console::domain::server_status::{ArchiverStats, ServerFacts, ServerState, ServerStatus};
+use pitr_console::domain::server_status::{
+    ArchiverStats, PatroniState, ServerFacts, ServerState, ServerStatus,
+};
 use pitr_console::domain::timeline::{TimelineHistory, TimelineId};
 use pitr_console::domain::zone::Zone;
 use std::path::Path;
@@ -134,6 +137,36 @@ fn up(name: &str, failed: i64) -> ServerStatus {
                 last_failed_time: (failed > 0).then(|| at(4290)),
             },
         }),
+        patroni: None,
+    }
+}
+
+/// db1 as the leader of a two-member Patroni cluster whose replica lags.
+pub fn patroni_status() -> ServerStatus {
+    let member = |name: &str, role: &str, lag: Lag| Member {
+        name: name.into(),
+        role: PatroniRole::parse(role),
+        state: if role == "leader" {
+            "running"
+        } else {
+            "streaming"
+        }
+        .into(),
+        timeline: Some(2),
+        lag,
+        host: Some("10.0.0.1".into()),
+        port: Some(5432),
+        api_url: None,
+    };
+    ServerStatus {
+        patroni: Some(PatroniState::Cluster {
+            members: vec![
+                member("pg-a", "leader", Lag::None),
+                member("pg-b", "replica", Lag::Bytes(3 * 1024 * 1024)),
+            ],
+            paused: false,
+        }),
+        ..up("db1", 0)
     }
 }
 
@@ -166,6 +199,7 @@ pub fn app(width: u16, height: u16) -> App {
                     "cannot connect: error connecting to server: Connection refused (os error 111)"
                         .into(),
             },
+            patroni: None,
         }),
     );
     update(&mut app, Msg::ServerStatus(up("db3", 3)));
