@@ -233,12 +233,13 @@ impl App {
         }
     }
 
-    /// The server relation names are asked of: the selected one, when it serves the shown
-    /// repository and is up.
+    /// The server relation names come from: the selected one, when it serves the shown
+    /// repository.
     pub fn names_server(&self) -> Option<&str> {
         let s = self.servers.get(self.selected_server)?;
-        let up = s.status.as_ref().is_some_and(|st| st.is_up());
-        (up && self.repo().is_some_and(|r| r.name == s.repository)).then_some(s.name.as_str())
+        self.repo()
+            .is_some_and(|r| r.name == s.repository)
+            .then_some(s.name.as_str())
     }
 
     pub fn current_buckets(&self) -> Option<&Buckets> {

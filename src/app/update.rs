@@ -44,7 +44,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
     };
     app.refresh();
     let mut cmds = cmds;
-    if let Some(server) = app.names_server().map(str::to_string) {
+    let up = app
+        .servers
+        .get(app.selected_server)
+        .and_then(|s| s.status.as_ref())
+        .is_some_and(|s| s.is_up());
+    if let Some(server) = app.names_server().filter(|_| up).map(str::to_string) {
         cmds.extend(app.transactions.resolve_cmd(&server));
     }
     cmds
