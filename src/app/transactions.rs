@@ -612,3 +612,59 @@ pub(crate) fn pick_target(app: &mut App) {
 /// What the pane says when the repository's WAL was not read.
 pub const NO_INDEX: &str =
     "no WAL index for this repository: transactions are listed for local archives the console reads";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_follows_the_history_to_the_timeline() {
+        let h =
+            TimelineHistory::parse(TimelineId(3), "1\t0/3000000\tx\n2\t0/5000000\ty\n").unwrap();
+        let c = chain(&[h], TimelineId(3));
+        assert_eq!(
+            c,
+            vec![
+                (TimelineId(1), Lsn(0), Lsn(0x300_0000)),
+                (TimelineId(2), Lsn(0x300_0000), Lsn(0x500_0000)),
+                (TimelineId(3), Lsn(0x500_0000), Lsn(u64::MAX)),
+            ]
+        );
+        assert_eq!(chain(&[], TimelineId(1)).len(), 1);
+    }
+
+    fn row(records: u32, bytes: u64) -> TxRow {
+        TxRow {
+            timeline: TimelineId(1),
+            lsn: Lsn(0),
+            time: DateTime::UNIX_EPOCH,
+            kind: RowKind::Tx(XactKind::Commit),
+            xid: 1,
+            records,
+            bytes,
+            relations: vec![],
+            more_relations: false,
+            big: false,
+        }
+    }
+
+    #[test]
+    fn big_means_far_above_the_median_and_not_tiny() {
+        let mut rows = vec![
+            row(3, 400),
+            row(2000, 3_000_000),
+            row(4, 500),
+            row(3, 300_000),
+            row(3, 450),
+        ];
+        mark_big(&mut rows);
+        let big: Vec<bool> = rows.iter().map(|r| r.big).collect();
+        assert_eq!(big, vec![false, true, false, true, false]);
+        let mut quiet = vec![row(1, 100), row(20, 2000)];
+        mark_big(&mut quiet);
+        assert!(
+            quiet.iter().all(|r| !r.big),
+            "small transactions never stand out"
+        );
+    }
+}
