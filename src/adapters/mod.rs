@@ -9,6 +9,7 @@ pub mod patroni;
 pub mod pgbackrest;
 pub mod postgres;
 pub mod process;
+pub mod relation_names;
 pub mod repo_tool;
 pub mod run_as;
 pub mod server_status;

@@ -46,6 +46,16 @@ pub fn spawn(
                     let _ = tx.send(Msg::ServerStatus(status));
                 });
             }
+            Cmd::ResolveRelations { server, nodes } => {
+                let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                    continue;
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = adapters::relation_names::resolve(&s.dsn, &nodes).await;
+                    let _ = tx.send(Msg::RelationNames { server, result });
+                });
+            }
         }
     }
 }

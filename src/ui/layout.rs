@@ -8,6 +8,11 @@ pub struct Areas {
     pub servers: Rect,
     pub timeline: Rect,
     pub detail: Rect,
+    /// Where the transactions pane goes: under the detail when there is room for both,
+    /// else in its place when the operator swapped them.
+    pub transactions: Option<Rect>,
+    /// False when the transactions pane took the detail's place.
+    pub show_detail: bool,
     pub status: Rect,
     /// Everything between the title and the status bar, for overlays.
     pub body: Rect,
@@ -21,8 +26,14 @@ const DETAIL_MIN: u16 = 8;
 /// legend.
 const TIMELINE_FRAME: u16 = 6;
 
-/// `timelines`: rows the timeline pane would like to show.
-pub fn areas(area: Rect, servers: usize, timelines: usize) -> Areas {
+/// The transactions pane's height when there is room: a header, five rows on each side of
+/// the cursor's, a notice, borders.
+const TRANSACTIONS_HEIGHT: u16 = 15;
+const TRANSACTIONS_MIN: u16 = 7;
+
+/// `timelines`: rows the timeline pane would like to show. `swapped`: on a screen too
+/// small for both, the transactions pane replaces the detail.
+pub fn areas(area: Rect, servers: usize, timelines: usize, swapped: bool) -> Areas {
     let server_rows = u16::try_from(servers)
         .unwrap_or(u16::MAX)
         .clamp(1, MAX_SERVER_ROWS);
@@ -45,11 +56,25 @@ pub fn areas(area: Rect, servers: usize, timelines: usize) -> Areas {
         Constraint::Min(DETAIL_MIN),
     ])
     .areas(body);
+    let (detail, transactions, show_detail) = if detail.height >= DETAIL_MIN + TRANSACTIONS_MIN {
+        let [d, t] = Layout::vertical([
+            Constraint::Min(DETAIL_MIN),
+            Constraint::Length(TRANSACTIONS_HEIGHT.min(detail.height - DETAIL_MIN)),
+        ])
+        .areas(detail);
+        (d, Some(t), true)
+    } else if swapped {
+        (detail, Some(detail), false)
+    } else {
+        (detail, None, true)
+    };
     Areas {
         title,
         servers,
         timeline,
         detail,
+        transactions,
+        show_detail,
         status,
         body,
     }
