@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pitr_console::adapters::catalog::RepositoryView;
 use pitr_console::app::{buckets, update, App, Msg};
 use pitr_console::config::{Config, RepositoryConfig, RepositoryKind, Role};
 use pitr_console::domain::backup::{Backup, BackupFormat};
@@ -166,8 +167,7 @@ fn main() {
         repositories: vec![RepositoryConfig {
             name: "bench".into(),
             kind: RepositoryKind::Local,
-            backups: None,
-            wal_archive: None,
+            ..RepositoryConfig::default()
         }],
         ..Config::default()
     };
@@ -184,7 +184,7 @@ fn main() {
         &mut app,
         Msg::CatalogLoaded {
             repository: "bench".into(),
-            result: Ok(catalog),
+            result: Ok(RepositoryView::estimated(catalog)),
         },
     );
     println!(

@@ -12,3 +12,4 @@ pub mod engine;
 pub mod lab;
 pub mod tui;
 pub mod ui;
+pub mod wal;

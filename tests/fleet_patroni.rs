@@ -307,6 +307,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         kind: RepositoryKind::Local,
         backups: Some(d.join("backups")),
         wal_archive: Some(d.join("archive")),
+        ..RepositoryConfig::default()
     };
     let cat = catalog::load(&repo).unwrap();
     let backup = cat.backups.last().expect("the base backup").clone();
@@ -346,6 +347,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         }),
         replay_timeout_secs: 120,
         role: Default::default(),
+        tool_restore: None,
     }
 }
 

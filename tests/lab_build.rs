@@ -160,6 +160,7 @@ fn lab_without_gap() {
     );
 
     refuses_to_overwrite_archived_segments(&record, &catalog);
+    check_catalog_json(&record);
 
     let status = lab::status(dir).unwrap();
     assert!(status.running);
@@ -250,6 +251,7 @@ fn lab_with_gap() {
 
     let catalog = check_catalog(&record);
     assert_eq!(holes(&record, &catalog), [missing]);
+    check_catalog_json(&record);
 
     // Without the archive the segment size comes from the plain backup's pg_control.
     let no_wal = guard.dir.join("no-wal");
@@ -312,4 +314,70 @@ fn refuses_a_directory_the_server_user_cannot_reach() {
     assert!(again.to_string().contains("incomplete lab"), "{again}");
     lab::down(&dir).unwrap();
     assert!(!dir.exists());
+}
+
+/// `catalog --json` through the binary, with the WAL index: exact times, the incident inside
+/// a window (or, with the gap, the windows cut at the exact missing segment).
+fn check_catalog_json(record: &LabRecord) {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitr-console"))
+        .arg("--config")
+        .arg(&record.config_file)
+        .args(["catalog", "--server", "lab", "--json"])
+        .env("XDG_DATA_HOME", data.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["backups"].as_array().unwrap().len() >= 2);
+    assert_eq!(json["times_estimated"], false, "WAL was read: no estimates");
+    let inc = record.first_incident().unwrap();
+    let commit = inc.commit_time.unwrap();
+    let at = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v["at"].as_str().unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let windows = json["windows"].as_array().unwrap();
+    let covering = windows
+        .iter()
+        .filter(|w| at(&w["start"]) <= commit && commit <= at(&w["end"]))
+        .count();
+    let gaps = json["timelines"][0]["gaps"].as_array().unwrap();
+    match &record.missing_segment {
+        None => {
+            assert!(gaps.is_empty(), "{gaps:?}");
+            assert_eq!(covering, 2, "the incident is inside both backups' windows");
+            // The index places the instant just before the DELETE's commit at its record.
+            let config = pitr_console::config::load(&record.config_file).unwrap();
+            let view = pitr_console::adapters::catalog::load_view(
+                &config.repositories[0],
+                Some(data.path()),
+            )
+            .unwrap();
+            let before = commit - chrono::Duration::microseconds(1);
+            let lsn = view.times.lsn_at(record.timeline, before).unwrap();
+            assert!(
+                inc.lsn_before <= lsn && lsn < inc.lsn_after,
+                "{lsn} not within the DELETE's WAL {}..{}",
+                inc.lsn_before,
+                inc.lsn_after
+            );
+        }
+        Some(missing) => {
+            assert_eq!(gaps.len(), 1);
+            assert_eq!(gaps[0]["first_missing"].as_str(), Some(missing.as_str()));
+            assert_eq!(
+                covering, 0,
+                "the gap lies between the backups and the incident"
+            );
+            assert!(windows
+                .iter()
+                .all(|w| w["ends_because"]["missing_segment"].as_str() == Some(missing.as_str())));
+        }
+    }
 }

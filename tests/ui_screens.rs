@@ -37,6 +37,13 @@ fn main_screen() {
 }
 
 #[test]
+fn patroni_members_in_the_servers_pane() {
+    snapshot("patroni_members", |app| {
+        pitr_console::app::update(app, pitr_console::app::Msg::ServerStatus(patroni_status()));
+    });
+}
+
+#[test]
 fn help_overlay() {
     snapshot("help_overlay", |app| {
         key(app, KeyCode::Char('?'));
@@ -139,4 +146,54 @@ fn gap_cells_are_red_and_recoverable_ones_green() {
             }
         }
     }
+}
+
+/// The transactions pane on the big DELETE of the fixture log, with one relation named by
+/// the server and the target picked; at 80x24 it takes the detail's place (`x`).
+#[test]
+fn transactions_pane() {
+    for (w, h) in SIZES {
+        let mut app = app_with_log(w, h);
+        go_to(&mut app, "2024-03-01 12:50:45");
+        key(&mut app, KeyCode::Char('.'));
+        let orders = pitr_console::wal::RelFileNode {
+            spc: 1663,
+            db: 16384,
+            rel: 16385,
+        };
+        pitr_console::app::update(
+            &mut app,
+            pitr_console::app::Msg::RelationNames {
+                server: "db1".into(),
+                result: Ok(vec![(orders, Some("public.orders".into()))]),
+            },
+        );
+        key(&mut app, KeyCode::Char('b'));
+        if w < 100 {
+            key(&mut app, KeyCode::Char('x'));
+        }
+        let terminal = draw(&app, w, h);
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("transactions_{w}x{h}"), terminal.backend());
+        });
+        if w >= 100 {
+            assert_big_row_is_yellow(terminal.backend().buffer());
+        }
+    }
+}
+
+fn assert_big_row_is_yellow(buf: &Buffer) {
+    let area = buf.area;
+    let y = (0..area.height)
+        .find(|&y| {
+            (0..area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .contains("      807  commit")
+        })
+        .expect("the big transaction is on screen");
+    let x = (0..area.width)
+        .find(|&x| buf[(x, y)].symbol() == "!")
+        .expect("the big mark");
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
 }

@@ -4,8 +4,10 @@ mod ui_fixture;
 
 use crossterm::event::KeyCode;
 use pitr_console::app::state::RepoState;
+use pitr_console::app::transactions::RowKind;
 use pitr_console::app::{update, Cmd, Focus, Mode, Msg};
 use pitr_console::domain::assess::{Reason, Verdict};
+use pitr_console::domain::target::RecoveryTarget;
 use pitr_console::domain::timeline::TimelineId;
 use pitr_console::domain::zone::Zone;
 use ui_fixture::*;
@@ -268,4 +270,124 @@ fn a_catalog_error_is_kept_for_the_pane() {
     assert!(app.assessment.is_none());
     key(&mut app, KeyCode::Char(']'));
     key(&mut app, KeyCode::Home);
+}
+
+fn current_xid(app: &pitr_console::app::App) -> Option<u32> {
+    app.transactions.current_row().map(|r| r.xid)
+}
+
+#[test]
+fn the_pane_lists_transactions_around_the_cursor() {
+    let mut app = app_with_log(160, 48);
+    // 12:50:50 Berlin is between transaction 7 (…:49.12) and 8 (…:56.12).
+    go_to(&mut app, "2024-03-01 12:50:50");
+    assert_eq!(current_xid(&app), Some(BIG_XID));
+    let rows = &app.transactions.rows;
+    let seen: Vec<u32> = rows.iter().map(|r| r.xid).collect();
+    assert_eq!(seen, vec![803, 804, 805, 806, 807, 808, 809, 0, 810, 811]);
+    let big: Vec<u32> = rows.iter().filter(|r| r.big).map(|r| r.xid).collect();
+    assert_eq!(big, vec![BIG_XID]);
+    assert!(
+        rows.iter().any(|r| !r.is_tx()),
+        "the restore point is listed"
+    );
+}
+
+#[test]
+fn next_and_previous_transaction_go_to_exact_times() {
+    let mut app = app_with_log(160, 48);
+    go_to(&mut app, "2024-03-01 12:50:50");
+    key(&mut app, KeyCode::Char('.'));
+    assert_eq!(app.cursor, tx_time(8));
+    assert_eq!(current_xid(&app), Some(808));
+    key(&mut app, KeyCode::Char(','));
+    assert_eq!(app.cursor, tx_time(7));
+    assert_eq!(current_xid(&app), Some(BIG_XID));
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char(','));
+    }
+    assert_eq!(app.cursor, tx_time(4), "aborts are stops too");
+    // Beyond the rows in view: the log is searched.
+    for _ in 0..15 {
+        key(&mut app, KeyCode::Char('.'));
+    }
+    assert_eq!(app.cursor, tx_time(19));
+    key(&mut app, KeyCode::Char('.'));
+    assert_eq!(app.cursor, tx_time(19));
+    assert!(app.transactions.notice.is_some(), "nothing after the last");
+    key(&mut app, KeyCode::Char('<'));
+    assert_eq!(
+        app.transactions.current_row().unwrap().kind,
+        RowKind::RestorePoint {
+            name: "before_batch".into()
+        }
+    );
+    assert_eq!(app.cursor, tx_time(9) + chrono::Duration::seconds(3));
+}
+
+#[test]
+fn b_picks_just_before_the_highlighted_transaction() {
+    let mut app = app_with_log(160, 48);
+    go_to(&mut app, "2024-03-01 12:50:50");
+    key(&mut app, KeyCode::Char('b'));
+    let picked = app.pending_target.clone().unwrap();
+    assert_eq!(picked.server, "db1");
+    assert_eq!(
+        picked.target,
+        RecoveryTarget::Xid {
+            xid: u64::from(BIG_XID),
+            inclusive: false
+        }
+    );
+    assert!(
+        picked.label.contains("just before xid 807"),
+        "{}",
+        picked.label
+    );
+    assert!(picked.label.contains("1990 records"), "{}", picked.label);
+    key(&mut app, KeyCode::Esc);
+    assert!(app.pending_target.is_none());
+}
+
+#[test]
+fn relation_names_are_asked_of_the_live_server_once() {
+    let mut app = app_with_log(160, 48);
+    let cmds = key(&mut app, KeyCode::Char('.'));
+    let Some(Cmd::ResolveRelations { server, nodes }) = cmds.into_iter().next() else {
+        panic!("no relation lookup");
+    };
+    assert_eq!(server, "db1");
+    assert_eq!(nodes.len(), 2);
+    let cmds = key(&mut app, KeyCode::Char(','));
+    assert!(cmds.is_empty(), "{cmds:?}: asked again while in flight");
+    update(
+        &mut app,
+        Msg::RelationNames {
+            server: "db1".into(),
+            result: Ok(vec![
+                (nodes[0], Some("public.orders".into())),
+                (nodes[1], None),
+            ]),
+        },
+    );
+    assert_eq!(
+        app.transactions.name_of(Some("db1"), &nodes[0]),
+        Some("public.orders")
+    );
+    assert!(key(&mut app, KeyCode::Char('.')).is_empty());
+}
+
+#[test]
+fn without_an_index_the_keys_say_why_they_do_nothing() {
+    let mut app = app(80, 24);
+    let before = app.cursor;
+    key(&mut app, KeyCode::Char('.'));
+    assert_eq!(app.cursor, before);
+    assert!(app
+        .transactions
+        .notice
+        .as_deref()
+        .unwrap()
+        .contains("no WAL index"));
+    assert!(app.transactions.rows.is_empty());
 }

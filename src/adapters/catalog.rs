@@ -1,10 +1,17 @@
 //! Reading a repository's catalog, whatever kind of repository it is, and placing it in time.
 
-use crate::config::{RepositoryConfig, RepositoryKind};
+use crate::config::{RepositoryConfig, RepositoryKind, ServerConfig};
+use crate::domain::backup::Backup;
 use crate::domain::catalog::Catalog;
 use crate::domain::coverage::{self, Coverage};
+use crate::domain::restore_command;
+use crate::domain::segment::WalSegment;
+use crate::domain::target::RecoveryTarget;
 use crate::domain::times::{EstimatedTimes, TimeSource};
+use crate::engine::steps::tool_restore::ToolRestore;
+use crate::wal::{IndexedTimes, WalIndex};
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogLoadError {
@@ -28,30 +35,173 @@ pub fn load(repo: &RepositoryConfig) -> Result<Catalog, CatalogLoadError> {
             crate::adapters::local_repo::read_catalog(&repo.name, backups, wal)
                 .map_err(|e| err(e.to_string()))
         }
-        RepositoryKind::Barman | RepositoryKind::Pgbackrest | RepositoryKind::Walg => Err(err(
-            format!("{:?} repositories are not supported yet", repo.kind).to_lowercase(),
-        )),
+        RepositoryKind::Barman => crate::adapters::barman::Barman::from_config(repo)
+            .and_then(|b| b.read_catalog(&repo.name))
+            .map_err(err),
+        RepositoryKind::Pgbackrest => crate::adapters::pgbackrest::PgBackRest::from_config(repo)
+            .and_then(|p| p.read_catalog(&repo.name))
+            .map_err(err),
+        RepositoryKind::Walg => crate::adapters::walg::WalG::from_config(repo)
+            .read_catalog(&repo.name)
+            .map_err(err),
     }
 }
 
-/// A catalog with its coverage, and the source of the times it was placed with.
-pub struct RepositoryView {
-    pub catalog: Catalog,
-    pub times: Box<dyn TimeSource + Send + Sync>,
-    pub coverage: Coverage,
+/// How a recovery from this repository restores `backup` into `dest` and fetches WAL.
+pub struct RepoRestore {
+    /// For `RecoveryInputs::restore_command`.
+    pub restore_command: String,
+    /// For `RecoveryInputs::tool_restore`: None for local repositories (the engine copies or
+    /// extracts the backup itself).
+    pub tool_restore: Option<ToolRestore>,
 }
 
-/// Loads a repository and computes its coverage. `_index_dir` is where WAL indexes are kept.
+/// The restore for one recovery: `dest` is where the data directory is restored (the
+/// server's pgdata, or the side directory), `server` the server being recovered.
+pub fn restore_for(
+    repo: &RepositoryConfig,
+    server: &ServerConfig,
+    backup: &Backup,
+    target: &RecoveryTarget,
+    dest: &Path,
+) -> Result<RepoRestore, CatalogLoadError> {
+    let err = |message: String| CatalogLoadError::Source {
+        name: repo.name.clone(),
+        message,
+    };
+    let (tool, restore_command) = match repo.kind {
+        RepositoryKind::Local => {
+            let wal = repo
+                .wal_archive
+                .as_ref()
+                .ok_or_else(|| err("a local repository needs `wal_archive`".into()))?;
+            return Ok(RepoRestore {
+                restore_command: restore_command::local(&wal.display().to_string()),
+                tool_restore: None,
+            });
+        }
+        RepositoryKind::Barman => crate::adapters::barman::Barman::from_config(repo)
+            .map_err(err)?
+            .restore(server, backup, target, dest),
+        RepositoryKind::Pgbackrest => crate::adapters::pgbackrest::PgBackRest::from_config(repo)
+            .map_err(err)?
+            .restore(backup, target, dest),
+        RepositoryKind::Walg => {
+            crate::adapters::walg::WalG::from_config(repo).restore(server, backup, dest)
+        }
+    };
+    Ok(RepoRestore {
+        restore_command,
+        tool_restore: Some(tool),
+    })
+}
+
+/// A catalog with its coverage, the source of the times it was placed with, and the WAL
+/// index when the archive could be read.
+#[derive(Clone)]
+pub struct RepositoryView {
+    pub catalog: Catalog,
+    pub times: Arc<dyn TimeSource + Send + Sync>,
+    pub coverage: Coverage,
+    pub index: Option<Arc<WalIndex>>,
+}
+
+impl std::fmt::Debug for RepositoryView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepositoryView")
+            .field("repository", &self.catalog.repository)
+            .field("backups", &self.catalog.backups.len())
+            .field("segments", &self.catalog.segments.len())
+            .field("indexed", &self.index.is_some())
+            .finish()
+    }
+}
+
+impl RepositoryView {
+    /// Times estimated from the catalog alone (no WAL read).
+    pub fn estimated(catalog: Catalog) -> RepositoryView {
+        let times = EstimatedTimes::from_catalog(&catalog);
+        let coverage = coverage::compute(&catalog, &times);
+        RepositoryView {
+            catalog,
+            times: Arc::new(times),
+            coverage,
+            index: None,
+        }
+    }
+
+    /// Times read from WAL through `index`. Segments whose WAL is damaged count as missing:
+    /// replay would stop in them, so no window may run through them.
+    pub fn indexed(mut catalog: Catalog, index: WalIndex) -> RepositoryView {
+        let damaged: Vec<(WalSegment, String)> = index
+            .segments()
+            .filter_map(|s| s.warning.clone().map(|w| (s.segment, w)))
+            .collect();
+        if !damaged.is_empty() {
+            catalog
+                .segments
+                .retain(|s| !damaged.iter().any(|(d, _)| *d == s.segment));
+            catalog.warnings.extend(
+                damaged
+                    .into_iter()
+                    .map(|(_, w)| format!("{w}; the segment is treated as missing")),
+            );
+        }
+        let times = IndexedTimes::new(&index, &catalog);
+        let coverage = coverage::compute(&catalog, &times);
+        RepositoryView {
+            catalog,
+            times: Arc::new(times),
+            coverage,
+            index: Some(Arc::new(index)),
+        }
+    }
+}
+
+/// Loads a repository and computes its coverage. For a local archive the WAL is read into
+/// an index cached in `index_dir` (only new segments are read on later loads), which makes
+/// the times exact; without `index_dir`, or for other kinds, times are estimates.
 pub fn load_view(
     repo: &RepositoryConfig,
-    _index_dir: Option<&Path>,
+    index_dir: Option<&Path>,
 ) -> Result<RepositoryView, CatalogLoadError> {
     let catalog = load(repo)?;
-    let times = EstimatedTimes::from_catalog(&catalog);
-    let coverage = coverage::compute(&catalog, &times);
-    Ok(RepositoryView {
-        catalog,
-        times: Box::new(times),
-        coverage,
-    })
+    let (Some(dir), Some(archive), RepositoryKind::Local) =
+        (index_dir, &repo.wal_archive, repo.kind)
+    else {
+        return Ok(RepositoryView::estimated(catalog));
+    };
+    let cache = dir.join(index_file_name(&repo.name, archive));
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot create the WAL index directory; times stay estimates");
+        return Ok(RepositoryView::estimated(catalog));
+    }
+    match WalIndex::open_or_build(archive, &cache, Some(catalog.segment_size)) {
+        Ok(index) => Ok(RepositoryView::indexed(catalog, index)),
+        Err(e) => {
+            let mut view = RepositoryView::estimated(catalog);
+            view.catalog
+                .warnings
+                .push(format!("WAL not indexed, times are estimates: {e}"));
+            Ok(view)
+        }
+    }
+}
+
+/// One cache file per archive directory, named so that two repositories never share one.
+fn index_file_name(repo: &str, archive: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(archive.as_os_str().as_encoded_bytes());
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let safe: String = repo
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}-{short}.walidx")
 }

@@ -1,12 +1,17 @@
 //! Implementations of the engine's ports against the real world: processes, PostgreSQL,
 //! repositories.
 
+pub mod barman;
 pub mod catalog;
 pub mod fs;
 pub mod local_repo;
 pub mod patroni;
+pub mod pgbackrest;
 pub mod postgres;
 pub mod process;
+pub mod relation_names;
+pub mod repo_tool;
 pub mod run_as;
 pub mod server_status;
 pub mod ssh;
+pub mod walg;

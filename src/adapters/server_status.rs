@@ -5,7 +5,9 @@
 
 use crate::config::ServerConfig;
 use crate::domain::lsn::Lsn;
-use crate::domain::server_status::{ArchiverStats, ServerFacts, ServerState, ServerStatus};
+use crate::domain::server_status::{
+    ArchiverStats, PatroniState, ServerFacts, ServerState, ServerStatus,
+};
 use crate::domain::timeline::TimelineId;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -23,7 +25,11 @@ const QUERY: &str = "select pg_is_in_recovery(),
 
 /// Asks the server named in `server` how it is; read-only.
 pub async fn probe(server: &ServerConfig) -> ServerStatus {
-    let state = match tokio::time::timeout(PROBE_TIMEOUT, facts(&server.dsn)).await {
+    let (state, patroni) = tokio::join!(
+        tokio::time::timeout(PROBE_TIMEOUT, facts(&server.dsn)),
+        patroni_state(server)
+    );
+    let state = match state {
         Ok(Ok(facts)) => ServerState::Up(facts),
         Ok(Err(error)) => ServerState::Down { error },
         Err(_) => ServerState::Down {
@@ -41,7 +47,30 @@ pub async fn probe(server: &ServerConfig) -> ServerStatus {
         server: server.name.clone(),
         checked_at: Utc::now(),
         state,
+        patroni,
     }
+}
+
+/// Members, roles and lag from Patroni's REST API, for servers it manages.
+async fn patroni_state(server: &ServerConfig) -> Option<PatroniState> {
+    let url = server
+        .patroni_url
+        .as_deref()
+        .filter(|_| server.control == "patroni")?;
+    let answer = tokio::time::timeout(
+        PROBE_TIMEOUT,
+        crate::adapters::patroni::cluster_members(url),
+    )
+    .await;
+    Some(match answer {
+        Ok(Ok((members, paused))) => PatroniState::Cluster { members, paused },
+        Ok(Err(e)) => PatroniState::Unreachable {
+            error: e.to_string(),
+        },
+        Err(_) => PatroniState::Unreachable {
+            error: format!("no answer within {} s from {url}", PROBE_TIMEOUT.as_secs()),
+        },
+    })
 }
 
 async fn facts(dsn: &str) -> Result<ServerFacts, String> {

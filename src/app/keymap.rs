@@ -33,10 +33,16 @@ pub enum Action {
     End,
     TypeInstant,
     CycleZone,
+    PrevTransaction,
+    NextTransaction,
+    PrevRestorePoint,
+    NextRestorePoint,
+    TargetBefore,
+    SwapPane,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 27] = [
         Action::Quit,
         Action::Help,
         Action::Close,
@@ -58,13 +64,19 @@ impl Action {
         Action::End,
         Action::TypeInstant,
         Action::CycleZone,
+        Action::PrevTransaction,
+        Action::NextTransaction,
+        Action::PrevRestorePoint,
+        Action::NextRestorePoint,
+        Action::TargetBefore,
+        Action::SwapPane,
     ];
 
     pub fn describe(self) -> &'static str {
         match self {
             Action::Quit => "quit (the terminal is restored)",
             Action::Help => "show or hide this help",
-            Action::Close => "close help or the time input",
+            Action::Close => "close help or the time input; clear the picked target",
             Action::FocusNext => "focus the next pane",
             Action::FocusPrev => "focus the previous pane",
             Action::SelectUp => "previous server / timeline in the focused pane",
@@ -83,6 +95,12 @@ impl Action {
             Action::End => "end of the WAL coverage",
             Action::TypeInstant => "type an instant to go to (Enter goes, Esc cancels)",
             Action::CycleZone => "switch the display zone (config, UTC, local)",
+            Action::PrevTransaction => "previous commit or abort (cursor to its exact time)",
+            Action::NextTransaction => "next commit or abort (cursor to its exact time)",
+            Action::PrevRestorePoint => "previous restore point",
+            Action::NextRestorePoint => "next restore point",
+            Action::TargetBefore => "target: just before the highlighted transaction",
+            Action::SwapPane => "transactions instead of cursor detail (small screens)",
         }
     }
 }

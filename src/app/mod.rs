@@ -7,6 +7,7 @@ pub mod keymap;
 pub mod msg;
 pub mod repo;
 pub mod state;
+pub mod transactions;
 pub mod update;
 pub mod view;
 

@@ -1,7 +1,8 @@
 //! What reaches the model (messages) and what it asks the event loop to do (commands).
 
-use crate::domain::catalog::Catalog;
+use crate::adapters::catalog::RepositoryView;
 use crate::domain::server_status::ServerStatus;
+use crate::wal::RelFileNode;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
@@ -19,9 +20,14 @@ pub enum Msg {
     },
     CatalogLoaded {
         repository: String,
-        result: Result<Catalog, String>,
+        result: Result<RepositoryView, String>,
     },
     ServerStatus(ServerStatus),
+    /// Names `server` gave the relations of a `Cmd::ResolveRelations`.
+    RelationNames {
+        server: String,
+        result: Result<Vec<(RelFileNode, Option<String>)>, String>,
+    },
 }
 
 /// Work the event loop runs off the model; results come back as `Msg`s. None of them
@@ -29,6 +35,15 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cmd {
     Quit,
-    LoadCatalog { repository: String },
-    ProbeServer { server: String },
+    LoadCatalog {
+        repository: String,
+    },
+    ProbeServer {
+        server: String,
+    },
+    /// Ask a live server which tables these relfilenodes are (read-only catalog queries).
+    ResolveRelations {
+        server: String,
+        nodes: Vec<RelFileNode>,
+    },
 }

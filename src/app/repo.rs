@@ -1,16 +1,21 @@
 //! A repository's catalog with everything the console derives from it once per load:
 //! time estimates, coverage, and the sorted instants the jump keys move between.
 
+use crate::adapters::catalog::RepositoryView;
 use crate::domain::assess::Recoverability;
 use crate::domain::catalog::Catalog;
-use crate::domain::coverage::{self, Coverage};
-use crate::domain::times::{EstimatedTimes, Stamp};
+use crate::domain::coverage::Coverage;
+use crate::domain::times::{Stamp, TimeSource};
+use crate::wal::WalIndex;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 pub struct RepoData {
     pub catalog: Catalog,
-    pub times: EstimatedTimes,
+    pub times: Arc<dyn TimeSource + Send + Sync>,
     pub coverage: Coverage,
+    /// The commit index, when the archive's WAL was read.
+    pub index: Option<Arc<WalIndex>>,
     /// Every backup's consistency point, ascending.
     pub backup_points: Vec<DateTime<Utc>>,
     /// Start and end of every gap on every timeline, ascending.
@@ -22,9 +27,13 @@ pub struct RepoData {
 }
 
 impl RepoData {
-    pub fn prepare(catalog: Catalog) -> RepoData {
-        let times = EstimatedTimes::from_catalog(&catalog);
-        let coverage = coverage::compute(&catalog, &times);
+    pub fn prepare(view: RepositoryView) -> RepoData {
+        let RepositoryView {
+            catalog,
+            times,
+            coverage,
+            index,
+        } = view;
         let mut backup_points: Vec<DateTime<Utc>> =
             catalog.backups.iter().map(|b| b.stop_time).collect();
         backup_points.sort_unstable();
@@ -60,6 +69,7 @@ impl RepoData {
             catalog,
             times,
             coverage,
+            index,
             backup_points,
             gap_edges,
             extent,
@@ -71,7 +81,7 @@ impl RepoData {
         Recoverability {
             catalog: &self.catalog,
             coverage: &self.coverage,
-            times: &self.times,
+            times: self.times.as_ref(),
         }
     }
 }

@@ -5,6 +5,7 @@ use super::geometry;
 use super::keymap::Keymap;
 use super::msg::Cmd;
 use super::repo::RepoData;
+use super::transactions::{PendingTarget, Transactions, TxLog};
 use super::view::{TimeView, STEPS};
 use crate::config::{Config, Role};
 use crate::domain::assess::Verdict;
@@ -12,6 +13,7 @@ use crate::domain::server_status::ServerStatus;
 use crate::domain::timeline::TimelineId;
 use crate::domain::zone::Zone;
 use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
 
 /// How often servers are probed again.
 pub const SERVER_REFRESH: Duration = Duration::seconds(5);
@@ -110,6 +112,10 @@ pub struct App {
     pub assessment: Option<Assessment>,
     /// Whether the cursor was placed on the current repository's data yet.
     pub placed: Option<usize>,
+    /// Commits, aborts and restore points around the cursor.
+    pub transactions: Transactions,
+    /// The target picked in the transactions pane, for the recovery wizard.
+    pub pending_target: Option<PendingTarget>,
     pub quitting: bool,
 }
 
@@ -166,6 +172,8 @@ impl App {
             buckets: None,
             assessment: None,
             placed: None,
+            transactions: Transactions::default(),
+            pending_target: None,
             quitting: false,
         }
     }
@@ -225,6 +233,15 @@ impl App {
         }
     }
 
+    /// The server relation names come from: the selected one, when it serves the shown
+    /// repository.
+    pub fn names_server(&self) -> Option<&str> {
+        let s = self.servers.get(self.selected_server)?;
+        self.repo()
+            .is_some_and(|r| r.name == s.repository)
+            .then_some(s.name.as_str())
+    }
+
     pub fn current_buckets(&self) -> Option<&Buckets> {
         let (repo, view, b) = self.buckets.as_ref()?;
         (Some(*repo) == self.repo_index() && *view == self.view).then_some(b)
@@ -249,6 +266,8 @@ impl App {
                 self.view = TimeView::fitting(from, to, self.view.columns);
                 self.cursor = to;
             }
+            let log = data.index.clone().map(|i| i as Arc<dyn TxLog>);
+            self.transactions.attach(repo, log);
         }
         if !self.view.contains(self.cursor) {
             self.view = self.view.centred_on(self.cursor);
@@ -259,6 +278,13 @@ impl App {
         let Some(timeline) = self.timeline else {
             return;
         };
+        self.transactions.refresh(
+            repo,
+            &data.catalog.histories,
+            timeline,
+            self.cursor,
+            data.times.lsn_at(timeline, self.cursor),
+        );
         let fresh = self
             .assessment
             .as_ref()

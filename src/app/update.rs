@@ -5,6 +5,7 @@ use super::keymap::Action;
 use super::msg::{Cmd, Msg};
 use super::repo::{next_after, previous_before, RepoData};
 use super::state::{App, Focus, Mode, RepoState, TimeInput, PROBE_STALE, SERVER_REFRESH};
+use super::transactions::{self, Seek};
 use super::view::{STEPS, ZOOMS};
 use crate::domain::time_input::parse_instant;
 use chrono::Duration;
@@ -22,7 +23,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::CatalogLoaded { repository, result } => {
             if let Some(i) = app.repos.iter().position(|r| r.name == repository) {
                 app.repos[i].state = match result {
-                    Ok(catalog) => RepoState::Ready(Box::new(RepoData::prepare(catalog))),
+                    Ok(view) => RepoState::Ready(Box::new(RepoData::prepare(view))),
                     Err(e) => RepoState::Failed(e),
                 };
                 app.invalidate(i);
@@ -36,8 +37,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::RelationNames { server, result } => {
+            app.transactions.names_resolved(&server, result);
+            Vec::new()
+        }
     };
     app.refresh();
+    let mut cmds = cmds;
+    let up = app
+        .servers
+        .get(app.selected_server)
+        .and_then(|s| s.status.as_ref())
+        .is_some_and(|s| s.is_up());
+    if let Some(server) = app.names_server().filter(|_| up).map(str::to_string) {
+        cmds.extend(app.transactions.resolve_cmd(&server));
+    }
     cmds
 }
 
@@ -108,7 +122,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
     match action {
         Action::Quit => return quit(app),
         Action::Help => app.mode = Mode::Help,
-        Action::Close => {}
+        Action::Close => app.pending_target = None,
         Action::FocusNext => app.focus = app.focus.next(),
         Action::FocusPrev => app.focus = app.focus.previous(),
         Action::SelectUp => select(app, -1),
@@ -127,6 +141,12 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::End => jump(app, |d, _| d.extent.map(|e| e.1)),
         Action::TypeInstant => app.mode = Mode::Input(TimeInput::default()),
         Action::CycleZone => app.zone_index = (app.zone_index + 1) % app.zones.len(),
+        Action::PrevTransaction => transactions::step(app, false, Seek::Transaction),
+        Action::NextTransaction => transactions::step(app, true, Seek::Transaction),
+        Action::PrevRestorePoint => transactions::step(app, false, Seek::RestorePoint),
+        Action::NextRestorePoint => transactions::step(app, true, Seek::RestorePoint),
+        Action::TargetBefore => transactions::pick_target(app),
+        Action::SwapPane => app.transactions.swapped = !app.transactions.swapped,
     }
     Vec::new()
 }

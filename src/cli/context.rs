@@ -80,15 +80,16 @@ pub fn role_and_zone(
 /// Opens the full-screen console.
 pub fn open_tui(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Result<(), Failure> {
     let ctx = Context::load(flag, role, tz)?;
-    let origin = ctx.origin_label();
+    let launch = crate::tui::Launch {
+        origin_label: ctx.origin_label(),
+        index_dir: ctx.index_dir(),
+        role: ctx.role,
+        zone_override: Some(ctx.zone),
+        config: ctx.config,
+    };
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Failure::step_failed(format!("cannot start the async runtime: {e}")))?;
     runtime
-        .block_on(crate::tui::run(
-            ctx.config,
-            origin,
-            ctx.role,
-            Some(ctx.zone),
-        ))
+        .block_on(crate::tui::run(launch))
         .map_err(|e| Failure::step_failed(format!("the console stopped: {e:#}")))
 }

@@ -3,7 +3,7 @@
 use super::exit::Failure;
 use crate::lab::{self, LabOptions};
 use clap::Subcommand;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
@@ -40,12 +40,31 @@ pub enum LabCommand {
     },
 }
 
-fn dir_or_default(dir: Option<PathBuf>) -> PathBuf {
-    dir.unwrap_or_else(lab::default_dir)
+/// The lab a command acts on: `--dir`, else the lab whose configuration `--config` names,
+/// else the default lab. A `--config` that is not a lab's is refused rather than ignored,
+/// so that `lab down` never removes a lab the operator did not mean.
+fn lab_dir(dir: Option<PathBuf>, config: Option<&Path>) -> Result<PathBuf, Failure> {
+    if let Some(dir) = dir {
+        return Ok(dir);
+    }
+    match config {
+        None => Ok(lab::default_dir()),
+        Some(file) => file
+            .parent()
+            .filter(|d| d.join("lab.json").is_file())
+            .map(Path::to_path_buf)
+            .ok_or_else(|| {
+                Failure::bad_input(format!(
+                    "{} is not a lab's configuration (no lab.json beside it); name the lab with --dir",
+                    file.display()
+                ))
+            }),
+    }
 }
 
 pub fn run(
     cmd: LabCommand,
+    config: Option<&Path>,
     role: Option<crate::config::Role>,
     tz: Option<&str>,
 ) -> Result<(), Failure> {
@@ -72,7 +91,7 @@ pub fn run(
             Ok(())
         }
         LabCommand::Status { dir } => {
-            let status = lab::status(&dir_or_default(dir)).map_err(Failure::bad_input)?;
+            let status = lab::status(&lab_dir(dir, config)?).map_err(Failure::bad_input)?;
             let state = if status.running { "running" } else { "stopped" };
             println!(
                 "server {state} on port {}\n{}",
@@ -82,13 +101,13 @@ pub fn run(
             Ok(())
         }
         LabCommand::Down { dir } => {
-            let dir = dir_or_default(dir);
+            let dir = lab_dir(dir, config)?;
             lab::down(&dir).map_err(Failure::bad_input)?;
             println!("lab in {} stopped and removed", dir.display());
             Ok(())
         }
         LabCommand::Incident { dir } => {
-            let record = lab::incident(&dir_or_default(dir)).map_err(Failure::bad_input)?;
+            let record = lab::incident(&lab_dir(dir, config)?).map_err(Failure::bad_input)?;
             println!("{}", record.summary());
             Ok(())
         }

@@ -82,7 +82,9 @@ pub fn main() -> i32 {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
-        Some(Command::Lab(cmd)) => lab::run(cmd, cli.role, cli.tz.as_deref()),
+        Some(Command::Lab(cmd)) => {
+            lab::run(cmd, cli.config.as_deref(), cli.role, cli.tz.as_deref())
+        }
         Some(Command::Catalog { server, json }) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             catalog::run(&ctx, server.as_deref(), json)

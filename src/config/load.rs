@@ -1,6 +1,6 @@
 //! Finding and reading the configuration file, with errors that point at the line.
 
-use super::model::{Config, RepositoryKind};
+use super::model::{Config, RepositoryConfig, RepositoryKind};
 use crate::domain::zone::Zone;
 use std::path::{Path, PathBuf};
 
@@ -86,6 +86,98 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// Each kind's required keys present, and no key that belongs to another kind.
+fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
+    let kind = format!("{:?}", r.kind).to_lowercase();
+    let keys: [(&str, bool, RepositoryKind); 12] = [
+        ("backups", r.backups.is_some(), RepositoryKind::Local),
+        (
+            "wal_archive",
+            r.wal_archive.is_some(),
+            RepositoryKind::Local,
+        ),
+        (
+            "barman_server",
+            r.barman_server.is_some(),
+            RepositoryKind::Barman,
+        ),
+        (
+            "barman_host",
+            r.barman_host.is_some(),
+            RepositoryKind::Barman,
+        ),
+        (
+            "barman_user",
+            r.barman_user.is_some(),
+            RepositoryKind::Barman,
+        ),
+        (
+            "barman_config",
+            r.barman_config.is_some(),
+            RepositoryKind::Barman,
+        ),
+        (
+            "barman_remote_ssh_command",
+            r.barman_remote_ssh_command.is_some(),
+            RepositoryKind::Barman,
+        ),
+        ("stanza", r.stanza.is_some(), RepositoryKind::Pgbackrest),
+        (
+            "pgbackrest_config",
+            r.pgbackrest_config.is_some(),
+            RepositoryKind::Pgbackrest,
+        ),
+        (
+            "pgbackrest_user",
+            r.pgbackrest_user.is_some(),
+            RepositoryKind::Pgbackrest,
+        ),
+        ("walg_config", r.walg_config.is_some(), RepositoryKind::Walg),
+        ("walg_user", r.walg_user.is_some(), RepositoryKind::Walg),
+    ];
+    if let Some((key, _, owner)) = keys.iter().find(|(_, set, owner)| *set && *owner != r.kind) {
+        return Err(format!(
+            "key `{key}` belongs to kind = \"{}\", but this repository is kind = \"{kind}\"",
+            format!("{owner:?}").to_lowercase()
+        ));
+    }
+    let needs: &[(&str, bool)] = match r.kind {
+        RepositoryKind::Local => &[
+            ("backups", r.backups.is_some()),
+            ("wal_archive", r.wal_archive.is_some()),
+        ],
+        RepositoryKind::Barman => &[("barman_server", r.barman_server.is_some())],
+        RepositoryKind::Pgbackrest => &[("stanza", r.stanza.is_some())],
+        RepositoryKind::Walg => &[],
+    };
+    if let Some((key, _)) = needs.iter().find(|(_, set)| !set) {
+        let all: Vec<&str> = needs.iter().map(|(k, _)| *k).collect();
+        return Err(format!(
+            "kind = \"{kind}\" needs `{key}` (required keys: {})",
+            all.join(", ")
+        ));
+    }
+    if let Some(m) = r.restore_method {
+        if m.kind() != r.kind {
+            let allowed = match r.kind {
+                RepositoryKind::Barman => {
+                    "\"barman-recover\", \"get-wal\" or \"barman-wal-restore\""
+                }
+                RepositoryKind::Pgbackrest => "\"pgbackrest\" or \"archive-get\"",
+                RepositoryKind::Local | RepositoryKind::Walg => "nothing (leave it out)",
+            };
+            return Err(format!(
+                "key `restore_method` = {:?} does not fit kind = \"{kind}\"; it accepts {allowed}",
+                serde_json::to_value(m)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("?")
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -107,12 +199,7 @@ fn validate(c: &Config) -> Result<(), String> {
                 r.name
             ));
         }
-        if r.kind == RepositoryKind::Local && (r.backups.is_none() || r.wal_archive.is_none()) {
-            return Err(format!(
-                "[[repository]] `{}`: kind = \"local\" needs both `backups` and `wal_archive` directories",
-                r.name
-            ));
-        }
+        check_repository(r).map_err(|m| format!("[[repository]] `{}`: {m}", r.name))?;
     }
     let mut server_names = std::collections::HashSet::new();
     for s in &c.servers {
@@ -207,6 +294,57 @@ repository = "archive"
         let bad = GOOD.replace("Europe/Berlin", "Europe/Atlantis");
         let err = parse(Path::new("a.toml"), &bad).unwrap_err().to_string();
         assert!(err.contains("timezone"), "{err}");
+    }
+
+    #[test]
+    fn tool_repositories_need_their_keys_and_only_theirs() {
+        let barman = GOOD.replace(
+            "kind = \"local\"\nbackups = \"/srv/b\"\nwal_archive = \"/srv/w\"",
+            "kind = \"barman\"\nbarman_server = \"pg\"\nbarman_host = \"backup1\"\nrestore_method = \"get-wal\"",
+        );
+        let c = parse(Path::new("a.toml"), &barman).unwrap();
+        assert_eq!(c.repositories[0].kind, RepositoryKind::Barman);
+        assert_eq!(
+            c.repositories[0].restore_method,
+            Some(crate::config::RestoreMethod::GetWal)
+        );
+
+        let err = parse(
+            Path::new("a.toml"),
+            &barman.replace("barman_server = \"pg\"\n", ""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("needs `barman_server`"), "{err}");
+
+        let err = parse(
+            Path::new("a.toml"),
+            &barman.replace("get-wal", "archive-get"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("restore_method") && err.contains("barman-recover"),
+            "{err}"
+        );
+
+        let mixed = barman.replace("barman_host = \"backup1\"", "stanza = \"main\"");
+        let err = parse(Path::new("a.toml"), &mixed).unwrap_err().to_string();
+        assert!(
+            err.contains("`stanza` belongs to kind = \"pgbackrest\""),
+            "{err}"
+        );
+
+        let pgbr = GOOD.replace(
+            "kind = \"local\"\nbackups = \"/srv/b\"\nwal_archive = \"/srv/w\"",
+            "kind = \"pgbackrest\"\nstanza = \"main\"\npgbackrest_config = \"/etc/pgbackrest/pgbackrest.conf\"",
+        );
+        assert!(parse(Path::new("a.toml"), &pgbr).is_ok());
+        let walg = GOOD.replace(
+            "kind = \"local\"\nbackups = \"/srv/b\"\nwal_archive = \"/srv/w\"",
+            "kind = \"walg\"\nwalg_config = \"/etc/wal-g.json\"",
+        );
+        assert!(parse(Path::new("a.toml"), &walg).is_ok());
     }
 
     #[test]

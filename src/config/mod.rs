@@ -5,7 +5,8 @@ pub mod model;
 
 pub use load::{load, locate, ConfigError, Origin};
 pub use model::{
-    AppConfig, CheckConfig, Config, RepositoryConfig, RepositoryKind, Role, ServerConfig,
+    AppConfig, CheckConfig, Config, RepositoryConfig, RepositoryKind, RestoreMethod, Role,
+    ServerConfig,
 };
 #[cfg(test)]
 mod example_test;

@@ -31,16 +31,18 @@ pub enum Role {
     Trainee,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RepositoryKind {
+    #[default]
     Local,
     Barman,
     Pgbackrest,
     Walg,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Default` is for code building one by hand (tests, benches): it names nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoryConfig {
     pub name: String,
@@ -49,6 +51,57 @@ pub struct RepositoryConfig {
     pub backups: Option<PathBuf>,
     /// local: archived segments, `.history` and `.backup` files.
     pub wal_archive: Option<PathBuf>,
+    /// barman: the server's name in Barman's configuration (`barman list-backups NAME`).
+    pub barman_server: Option<String>,
+    /// barman: the Barman host, reached as `ssh barman_user@barman_host`; absent: this host.
+    pub barman_host: Option<String>,
+    /// barman: OS user Barman runs as (default `barman`).
+    pub barman_user: Option<String>,
+    /// barman: Barman's configuration file (`barman -c FILE`); absent: Barman's default.
+    pub barman_config: Option<PathBuf>,
+    /// barman: the `--remote-ssh-command` `barman recover` uses to reach the database host
+    /// when Barman is remote (default `ssh RUN_AS@HOST` of the recovered server).
+    pub barman_remote_ssh_command: Option<String>,
+    /// pgbackrest: the stanza (`pgbackrest --stanza=NAME`).
+    pub stanza: Option<String>,
+    /// pgbackrest: its configuration file (`pgbackrest --config=FILE`); absent: its default.
+    pub pgbackrest_config: Option<PathBuf>,
+    /// pgbackrest: OS user pgBackRest runs as (default `postgres`).
+    pub pgbackrest_user: Option<String>,
+    /// walg: WAL-G's configuration file (`wal-g --config FILE`); absent: its environment.
+    pub walg_config: Option<PathBuf>,
+    /// walg: OS user WAL-G runs as (default `postgres`).
+    pub walg_user: Option<String>,
+    /// barman and pgbackrest: how a recovery restores the base backup and fetches WAL.
+    pub restore_method: Option<RestoreMethod>,
+}
+
+/// How a tool-held backup is restored and its WAL fetched during replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestoreMethod {
+    /// barman: `barman recover` with the target; WAL copied by Barman into `barman_wal/`.
+    BarmanRecover,
+    /// barman: `barman recover --get-wal`; WAL fetched atomically with `barman get-wal`.
+    GetWal,
+    /// barman: `barman recover --get-wal`; WAL fetched with barman-cli's `barman-wal-restore`.
+    BarmanWalRestore,
+    /// pgbackrest: `pgbackrest restore` writes the recovery settings (target included).
+    Pgbackrest,
+    /// pgbackrest: `pgbackrest restore --type=none`; the console writes the recovery settings
+    /// with `restore_command = pgbackrest archive-get`.
+    ArchiveGet,
+}
+
+impl RestoreMethod {
+    pub fn kind(self) -> RepositoryKind {
+        match self {
+            RestoreMethod::BarmanRecover
+            | RestoreMethod::GetWal
+            | RestoreMethod::BarmanWalRestore => RepositoryKind::Barman,
+            RestoreMethod::Pgbackrest | RestoreMethod::ArchiveGet => RepositoryKind::Pgbackrest,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! What the console last learned about one configured server.
 
 use super::lsn::Lsn;
+use super::patroni::Member;
 use super::timeline::TimelineId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,16 @@ pub struct ServerStatus {
     pub server: String,
     pub checked_at: DateTime<Utc>,
     pub state: ServerState,
+    /// For servers managed by Patroni: the cluster as its REST API describes it.
+    #[serde(default)]
+    pub patroni: Option<PatroniState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PatroniState {
+    Cluster { members: Vec<Member>, paused: bool },
+    Unreachable { error: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use super::recovery::{
     new_run_id, AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode,
     ServerSpec, TimeColumn,
 };
-use crate::adapters::catalog::RepositoryView;
-use crate::config::{Config, RepositoryKind, Role, ServerConfig};
+use crate::adapters::catalog::{restore_for, RepositoryView};
+use crate::config::{Config, Role, ServerConfig};
 use crate::domain::assess::{show, Recoverability, Verdict};
 use crate::domain::backup::Backup;
 use crate::domain::coverage::{RecoverableWindow, WindowEnd};
@@ -168,19 +168,13 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
                 server.name, server.repository
             ))
         })?;
-    let restore_command = match (repo.kind, &repo.wal_archive) {
-        (RepositoryKind::Local, Some(dir)) => {
-            crate::domain::restore_command::local(&dir.display().to_string())
-        }
-        (kind, _) => {
-            return Err(Refusal::Input(format!(
-                "repository `{}`: recovery from {kind:?} repositories is not supported yet (only kind = \"local\")",
-                repo.name
-            )
-            .to_lowercase()))
-        }
-    };
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
+    let dest = match &req.mode {
+        RestoreMode::InPlace => server.pgdata.as_path(),
+        RestoreMode::Side { dir, .. } => dir.as_path(),
+    };
+    let restore = restore_for(repo, server, &choice.backup, &req.target, dest)
+        .map_err(|e| Refusal::Input(e.to_string()))?;
     let time_column = server
         .time_column
         .as_deref()
@@ -189,7 +183,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
     let inputs = RecoveryInputs {
         server: spec,
         backup: choice.backup,
-        restore_command,
+        restore_command: restore.restore_command,
         target: req.target.clone(),
         action: req.action,
         mode: req.mode.clone(),
@@ -218,6 +212,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         time_column,
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
         role: req.role,
+        tool_restore: restore.tool_restore,
     };
     Ok(Prepared {
         inputs,

@@ -7,7 +7,7 @@ use super::ports::Ports;
 use super::prepare::{journal_role_refusal, role_permits};
 use super::runner::{EngineError, RunHandle, RunOptions, Runner};
 use super::step::Step;
-use super::steps::{self, Recovery};
+use super::steps::{self, tool_restore::ToolRestore, Recovery};
 use crate::config::Role;
 use crate::domain::backup::Backup;
 use crate::domain::target::RecoveryTarget;
@@ -103,6 +103,9 @@ pub struct RecoveryInputs {
     /// Who asked for the run; `start` refuses what the role forbids.
     #[serde(default)]
     pub role: Role,
+    /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
+    #[serde(default)]
+    pub tool_restore: Option<ToolRestore>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.

@@ -6,7 +6,12 @@ use crate::app::{Cmd, Msg};
 use crate::config::Config;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub fn spawn(cmds: Vec<Cmd>, config: &Config, tx: &UnboundedSender<Msg>) {
+pub fn spawn(
+    cmds: Vec<Cmd>,
+    config: &Config,
+    index_dir: Option<&std::path::Path>,
+    tx: &UnboundedSender<Msg>,
+) {
     for cmd in cmds {
         match cmd {
             Cmd::Quit => {}
@@ -17,9 +22,11 @@ pub fn spawn(cmds: Vec<Cmd>, config: &Config, tx: &UnboundedSender<Msg>) {
                     .find(|r| r.name == repository)
                     .cloned();
                 let tx = tx.clone();
+                let index_dir = index_dir.map(std::path::Path::to_path_buf);
                 tokio::task::spawn_blocking(move || {
                     let result = match repo {
-                        Some(r) => adapters::catalog::load(&r).map_err(|e| e.to_string()),
+                        Some(r) => adapters::catalog::load_view(&r, index_dir.as_deref())
+                            .map_err(|e| e.to_string()),
                         None => Err(format!("no [[repository]] named `{repository}`")),
                     };
                     if let Err(e) = &result {
@@ -37,6 +44,16 @@ pub fn spawn(cmds: Vec<Cmd>, config: &Config, tx: &UnboundedSender<Msg>) {
                 tokio::spawn(async move {
                     let status = adapters::server_status::probe(&s).await;
                     let _ = tx.send(Msg::ServerStatus(status));
+                });
+            }
+            Cmd::ResolveRelations { server, nodes } => {
+                let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                    continue;
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let result = adapters::relation_names::resolve(&s.dsn, &nodes).await;
+                    let _ = tx.send(Msg::RelationNames { server, result });
                 });
             }
         }

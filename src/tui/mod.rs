@@ -13,6 +13,7 @@ use color_eyre::eyre::WrapErr;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -20,15 +21,28 @@ pub use logging::log_file;
 
 const TICK: Duration = Duration::from_secs(1);
 
-/// Opens the console until the operator quits. `origin_label` says where the configuration
-/// came from (shown in the title bar); `zone_override` is `--tz`, which wins over the
-/// configured zone. The terminal is restored on return, on error and on panic.
-pub async fn run(
-    config: Config,
-    origin_label: String,
-    role: Role,
-    zone_override: Option<Zone>,
-) -> color_eyre::Result<()> {
+/// What the console opens with.
+pub struct Launch {
+    pub config: Config,
+    /// Where the configuration came from (shown in the title bar).
+    pub origin_label: String,
+    pub role: Role,
+    /// `--tz`, which wins over the configured zone.
+    pub zone_override: Option<Zone>,
+    /// Where WAL indexes are cached; None reads no WAL (times stay estimates).
+    pub index_dir: Option<PathBuf>,
+}
+
+/// Opens the console until the operator quits. The terminal is restored on return, on
+/// error and on panic.
+pub async fn run(launch: Launch) -> color_eyre::Result<()> {
+    let Launch {
+        config,
+        origin_label,
+        role,
+        zone_override,
+        index_dir,
+    } = launch;
     let _log_guard = logging::init();
     let display = zone_override
         .or_else(|| config.timezone.as_deref().and_then(|z| z.parse().ok()))
@@ -39,7 +53,7 @@ pub async fn run(
     let mut app = App::new(&config, origin_label, role, display, local);
     // ratatui::try_init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, &mut app, &config).await;
+    let result = event_loop(&mut terminal, &mut app, &config, index_dir.as_deref()).await;
     ratatui::restore();
     tracing::info!("console closed");
     result
@@ -49,6 +63,7 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
     config: &Config,
+    index_dir: Option<&Path>,
 ) -> color_eyre::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let size = terminal.size()?;
@@ -60,7 +75,7 @@ async fn event_loop(
         },
     );
     let first = app.start(Utc::now());
-    commands::spawn(first, config, &tx);
+    commands::spawn(first, config, index_dir, &tx);
     let mut events = EventStream::new();
     let mut ticks = tokio::time::interval(TICK);
     loop {
@@ -80,6 +95,6 @@ async fn event_loop(
         if app.quitting {
             return Ok(());
         }
-        commands::spawn(cmds, config, &tx);
+        commands::spawn(cmds, config, index_dir, &tx);
     }
 }

@@ -32,9 +32,15 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         .collect();
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let popup = centred(area, 74, height);
+    let hidden = (lines.len() + 2).saturating_sub(usize::from(popup.height));
+    let bottom = if hidden > 0 {
+        format!(" ? or Esc closes · {hidden} more on a taller terminal ")
+    } else {
+        " ? or Esc closes ".to_string()
+    };
     let block = Block::bordered()
         .title(" Keys ")
-        .title_bottom(" ? or Esc closes ")
+        .title_bottom(bottom)
         .border_style(theme::pane_border(true));
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);

@@ -3,7 +3,8 @@
 use super::layout::MAX_SERVER_ROWS;
 use super::theme;
 use crate::app::{App, Focus};
-use crate::domain::server_status::{ServerFacts, ServerState};
+use crate::domain::patroni::{Lag, Role as PatroniRole};
+use crate::domain::server_status::{PatroniState, ServerFacts, ServerState};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -51,8 +52,63 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             Some(ServerState::Up(facts)) => spans.extend(up_spans(app, facts)),
         }
         lines.push(Line::from(spans));
+        if let Some(patroni) = row.status.as_ref().and_then(|s| s.patroni.as_ref()) {
+            lines.extend(patroni_lines(patroni));
+        }
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// Rows the pane would like: one per server, one per Patroni member, one per cluster note.
+pub fn rows_wanted(app: &App) -> usize {
+    app.servers
+        .iter()
+        .map(|row| {
+            1 + match row.status.as_ref().and_then(|s| s.patroni.as_ref()) {
+                Some(PatroniState::Cluster { members, .. }) => members.len(),
+                Some(PatroniState::Unreachable { .. }) => 1,
+                None => 0,
+            }
+        })
+        .sum()
+}
+
+/// The cluster under its server: each member with role, state, timeline and lag.
+fn patroni_lines(state: &PatroniState) -> Vec<Line<'static>> {
+    match state {
+        PatroniState::Unreachable { error } => vec![Line::from(vec![
+            Span::raw("    └ "),
+            Span::styled("Patroni: ", theme::LABEL),
+            Span::styled(error.clone(), theme::BAD),
+        ])],
+        PatroniState::Cluster { members, paused } => members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let branch = if i + 1 == members.len() { "└" } else { "├" };
+                let lag = match m.lag {
+                    Lag::None => "-".to_string(),
+                    Lag::Bytes(b) => bytesize::ByteSize(b).to_string(),
+                    Lag::Unknown => "?".to_string(),
+                };
+                let tl = m.timeline.map_or("?".to_string(), |t| t.to_string());
+                let role_style = match m.role {
+                    PatroniRole::Leader | PatroniRole::StandbyLeader => theme::GOOD,
+                    _ => Style::new(),
+                };
+                let mut spans = vec![
+                    Span::raw(format!("    {branch} ")),
+                    Span::raw(format!("{:<10} ", clip(&m.name, 10))),
+                    Span::styled(format!("{:<13} ", m.role.as_str()), role_style),
+                    Span::raw(format!("{:<10} TL {tl:<3} lag {lag}", clip(&m.state, 10))),
+                ];
+                if *paused && i == 0 {
+                    spans.push(Span::styled("   Patroni paused", theme::BAD));
+                }
+                Line::from(spans)
+            })
+            .collect(),
+    }
 }
 
 fn up_spans(app: &App, f: &ServerFacts) -> Vec<Span<'static>> {

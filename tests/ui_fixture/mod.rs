@@ -4,15 +4,21 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use pitr_console::adapters::catalog::RepositoryView;
+use pitr_console::app::transactions::TxList;
 use pitr_console::app::{update, App, Msg};
 use pitr_console::config::{Config, Role};
 use pitr_console::domain::backup::{Backup, BackupFormat};
 use pitr_console::domain::catalog::{ArchivedSegment, Catalog, Compression};
 use pitr_console::domain::lsn::Lsn;
+use pitr_console::domain::patroni::{Lag, Member, Role as PatroniRole};
 use pitr_console::domain::segment::{SegmentSize, WalSegment};
-use pitr_console::domain::server_status::{ArchiverStats, ServerFacts, ServerState, ServerStatus};
+use pitr_console::domain::server_status::{
+    ArchiverStats, PatroniState, ServerFacts, ServerState, ServerStatus,
+};
 use pitr_console::domain::timeline::{TimelineHistory, TimelineId};
 use pitr_console::domain::zone::Zone;
+use pitr_console::wal::{RelFileNode, RelationTouch, RestorePoint, TxEnd, XactKind};
 use std::path::Path;
 
 pub const CONFIG: &str = r#"
@@ -133,6 +139,36 @@ fn up(name: &str, failed: i64) -> ServerStatus {
                 last_failed_time: (failed > 0).then(|| at(4290)),
             },
         }),
+        patroni: None,
+    }
+}
+
+/// db1 as the leader of a two-member Patroni cluster whose replica lags.
+pub fn patroni_status() -> ServerStatus {
+    let member = |name: &str, role: &str, lag: Lag| Member {
+        name: name.into(),
+        role: PatroniRole::parse(role),
+        state: if role == "leader" {
+            "running"
+        } else {
+            "streaming"
+        }
+        .into(),
+        timeline: Some(2),
+        lag,
+        host: Some("10.0.0.1".into()),
+        port: Some(5432),
+        api_url: None,
+    };
+    ServerStatus {
+        patroni: Some(PatroniState::Cluster {
+            members: vec![
+                member("pg-a", "leader", Lag::None),
+                member("pg-b", "replica", Lag::Bytes(3 * 1024 * 1024)),
+            ],
+            paused: false,
+        }),
+        ..up("db1", 0)
     }
 }
 
@@ -151,7 +187,7 @@ pub fn app(width: u16, height: u16) -> App {
         &mut app,
         Msg::CatalogLoaded {
             repository: "archive".into(),
-            result: Ok(catalog()),
+            result: Ok(RepositoryView::estimated(catalog())),
         },
     );
     update(&mut app, Msg::ServerStatus(up("db1", 0)));
@@ -165,6 +201,7 @@ pub fn app(width: u16, height: u16) -> App {
                     "cannot connect: error connecting to server: Connection refused (os error 111)"
                         .into(),
             },
+            patroni: None,
         }),
     );
     update(&mut app, Msg::ServerStatus(up("db3", 3)));
@@ -192,4 +229,88 @@ pub fn go_to(app: &mut App, instant: &str) {
     key(app, crossterm::event::KeyCode::Char('t'));
     chars(app, instant);
     key(app, crossterm::event::KeyCode::Enter);
+}
+
+/// Instant of the fixture's transaction number `k` (not on whole seconds).
+pub fn tx_time(k: i64) -> DateTime<Utc> {
+    at(3000 + 7 * k) + Duration::microseconds(123_456 + k)
+}
+
+/// The position an instant's estimate points at: segment n is written during minute n.
+fn lsn_for(time: DateTime<Utc>) -> Lsn {
+    let size = SegmentSize::DEFAULT.bytes();
+    let us = (time - t0()).num_microseconds().unwrap() as u64;
+    Lsn(us * size / 60_000_000)
+}
+
+/// The incident of the fixture log: transaction 7 deletes 1990 rows of relation 16385.
+pub const BIG_XID: u32 = 807;
+
+/// Twenty transactions on timeline 2 (xid 800 + k, every 7 s from 11:50), one abort
+/// (k = 4), one big DELETE (k = 7), and a restore point between k = 9 and 10.
+pub fn tx_list() -> TxList {
+    let orders = RelFileNode {
+        spc: 1663,
+        db: 16384,
+        rel: 16385,
+    };
+    let other = RelFileNode {
+        spc: 1663,
+        db: 16384,
+        rel: 16390,
+    };
+    let relations = vec![
+        RelationTouch {
+            node: orders,
+            blocks: 3,
+        },
+        RelationTouch {
+            node: other,
+            blocks: 1,
+        },
+    ];
+    let tx_ends = (0..20)
+        .map(|k| {
+            let time = tx_time(k);
+            let lsn = lsn_for(time);
+            let big = k == 7;
+            TxEnd {
+                timeline: TimelineId(2),
+                lsn,
+                end: Lsn(lsn.0 + 40),
+                xid: 800 + k as u32,
+                time_us: time.timestamp_micros(),
+                kind: if k == 4 {
+                    XactKind::Abort
+                } else {
+                    XactKind::Commit
+                },
+                records: if big { 1990 } else { 3 },
+                bytes: if big { 3_000_000 } else { 400 },
+                rel_start: if k % 3 == 0 { 1 } else { 0 },
+                rel_len: if big { 1 } else { 2 - (k % 3 == 0) as u32 },
+                more_relations: false,
+            }
+        })
+        .collect();
+    let point = tx_time(9) + Duration::seconds(3);
+    TxList {
+        tx_ends,
+        relations,
+        restore_points: vec![RestorePoint {
+            timeline: TimelineId(2),
+            lsn: lsn_for(point),
+            end: Lsn(lsn_for(point).0 + 40),
+            name: "before_batch".into(),
+            time_us: point.timestamp_micros(),
+        }],
+    }
+}
+
+/// The fixture app with `tx_list` as the repository's commit log.
+pub fn app_with_log(width: u16, height: u16) -> App {
+    let mut app = app(width, height);
+    app.transactions
+        .attach(0, Some(std::sync::Arc::new(tx_list())));
+    app
 }

@@ -147,7 +147,8 @@ impl Step for Restore {
                 "copy {} to {to} (modes kept{owner})",
                 self.source().display()
             )],
-            _ => vec![
+            BackupFormat::Tool => super::tool_restore::describe(r),
+            BackupFormat::Tar => vec![
                 format!(
                     "extract {}/base.tar[.gz|.zst|.lz4] into {to}{owner}",
                     self.source().display()
@@ -202,7 +203,8 @@ impl Step for Restore {
                     )?;
                     res.map_err(StepError::Failed)?
                 }
-                _ => self.extract(ctx, &to, owner, progress.clone()).await?,
+                BackupFormat::Tool => super::tool_restore::run(ctx, r).await?,
+                BackupFormat::Tar => self.extract(ctx, &to, owner, progress.clone()).await?,
             };
             progress.report(bytes, true);
             let secs = started.elapsed().as_secs_f64().max(1e-3);

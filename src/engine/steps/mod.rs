@@ -12,6 +12,7 @@ pub mod replay;
 pub mod server;
 pub mod snapshot;
 pub mod summary;
+pub mod tool_restore;
 pub mod verify;
 
 use super::control_data::ControlData;

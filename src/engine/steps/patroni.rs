@@ -529,6 +529,7 @@ mod tests {
                 time_column: None,
                 replay_timeout_secs: 1,
                 role: Default::default(),
+                tool_restore: None,
             },
         })
     }

@@ -1,0 +1,234 @@
+//! Turns validated records into index entries: transaction ends with the size of the
+//! change they close, restore points and checkpoints.
+
+use super::decode::{self, XactKind, RM_XACT_ID, RM_XLOG_ID};
+use super::reader::{RecordRef, RecordSink};
+use super::record::RelFileNode;
+use crate::domain::lsn::Lsn;
+use crate::domain::timeline::TimelineId;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Distinct relations kept per transaction; a bulk load touching thousands of relations
+/// says enough with its first ones and `more_relations`.
+pub const MAX_RELATIONS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RelationTouch {
+    pub node: RelFileNode,
+    /// Block references to this relation by the transaction's records.
+    pub blocks: u32,
+}
+
+/// A commit or abort, with what the transaction wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TxEnd {
+    pub timeline: TimelineId,
+    pub lsn: Lsn,
+    /// First byte after the commit/abort record: recovery that includes this transaction
+    /// has replayed up to here.
+    pub end: Lsn,
+    pub xid: u32,
+    /// Unix microseconds (use [`TxEnd::time`]).
+    pub time_us: i64,
+    pub kind: XactKind,
+    /// Records and bytes carrying this xid (or one of its subtransactions) seen in this
+    /// run of WAL, the commit record included.
+    pub records: u32,
+    pub bytes: u64,
+    /// Where this transaction's relations are in the index's shared list
+    /// (read them with `WalIndex::relations`); one list keeps a million commits cheap.
+    pub rel_start: u32,
+    pub rel_len: u32,
+    /// More than MAX_RELATIONS relations were touched; the first ones are listed.
+    pub more_relations: bool,
+}
+
+impl TxEnd {
+    pub fn time(&self) -> chrono::DateTime<chrono::Utc> {
+        micros_to_time(self.time_us)
+    }
+}
+
+pub fn micros_to_time(us: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RestorePoint {
+    pub timeline: TimelineId,
+    pub lsn: Lsn,
+    pub end: Lsn,
+    pub name: String,
+    pub time_us: i64,
+}
+
+impl RestorePoint {
+    pub fn time(&self) -> chrono::DateTime<chrono::Utc> {
+        micros_to_time(self.time_us)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Checkpoint {
+    pub timeline: TimelineId,
+    pub lsn: Lsn,
+    pub redo: Lsn,
+    /// Unix seconds, as the record stores it.
+    pub time_s: i64,
+    pub shutdown: bool,
+}
+
+/// Running totals of a transaction that has not ended yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxAcc {
+    pub records: u32,
+    pub bytes: u64,
+    pub relations: Vec<RelationTouch>,
+    pub more_relations: bool,
+}
+
+impl TxAcc {
+    fn add(&mut self, node: RelFileNode, blocks: u32) {
+        if let Some(t) = self.relations.iter_mut().find(|t| t.node == node) {
+            t.blocks = t.blocks.saturating_add(blocks);
+        } else if self.relations.len() < MAX_RELATIONS {
+            self.relations.push(RelationTouch { node, blocks });
+        } else {
+            self.more_relations = true;
+        }
+    }
+
+    fn absorb(&mut self, other: &TxAcc) {
+        self.records = self.records.saturating_add(other.records);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.more_relations |= other.more_relations;
+        for t in &other.relations {
+            self.add(t.node, t.blocks);
+        }
+    }
+}
+
+/// Xids are dense small integers: a multiply is hash enough and much cheaper than SipHash.
+#[derive(Default)]
+pub struct XidHasher(u64);
+
+impl Hasher for XidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = u64::from(v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub type XidMap<V> = HashMap<u32, V, BuildHasherDefault<XidHasher>>;
+
+/// Collects one timeline's entries; `open` survives between segments (and index runs).
+#[derive(Default)]
+pub struct Collector {
+    pub timeline: Option<TimelineId>,
+    pub open: XidMap<TxAcc>,
+    pub tx_ends: Vec<TxEnd>,
+    /// The relations of `tx_ends`, each transaction's in one stretch.
+    pub relations: Vec<RelationTouch>,
+    /// Emptied relation lists, reused so that a transaction costs no allocation.
+    spare: Vec<Vec<RelationTouch>>,
+    pub restore_points: Vec<RestorePoint>,
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Collector {
+    pub fn new(timeline: TimelineId, open: XidMap<TxAcc>) -> Collector {
+        Collector {
+            timeline: Some(timeline),
+            open,
+            ..Collector::default()
+        }
+    }
+}
+
+impl RecordSink for Collector {
+    fn record(&mut self, version: u8, rec: &RecordRef<'_>) {
+        let h = &rec.header;
+        if h.xid != 0 {
+            let spare = &mut self.spare;
+            let acc = self.open.entry(h.xid).or_insert_with(|| TxAcc {
+                relations: spare.pop().unwrap_or_default(),
+                ..TxAcc::default()
+            });
+            acc.records = acc.records.saturating_add(1);
+            acc.bytes = acc.bytes.saturating_add(u64::from(h.tot_len));
+            for &b in rec.blocks {
+                acc.add(b, 1);
+            }
+        }
+        let timeline = self.timeline.unwrap_or(TimelineId(0));
+        match h.rmid {
+            RM_XACT_ID => {
+                let Some(end) = decode::xact_end(h.info, h.xid, rec.main, version) else {
+                    return;
+                };
+                let mut acc = self.open.remove(&end.xid).unwrap_or_default();
+                if h.xid != end.xid {
+                    acc.records = acc.records.saturating_add(1);
+                    acc.bytes = acc.bytes.saturating_add(u64::from(h.tot_len));
+                }
+                for sub in end.subxacts.chunks_exact(4) {
+                    let sub = u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]]);
+                    if let Some(mut s) = self.open.remove(&sub) {
+                        acc.absorb(&s);
+                        s.relations.clear();
+                        self.spare.push(s.relations);
+                    }
+                }
+                self.tx_ends.push(TxEnd {
+                    timeline,
+                    lsn: Lsn(rec.lsn),
+                    end: Lsn(rec.end),
+                    xid: end.xid,
+                    time_us: end.time_us,
+                    kind: end.kind,
+                    records: acc.records,
+                    bytes: acc.bytes,
+                    rel_start: u32::try_from(self.relations.len()).unwrap_or(u32::MAX),
+                    rel_len: acc.relations.len() as u32,
+                    more_relations: acc.more_relations,
+                });
+                self.relations.append(&mut acc.relations);
+                self.spare.push(acc.relations);
+            }
+            RM_XLOG_ID => match h.info & 0xF0 {
+                decode::XLOG_RESTORE_POINT => {
+                    if let Some((time_us, name)) = decode::restore_point(rec.main) {
+                        self.restore_points.push(RestorePoint {
+                            timeline,
+                            lsn: Lsn(rec.lsn),
+                            end: Lsn(rec.end),
+                            name,
+                            time_us,
+                        });
+                    }
+                }
+                op @ (decode::XLOG_CHECKPOINT_SHUTDOWN | decode::XLOG_CHECKPOINT_ONLINE) => {
+                    if let Some((redo, time_s)) = decode::checkpoint(rec.main) {
+                        self.checkpoints.push(Checkpoint {
+                            timeline,
+                            lsn: Lsn(rec.lsn),
+                            redo: Lsn(redo),
+                            time_s,
+                            shutdown: op == decode::XLOG_CHECKPOINT_SHUTDOWN,
+                        });
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,675 @@
+//! The persistent, incremental index of one WAL archive directory.
+//!
+//! Opening reads the cache file, lists the archive, and reads only what is new: when a
+//! timeline's cached files are an unchanged prefix of what is there now (name, size and
+//! modification time), reading continues after them from the saved reader state, so a
+//! record or transaction that spans the old and new segments comes out whole. Anything
+//! else on a timeline (a file changed, removed or inserted before the end) reads that
+//! timeline again. Files are read by a second thread so IO overlaps checking.
+
+use super::collect::{micros_to_time, Checkpoint, Collector, RelationTouch, RestorePoint, TxEnd};
+use super::compress::{classify, fill, open_segment, read_segment};
+use super::page::WalFormat;
+use super::precheck::PreCheck;
+use super::reader::SegmentScan;
+use super::store::{self, Resume, Stored, StoredSegment};
+use crate::domain::catalog::Compression;
+use crate::domain::lsn::Lsn;
+use crate::domain::segment::{SegmentSize, WalSegment};
+use crate::domain::timeline::TimelineId;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::UNIX_EPOCH;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalIndexError {
+    #[error(
+        "cannot list WAL archive directory {path}: {source}; check that it exists and is readable"
+    )]
+    ListArchive {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What the index knows about one archived segment file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SegmentSummary {
+    pub segment: WalSegment,
+    pub file_name: String,
+    pub size: u64,
+    pub compression: Compression,
+    pub partial: bool,
+    /// Set when valid WAL ended early while reading this file: the LSN where the next
+    /// record should have started (it may lie in the previous segment when the broken
+    /// record began there).
+    pub valid_end: Option<Lsn>,
+    /// Names the file, the offset and the reason when valid WAL ended early.
+    pub warning: Option<String>,
+    /// Commits and aborts whose record starts in this segment.
+    pub tx_ends: u32,
+    pub first_tx_end: Option<DateTime<Utc>>,
+    pub last_tx_end: Option<DateTime<Utc>>,
+}
+
+/// A stretch of WAL on one timeline readable without a gap or a damaged record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WalRun {
+    pub timeline: TimelineId,
+    /// Start of its first segment.
+    pub start: Lsn,
+    /// End of valid WAL: where damage starts, or the end of the last segment.
+    pub end: Lsn,
+    /// Why it ends here when that is not simply the newest segment: damage or a gap.
+    pub end_reason: Option<String>,
+}
+
+/// How much work the last `open_or_build` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BuildStats {
+    pub segments_read: usize,
+    /// Decompressed bytes checked.
+    pub bytes_read: u64,
+    pub segments_reused: usize,
+}
+
+pub struct WalIndex {
+    seg_size: SegmentSize,
+    stored: Stored,
+    summaries: BTreeMap<WalSegment, SegmentSummary>,
+    warnings: Vec<String>,
+    stats: BuildStats,
+}
+
+#[derive(Debug, Clone)]
+struct ArchFile {
+    path: PathBuf,
+    name: String,
+    segment: WalSegment,
+    compression: Compression,
+    partial: bool,
+    size: u64,
+    mtime_ns: i64,
+}
+
+impl ArchFile {
+    fn same_as(&self, s: &StoredSegment) -> bool {
+        self.segment == s.segment
+            && self.name == s.file_name
+            && self.size == s.size
+            && self.mtime_ns == s.mtime_ns
+    }
+}
+
+struct Listed {
+    path: PathBuf,
+    name: String,
+    size: u64,
+    mtime_ns: i64,
+}
+
+fn list_dir(dir: &Path) -> Result<Vec<Listed>, WalIndexError> {
+    let err = |source| WalIndexError::ListArchive {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let bare = classify(&name).0;
+        if bare.len() != 24 || !bare.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        out.push(Listed {
+            path: entry.path(),
+            name,
+            size: meta.len(),
+            mtime_ns,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Reads the segment size from the first segment file whose long header makes sense.
+fn detect_seg_size(files: &[Listed]) -> Option<SegmentSize> {
+    let mut buf = Vec::new();
+    files.iter().find_map(|f| {
+        read_segment(&f.path, classify(&f.name).1, &mut buf).ok()?;
+        SegmentSize::new(WalFormat::from_segment_start(&buf).ok()?.seg_size)
+    })
+}
+
+fn load_cache(cache: &Path, warnings: &mut Vec<String>) -> Stored {
+    let problem = match std::fs::read(cache) {
+        Ok(bytes) => match store::decode(&bytes) {
+            Ok(s) => return s,
+            Err(e) => e,
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stored::default(),
+        Err(e) => e.to_string(),
+    };
+    let msg = format!(
+        "WAL index cache {} could not be used ({problem}); rebuilding it from the archive",
+        cache.display()
+    );
+    tracing::warn!("{msg}");
+    warnings.push(msg);
+    Stored::default()
+}
+
+fn save_cache(cache: &Path, stored: &Stored) -> std::io::Result<()> {
+    if let Some(parent) = cache.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp = cache.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp)?;
+    store::encode(stored, &mut file)?;
+    drop(file);
+    std::fs::rename(&tmp, cache)
+}
+
+impl WalIndex {
+    /// Opens the index of `archive_dir` kept in the file `cache`, reading only segments
+    /// that are new or changed since the cache was written, and writes the cache back.
+    /// `seg_size` None: taken from the cache, else from the first segment's header.
+    /// Damaged or unreadable segments and an unusable cache are warnings, not errors.
+    pub fn open_or_build(
+        archive_dir: &Path,
+        cache: &Path,
+        seg_size: Option<SegmentSize>,
+    ) -> Result<WalIndex, WalIndexError> {
+        let mut warnings = Vec::new();
+        let mut stored = load_cache(cache, &mut warnings);
+        let listed = list_dir(archive_dir)?;
+        let seg_size = seg_size
+            .or_else(|| SegmentSize::new(stored.seg_size))
+            .or_else(|| detect_seg_size(&listed))
+            .unwrap_or(SegmentSize::DEFAULT);
+        if stored.seg_size != seg_size.bytes() {
+            stored = Stored {
+                seg_size: seg_size.bytes(),
+                ..Stored::default()
+            };
+        }
+        let by_timeline = group(listed, seg_size, &mut warnings);
+        let mut work = Vec::new();
+        let mut stats = BuildStats::default();
+        let cached_timelines: Vec<TimelineId> = stored.resume.iter().map(|(t, _)| *t).collect();
+        for tl in cached_timelines {
+            if !by_timeline.contains_key(&tl) {
+                drop_timeline(&mut stored, tl);
+            }
+        }
+        for (tl, files) in by_timeline {
+            let cached: Vec<&StoredSegment> = stored
+                .segments
+                .iter()
+                .filter(|s| s.segment.timeline == tl)
+                .collect();
+            let resume_at = stored.resume.iter().position(|(t, _)| *t == tl);
+            let unchanged_prefix = cached.len() <= files.len()
+                && cached.iter().zip(&files).all(|(c, f)| f.same_as(c))
+                && (resume_at.is_some() || cached.is_empty());
+            if unchanged_prefix {
+                let n = cached.len();
+                stats.segments_reused += n;
+                if n == files.len() {
+                    continue;
+                }
+                let resume = resume_at
+                    .map(|i| stored.resume.remove(i).1)
+                    .unwrap_or_default();
+                work.push((tl, files[n..].to_vec(), resume));
+            } else {
+                drop_timeline(&mut stored, tl);
+                work.push((tl, files, Resume::default()));
+            }
+        }
+        let changed = !work.is_empty();
+        scan(&mut stored, work, &mut stats);
+        sort_if_needed(&mut stored.segments, |s| s.segment);
+        sort_if_needed(&mut stored.tx_ends, |t| (t.timeline, t.lsn));
+        sort_if_needed(&mut stored.restore_points, |p| (p.timeline, p.lsn));
+        sort_if_needed(&mut stored.checkpoints, |c| (c.timeline, c.lsn));
+        if changed || !warnings.is_empty() || !cache.exists() {
+            if let Err(e) = save_cache(cache, &stored) {
+                let msg = format!(
+                    "could not write the WAL index cache {}: {e}; the archive will be read again next time",
+                    cache.display()
+                );
+                tracing::warn!("{msg}");
+                warnings.push(msg);
+            }
+        }
+        let mut index = WalIndex {
+            seg_size,
+            stored,
+            summaries: BTreeMap::new(),
+            warnings,
+            stats,
+        };
+        index.summarise();
+        Ok(index)
+    }
+
+    fn summarise(&mut self) {
+        for s in &self.stored.segments {
+            if let Some(w) = &s.warning {
+                self.warnings.push(w.clone());
+            }
+            self.summaries.insert(
+                s.segment,
+                SegmentSummary {
+                    segment: s.segment,
+                    file_name: s.file_name.clone(),
+                    size: s.size,
+                    compression: s.compression,
+                    partial: s.partial,
+                    valid_end: s.valid_end,
+                    warning: s.warning.clone(),
+                    tx_ends: 0,
+                    first_tx_end: None,
+                    last_tx_end: None,
+                },
+            );
+        }
+        // Transaction ends are sorted by segment: one pass, one map lookup per segment.
+        let mut i = 0;
+        let all = &self.stored.tx_ends;
+        while i < all.len() {
+            let seg = WalSegment::containing(all[i].timeline, all[i].lsn, self.seg_size);
+            let n = all[i..]
+                .iter()
+                .take_while(|t| WalSegment::containing(t.timeline, t.lsn, self.seg_size) == seg)
+                .count();
+            let run = &all[i..i + n];
+            if let Some(s) = self.summaries.get_mut(&seg) {
+                s.tx_ends = n as u32;
+                s.first_tx_end = run.iter().map(|t| t.time_us).min().map(micros_to_time);
+                s.last_tx_end = run.iter().map(|t| t.time_us).max().map(micros_to_time);
+            }
+            i += n;
+        }
+    }
+
+    pub fn segment_size(&self) -> SegmentSize {
+        self.seg_size
+    }
+
+    /// Every commit and abort, sorted by (timeline, LSN). Timelines share their common
+    /// past: a child timeline's first segment repeats its parent's WAL up to the fork.
+    pub fn tx_ends(&self) -> &[TxEnd] {
+        &self.stored.tx_ends
+    }
+
+    /// Commits only (plain and prepared), by (timeline, LSN).
+    pub fn commits(&self) -> impl Iterator<Item = &TxEnd> {
+        self.stored.tx_ends.iter().filter(|t| t.kind.is_commit())
+    }
+
+    /// Commits and aborts of `timeline` with `from <= lsn < to`.
+    pub fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> &[TxEnd] {
+        let all = &self.stored.tx_ends;
+        let lo = all.partition_point(|t| (t.timeline, t.lsn) < (timeline, from));
+        let hi = all.partition_point(|t| (t.timeline, t.lsn) < (timeline, to));
+        &all[lo..hi.max(lo)]
+    }
+
+    /// The commit or abort of `xid` (the first one by timeline and LSN).
+    pub fn tx_end_by_xid(&self, xid: u32) -> Option<&TxEnd> {
+        self.stored.tx_ends.iter().find(|t| t.xid == xid)
+    }
+
+    /// The last commit on `timeline` whose time is at or before `time`.
+    pub fn last_commit_at_or_before(
+        &self,
+        timeline: TimelineId,
+        time: DateTime<Utc>,
+    ) -> Option<&TxEnd> {
+        let us = time.timestamp_micros();
+        self.commits()
+            .filter(|t| t.timeline == timeline && t.time_us <= us)
+            .max_by_key(|t| (t.time_us, t.lsn))
+    }
+
+    /// Relations the transaction's records touched, by distinct relation.
+    pub fn relations(&self, t: &TxEnd) -> &[RelationTouch] {
+        let (s, n) = (t.rel_start as usize, t.rel_len as usize);
+        self.stored.relations.get(s..s + n).unwrap_or(&[])
+    }
+
+    pub fn restore_points(&self) -> &[RestorePoint] {
+        &self.stored.restore_points
+    }
+
+    /// The first restore point with this name, as recovery_target_name would stop at.
+    pub fn restore_point(&self, name: &str) -> Option<&RestorePoint> {
+        self.stored.restore_points.iter().find(|p| p.name == name)
+    }
+
+    pub fn checkpoints(&self) -> &[Checkpoint] {
+        &self.stored.checkpoints
+    }
+
+    pub fn segment_summary(&self, segment: WalSegment) -> Option<&SegmentSummary> {
+        self.summaries.get(&segment)
+    }
+
+    pub fn segments(&self) -> impl Iterator<Item = &SegmentSummary> {
+        self.summaries.values()
+    }
+
+    /// Runs of valid WAL per timeline: a run ends at damage or before a missing segment.
+    pub fn runs(&self) -> Vec<WalRun> {
+        let mut runs: Vec<WalRun> = Vec::new();
+        let mut prev: Option<&SegmentSummary> = None;
+        for s in self.summaries.values() {
+            let continues = prev.is_some_and(|p| {
+                p.segment.timeline == s.segment.timeline
+                    && p.segment.number + 1 == s.segment.number
+                    && p.valid_end.is_none()
+            });
+            if let (Some(p), Some(run)) = (prev, runs.last_mut()) {
+                if !continues && p.valid_end.is_none() {
+                    run.end = p.segment.end_lsn(self.seg_size);
+                    if p.segment.timeline == s.segment.timeline {
+                        run.end_reason = Some(format!(
+                            "segment {} is missing",
+                            WalSegment::new(p.segment.timeline, p.segment.number + 1)
+                                .file_name(self.seg_size)
+                        ));
+                    }
+                }
+            }
+            if !continues {
+                runs.push(WalRun {
+                    timeline: s.segment.timeline,
+                    start: s.segment.start_lsn(self.seg_size),
+                    end: s.segment.end_lsn(self.seg_size),
+                    end_reason: None,
+                });
+            }
+            if let (Some(end), Some(run)) = (s.valid_end, runs.last_mut()) {
+                run.end = end;
+                run.end_reason = s.warning.clone();
+            } else if let Some(run) = runs.last_mut() {
+                run.end = s.segment.end_lsn(self.seg_size);
+            }
+            prev = Some(s);
+        }
+        runs
+    }
+
+    /// Problems met while opening: unusable cache, damaged or unreadable segments.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn build_stats(&self) -> BuildStats {
+        self.stats
+    }
+}
+
+/// Entries come out of the reader in order; only a timeline read again needs a sort.
+fn sort_if_needed<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
+    if !v.is_sorted_by_key(&key) {
+        v.sort_by_key(key);
+    }
+}
+
+/// `to.append(from)` without copying when `to` is empty, the usual case of a first build.
+fn append<T>(to: &mut Vec<T>, mut from: Vec<T>) {
+    if to.is_empty() {
+        *to = from;
+    } else {
+        to.append(&mut from);
+    }
+}
+
+fn drop_timeline(stored: &mut Stored, tl: TimelineId) {
+    stored.segments.retain(|s| s.segment.timeline != tl);
+    stored.tx_ends.retain(|t| t.timeline != tl);
+    let old = std::mem::take(&mut stored.relations);
+    for t in &mut stored.tx_ends {
+        let (s, n) = (t.rel_start as usize, t.rel_len as usize);
+        let kept = old.get(s..s + n).unwrap_or(&[]);
+        t.rel_start = u32::try_from(stored.relations.len()).unwrap_or(u32::MAX);
+        stored.relations.extend_from_slice(kept);
+    }
+    stored.restore_points.retain(|p| p.timeline != tl);
+    stored.checkpoints.retain(|c| c.timeline != tl);
+    stored.resume.retain(|(t, _)| *t != tl);
+}
+
+/// Segment files by timeline and number. When two files hold the same segment the
+/// complete one wins over a `.partial`, then the uncompressed one.
+fn group(
+    listed: Vec<Listed>,
+    seg_size: SegmentSize,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<TimelineId, Vec<ArchFile>> {
+    let mut by_seg: BTreeMap<WalSegment, ArchFile> = BTreeMap::new();
+    for l in listed {
+        let (bare, compression, partial) = classify(&l.name);
+        let Some(segment) = WalSegment::parse_file_name(bare, seg_size) else {
+            continue;
+        };
+        let f = ArchFile {
+            path: l.path,
+            compression,
+            partial,
+            segment,
+            size: l.size,
+            mtime_ns: l.mtime_ns,
+            name: l.name,
+        };
+        match by_seg.get(&segment) {
+            Some(old) => {
+                let better = (f.partial, f.compression != Compression::None)
+                    < (old.partial, old.compression != Compression::None);
+                let (keep, skip) = if better {
+                    (&f.name, &old.name)
+                } else {
+                    (&old.name, &f.name)
+                };
+                warnings.push(format!(
+                    "{keep} and {skip} hold the same segment; reading {keep}"
+                ));
+                if better {
+                    by_seg.insert(segment, f);
+                }
+            }
+            None => {
+                by_seg.insert(segment, f);
+            }
+        }
+    }
+    let mut out: BTreeMap<TimelineId, Vec<ArchFile>> = BTreeMap::new();
+    for (seg, f) in by_seg {
+        out.entry(seg.timeline).or_default().push(f);
+    }
+    out
+}
+
+/// What the reading thread hands over, file by file in order: chunks, then the end.
+enum Piece {
+    /// Bytes, and the LSNs in them whose CRC the reading thread checked.
+    Chunk(Vec<u8>, Vec<u64>),
+    End(u64),
+    Failed(String),
+}
+
+/// Chunks: few enough that hand-offs between the threads (each may cost a wakeup on a
+/// busy machine) stay rare, small enough to stay in the shared CPU cache; a multiple of
+/// every WAL page size. Measured on 2 loaded cores: 256 KiB chunks were slower.
+const CHUNK: usize = 2 << 20;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+type Buffers = (Vec<u8>, Vec<u64>);
+
+fn read_file(
+    f: &ArchFile,
+    seg_size: u64,
+    free: &mpsc::Receiver<Buffers>,
+    out: &mpsc::SyncSender<Piece>,
+) -> Result<(), ()> {
+    let mut input = match open_segment(&f.path, f.compression) {
+        Ok(r) => r,
+        Err(e) => return out.send(Piece::Failed(e.to_string())).map_err(|_| ()),
+    };
+    let mut total = 0u64;
+    let mut check: Option<PreCheck> = None;
+    loop {
+        let (mut buf, mut ok) = free.recv().map_err(|_| ())?;
+        buf.resize(CHUNK, 0);
+        match fill(&mut input, &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                total += n as u64;
+                let last = n < CHUNK || total >= seg_size;
+                let check = check.get_or_insert_with(|| {
+                    let page =
+                        WalFormat::from_segment_start(&buf).map_or(0, |f| f.page_size as usize);
+                    PreCheck::new(f.segment.number, seg_size, page)
+                });
+                check.chunk(&buf, &mut ok);
+                if n > 0 {
+                    out.send(Piece::Chunk(buf, ok)).map_err(|_| ())?;
+                }
+                if last {
+                    return out.send(Piece::End(total)).map_err(|_| ());
+                }
+            }
+            Err(e) => return out.send(Piece::Failed(e.to_string())).map_err(|_| ()),
+        }
+    }
+}
+
+/// Reads the planned files, one thread reading and decompressing ahead of the one
+/// checking records.
+fn scan(
+    stored: &mut Stored,
+    work: Vec<(TimelineId, Vec<ArchFile>, Resume)>,
+    stats: &mut BuildStats,
+) {
+    let files: Vec<ArchFile> = work
+        .iter()
+        .flat_map(|(_, f, _)| f.iter().cloned())
+        .collect();
+    let seg_size = stored.seg_size;
+    let (full_tx, full_rx) = mpsc::sync_channel::<Piece>(CHUNKS_IN_FLIGHT);
+    let (free_tx, free_rx) = mpsc::channel::<Buffers>();
+    for _ in 0..CHUNKS_IN_FLIGHT {
+        let _ = free_tx.send((Vec::new(), Vec::new()));
+    }
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for f in &files {
+                if read_file(f, seg_size, &free_rx, &full_tx).is_err() {
+                    return;
+                }
+            }
+        });
+        for (tl, files, resume) in work {
+            let Resume { mut stream, open } = resume;
+            let mut col = Collector::new(tl, open);
+            for f in files {
+                let no = f.segment.number;
+                let mut started = false;
+                let result = loop {
+                    let Ok(piece) = full_rx.recv() else { return };
+                    match piece {
+                        Piece::Chunk(buf, ok) => {
+                            if !started {
+                                stream.begin_segment(no, &buf);
+                                started = true;
+                            }
+                            stream.feed_chunk(&buf, &ok, &mut col);
+                            stats.bytes_read += buf.len() as u64;
+                            let _ = free_tx.send((buf, ok));
+                        }
+                        Piece::End(len) => {
+                            if !started {
+                                stream.begin_segment(no, &[]);
+                            }
+                            stats.segments_read += 1;
+                            break stream.end_segment(len);
+                        }
+                        Piece::Failed(e) => {
+                            break stream.give_up(no, format!("cannot read the file: {e}"))
+                        }
+                    }
+                };
+                stored.segments.push(stored_segment(&f, result));
+            }
+            let offset = u32::try_from(stored.relations.len()).unwrap_or(u32::MAX);
+            for t in &mut col.tx_ends {
+                t.rel_start = t.rel_start.saturating_add(offset);
+            }
+            append(&mut stored.tx_ends, col.tx_ends);
+            append(&mut stored.relations, col.relations);
+            stored.restore_points.append(&mut col.restore_points);
+            stored.checkpoints.append(&mut col.checkpoints);
+            stored.resume.push((
+                tl,
+                Resume {
+                    stream,
+                    open: col.open,
+                },
+            ));
+        }
+    });
+}
+
+fn stored_segment(f: &ArchFile, scan: SegmentScan) -> StoredSegment {
+    let (valid_end, warning) = match scan.broken {
+        None => (None, None),
+        Some(b) => {
+            let expected = if f.partial {
+                "; expected in a .partial segment, which ends where its server stopped writing"
+            } else {
+                ""
+            };
+            let msg = format!(
+                "{}: valid WAL ends at {} (offset {} in this file): {}{expected}",
+                f.name,
+                Lsn(b.lsn),
+                b.offset,
+                b.reason
+            );
+            if f.partial {
+                tracing::info!("{msg}");
+            } else {
+                tracing::warn!("{msg}");
+            }
+            (Some(Lsn(b.lsn)), Some(msg))
+        }
+    };
+    StoredSegment {
+        segment: f.segment,
+        file_name: f.name.clone(),
+        size: f.size,
+        mtime_ns: f.mtime_ns,
+        compression: f.compression,
+        partial: f.partial,
+        valid_end,
+        warning,
+    }
+}
