@@ -5,6 +5,7 @@
 use super::theme;
 use crate::app::wizard::{role_refusal, PlanReady, PlanState, Wizard};
 use crate::app::App;
+use crate::domain::target::RecoveryTarget;
 use crate::engine::recovery::RestoreMode;
 use crate::engine::step::Branch;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -26,7 +27,7 @@ fn field(name: &str, value: String) -> Line<'static> {
 pub fn restore_mode(p: &PlanReady) -> String {
     match &p.inputs.mode {
         RestoreMode::InPlace => format!(
-            "in place: {} (the current data directory is kept aside as {}.pitr-{})",
+            "in place: {} (the current one is kept aside as {}.pitr-{})",
             p.inputs.server.pgdata.display(),
             p.inputs.server.pgdata.display(),
             p.run_id
@@ -108,8 +109,21 @@ fn refusal(
 
 fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
     let b = &p.inputs.backup;
-    let mut head = vec![
-        field("Target", format!("{}  ({})", w.label, p.inputs.target)),
+    // What stops the operator comes first, so a short terminal still shows it.
+    let mut head = Vec::new();
+    let refusal = role_refusal(app.role, &p.inputs.mode, &p.inputs.server.name);
+    if let Some(r) = &refusal {
+        head.push(Line::styled(format!(" {r}"), theme::BAD));
+    }
+    if let Some(n) = w.notice.as_ref().filter(|n| Some(*n) != refusal.as_ref()) {
+        head.push(Line::styled(format!(" {n}"), NOTICE));
+    }
+    let target = match &p.inputs.target {
+        RecoveryTarget::Time { .. } => w.label.clone(),
+        other => format!("{}  ({other})", w.label),
+    };
+    head.extend([
+        field("Target", target),
         field("Restore", restore_mode(p)),
         field(
             "Backup",
@@ -121,7 +135,7 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
                 b.stop_lsn
             ),
         ),
-    ];
+    ]);
     if let Some((first, last)) = &p.wal {
         head.push(field("WAL", format!("{first} .. {last}")));
     }
@@ -135,12 +149,6 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
     ));
     for n in &p.notes {
         head.push(Line::styled(format!(" {n}"), theme::DIM));
-    }
-    if let Some(r) = role_refusal(app.role, &p.inputs.mode, &p.inputs.server.name) {
-        head.push(Line::styled(format!(" {r}"), theme::BAD));
-    }
-    if let Some(n) = &w.notice {
-        head.push(Line::styled(format!(" {n}"), NOTICE));
     }
     let inner = body.width.saturating_sub(2).max(1);
     let head_rows: u16 = head

@@ -115,19 +115,23 @@ fn finished_line(s: &RunStatus) -> Line<'static> {
     }
 }
 
-fn gauge_label(what: &str, g: &Gauge) -> String {
+/// "WAL replay 96.0 MiB of 256.0 MiB" above the gauge, "38% · 32.0 MiB/s · ETA 5s" in it.
+fn gauge_labels(what: &str, g: &Gauge) -> (String, String) {
     let of = g
         .total
         .map(|t| format!(" of {}", ByteSize(t)))
+        .unwrap_or_default();
+    let pct = g
+        .ratio()
+        .map(|r| format!("{:.0}% · ", r * 100.0))
         .unwrap_or_default();
     let eta = g
         .eta_secs
         .map(|s| format!(" · ETA {s:.0}s"))
         .unwrap_or_default();
-    format!(
-        "{what} {}{of} · {}/s{eta}",
-        ByteSize(g.done),
-        ByteSize(g.rate.max(0.0) as u64)
+    (
+        format!("{what} {}{of}", ByteSize(g.done)),
+        format!("{pct}{}/s{eta} ", ByteSize(g.rate.max(0.0) as u64)),
     )
 }
 
@@ -140,16 +144,20 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
     frame.render_widget(block, gauges);
     let rows = Layout::vertical([Constraint::Length(1); 4]).split(inner);
     let gauge = |g: Option<&Gauge>, what: &str, colour: Color| {
-        let (ratio, label) = match g {
-            Some(g) => (g.ratio().unwrap_or(0.0), gauge_label(what, g)),
-            None => (0.0, format!("{what}: not yet")),
+        let (ratio, above, inside) = match g {
+            Some(g) => {
+                let (above, inside) = gauge_labels(what, g);
+                (g.ratio().unwrap_or(0.0), above, inside)
+            }
+            None => (0.0, format!("{what}: not yet"), String::new()),
         };
         (
             LineGauge::default()
                 .filled_style(Style::new().fg(colour))
                 .unfilled_style(theme::DIM)
+                .label(inside)
                 .ratio(ratio),
-            label,
+            above,
         )
     };
     let (copy, copy_label) = gauge(run.copy.as_ref(), "restore copy", Color::Yellow);
