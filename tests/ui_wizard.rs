@@ -435,9 +435,15 @@ fn the_decision_is_answered_and_the_checklist_ticked() {
             status: RunStatus::Promoted,
         },
     );
-    // Over: Esc closes the wizard.
-    key(&mut app, KeyCode::Esc);
+    // Over: Esc closes the wizard, and what the run changed is read again.
+    let cmds = key(&mut app, KeyCode::Esc);
     assert!(app.wizard.is_none());
+    assert!(cmds.contains(&Cmd::LoadCatalog {
+        repository: "archive".into()
+    }));
+    assert!(cmds.contains(&Cmd::ProbeServer {
+        server: "db1".into()
+    }));
 }
 
 #[test]

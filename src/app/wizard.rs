@@ -276,7 +276,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::Quit if w.live() => w.modal = Some(Modal::Quit),
         Action::Quit => return quit(app),
         Action::Help => app.mode = Mode::Help,
-        Action::Close => close(app),
+        Action::Close => return close(app),
         Action::StartRun => start(w, role),
         Action::ToggleSide => return toggle_side(w),
         Action::EditSide => edit_side(w),
@@ -303,23 +303,39 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
     Vec::new()
 }
 
-/// Esc: the journal view, then a notice, then the wizard itself while nothing runs.
-fn close(app: &mut App) {
-    let Some(w) = app.wizard.as_mut() else { return };
-    if w.journal.take().is_some() {
-        return;
-    }
-    if w.notice.take().is_some() {
-        return;
+/// Esc: the journal view, then a notice, then the wizard itself while nothing runs. After
+/// a run the repositories and servers are read again: the run made WAL, maybe a timeline.
+fn close(app: &mut App) -> Vec<Cmd> {
+    let Some(w) = app.wizard.as_mut() else {
+        return Vec::new();
+    };
+    if w.journal.take().is_some() || w.notice.take().is_some() {
+        return Vec::new();
     }
     if w.live() {
         w.notice = Some(
             "the run has begun and cannot be backed out of: answer its questions, or q to quit (the run can be resumed)"
                 .into(),
         );
-        return;
+        return Vec::new();
     }
+    let ran = w.run.as_ref().is_some_and(|r| r.finished.is_some());
     app.wizard = None;
+    if !ran {
+        return Vec::new();
+    }
+    app.pending_target = None;
+    let mut cmds: Vec<Cmd> = app
+        .repos
+        .iter()
+        .map(|r| Cmd::LoadCatalog {
+            repository: r.name.clone(),
+        })
+        .collect();
+    cmds.extend(app.servers.iter().map(|s| Cmd::ProbeServer {
+        server: s.name.clone(),
+    }));
+    cmds
 }
 
 fn scroll(w: &mut Wizard, by: i32) {

@@ -172,7 +172,7 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
         ),
         top,
     );
-    let lines = step_lines(p);
+    let lines = step_lines(p, usize::from(steps.width.saturating_sub(2)));
     let visible = steps.height.saturating_sub(2);
     let max_scroll = u16::try_from(lines.len())
         .unwrap_or(u16::MAX)
@@ -196,7 +196,29 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
     );
 }
 
-fn step_lines(p: &PlanReady) -> Vec<Line<'static>> {
+/// `text` cut into lines of `width` characters, the first indented by `indent` spaces and
+/// the rest by four more, so that every command is shown whole.
+fn wrapped(text: &str, indent: usize, width: usize, style: Style) -> Vec<Line<'static>> {
+    let first = width.saturating_sub(indent).max(8);
+    let rest = width.saturating_sub(indent + 4).max(8);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < chars.len() || out.is_empty() {
+        let (pad, room) = if out.is_empty() {
+            (indent, first)
+        } else {
+            (indent + 4, rest)
+        };
+        let end = (at + room).min(chars.len());
+        let piece: String = chars[at..end].iter().collect();
+        out.push(Line::styled(format!("{}{piece}", " ".repeat(pad)), style));
+        at = end;
+    }
+    out
+}
+
+fn step_lines(p: &PlanReady, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for v in &p.view.steps {
         let mut spans = vec![Span::styled(
@@ -213,7 +235,7 @@ fn step_lines(p: &PlanReady) -> Vec<Line<'static>> {
         }
         lines.push(Line::from(spans));
         for c in &v.commands {
-            lines.push(Line::from(format!("      {c}")));
+            lines.extend(wrapped(c, 6, width, Style::new()));
         }
     }
     lines.push(Line::styled(
@@ -223,7 +245,7 @@ fn step_lines(p: &PlanReady) -> Vec<Line<'static>> {
     for v in p.view.steps.iter().rev().filter(|v| !v.undo.is_empty()) {
         lines.push(Line::from(format!("    {}:", v.title)));
         for c in &v.undo {
-            lines.push(Line::styled(format!("      {c}"), theme::DIM));
+            lines.extend(wrapped(c, 6, width, theme::DIM));
         }
     }
     lines

@@ -16,7 +16,7 @@ pub fn render(frame: &mut Frame, app: &App, w: &Wizard, body: Rect) {
         plan_view::render(frame, app, w, body);
     }
     if let Some(asked) = w.run.as_ref().and_then(|r| r.question.as_ref()) {
-        if w.modal.is_none() {
+        if w.modal.is_none() && w.journal.is_none() {
             wizard_modal::question(frame, w, asked, body);
         }
     }
@@ -32,6 +32,9 @@ pub fn hint(w: &Wizard) -> &'static str {
         return " Enter confirms  Esc cancels";
     }
     if w.journal.is_some() {
+        if w.run.as_ref().is_some_and(|r| r.question.is_some()) {
+            return " the run waits for your answer: J or Esc back to it  ↑/↓ PgUp/PgDn scroll";
+        }
         return " ↑/↓ PgUp/PgDn scroll the journal  J or Esc back to the run";
     }
     match &w.run {

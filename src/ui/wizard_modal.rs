@@ -51,6 +51,21 @@ fn boxed(
     }
 }
 
+/// Where typed text starts in an input line, after its label.
+const INPUT_INDENT: u16 = 11;
+const PROMPT_INDENT: u16 = 3;
+
+/// The line a typed answer is shown on: ` > text`.
+fn typed_line(input: &Input) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(" > ", theme::LABEL),
+        Span::styled(
+            format!("{} ", input.value()),
+            Style::new().add_modifier(Modifier::UNDERLINED),
+        ),
+    ])
+}
+
 fn field(label: &str, input: &Input, active: bool) -> Line<'static> {
     let style = if active {
         Style::new().add_modifier(Modifier::UNDERLINED)
@@ -83,7 +98,7 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 ),
             ];
             let row = lines_rows(&lines, body);
-            lines.push(field(">", input, true));
+            lines.push(typed_line(input));
             if let Some(e) = error {
                 lines.push(Line::styled(format!(" {e}"), theme::BAD));
             }
@@ -97,7 +112,7 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 " Start the run ",
                 theme::BAD,
                 lines,
-                Some((row, input, 11)),
+                Some((row, input, PROMPT_INDENT)),
             );
         }
         Modal::Side {
@@ -125,13 +140,13 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 " Side restore ",
                 theme::pane_border(true),
                 lines,
-                Some((row, input, 11)),
+                Some((row, input, INPUT_INDENT)),
             );
         }
         Modal::Note { input } => {
             let lines = vec![
                 Line::from(" A note for the run's journal (who saw what, why you decide):"),
-                field(">", input, true),
+                typed_line(input),
                 Line::styled(" Enter journals it · Esc cancels", theme::DIM),
             ];
             boxed(
@@ -140,7 +155,7 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 " Note ",
                 theme::pane_border(true),
                 lines,
-                Some((1, input, 11)),
+                Some((1, input, PROMPT_INDENT)),
             );
         }
         Modal::Quit => {
@@ -213,12 +228,12 @@ pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, body: Rect) {
     let mut input = None;
     if asked.typed() {
         let row = lines_rows(&lines, body);
-        lines.push(field(">", &asked.input, true));
+        lines.push(typed_line(&asked.input));
         lines.push(Line::styled(
             " Enter sends · Esc aborts the run (state left safe)",
             theme::DIM,
         ));
-        input = Some((row, &asked.input, 11));
+        input = Some((row, &asked.input, PROMPT_INDENT));
     } else {
         for o in &asked.options {
             lines.push(Line::from(vec![

@@ -144,7 +144,9 @@ impl RunState {
                         self.checklist.push(item);
                     }
                 }
-                if self.steps.get(index).is_some_and(|s| s.id == "replay") {
+                if self.steps.get(index).is_some_and(|s| s.id == "replay")
+                    && line.starts_with("replayed to ")
+                {
                     self.replay_status = Some(line.clone());
                 }
                 if self.output.len() == OUTPUT_KEPT {
