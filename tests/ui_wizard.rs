@@ -620,7 +620,7 @@ fn a_drill_starts_only_side_restores() {
     assert_eq!(
         request.mode,
         RestoreMode::Side {
-            dir: PathBuf::from(JOURNAL_DIR).join(format!("side-{RUN_ID}")),
+            dir: PathBuf::from(format!("/var/lib/postgresql/15/side-{RUN_ID}")),
             port: 5433
         }
     );

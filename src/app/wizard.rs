@@ -405,11 +405,18 @@ fn toggle_side(w: &mut Wizard) -> Vec<Cmd> {
     reprepare(w, RestoreMode::Side { dir, port })
 }
 
-/// `<journal_dir>/side-<run>` on the server's port + 1.
+/// `side-<run>` beside the server's data directory (where its OS user can write, and the
+/// engine puts the side instance's log next to it), on the server's port + 1.
 fn side_defaults(w: &Wizard) -> Option<(PathBuf, u16)> {
     let p = w.ready()?;
+    let parent = p
+        .inputs
+        .server
+        .pgdata
+        .parent()
+        .map_or_else(|| p.inputs.journal_dir.clone(), PathBuf::from);
     Some((
-        p.inputs.journal_dir.join(format!("side-{}", p.run_id)),
+        parent.join(format!("side-{}", p.run_id)),
         p.inputs.server.port.saturating_add(1),
     ))
 }

@@ -209,6 +209,15 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
             format!("Journal: {}", j.display()),
             theme::DIM,
         ));
+        if matches!(run.finished, Some(RunStatus::Aborted { .. })) {
+            lines.push(Line::styled(
+                format!(
+                    "Stopped, state left safe. Continue with: pitr-console resume {}",
+                    j.display()
+                ),
+                NOTICE,
+            ));
+        }
     }
     let block = Block::bordered()
         .title(" Replay, checks, notes ")

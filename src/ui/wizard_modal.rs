@@ -26,11 +26,7 @@ fn boxed(
     input: Option<(u16, &Input, u16)>,
 ) {
     let width = WIDTH.min(body.width.saturating_sub(2)).max(20);
-    let inner = usize::from(width - 2);
-    let rows: u16 = lines
-        .iter()
-        .map(|l| u16::try_from(l.width().div_ceil(inner).max(1)).unwrap_or(1))
-        .sum();
+    let rows = lines_rows(&lines, body);
     let area = centred(body, width, rows + 2);
     frame.render_widget(Clear, area);
     frame.render_widget(
@@ -180,13 +176,39 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
     }
 }
 
-/// Rows `lines` take in a box over `body`, for placing the cursor after them.
+/// Rows `lines` take in a box over `body` once wrapped at word boundaries, for the box's
+/// height and for placing the cursor after them.
 fn lines_rows(lines: &[Line], body: Rect) -> u16 {
     let inner = usize::from(WIDTH.min(body.width.saturating_sub(2)).max(20) - 2);
-    lines
+    let rows: usize = lines
         .iter()
-        .map(|l| u16::try_from(l.width().div_ceil(inner).max(1)).unwrap_or(1))
-        .sum()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            word_wrapped_rows(&text, inner)
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+/// Greedy word wrap, as the paragraph does it: a word that does not fit starts a new row,
+/// a word longer than a row is cut.
+fn word_wrapped_rows(text: &str, width: usize) -> usize {
+    let mut rows = 1;
+    let mut used = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        let need = if used == 0 { len } else { used + 1 + len };
+        if need <= width {
+            used = need;
+        } else if len <= width {
+            rows += 1;
+            used = len;
+        } else {
+            rows += (used > 0) as usize + (len - 1) / width;
+            used = len % width;
+        }
+    }
+    rows
 }
 
 fn describe(d: &Decision) -> &'static str {
