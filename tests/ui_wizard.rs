@@ -503,6 +503,16 @@ fn a_typed_question_from_the_engine_takes_text() {
             options: vec![Decision::Confirm(String::new()), Decision::Abort],
         },
     );
+    // Ctrl-C is not typed into the answer: it asks whether to quit.
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
+    assert!(matches!(
+        app.wizard.as_ref().unwrap().modal,
+        Some(Modal::Quit)
+    ));
+    key(&mut app, KeyCode::Esc);
     assert_eq!(
         typed(&mut app, "leader"),
         vec![Cmd::Decide(Decision::Confirm("leader".into()))]

@@ -16,7 +16,7 @@ use crate::engine::prepare::role_permits;
 use crate::engine::recovery::{FinalAction, RecoveryInputs, RestoreMode};
 use crate::engine::{Decision, EngineEvent, PlanView};
 use chrono::{DateTime, Utc};
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use journal_lines::JournalLine;
 use run::RunState;
 use std::path::PathBuf;
@@ -577,8 +577,10 @@ pub fn decision_key(d: &Decision) -> char {
 fn question_key(w: &mut Wizard, key: KeyEvent) -> Option<Vec<Cmd>> {
     let run = w.run.as_mut()?;
     let asked = run.question.as_mut()?;
+    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     let answer = if asked.typed() {
         match key.code {
+            _ if ctrl_c => return None,
             KeyCode::Enter => Decision::Confirm(asked.input.value().to_string()),
             KeyCode::Esc => Decision::Abort,
             _ => {
