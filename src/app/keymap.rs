@@ -39,10 +39,19 @@ pub enum Action {
     NextRestorePoint,
     TargetBefore,
     SwapPane,
+    OpenPlan,
+    StartRun,
+    ToggleSide,
+    EditSide,
+    AddNote,
+    JournalView,
+    JumpNearest,
+    ScrollUp,
+    ScrollDown,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 36] = [
         Action::Quit,
         Action::Help,
         Action::Close,
@@ -70,13 +79,24 @@ impl Action {
         Action::NextRestorePoint,
         Action::TargetBefore,
         Action::SwapPane,
+        Action::OpenPlan,
+        Action::StartRun,
+        Action::ToggleSide,
+        Action::EditSide,
+        Action::AddNote,
+        Action::JournalView,
+        Action::JumpNearest,
+        Action::ScrollUp,
+        Action::ScrollDown,
     ];
 
     pub fn describe(self) -> &'static str {
         match self {
             Action::Quit => "quit (the terminal is restored)",
             Action::Help => "show or hide this help",
-            Action::Close => "close help or the time input; clear the picked target",
+            Action::Close => {
+                "close help, the time input or the wizard (before a run); clear the picked target"
+            }
             Action::FocusNext => "focus the next pane",
             Action::FocusPrev => "focus the previous pane",
             Action::SelectUp => "previous server / timeline in the focused pane",
@@ -101,6 +121,15 @@ impl Action {
             Action::NextRestorePoint => "next restore point",
             Action::TargetBefore => "target: just before the highlighted transaction",
             Action::SwapPane => "transactions instead of cursor detail (small screens)",
+            Action::OpenPlan => "recovery plan for the picked target, else the cursor (dry run)",
+            Action::StartRun => "wizard: start the plan (then type the server's name)",
+            Action::ToggleSide => "wizard: side restore beside production / in place",
+            Action::EditSide => "wizard: the side restore's directory and port",
+            Action::AddNote => "wizard: add a note to the run's journal",
+            Action::JournalView => "wizard: show or hide the run's journal",
+            Action::JumpNearest => "wizard: cursor to the nearest recoverable instant",
+            Action::ScrollUp => "wizard: scroll the plan or journal up a page",
+            Action::ScrollDown => "wizard: scroll the plan or journal down a page",
         }
     }
 }

@@ -6,7 +6,7 @@ use super::context::Context;
 use super::exit::Failure;
 use super::plan::{journal_dir, mode, prepare_inputs};
 use super::target_args::TargetArgs;
-use crate::adapters::fs::local_ports;
+use crate::adapters::run_request;
 use crate::config::Role;
 use crate::engine::journal::JournalState;
 use crate::engine::prepare::{enforce_role, find_server};
@@ -113,7 +113,8 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
     let inputs = p.inputs.clone();
     let plan = recovery::plan(&inputs);
     let confirmation = args.yes.then(|| inputs.server.name.clone());
-    let started = recovery::start(plan, local_ports(), confirmation).map_err(engine_failure)?;
+    let started =
+        recovery::start(plan, run_request::ports(), confirmation).map_err(engine_failure)?;
     if let Some(file) = &args.journal {
         if let Err(e) = std::os::unix::fs::symlink(&started.1.journal, file) {
             eprintln!(
@@ -140,7 +141,7 @@ pub fn resume(ctx_role: Role, args: ResumeArgs) -> Result<(), Failure> {
         ))
     })?;
     let confirmation = args.yes.then(|| state.server.clone());
-    let started = recovery::resume(&args.journal, local_ports(), confirmation, ctx_role)
+    let started = recovery::resume(&args.journal, run_request::ports(), confirmation, ctx_role)
         .map_err(engine_failure)?;
     let driver = Driver {
         action: args.action,
