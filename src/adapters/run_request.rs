@@ -3,6 +3,7 @@
 //! the server's repository, `engine::prepare`, the journal directory and the ports.
 
 use super::catalog::{load_view, RepositoryView};
+use super::ssh::SshPool;
 use crate::config::{Config, Role};
 use crate::domain::assess::{Recoverability, Verdict};
 use crate::domain::target::RecoveryTarget;
@@ -12,6 +13,7 @@ use crate::engine::prepare::{self, Prepared, Refusal, Request};
 use crate::engine::recovery::{FinalAction, RestoreMode};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Everything a preparation depends on besides the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +50,14 @@ pub fn journal_dir(config: &Config) -> Option<PathBuf> {
     })
 }
 
-/// Ports a run on `server` acts through. Preparation refuses servers on other hosts for
-/// now, so every run that gets this far is local.
-pub fn ports() -> Ports {
-    super::fs::local_ports()
+/// Ports a run on `server` acts through: this machine's for a local server, SSH through
+/// `pool` (one ControlMaster per host) for one on another host. A server the configuration
+/// does not name (a journal resumed without it) runs locally.
+pub fn ports(config: Option<&Config>, server: &str, pool: &Arc<SshPool>) -> Ports {
+    match config.and_then(|c| c.servers.iter().find(|s| s.name == server)) {
+        Some(s) => super::ssh::ports_for(s, pool),
+        None => super::fs::local_ports(),
+    }
 }
 
 /// Reads the server's repository afresh (WAL may have been archived since the console

@@ -35,7 +35,7 @@ impl Commands {
             match cmd {
                 Cmd::Quit => {}
                 Cmd::Prepare(request) => engine_bridge::prepare(config, request, index_dir, tx),
-                Cmd::StartRun(start) => self.bridge.start(*start, tx),
+                Cmd::StartRun(start) => self.bridge.start(&self.config, *start, tx),
                 Cmd::Decide(decision) => self.bridge.decide(decision),
                 Cmd::WriteNote(text) => self.bridge.note(text, tx),
                 Cmd::ReadJournal(path) => engine_bridge::read_journal(path, tx),

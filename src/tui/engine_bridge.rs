@@ -3,6 +3,7 @@
 //! forwarded as `Msg`s, and the operator's decisions and notes passed back to it.
 
 use crate::adapters::run_request::{self, RunRequest};
+use crate::adapters::ssh::SshPool;
 use crate::app::wizard::{PlanReady, StartRun};
 use crate::app::Msg;
 use crate::config::Config;
@@ -10,6 +11,7 @@ use crate::engine::journal::JournalState;
 use crate::engine::recovery::{self, build_plan, new_run_id};
 use crate::engine::{Decision, EngineError, EngineEvent, Notebook, RunStatus};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedSender, WeakUnboundedSender};
 
 /// The run in progress, as far as the loop needs to reach it.
@@ -18,9 +20,19 @@ struct Live {
     notebook: Notebook,
 }
 
-#[derive(Default)]
 pub struct Bridge {
     live: Option<Live>,
+    /// One ControlMaster per remote host, kept for the console's lifetime.
+    ssh: Arc<SshPool>,
+}
+
+impl Default for Bridge {
+    fn default() -> Bridge {
+        Bridge {
+            live: None,
+            ssh: SshPool::new(),
+        }
+    }
 }
 
 /// Prepares the plan for `request` off the loop; answers with `Msg::Prepared`.
@@ -63,7 +75,7 @@ pub fn read_journal(path: PathBuf, tx: &UnboundedSender<Msg>) {
 impl Bridge {
     /// Starts the plan the operator confirmed, exactly as shown: rebuilt from the same
     /// inputs and run id, refused if its checksum differs.
-    pub fn start(&mut self, start: StartRun, tx: &UnboundedSender<Msg>) {
+    pub fn start(&mut self, config: &Config, start: StartRun, tx: &UnboundedSender<Msg>) {
         let plan = build_plan(&start.inputs, &start.run_id);
         if plan.checksum() != start.checksum {
             let _ = tx.send(Msg::RunNotStarted(format!(
@@ -73,14 +85,14 @@ impl Bridge {
             )));
             return;
         }
-        let (runner, handle) =
-            match recovery::start(plan, run_request::ports(), Some(start.confirmation)) {
-                Ok(started) => started,
-                Err(e) => {
-                    let _ = tx.send(Msg::RunNotStarted(not_started(e)));
-                    return;
-                }
-            };
+        let ports = run_request::ports(Some(config), &start.inputs.server.name, &self.ssh);
+        let (runner, handle) = match recovery::start(plan, ports, Some(start.confirmation)) {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = tx.send(Msg::RunNotStarted(not_started(e)));
+                return;
+            }
+        };
         self.live = Some(Live {
             decisions: handle.decisions,
             notebook: handle.notebook,
