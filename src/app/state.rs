@@ -181,7 +181,7 @@ impl App {
             transactions: Transactions::default(),
             pending_target: None,
             wizard: None,
-            journal_dir: crate::adapters::run_request::journal_dir(config),
+            journal_dir: crate::planning::run_request::journal_dir(config),
             quitting: false,
         }
     }
