@@ -185,13 +185,30 @@ fn compression_from(c: u8) -> Res<Compression> {
     })
 }
 
+/// Lays out fixed-size fields in one array, so that a million entries cost a million
+/// buffer appends rather than ten million.
+struct Fixed<const N: usize>([u8; N], usize);
+
+impl<const N: usize> Fixed<N> {
+    fn new() -> Self {
+        Fixed([0; N], 0)
+    }
+    fn put<const K: usize>(mut self, b: [u8; K]) -> Self {
+        self.0[self.1..self.1 + K].copy_from_slice(&b);
+        self.1 += K;
+        self
+    }
+}
+
 fn put_relations(w: &mut W, rels: &[RelationTouch]) {
     w.len(rels.len());
     for t in rels {
-        w.u32(t.node.spc);
-        w.u32(t.node.db);
-        w.u32(t.node.rel);
-        w.u32(t.blocks);
+        let f = Fixed::<16>::new()
+            .put(t.node.spc.to_le_bytes())
+            .put(t.node.db.to_le_bytes())
+            .put(t.node.rel.to_le_bytes())
+            .put(t.blocks.to_le_bytes());
+        w.put(&f.0);
     }
 }
 
@@ -236,17 +253,19 @@ pub fn encode(s: &Stored, out: &mut dyn Write) -> io::Result<()> {
     }
     w.len(s.tx_ends.len());
     for t in &s.tx_ends {
-        w.u32(t.timeline.0);
-        w.u64(t.lsn.0);
-        w.u64(t.end.0);
-        w.u32(t.xid);
-        w.i64(t.time_us);
-        w.u8(t.kind.code());
-        w.u32(t.records);
-        w.u64(t.bytes);
-        w.u32(t.rel_start);
-        w.u32(t.rel_len);
-        w.u8(u8::from(t.more_relations));
+        let f = Fixed::<54>::new()
+            .put(t.timeline.0.to_le_bytes())
+            .put(t.lsn.0.to_le_bytes())
+            .put(t.end.0.to_le_bytes())
+            .put(t.xid.to_le_bytes())
+            .put(t.time_us.to_le_bytes())
+            .put([t.kind.code()])
+            .put(t.records.to_le_bytes())
+            .put(t.bytes.to_le_bytes())
+            .put(t.rel_start.to_le_bytes())
+            .put(t.rel_len.to_le_bytes())
+            .put([u8::from(t.more_relations)]);
+        w.put(&f.0);
     }
     put_relations(&mut w, &s.relations);
     w.len(s.restore_points.len());
