@@ -152,7 +152,10 @@ fn main() {
     });
     let t_warm_open = best(|| WalIndex::open_or_build(&archive, &cache, None).unwrap());
     if let Some(path) = std::env::var_os("WAL_BENCH_DUMP") {
-        dump(&WalIndex::open_or_build(&archive, &cache, None).unwrap(), Path::new(&path));
+        dump(
+            &WalIndex::open_or_build(&archive, &cache, None).unwrap(),
+            Path::new(&path),
+        );
     }
     let cache_size = std::fs::metadata(&cache).map_or(0, |m| m.len());
 

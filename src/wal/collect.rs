@@ -331,3 +331,124 @@ impl RecordSink for Collector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::record::RecordHeader;
+
+    /// A record of `xid` touching `rels`, or, with `subs`, its commit listing them.
+    struct Rec {
+        xid: u32,
+        rels: Vec<u32>,
+        commit: Option<Vec<u32>>,
+    }
+
+    fn feed(col: &mut Collector, lsn: u64, r: &Rec) {
+        let blocks: Vec<RelFileNode> = r
+            .rels
+            .iter()
+            .map(|&rel| RelFileNode { spc: 1, db: 2, rel })
+            .collect();
+        let mut main = Vec::new();
+        let (rmid, info) = match &r.commit {
+            Some(subs) => {
+                main.extend_from_slice(&5i64.to_le_bytes());
+                main.extend_from_slice(&0x02u32.to_le_bytes());
+                main.extend_from_slice(&(subs.len() as i32).to_le_bytes());
+                for s in subs {
+                    main.extend_from_slice(&s.to_le_bytes());
+                }
+                (RM_XACT_ID, 0x80)
+            }
+            None => (10, 0),
+        };
+        let header = RecordHeader {
+            tot_len: 100 + lsn as u32,
+            xid: r.xid,
+            prev: 0,
+            info,
+            rmid,
+            crc: 0,
+        };
+        col.record(
+            15,
+            &RecordRef {
+                lsn,
+                end: lsn + 1,
+                header,
+                main: &main,
+                blocks: &blocks,
+            },
+        );
+    }
+
+    type Summary = (Vec<(TxEnd, Vec<RelationTouch>)>, Vec<(u32, TxAcc)>);
+
+    fn summary(col: &Collector) -> Summary {
+        let ends = col
+            .tx_ends
+            .iter()
+            .map(|t| {
+                let r = &col.relations[t.rel_start as usize..][..t.rel_len as usize];
+                let mut t = t.clone();
+                t.rel_start = 0;
+                (t, r.to_vec())
+            })
+            .collect();
+        let mut open: Vec<(u32, TxAcc)> = col.open.iter().map(|(x, a)| (*x, a.clone())).collect();
+        open.sort_by_key(|o| o.0);
+        (ends, open)
+    }
+
+    #[test]
+    fn merging_segments_equals_reading_them_in_one_go() {
+        let rec = |xid, rels: &[u32]| Rec {
+            xid,
+            rels: rels.to_vec(),
+            commit: None,
+        };
+        let commit = |xid, subs: &[u32]| Rec {
+            xid,
+            rels: vec![],
+            commit: Some(subs.to_vec()),
+        };
+        // Transaction 7 and its subtransactions 8 and 9 write in all three segments;
+        // 20 begins in the first and ends in the second; 30 stays open; 40 is local.
+        let segments = vec![
+            vec![rec(7, &[1, 2]), rec(8, &[3]), rec(20, &[5]), rec(30, &[6])],
+            vec![
+                rec(9, &[4, 1]),
+                rec(40, &[7]),
+                commit(40, &[]),
+                rec(20, &[5, 8]),
+                commit(20, &[]),
+                rec(8, &[2]),
+            ],
+            vec![
+                rec(7, &[9]),
+                rec(9, &[3]),
+                commit(7, &[8, 9, 99]),
+                rec(30, &[1]),
+            ],
+        ];
+        let mut whole = Collector::new(TimelineId(1), XidMap::default());
+        let mut joined = Collector::new(TimelineId(1), XidMap::default());
+        let mut lsn = 0;
+        for seg in &segments {
+            let mut part = Collector::for_segment(TimelineId(1));
+            for r in seg {
+                lsn += 8;
+                feed(&mut whole, lsn, r);
+                feed(&mut part, lsn, r);
+            }
+            joined.merge(part);
+        }
+        assert_eq!(summary(&joined), summary(&whole));
+        let (ends, open) = summary(&whole);
+        assert_eq!(ends.len(), 3);
+        assert_eq!(ends[2].0.records, 7);
+        assert_eq!(ends[2].1.len(), 5);
+        assert_eq!(open.len(), 1);
+    }
+}

@@ -527,16 +527,16 @@ impl WalStream {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wal::crc;
     use crate::wal::page::XLP_LONG_HEADER;
 
-    const PAGE: usize = 8192;
-    const SEG: usize = 1 << 20;
+    pub(crate) const PAGE: usize = 8192;
+    pub(crate) const SEG: usize = 1 << 20;
 
     /// A commit record with a `pad`-byte main data tail, chained to `prev`.
-    fn commit(xid: u32, prev: u64, time: i64, pad: usize) -> Vec<u8> {
+    pub(crate) fn commit(xid: u32, prev: u64, time: i64, pad: usize) -> Vec<u8> {
         let mut main = time.to_le_bytes().to_vec();
         main.resize(8 + pad, 0);
         let mut r = vec![0u8; RECORD_HEADER_LEN];
@@ -558,14 +558,14 @@ mod tests {
     }
 
     /// Lays records out in segment `seg_no` the way the server does, page headers included.
-    struct Seg {
-        data: Vec<u8>,
+    pub(crate) struct Seg {
+        pub(crate) data: Vec<u8>,
         base: u64,
-        pos: usize,
+        pub(crate) pos: usize,
     }
 
     impl Seg {
-        fn new(seg_no: u64, segments: usize) -> Seg {
+        pub(crate) fn new(seg_no: u64, segments: usize) -> Seg {
             let mut s = Seg {
                 data: vec![0; SEG * segments],
                 base: seg_no * SEG as u64,
@@ -596,7 +596,7 @@ mod tests {
             self.base + self.pos as u64
         }
         /// Writes `r`; returns its LSN.
-        fn put(&mut self, r: &[u8]) -> u64 {
+        pub(crate) fn put(&mut self, r: &[u8]) -> u64 {
             let lsn = self.lsn();
             let mut left = r;
             while !left.is_empty() {

@@ -309,3 +309,94 @@ pub(super) fn scan(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::timeline::TimelineId;
+    use crate::wal::collect::Collector;
+    use crate::wal::reader::tests::{commit, Seg, PAGE, SEG};
+    use crate::wal::reader::WalStream;
+    use crate::wal::WalIndex;
+
+    const SEGMENTS: usize = 5;
+
+    /// Records of every size up to a few pages, so that many cross pages and every
+    /// segment boundary is crossed by one.
+    fn archive() -> Vec<Vec<u8>> {
+        let mut s = Seg::new(1, SEGMENTS);
+        let (mut prev, mut xid) = (0, 100u32);
+        while s.pos + 40_000 < SEGMENTS * SEG {
+            prev = s.put(&commit(
+                xid,
+                prev,
+                i64::from(xid),
+                (xid as usize * 7919) % 30_000,
+            ));
+            xid += 1;
+        }
+        s.data.chunks(SEG).map(<[u8]>::to_vec).collect()
+    }
+
+    /// What reading the files one after the other with one reader gives.
+    fn in_order(files: &[Vec<u8>]) -> (Vec<(u64, u32)>, Vec<Option<u64>>) {
+        let mut stream = WalStream::new();
+        let mut col = Collector::new(TimelineId(1), Default::default());
+        let ends: Vec<Option<u64>> = files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| stream.feed(1 + i as u64, f, &mut col).broken.map(|b| b.lsn))
+            .collect();
+        let tx = col.tx_ends.iter().map(|t| (t.lsn.0, t.xid)).collect();
+        (tx, ends)
+    }
+
+    fn indexed(files: &[Vec<u8>]) -> (Vec<(u64, u32)>, Vec<Option<u64>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive");
+        std::fs::create_dir(&archive).unwrap();
+        for (i, f) in files.iter().enumerate() {
+            std::fs::write(archive.join(format!("{:08X}{:08X}{:08X}", 1, 0, 1 + i)), f).unwrap();
+        }
+        let ix = WalIndex::open_or_build(&archive, &dir.path().join("ix"), None).unwrap();
+        let tx = ix.tx_ends().iter().map(|t| (t.lsn.0, t.xid)).collect();
+        let ends = ix.segments().map(|s| s.valid_end.map(|l| l.0)).collect();
+        (tx, ends)
+    }
+
+    #[test]
+    fn damage_anywhere_gives_what_reading_in_order_gives() {
+        let good = archive();
+        let (tx, ends) = indexed(&good);
+        assert_eq!((tx.clone(), ends.clone()), in_order(&good));
+        assert!(tx.len() > 100);
+        type Damage = Box<dyn Fn(&mut Vec<Vec<u8>>)>;
+        let damages: Vec<(&str, Damage)> = vec![
+            (
+                "first page of a segment zeroed",
+                Box::new(|f| f[2][..PAGE].fill(0)),
+            ),
+            (
+                "record crossing into a segment flipped",
+                Box::new(|f| f[3][50] ^= 1),
+            ),
+            ("system id changed", Box::new(|f| f[3][30] ^= 1)),
+            ("contrecord flag cleared", Box::new(|f| f[2][2] &= !1)),
+            (
+                "mid-segment byte flipped",
+                Box::new(|f| f[1][SEG / 2 + 77] ^= 0x40),
+            ),
+            (
+                "segment truncated",
+                Box::new(|f| f[2].truncate(SEG / 3 + 5)),
+            ),
+            ("segment swapped", Box::new(|f| f.swap(1, 3))),
+            ("long header zeroed", Box::new(|f| f[4][..40].fill(0))),
+            ("page address wrong", Box::new(|f| f[3][2 * PAGE + 8] ^= 1)),
+        ];
+        for (what, damage) in damages {
+            let mut files = good.clone();
+            damage(&mut files);
+            assert_eq!(indexed(&files), in_order(&files), "{what}");
+        }
+    }
+}
