@@ -28,8 +28,13 @@ fn generate(bench_dir: &Path, archive: &Path) {
         MIN_BYTES >> 20,
         archive.display()
     );
+    // WAL_BENCH_PORT lets a session that was handed a port range generate without clashes.
+    let port = std::env::var("WAL_BENCH_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(55410);
     let mut c = Cluster::init(
-        55410,
+        port,
         16,
         &["shared_buffers = 256MB", "checkpoint_timeout = 30s"],
         Some(bench_dir),
@@ -79,6 +84,27 @@ fn best<T, F: FnMut() -> T>(mut f: F) -> (Duration, f64) {
     (wall, (own1 - own0 + kids1 - kids0) / ROUNDS as f64)
 }
 
+/// Writes everything the index holds as text, to compare two builds of the reader:
+/// `WAL_BENCH_DUMP=FILE cargo bench --bench wal_index`.
+fn dump(ix: &WalIndex, path: &Path) {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for t in ix.tx_ends() {
+        let _ = writeln!(out, "{t:?} {:?}", ix.relations(t));
+    }
+    for p in ix.restore_points() {
+        let _ = writeln!(out, "{p:?}");
+    }
+    for c in ix.checkpoints() {
+        let _ = writeln!(out, "{c:?}");
+    }
+    for s in ix.segments() {
+        let _ = writeln!(out, "{s:?}");
+    }
+    let _ = writeln!(out, "{:?}", ix.runs());
+    std::fs::write(path, out).unwrap();
+}
+
 fn main() {
     let bench_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/wal-bench");
     let archive = bench_dir.join("archive");
@@ -125,6 +151,12 @@ fn main() {
         ix
     });
     let t_warm_open = best(|| WalIndex::open_or_build(&archive, &cache, None).unwrap());
+    if let Some(path) = std::env::var_os("WAL_BENCH_DUMP") {
+        dump(
+            &WalIndex::open_or_build(&archive, &cache, None).unwrap(),
+            Path::new(&path),
+        );
+    }
     let cache_size = std::fs::metadata(&cache).map_or(0, |m| m.len());
 
     let rate = |d: Duration| mb / d.as_secs_f64();

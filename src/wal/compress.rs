@@ -1,7 +1,6 @@
 //! Reading archived segment files, plain or compressed the way archive commands do it.
 
 use crate::domain::catalog::Compression;
-use crate::domain::segment::MAX_SEGMENT_SIZE;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -48,27 +47,28 @@ pub fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Reads a whole segment file into `buf` (reused between calls), decompressing it.
-/// Output beyond the largest segment size is refused, so a hostile file cannot fill memory.
-pub fn read_segment(path: &Path, compression: Compression, buf: &mut Vec<u8>) -> io::Result<()> {
-    buf.clear();
-    let limit = MAX_SEGMENT_SIZE + 1;
-    let n = open_segment(path, compression)?
-        .take(limit)
-        .read_to_end(buf)?;
-    if n as u64 >= limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "decompresses to more than 1 GiB, larger than any WAL segment",
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::segment::MAX_SEGMENT_SIZE;
     use std::io::Write;
+
+    /// Reads a whole segment file into `buf` (reused between calls), decompressing it.
+    /// Output beyond the largest segment size is refused, so a hostile file cannot fill memory.
+    fn read_segment(path: &Path, compression: Compression, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        let limit = MAX_SEGMENT_SIZE + 1;
+        let n = open_segment(path, compression)?
+            .take(limit)
+            .read_to_end(buf)?;
+        if n as u64 >= limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "decompresses to more than 1 GiB, larger than any WAL segment",
+            ));
+        }
+        Ok(())
+    }
 
     #[test]
     fn names() {

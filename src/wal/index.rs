@@ -5,13 +5,13 @@
 //! modification time), reading continues after them from the saved reader state, so a
 //! record or transaction that spans the old and new segments comes out whole. Anything
 //! else on a timeline (a file changed, removed or inserted before the end) reads that
-//! timeline again. Files are read by a second thread so IO overlaps checking.
+//! timeline again. Files are read in parallel (see `scan`).
 
-use super::collect::{micros_to_time, Checkpoint, Collector, RelationTouch, RestorePoint, TxEnd};
-use super::compress::{classify, fill, open_segment, read_segment};
-use super::page::WalFormat;
-use super::precheck::PreCheck;
+use super::collect::{micros_to_time, Checkpoint, RelationTouch, RestorePoint, TxEnd};
+use super::compress::{classify, fill, open_segment};
+use super::page::{WalFormat, LONG_HEADER_LEN};
 use super::reader::SegmentScan;
+use super::scan::scan;
 use super::store::{self, Resume, Stored, StoredSegment};
 use crate::domain::catalog::Compression;
 use crate::domain::lsn::Lsn;
@@ -20,7 +20,6 @@ use crate::domain::timeline::TimelineId;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::UNIX_EPOCH;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,14 +83,14 @@ pub struct WalIndex {
 }
 
 #[derive(Debug, Clone)]
-struct ArchFile {
-    path: PathBuf,
-    name: String,
-    segment: WalSegment,
-    compression: Compression,
-    partial: bool,
-    size: u64,
-    mtime_ns: i64,
+pub(super) struct ArchFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub segment: WalSegment,
+    pub compression: Compression,
+    pub partial: bool,
+    pub size: u64,
+    pub mtime_ns: i64,
 }
 
 impl ArchFile {
@@ -147,10 +146,14 @@ fn list_dir(dir: &Path) -> Result<Vec<Listed>, WalIndexError> {
 
 /// Reads the segment size from the first segment file whose long header makes sense.
 fn detect_seg_size(files: &[Listed]) -> Option<SegmentSize> {
-    let mut buf = Vec::new();
     files.iter().find_map(|f| {
-        read_segment(&f.path, classify(&f.name).1, &mut buf).ok()?;
-        SegmentSize::new(WalFormat::from_segment_start(&buf).ok()?.seg_size)
+        let mut head = [0u8; LONG_HEADER_LEN];
+        let n = fill(
+            &mut open_segment(&f.path, classify(&f.name).1).ok()?,
+            &mut head,
+        )
+        .ok()?;
+        SegmentSize::new(WalFormat::from_segment_start(&head[..n]).ok()?.seg_size)
     })
 }
 
@@ -435,7 +438,7 @@ fn sort_if_needed<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
 }
 
 /// `to.append(from)` without copying when `to` is empty, the usual case of a first build.
-fn append<T>(to: &mut Vec<T>, mut from: Vec<T>) {
+pub(super) fn append<T>(to: &mut Vec<T>, mut from: Vec<T>) {
     if to.is_empty() {
         *to = from;
     } else {
@@ -508,137 +511,7 @@ fn group(
     out
 }
 
-/// What the reading thread hands over, file by file in order: chunks, then the end.
-enum Piece {
-    /// Bytes, and the LSNs in them whose CRC the reading thread checked.
-    Chunk(Vec<u8>, Vec<u64>),
-    End(u64),
-    Failed(String),
-}
-
-/// Chunks: few enough that hand-offs between the threads (each may cost a wakeup on a
-/// busy machine) stay rare, small enough to stay in the shared CPU cache; a multiple of
-/// every WAL page size. Measured on 2 loaded cores: 256 KiB chunks were slower.
-const CHUNK: usize = 2 << 20;
-const CHUNKS_IN_FLIGHT: usize = 4;
-
-type Buffers = (Vec<u8>, Vec<u64>);
-
-fn read_file(
-    f: &ArchFile,
-    seg_size: u64,
-    free: &mpsc::Receiver<Buffers>,
-    out: &mpsc::SyncSender<Piece>,
-) -> Result<(), ()> {
-    let mut input = match open_segment(&f.path, f.compression) {
-        Ok(r) => r,
-        Err(e) => return out.send(Piece::Failed(e.to_string())).map_err(|_| ()),
-    };
-    let mut total = 0u64;
-    let mut check: Option<PreCheck> = None;
-    loop {
-        let (mut buf, mut ok) = free.recv().map_err(|_| ())?;
-        buf.resize(CHUNK, 0);
-        match fill(&mut input, &mut buf) {
-            Ok(n) => {
-                buf.truncate(n);
-                total += n as u64;
-                let last = n < CHUNK || total >= seg_size;
-                let check = check.get_or_insert_with(|| {
-                    let page =
-                        WalFormat::from_segment_start(&buf).map_or(0, |f| f.page_size as usize);
-                    PreCheck::new(f.segment.number, seg_size, page)
-                });
-                check.chunk(&buf, &mut ok);
-                if n > 0 {
-                    out.send(Piece::Chunk(buf, ok)).map_err(|_| ())?;
-                }
-                if last {
-                    return out.send(Piece::End(total)).map_err(|_| ());
-                }
-            }
-            Err(e) => return out.send(Piece::Failed(e.to_string())).map_err(|_| ()),
-        }
-    }
-}
-
-/// Reads the planned files, one thread reading and decompressing ahead of the one
-/// checking records.
-fn scan(
-    stored: &mut Stored,
-    work: Vec<(TimelineId, Vec<ArchFile>, Resume)>,
-    stats: &mut BuildStats,
-) {
-    let files: Vec<ArchFile> = work
-        .iter()
-        .flat_map(|(_, f, _)| f.iter().cloned())
-        .collect();
-    let seg_size = stored.seg_size;
-    let (full_tx, full_rx) = mpsc::sync_channel::<Piece>(CHUNKS_IN_FLIGHT);
-    let (free_tx, free_rx) = mpsc::channel::<Buffers>();
-    for _ in 0..CHUNKS_IN_FLIGHT {
-        let _ = free_tx.send((Vec::new(), Vec::new()));
-    }
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for f in &files {
-                if read_file(f, seg_size, &free_rx, &full_tx).is_err() {
-                    return;
-                }
-            }
-        });
-        for (tl, files, resume) in work {
-            let Resume { mut stream, open } = resume;
-            let mut col = Collector::new(tl, open);
-            for f in files {
-                let no = f.segment.number;
-                let mut started = false;
-                let result = loop {
-                    let Ok(piece) = full_rx.recv() else { return };
-                    match piece {
-                        Piece::Chunk(buf, ok) => {
-                            if !started {
-                                stream.begin_segment(no, &buf);
-                                started = true;
-                            }
-                            stream.feed_chunk(&buf, &ok, &mut col);
-                            stats.bytes_read += buf.len() as u64;
-                            let _ = free_tx.send((buf, ok));
-                        }
-                        Piece::End(len) => {
-                            if !started {
-                                stream.begin_segment(no, &[]);
-                            }
-                            stats.segments_read += 1;
-                            break stream.end_segment(len);
-                        }
-                        Piece::Failed(e) => {
-                            break stream.give_up(no, format!("cannot read the file: {e}"))
-                        }
-                    }
-                };
-                stored.segments.push(stored_segment(&f, result));
-            }
-            let offset = u32::try_from(stored.relations.len()).unwrap_or(u32::MAX);
-            for t in &mut col.tx_ends {
-                t.rel_start = t.rel_start.saturating_add(offset);
-            }
-            append(&mut stored.tx_ends, col.tx_ends);
-            append(&mut stored.relations, col.relations);
-            stored.restore_points.append(&mut col.restore_points);
-            stored.checkpoints.append(&mut col.checkpoints);
-            stored.resume.push((
-                tl,
-                Resume {
-                    stream,
-                    open: col.open,
-                },
-            ));
-        }
-    });
-}
-
-fn stored_segment(f: &ArchFile, scan: SegmentScan) -> StoredSegment {
+pub(super) fn stored_segment(f: &ArchFile, scan: SegmentScan) -> StoredSegment {
     let (valid_end, warning) = match scan.broken {
         None => (None, None),
         Some(b) => {

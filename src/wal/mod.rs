@@ -10,9 +10,9 @@ mod crc;
 mod decode;
 mod index;
 mod page;
-mod precheck;
 mod reader;
 mod record;
+mod scan;
 mod store;
 mod times;
 

@@ -37,7 +37,7 @@ pub struct WalBreak {
     pub reason: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SegmentScan {
     pub broken: Option<WalBreak>,
 }
@@ -50,7 +50,7 @@ pub struct Assembly {
 }
 
 /// Reader state between segments; public fields so the index can persist it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct WalStream {
     pub format: Option<WalFormat>,
     /// Highest page timeline seen in the run; page timelines never go down.
@@ -66,9 +66,11 @@ pub struct WalStream {
     blocks: Vec<RelFileNode>,
     cursor: Option<Cursor>,
     outcome: Option<SegmentScan>,
-    /// LSNs of the current chunk whose CRC the reading thread already checked.
-    verified: Vec<u64>,
-    verified_at: usize,
+    /// `(LSN, xl_prev)` of the first record validated since `begin_segment`.
+    pub first_rec: Option<(u64, u64)>,
+    /// Stop reading the segment when the next record would start here (see `sync_at`).
+    stop_at: Option<u64>,
+    stopped: bool,
 }
 
 /// Where reading the current segment file has got to.
@@ -91,6 +93,7 @@ fn lsn_text(lsn: u64) -> String {
 enum Step {
     Next,
     Switch,
+    Stop,
 }
 
 impl WalStream {
@@ -128,7 +131,7 @@ impl WalStream {
     /// Reads one whole segment file (decompressed) holding segment `seg_no`.
     pub fn feed(&mut self, seg_no: u64, data: &[u8], sink: &mut dyn RecordSink) -> SegmentScan {
         self.begin_segment(seg_no, data);
-        self.feed_chunk(data, &[], sink);
+        self.feed_chunk(data, sink);
         self.end_segment(data.len() as u64)
     }
 
@@ -137,6 +140,8 @@ impl WalStream {
     pub fn begin_segment(&mut self, seg_no: u64, first: &[u8]) {
         self.outcome = None;
         self.cursor = None;
+        self.first_rec = None;
+        self.stopped = false;
         let fmt = match WalFormat::from_segment_start(first) {
             Ok(f) => f,
             Err(e) => {
@@ -182,12 +187,8 @@ impl WalStream {
 
     /// The next bytes of the file, starting where the previous chunk ended; every chunk
     /// but the file's last must hold whole pages. Ignored once the segment is finished.
-    /// `verified`: ascending LSNs of records in this chunk whose CRC is known to match.
-    pub fn feed_chunk(&mut self, chunk: &[u8], verified: &[u64], sink: &mut dyn RecordSink) {
+    pub fn feed_chunk(&mut self, chunk: &[u8], sink: &mut dyn RecordSink) {
         let Some(mut cur) = self.cursor else { return };
-        self.verified.clear();
-        self.verified.extend_from_slice(verified);
-        self.verified_at = 0;
         let page = cur.fmt.page_size as usize;
         let seg = cur.fmt.seg_size as usize;
         let mut lo = 0;
@@ -208,6 +209,11 @@ impl WalStream {
                 Ok(Step::Switch) => {
                     self.next_rec = Some(cur.base + cur.fmt.seg_size);
                     self.finish_segment(&cur);
+                    return;
+                }
+                Ok(Step::Stop) => {
+                    self.cursor = None;
+                    self.stopped = true;
                     return;
                 }
                 Err((lsn, off, why)) => {
@@ -255,6 +261,38 @@ impl WalStream {
             .filter(|_| self.continuing(seg_no))
             .unwrap_or(base);
         self.stop(at, 0, reason)
+    }
+
+    /// Reads the start of a segment file (`prefix`, whole pages from offset 0) the way
+    /// `begin_segment` + `feed_chunk` would, but stops where a record at `lsn` would be
+    /// read. True when it got there; false when the segment ended, broke, or switched
+    /// first, in which case the stream is as after `feed_chunk` (see `end_segment`).
+    pub fn sync_at(
+        &mut self,
+        seg_no: u64,
+        prefix: &[u8],
+        lsn: u64,
+        sink: &mut dyn RecordSink,
+    ) -> bool {
+        self.begin_segment(seg_no, prefix);
+        self.stop_at = Some(lsn);
+        self.feed_chunk(prefix, sink);
+        self.stop_at = None;
+        std::mem::take(&mut self.stopped)
+    }
+
+    /// Takes over the run state of `other`, a stream that read the rest of the current
+    /// segment from the point where `sync_at` stopped.
+    pub fn adopt(&mut self, other: WalStream) {
+        *self = WalStream {
+            blocks: std::mem::take(&mut self.blocks),
+            cursor: None,
+            outcome: None,
+            first_rec: None,
+            stop_at: None,
+            stopped: false,
+            ..other
+        };
     }
 
     fn continuing(&self, seg_no: u64) -> bool {
@@ -329,8 +367,8 @@ impl WalStream {
                 self.assembly_buf.clear();
                 match step {
                     Err(why) => return Err((a.lsn, page_off + pos, why)),
-                    Ok(Step::Switch) => return Ok(Step::Switch),
                     Ok(Step::Next) => {}
+                    Ok(step) => return Ok(step),
                 }
                 pos = maxalign(pos);
                 self.next_rec = Some(page_lsn + pos as u64);
@@ -347,6 +385,9 @@ impl WalStream {
         }
         while pos < page_end {
             let lsn = page_lsn + pos as u64;
+            if self.stop_at == Some(lsn) {
+                return Ok(Step::Stop);
+            }
             let avail = page_end - pos;
             let tot_len =
                 u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]);
@@ -362,11 +403,8 @@ impl WalStream {
             }
             let header_here = avail >= RECORD_HEADER_LEN;
             if header_here {
-                let hdr = RecordHeader::parse(&data[pos..]).ok_or((
-                    lsn,
-                    page_off + pos,
-                    "short header".to_string(),
-                ))?;
+                let hdr = RecordHeader::parse(&data[pos..])
+                    .ok_or_else(|| (lsn, page_off + pos, "short header".to_string()))?;
                 if let Err(why) = hdr.validate(lsn, self.prev_rec, fmt.version) {
                     return Err((lsn, page_off + pos, format!("{why} at {}", lsn_text(lsn))));
                 }
@@ -388,8 +426,8 @@ impl WalStream {
                     sink,
                 ) {
                     Err(why) => return Err((lsn, page_off + pos, why)),
-                    Ok(Step::Switch) => return Ok(Step::Switch),
                     Ok(Step::Next) => {}
+                    Ok(step) => return Ok(step),
                 }
                 pos = maxalign(pos + tot);
                 self.next_rec = Some(page_lsn + pos as u64);
@@ -447,19 +485,6 @@ impl WalStream {
         Ok(())
     }
 
-    fn was_verified(&mut self, lsn: u64) -> bool {
-        while self
-            .verified
-            .get(self.verified_at)
-            .is_some_and(|&v| v < lsn)
-        {
-            self.verified_at += 1;
-        }
-        let hit = self.verified.get(self.verified_at) == Some(&lsn);
-        self.verified_at += usize::from(hit);
-        hit
-    }
-
     fn finish(
         &mut self,
         version: u8,
@@ -475,7 +500,7 @@ impl WalStream {
                 .validate(lsn, self.prev_rec, version)
                 .map_err(|why| format!("{why} at {}", lsn_text(lsn)))?;
         }
-        if !self.was_verified(lsn) && !record::crc_ok(rec, &header) {
+        if !record::crc_ok(rec, &header) {
             return Err(format!(
                 "incorrect resource manager data checksum in record at {}",
                 lsn_text(lsn)
@@ -484,6 +509,7 @@ impl WalStream {
         let main = record::decode(rec, version, &mut self.blocks)
             .map_err(|why| format!("{why} in record at {}", lsn_text(lsn)))?;
         self.prev_rec = Some(lsn);
+        self.first_rec.get_or_insert((lsn, header.prev));
         sink.record(
             version,
             &RecordRef {
@@ -501,16 +527,16 @@ impl WalStream {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wal::crc;
     use crate::wal::page::XLP_LONG_HEADER;
 
-    const PAGE: usize = 8192;
-    const SEG: usize = 1 << 20;
+    pub(crate) const PAGE: usize = 8192;
+    pub(crate) const SEG: usize = 1 << 20;
 
     /// A commit record with a `pad`-byte main data tail, chained to `prev`.
-    fn commit(xid: u32, prev: u64, time: i64, pad: usize) -> Vec<u8> {
+    pub(crate) fn commit(xid: u32, prev: u64, time: i64, pad: usize) -> Vec<u8> {
         let mut main = time.to_le_bytes().to_vec();
         main.resize(8 + pad, 0);
         let mut r = vec![0u8; RECORD_HEADER_LEN];
@@ -532,14 +558,14 @@ mod tests {
     }
 
     /// Lays records out in segment `seg_no` the way the server does, page headers included.
-    struct Seg {
-        data: Vec<u8>,
+    pub(crate) struct Seg {
+        pub(crate) data: Vec<u8>,
         base: u64,
-        pos: usize,
+        pub(crate) pos: usize,
     }
 
     impl Seg {
-        fn new(seg_no: u64, segments: usize) -> Seg {
+        pub(crate) fn new(seg_no: u64, segments: usize) -> Seg {
             let mut s = Seg {
                 data: vec![0; SEG * segments],
                 base: seg_no * SEG as u64,
@@ -570,7 +596,7 @@ mod tests {
             self.base + self.pos as u64
         }
         /// Writes `r`; returns its LSN.
-        fn put(&mut self, r: &[u8]) -> u64 {
+        pub(crate) fn put(&mut self, r: &[u8]) -> u64 {
             let lsn = self.lsn();
             let mut left = r;
             while !left.is_empty() {
@@ -695,26 +721,48 @@ mod tests {
     }
 
     #[test]
-    fn the_reading_threads_crc_walk_vouches_for_the_same_records() {
-        let mut s = Seg::new(3, 1);
-        let mut prev = 0;
-        let mut lsns = Vec::new();
-        for i in 0..40 {
-            prev = s.put(&commit(10 + i, prev, 1, 50 + 700 * i as usize));
-            lsns.push(prev);
+    fn a_segment_read_on_its_own_joins_the_run_where_its_first_record_starts() {
+        let mut s = Seg::new(3, 3);
+        let (mut prev, mut xid) = (0, 10u32);
+        while s.pos + 30_000 < 3 * SEG {
+            prev = s.put(&commit(xid, prev, 1, 50 + (xid as usize * 997) % 20_000));
+            xid += 1;
         }
-        let mut check = crate::wal::precheck::PreCheck::new(3, SEG as u64, PAGE);
-        let (mut ok, mut all_ok) = (Vec::new(), Vec::new());
-        let mut st = WalStream::new();
-        let mut seen = Seen::default();
-        st.begin_segment(3, &s.data);
-        for chunk in s.data.chunks(64 << 10) {
-            check.chunk(chunk, &mut ok);
-            all_ok.extend_from_slice(&ok);
-            st.feed_chunk(chunk, &ok, &mut seen);
+        let mut seq = WalStream::new();
+        let mut all = Seen::default();
+        for (i, seg) in s.data.chunks(SEG).enumerate() {
+            seq.feed(3 + i as u64, seg, &mut all);
         }
-        assert_eq!(all_ok, lsns);
-        assert_eq!(seen.0.iter().map(|r| r.0).collect::<Vec<_>>(), lsns);
-        assert!(st.end_segment(SEG as u64).broken.is_some());
+        let mut run = WalStream::new();
+        let mut joined = Seen::default();
+        for (i, seg) in s.data.chunks(SEG).enumerate() {
+            let no = 3 + i as u64;
+            let mut alone = WalStream::new();
+            let mut own = Seen::default();
+            alone.feed(no, seg, &mut own);
+            let (first, first_prev) = alone.first_rec.unwrap();
+            let page_end = ((first - no * SEG as u64) as usize / PAGE + 1) * PAGE;
+            assert!(run.sync_at(no, &seg[..page_end], first, &mut joined));
+            assert!(run.prev_rec.is_none_or(|p| p == first_prev));
+            run.adopt(alone);
+            joined.0.extend(own.0);
+        }
+        assert_eq!(joined.0, all.0);
+        assert!(all.0.len() > 100);
+        assert_eq!(
+            (run.prev_rec, run.next_rec, run.expect_seg),
+            (seq.prev_rec, seq.next_rec, seq.expect_seg)
+        );
+
+        // Where the worker started elsewhere (here: the wrong page), no sync.
+        let mut run = WalStream::new();
+        run.feed(3, &s.data[..SEG], &mut Seen::default());
+        let next = &s.data[SEG..2 * SEG];
+        assert!(!run.sync_at(
+            4,
+            &next[..PAGE],
+            4 * SEG as u64 + PAGE as u64 + 24,
+            &mut Seen::default()
+        ));
     }
 }

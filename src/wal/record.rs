@@ -84,15 +84,49 @@ impl RecordHeader {
 
 /// Checks the CRC of a complete record (header included).
 pub fn crc_ok(record: &[u8], header: &RecordHeader) -> bool {
-    let c = crc::update(!0, &record[RECORD_HEADER_LEN..]);
-    let c = crc::update(c, &record[..20]);
-    !c == header.crc
+    crc::record_crc(&record[RECORD_HEADER_LEN..], &record[..20]) == header.crc
 }
 
-fn rd<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], String> {
-    b.get(at..at + N)
-        .and_then(|s| s.try_into().ok())
-        .ok_or_else(|| "record too short for its block headers".to_string())
+/// Why block headers did not parse; turned into text only when a record is bad, so that
+/// the walk over millions of good records passes nothing bigger than a register.
+enum Bad {
+    Short,
+    OutOfOrder(u8),
+    DataFlag(u8, usize),
+    EmptyImage(u8),
+    NoPreviousRel(u8),
+    InvalidId(u8),
+    Length,
+}
+
+impl Bad {
+    fn text(self) -> String {
+        match self {
+            Bad::Short => "record too short for its block headers".into(),
+            Bad::OutOfOrder(id) => format!("out-of-order block_id {id}"),
+            Bad::DataFlag(id, len) => {
+                format!("block {id}: data flag and data length ({len}) disagree")
+            }
+            Bad::EmptyImage(id) => format!("block {id}: image of length 0"),
+            Bad::NoPreviousRel(id) => {
+                format!("block {id}: BKPBLOCK_SAME_REL set but no previous rel")
+            }
+            Bad::InvalidId(id) => format!("invalid block_id {id}"),
+            Bad::Length => "record length does not match its block headers".into(),
+        }
+    }
+}
+
+#[inline(always)]
+fn rd<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], Bad> {
+    match b.get(at..at.wrapping_add(N)) {
+        Some(s) => {
+            let mut a = [0u8; N];
+            a.copy_from_slice(s);
+            Ok(a)
+        }
+        None => Err(Bad::Short),
+    }
 }
 
 /// Walks the block-reference headers the way PostgreSQL's DecodeXLogRecord does, pushing
@@ -103,6 +137,15 @@ pub fn decode<'a>(
     blocks: &mut Vec<RelFileNode>,
 ) -> Result<&'a [u8], String> {
     blocks.clear();
+    match walk(record, version, blocks) {
+        Ok(main_len) => Ok(&record[record.len() - main_len..]),
+        Err(bad) => Err(bad.text()),
+    }
+}
+
+/// The length of the main data, after checking the lengths add up.
+#[inline]
+fn walk(record: &[u8], version: u8, blocks: &mut Vec<RelFileNode>) -> Result<usize, Bad> {
     let tot = record.len();
     let mut pos = RECORD_HEADER_LEN;
     let mut datatotal: usize = 0;
@@ -130,22 +173,20 @@ pub fn decode<'a>(
             BLOCK_ID_TOPLEVEL_XID if version >= 14 => pos += 4,
             id if id <= XLR_MAX_BLOCK_ID => {
                 if id < next_block {
-                    return Err(format!("out-of-order block_id {id}"));
+                    return Err(Bad::OutOfOrder(id));
                 }
                 next_block = id + 1;
-                let [fork_flags] = rd::<1>(record, pos)?;
-                let data_len = usize::from(u16::from_le_bytes(rd::<2>(record, pos + 1)?));
+                let [fork_flags, l0, l1] = rd::<3>(record, pos)?;
+                let data_len = usize::from(u16::from_le_bytes([l0, l1]));
                 pos += 3;
                 let has_data = fork_flags & BKPBLOCK_HAS_DATA != 0;
                 if has_data == (data_len == 0) {
-                    return Err(format!(
-                        "block {id}: data flag and data length ({data_len}) disagree"
-                    ));
+                    return Err(Bad::DataFlag(id, data_len));
                 }
                 datatotal += data_len;
                 if fork_flags & BKPBLOCK_HAS_IMAGE != 0 {
-                    let bimg_len = usize::from(u16::from_le_bytes(rd::<2>(record, pos)?));
-                    let [bimg_info] = rd::<1>(record, pos + 4)?;
+                    let [b0, b1, _, _, bimg_info] = rd::<5>(record, pos)?;
+                    let bimg_len = usize::from(u16::from_le_bytes([b0, b1]));
                     pos += 5;
                     let compressed = if version >= 15 {
                         bimg_info & (0x04 | 0x08 | 0x10) != 0
@@ -156,34 +197,34 @@ pub fn decode<'a>(
                         pos += 2;
                     }
                     if bimg_len == 0 {
-                        return Err(format!("block {id}: image of length 0"));
+                        return Err(Bad::EmptyImage(id));
                     }
                     datatotal += bimg_len;
                 }
                 if fork_flags & BKPBLOCK_SAME_REL == 0 {
-                    let spc = u32::from_le_bytes(rd::<4>(record, pos)?);
-                    let db = u32::from_le_bytes(rd::<4>(record, pos + 4)?);
-                    let rel = u32::from_le_bytes(rd::<4>(record, pos + 8)?);
+                    let r = rd::<12>(record, pos)?;
                     pos += 12;
-                    last_rel = Some(RelFileNode { spc, db, rel });
+                    last_rel = Some(RelFileNode {
+                        spc: u32::from_le_bytes([r[0], r[1], r[2], r[3]]),
+                        db: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
+                        rel: u32::from_le_bytes([r[8], r[9], r[10], r[11]]),
+                    });
                 }
-                let rel = last_rel.ok_or_else(|| {
-                    format!("block {id}: BKPBLOCK_SAME_REL set but no previous rel")
-                })?;
+                let rel = last_rel.ok_or(Bad::NoPreviousRel(id))?;
                 rd::<4>(record, pos)?;
                 pos += 4;
                 blocks.push(rel);
             }
-            other => return Err(format!("invalid block_id {other}")),
+            other => return Err(Bad::InvalidId(other)),
         }
         if pos > tot {
-            return Err("record too short for its block headers".into());
+            return Err(Bad::Short);
         }
     }
     if tot.checked_sub(pos) != Some(datatotal) {
-        return Err("record length does not match its block headers".into());
+        return Err(Bad::Length);
     }
-    Ok(&record[tot - main_len..])
+    Ok(main_len)
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ struct W<'a> {
 }
 
 impl W<'_> {
+    #[inline]
     fn put(&mut self, b: &[u8]) {
         self.buf.extend_from_slice(b);
         if self.buf.len() >= 64 << 10 {
@@ -185,13 +186,33 @@ fn compression_from(c: u8) -> Res<Compression> {
     })
 }
 
+/// Fills a fixed-size entry field by field, so that a million entries cost a million
+/// buffer appends rather than ten million.
+struct Fixed<const N: usize> {
+    b: [u8; N],
+    at: usize,
+}
+
+impl<const N: usize> Fixed<N> {
+    fn new() -> Self {
+        Fixed { b: [0; N], at: 0 }
+    }
+    #[inline(always)]
+    fn put<const K: usize>(&mut self, v: [u8; K]) {
+        self.b[self.at..self.at + K].copy_from_slice(&v);
+        self.at += K;
+    }
+}
+
 fn put_relations(w: &mut W, rels: &[RelationTouch]) {
     w.len(rels.len());
     for t in rels {
-        w.u32(t.node.spc);
-        w.u32(t.node.db);
-        w.u32(t.node.rel);
-        w.u32(t.blocks);
+        let mut f = Fixed::<16>::new();
+        f.put(t.node.spc.to_le_bytes());
+        f.put(t.node.db.to_le_bytes());
+        f.put(t.node.rel.to_le_bytes());
+        f.put(t.blocks.to_le_bytes());
+        w.put(&f.b);
     }
 }
 
@@ -236,17 +257,19 @@ pub fn encode(s: &Stored, out: &mut dyn Write) -> io::Result<()> {
     }
     w.len(s.tx_ends.len());
     for t in &s.tx_ends {
-        w.u32(t.timeline.0);
-        w.u64(t.lsn.0);
-        w.u64(t.end.0);
-        w.u32(t.xid);
-        w.i64(t.time_us);
-        w.u8(t.kind.code());
-        w.u32(t.records);
-        w.u64(t.bytes);
-        w.u32(t.rel_start);
-        w.u32(t.rel_len);
-        w.u8(u8::from(t.more_relations));
+        let mut f = Fixed::<54>::new();
+        f.put(t.timeline.0.to_le_bytes());
+        f.put(t.lsn.0.to_le_bytes());
+        f.put(t.end.0.to_le_bytes());
+        f.put(t.xid.to_le_bytes());
+        f.put(t.time_us.to_le_bytes());
+        f.put([t.kind.code()]);
+        f.put(t.records.to_le_bytes());
+        f.put(t.bytes.to_le_bytes());
+        f.put(t.rel_start.to_le_bytes());
+        f.put(t.rel_len.to_le_bytes());
+        f.put([u8::from(t.more_relations)]);
+        w.put(&f.b);
     }
     put_relations(&mut w, &s.relations);
     w.len(s.restore_points.len());
