@@ -347,6 +347,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         }),
         replay_timeout_secs: 120,
         tool_restore: None,
+        role: Default::default(),
     }
 }
 

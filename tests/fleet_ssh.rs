@@ -243,6 +243,7 @@ impl Lab {
             }),
             replay_timeout_secs: 120,
             tool_restore: None,
+            role: Default::default(),
         }
     }
 }
@@ -452,6 +453,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
             &out.journal,
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
+            Default::default(),
         )
         .unwrap(),
         |e| match e {

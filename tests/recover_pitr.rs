@@ -333,7 +333,13 @@ async fn kill_9_then_resume_finishes_without_repeating_steps() {
     child.wait().unwrap();
     lab.guard(lab.pgdata());
 
-    let resumed = recovery::resume(&journal, local_ports(), Some("db1".into())).unwrap();
+    let resumed = recovery::resume(
+        &journal,
+        local_ports(),
+        Some("db1".into()),
+        pitr_console::config::Role::Operator,
+    )
+    .unwrap();
     let mut dirty = None;
     let (status, events) = drive(resumed, |q| match q {
         Question::DirtyStep { id, .. } => {

@@ -249,6 +249,7 @@ mod tests {
             repository: "r".into(),
             control: "pg_ctl".into(),
             patroni_url: None,
+            time_column: None,
         }
     }
 

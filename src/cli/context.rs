@@ -57,6 +57,26 @@ impl Context {
     }
 }
 
+/// Role and zone for commands that work without a configuration (a journal holds what
+/// they need): from the flags, else a configuration when one is found, else the defaults.
+pub fn role_and_zone(
+    flag: Option<&Path>,
+    role: Option<Role>,
+    tz: Option<&str>,
+) -> Result<(Role, Zone), Failure> {
+    match Context::load(flag, role, tz) {
+        Ok(ctx) => Ok((ctx.role, ctx.zone)),
+        Err(e) if flag.is_some() => Err(e),
+        Err(_) => {
+            let zone = tz
+                .unwrap_or("UTC")
+                .parse::<Zone>()
+                .map_err(|e| Failure::bad_input(format!("--tz: {e}")))?;
+            Ok((role.unwrap_or_default(), zone))
+        }
+    }
+}
+
 /// Opens the full-screen console.
 pub fn open_tui(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Result<(), Failure> {
     let ctx = Context::load(flag, role, tz)?;

@@ -3,7 +3,11 @@
 mod catalog;
 mod context;
 mod exit;
+mod journal;
 mod lab;
+mod plan;
+mod recover;
+mod target_args;
 
 use crate::config::Role;
 use clap::{Parser, Subcommand};
@@ -44,6 +48,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The dry run: every step of a recovery with its exact commands; changes nothing.
+    Plan(plan::PlanArgs),
+    /// Recover a server to a target, headless (the wizard's engine).
+    Recover(recover::RecoverArgs),
+    /// Continue a run from its journal (after a crash, a failure, or a pause for decision).
+    Resume(recover::ResumeArgs),
+    /// Read a run's journal.
+    #[command(subcommand)]
+    Journal(journal::JournalCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -75,6 +88,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Catalog { server, json }) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             catalog::run(&ctx, server.as_deref(), json)
+        }
+        Some(Command::Plan(args)) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            plan::run(&ctx, args)
+        }
+        Some(Command::Recover(args)) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            recover::recover(&ctx, args)
+        }
+        Some(Command::Resume(args)) => {
+            let (role, _) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            recover::resume(role, args)
+        }
+        Some(Command::Journal(cmd)) => {
+            let (_, zone) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            journal::run(cmd, zone)
         }
     }
 }

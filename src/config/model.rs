@@ -125,6 +125,9 @@ pub struct ServerConfig {
     #[serde(default = "default_control")]
     pub control: String,
     pub patroni_url: Option<String>,
+    /// `TABLE.COLUMN` holding each row's creation time: after a time target, no row may be
+    /// newer than the target.
+    pub time_column: Option<String>,
 }
 
 impl ServerConfig {

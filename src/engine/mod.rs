@@ -8,6 +8,7 @@ pub mod journal;
 pub mod lock;
 pub mod plan;
 pub mod ports;
+pub mod prepare;
 pub mod recovery;
 pub mod redact;
 pub mod runner;

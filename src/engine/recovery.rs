@@ -4,9 +4,11 @@
 use super::journal::JournalState;
 use super::plan::Plan;
 use super::ports::Ports;
+use super::prepare::{journal_role_refusal, role_permits};
 use super::runner::{EngineError, RunHandle, RunOptions, Runner};
 use super::step::Step;
 use super::steps::{self, tool_restore::ToolRestore, Recovery};
+use crate::config::Role;
 use crate::domain::backup::Backup;
 use crate::domain::target::RecoveryTarget;
 use serde::{Deserialize, Serialize};
@@ -101,6 +103,9 @@ pub struct RecoveryInputs {
     /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
     #[serde(default)]
     pub tool_restore: Option<ToolRestore>,
+    /// Who asked for the run; `start` refuses what the role forbids.
+    #[serde(default)]
+    pub role: Role,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.
@@ -162,7 +167,8 @@ pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
     )
 }
 
-/// Starts a new run of `plan` (built by `plan()` from these inputs).
+/// Starts a new run of `plan` (built by `plan()` from these inputs). A role that forbids
+/// the run is refused here, journaled, before anything is touched.
 pub fn start(
     plan: Plan,
     ports: Ports,
@@ -170,6 +176,17 @@ pub fn start(
 ) -> Result<(Runner, RunHandle), EngineError> {
     let inputs: RecoveryInputs = serde_json::from_value(plan.inputs.clone())
         .map_err(|e| EngineError::Inputs(format!("plan inputs unreadable: {e}")))?;
+    if let Err(message) = role_permits(inputs.role, &inputs.mode, &inputs.server.name) {
+        let journal = journal_role_refusal(
+            &inputs.journal_dir,
+            &plan.server,
+            &plan.target,
+            inputs.role,
+            &message,
+        )
+        .ok();
+        return Err(EngineError::RefusedByRole { message, journal });
+    }
     let opts = RunOptions {
         journal_dir: inputs.journal_dir.clone(),
         confirmation,
@@ -177,12 +194,13 @@ pub fn start(
     Runner::start(plan, ports, opts)
 }
 
-/// Resumes the run journaled at `journal`: the plan is rebuilt from the inputs stored in
-/// the journal's header and must have the same checksum.
+/// Resumes the run journaled at `journal` for someone acting as `role`: the plan is rebuilt
+/// from the inputs stored in the journal's header and must have the same checksum.
 pub fn resume(
     journal: &Path,
     ports: Ports,
     confirmation: Option<String>,
+    role: Role,
 ) -> Result<(Runner, RunHandle), EngineError> {
     let state = JournalState::read(journal)?;
     let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
@@ -191,6 +209,12 @@ pub fn resume(
             journal.display()
         ))
     })?;
+    if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        return Err(EngineError::RefusedByRole {
+            journal: journal_resume_refusal(&state, &message).then(|| journal.to_path_buf()),
+            message,
+        });
+    }
     let plan = build_plan(&inputs, &state.run_id);
     let journal_dir = journal
         .parent()
@@ -205,4 +229,21 @@ pub fn resume(
             confirmation,
         },
     )
+}
+
+/// Appends the refusal to the run's journal, under the server's lock so no running process
+/// writes beside it. False when it could not be written (the lock is held, for one).
+fn journal_resume_refusal(state: &JournalState, message: &str) -> bool {
+    let dir = state.path.parent().unwrap_or(Path::new("."));
+    let Ok(_lock) = super::lock::ServerLock::acquire(dir, &state.server, &state.run_id) else {
+        return false;
+    };
+    super::journal::Journal::reopen(state)
+        .and_then(|mut j| {
+            j.write(super::journal::Body::Note {
+                index: None,
+                text: format!("resume {message}"),
+            })
+        })
+        .is_ok()
 }

@@ -32,6 +32,12 @@ pub enum EngineError {
     BadConfirmation { given: String, server: String },
     #[error("{0}")]
     Inputs(String),
+    /// The role forbids the run; `journal` holds the refusal when it could be written.
+    #[error("{message}")]
+    RefusedByRole {
+        message: String,
+        journal: Option<PathBuf>,
+    },
 }
 
 pub struct RunOptions {

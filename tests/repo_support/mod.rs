@@ -334,6 +334,7 @@ pub async fn recover(
         time_column: None,
         replay_timeout_secs: 120,
         tool_restore: how.tool_restore,
+        role: Default::default(),
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -294,6 +294,7 @@ impl Lab {
             }),
             replay_timeout_secs: 120,
             tool_restore: None,
+            role: pitr_console::config::Role::Operator,
         }
     }
 }

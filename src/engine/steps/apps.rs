@@ -34,7 +34,7 @@ fn start_lines(apps: &[AppSpec]) -> Vec<String> {
 async fn stop_all(ctx: &mut StepCtx, apps: &[AppSpec]) -> Result<(), StepError> {
     for a in apps {
         ctx.exec_ok(&CommandSpec::shell(&a.stop)).await?;
-        if ctx.exec(&CommandSpec::shell(&a.check)).await?.success() {
+        if !a.check.is_empty() && ctx.exec(&CommandSpec::shell(&a.check)).await?.success() {
             return fail(format!(
                 "{} still runs after `{}` (its check `{}` succeeds)",
                 a.name, a.stop, a.check
@@ -48,7 +48,7 @@ async fn stop_all(ctx: &mut StepCtx, apps: &[AppSpec]) -> Result<(), StepError> 
 async fn start_all(ctx: &mut StepCtx, apps: &[AppSpec]) -> Result<(), StepError> {
     for a in apps {
         ctx.exec_ok(&CommandSpec::shell(&a.start)).await?;
-        if !ctx.exec(&CommandSpec::shell(&a.check)).await?.success() {
+        if !a.check.is_empty() && !ctx.exec(&CommandSpec::shell(&a.check)).await?.success() {
             return fail(format!(
                 "{} does not run after `{}` (its check `{}` fails)",
                 a.name, a.start, a.check

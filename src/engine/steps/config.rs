@@ -32,8 +32,10 @@ impl WriteConfig {
                     quote_setting(&s.display().to_string())
                 ));
             }
-            // The side instance must never write into production's archive.
+            // The side instance must never write into production's archive, nor its logs:
+            // its log goes to the file `pg_ctl -l` names, where failures are looked for.
             lines.push("archive_mode = off".into());
+            lines.push("logging_collector = off".into());
         }
         lines
     }

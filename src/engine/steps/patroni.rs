@@ -529,6 +529,7 @@ mod tests {
                 time_column: None,
                 replay_timeout_secs: 1,
                 tool_restore: None,
+                role: Default::default(),
             },
         })
     }

@@ -1,0 +1,159 @@
+//! `pitr-console plan`: the dry run. Every step with its exact commands; nothing changes.
+
+use super::context::Context;
+use super::exit::Failure;
+use super::target_args::TargetArgs;
+use crate::adapters::catalog::load_view;
+use crate::config::Role;
+use crate::engine::prepare::{self, Prepared, Refusal, Request};
+use crate::engine::recovery::{self, FinalAction, RestoreMode};
+use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The configured server to recover.
+    #[arg(long)]
+    pub server: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Plan a side restore into this new directory instead of in place.
+    #[arg(long, value_name = "DIR", requires = "port")]
+    pub restore_to: Option<PathBuf>,
+    /// Port of the side instance (with --restore-to).
+    #[arg(long, requires = "restore_to")]
+    pub port: Option<u16>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Failure {
+        match r {
+            Refusal::Input(m) => Failure::bad_input(m),
+            Refusal::NotRecoverable(m) => Failure::not_recoverable(m),
+            Refusal::Role { message, journal } => Failure::refused(match journal {
+                Some(j) => format!(
+                    "{message}\nnothing was touched; the refusal is journaled in {}",
+                    j.display()
+                ),
+                None => message,
+            }),
+        }
+    }
+}
+
+/// Where journals go: the config's journal_dir, else the console's data dir.
+pub fn journal_dir(ctx: &Context) -> Result<PathBuf, Failure> {
+    ctx.config
+        .journal_dir
+        .clone()
+        .or_else(|| {
+            directories::ProjectDirs::from("", "", "pitr-console")
+                .map(|d| d.data_dir().join("journal"))
+        })
+        .ok_or_else(|| {
+            Failure::bad_input(
+                "no journal_dir configured and no home directory to default to: set journal_dir",
+            )
+        })
+}
+
+pub fn mode(restore_to: Option<PathBuf>, port: Option<u16>) -> RestoreMode {
+    match (restore_to, port) {
+        (Some(dir), Some(port)) => RestoreMode::Side { dir, port },
+        _ => RestoreMode::InPlace,
+    }
+}
+
+/// Server, catalog and target to inputs, refusals mapped to exit codes.
+pub fn prepare_inputs(
+    ctx: &Context,
+    server: &str,
+    target: &TargetArgs,
+    mode: RestoreMode,
+    action: FinalAction,
+    journal_dir: PathBuf,
+) -> Result<Prepared, Failure> {
+    let target = target.target(ctx.zone)?;
+    let s = prepare::find_server(&ctx.config, server)?;
+    let repo = ctx
+        .config
+        .repositories
+        .iter()
+        .find(|r| r.name == s.repository)
+        .ok_or_else(|| {
+            Failure::bad_input(format!(
+                "server `{server}` names repository `{}`, which is not configured",
+                s.repository
+            ))
+        })?;
+    let view = load_view(repo, ctx.index_dir().as_deref()).map_err(Failure::bad_input)?;
+    Ok(prepare::prepare(&Request {
+        config: &ctx.config,
+        server,
+        view: &view,
+        target,
+        mode,
+        action,
+        role: ctx.role,
+        journal_dir,
+        zone: ctx.zone,
+    })?)
+}
+
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    format_version: u32,
+    role: Role,
+    /// Set when the role would refuse `recover` with these arguments.
+    refused_by_role: Option<String>,
+    backup: &'a crate::domain::backup::Backup,
+    wal: Option<&'a (String, String)>,
+    notes: &'a [String],
+    restore_command: &'a str,
+    plan: crate::engine::PlanView,
+}
+
+pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
+    let mode = mode(args.restore_to.clone(), args.port);
+    let refused = prepare::role_permits(ctx.role, &mode, &args.server).err();
+    let p = prepare_inputs(
+        ctx,
+        &args.server,
+        &args.target,
+        mode,
+        FinalAction::Pause,
+        journal_dir(ctx)?,
+    )?;
+    let plan = recovery::plan(&p.inputs);
+    if args.json {
+        let report = PlanReport {
+            format_version: 1,
+            role: ctx.role,
+            refused_by_role: refused,
+            backup: &p.inputs.backup,
+            wal: p.wal.as_ref(),
+            notes: &p.notes,
+            restore_command: &p.inputs.restore_command,
+            plan: plan.view(),
+        };
+        let text = serde_json::to_string_pretty(&report).map_err(Failure::bad_input)?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!("Configuration: {}; role {:?}", ctx.origin_label(), ctx.role);
+    for n in &p.notes {
+        println!("{n}");
+    }
+    print!("{}", plan.render());
+    if let Some(r) = refused {
+        println!(
+            "Role {:?}: `recover` with these arguments would be {r}",
+            ctx.role
+        );
+    }
+    println!("Dry run: nothing was changed.");
+    Ok(())
+}

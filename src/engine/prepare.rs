@@ -1,0 +1,529 @@
+//! The glue between configuration, catalog and engine: from "recover server S to target T"
+//! to the `RecoveryInputs` of a plan, or a refusal that says why and what would work.
+//!
+//! Roles are enforced here and again in `recovery::start`/`resume`, so every driver (TUI,
+//! CLI) gets the same rule.
+
+use super::journal::{Body, Journal, JournalError};
+use super::recovery::{
+    new_run_id, AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode,
+    ServerSpec, TimeColumn,
+};
+use crate::adapters::catalog::RepositoryView;
+use crate::config::{Config, RepositoryKind, Role, ServerConfig};
+use crate::domain::assess::{show, Recoverability, Verdict};
+use crate::domain::backup::Backup;
+use crate::domain::coverage::{RecoverableWindow, WindowEnd};
+use crate::domain::target::RecoveryTarget;
+use crate::domain::times::Stamp;
+use crate::domain::zone::Zone;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Longest wait for replay to reach the target before the step fails (state left safe).
+const REPLAY_TIMEOUT_SECS: u64 = 6 * 3600;
+
+/// Why a recovery cannot be prepared. Each maps to one exit code of DESIGN.md.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Bad input or configuration (exit 2).
+    #[error("{0}")]
+    Input(String),
+    /// The target cannot be reached from the repository (exit 3).
+    #[error("{0}")]
+    NotRecoverable(String),
+    /// The role forbids it (exit 5); the refusal is journaled when `journal` is set.
+    #[error("{message}")]
+    Role {
+        message: String,
+        journal: Option<PathBuf>,
+    },
+}
+
+pub struct Request<'a> {
+    pub config: &'a Config,
+    pub server: &'a str,
+    pub view: &'a RepositoryView,
+    pub target: RecoveryTarget,
+    pub mode: RestoreMode,
+    pub action: FinalAction,
+    pub role: Role,
+    pub journal_dir: PathBuf,
+    /// Zone of the explanations and nearest instants.
+    pub zone: Zone,
+}
+
+/// Inputs ready for `recovery::plan`, and what the operator should read beside the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    pub inputs: RecoveryInputs,
+    /// Why this backup, and caveats (estimated times, targets the catalog cannot place).
+    pub notes: Vec<String>,
+    /// First and last WAL segment replay reads, when the catalog can tell.
+    pub wal: Option<(String, String)>,
+}
+
+/// Whether `role` may run a recovery in `mode` on `server`; the message says what would work.
+pub fn role_permits(role: Role, mode: &RestoreMode, server: &str) -> Result<(), String> {
+    match (role, mode) {
+        (Role::Operator, _) | (Role::Drill, RestoreMode::Side { .. }) => Ok(()),
+        (Role::Trainee, _) => Err(format!(
+            "refused by role trainee: a trainee may explore and plan (`pitr-console plan --server {server} ...`), never change anything"
+        )),
+        (Role::Drill, RestoreMode::InPlace) => Err(format!(
+            "refused by role drill: a drill restores beside production only; add --restore-to DIR --port N to restore server {server} on a side instance"
+        )),
+    }
+}
+
+/// Writes a journal whose run was refused by role before anything was touched: the run
+/// header and its end, so `journal show` reads it and `resume` knows it is over.
+pub fn journal_role_refusal(
+    journal_dir: &Path,
+    server: &str,
+    target: &str,
+    role: Role,
+    reason: &str,
+) -> Result<PathBuf, JournalError> {
+    let run_id = new_run_id();
+    let mut j = Journal::create(journal_dir, server, &run_id)?;
+    j.write(Body::Run {
+        run_id,
+        server: server.to_string(),
+        target: target.to_string(),
+        checksum: String::new(),
+        steps: Vec::new(),
+        inputs: serde_json::json!({ "refused_by_role": role }),
+    })?;
+    j.write(Body::End {
+        status: super::event::RunStatus::Refused {
+            reason: reason.to_string(),
+        },
+    })?;
+    Ok(j.path().to_path_buf())
+}
+
+/// Refuses (and journals the refusal) when the role forbids this run.
+pub fn enforce_role(
+    role: Role,
+    mode: &RestoreMode,
+    server: &str,
+    target: &RecoveryTarget,
+    journal_dir: &Path,
+) -> Result<(), Refusal> {
+    let Err(message) = role_permits(role, mode, server) else {
+        return Ok(());
+    };
+    match journal_role_refusal(journal_dir, server, &target.to_string(), role, &message) {
+        Ok(path) => Err(Refusal::Role {
+            message,
+            journal: Some(path),
+        }),
+        Err(e) => Err(Refusal::Role {
+            message: format!("{message} (and the refusal could not be journaled: {e})"),
+            journal: None,
+        }),
+    }
+}
+
+/// The configured server named `name`, or the list of names that exist.
+pub fn find_server<'c>(config: &'c Config, name: &str) -> Result<&'c ServerConfig, Refusal> {
+    config
+        .servers
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+            Refusal::Input(format!(
+                "no server named `{name}` in the configuration; configured: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+}
+
+/// Chooses the backup, checks the target, and assembles the inputs of the plan.
+pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
+    let server = find_server(req.config, req.server)?;
+    let spec = server_spec(server)?;
+    if let RestoreMode::Side { port, .. } = &req.mode {
+        if *port == spec.port {
+            return Err(Refusal::Input(format!(
+                "--port {port} is server {}'s own port: choose a free port for the side instance",
+                spec.name
+            )));
+        }
+    }
+    let repo = req
+        .config
+        .repositories
+        .iter()
+        .find(|r| r.name == server.repository)
+        .ok_or_else(|| {
+            Refusal::Input(format!(
+                "server `{}` names repository `{}`, which is not configured",
+                server.name, server.repository
+            ))
+        })?;
+    let restore_command = match (repo.kind, &repo.wal_archive) {
+        (RepositoryKind::Local, Some(dir)) => {
+            crate::domain::restore_command::local(&dir.display().to_string())
+        }
+        (kind, _) => {
+            return Err(Refusal::Input(format!(
+                "repository `{}`: recovery from {kind:?} repositories is not supported yet (only kind = \"local\")",
+                repo.name
+            )
+            .to_lowercase()))
+        }
+    };
+    let choice = choose_backup(req.view, &req.target, &req.zone)?;
+    let time_column = server
+        .time_column
+        .as_deref()
+        .map(parse_time_column)
+        .transpose()?;
+    let inputs = RecoveryInputs {
+        server: spec,
+        backup: choice.backup,
+        restore_command,
+        target: req.target.clone(),
+        action: req.action,
+        mode: req.mode.clone(),
+        apps: req
+            .config
+            .apps
+            .iter()
+            .map(|a| AppSpec {
+                name: a.name.clone(),
+                stop: a.stop.clone(),
+                start: a.start.clone(),
+                check: a.check.clone().unwrap_or_default(),
+            })
+            .collect(),
+        checks: req
+            .config
+            .checks
+            .iter()
+            .map(|c| CheckSpec {
+                name: c.name.clone(),
+                sql: c.sql.clone(),
+            })
+            .collect(),
+        safety_dump_dir: req.journal_dir.join("dumps"),
+        journal_dir: req.journal_dir.clone(),
+        time_column,
+        replay_timeout_secs: REPLAY_TIMEOUT_SECS,
+        role: req.role,
+        tool_restore: None,
+    };
+    Ok(Prepared {
+        inputs,
+        notes: choice.notes,
+        wal: choice.wal,
+    })
+}
+
+fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
+    if !s.is_local() {
+        return Err(Refusal::Input(format!(
+            "server `{}` is on host {}: recovery over SSH is not supported yet; run the console on that host",
+            s.name, s.host
+        )));
+    }
+    let patroni = match (s.control.as_str(), &s.patroni_url) {
+        ("pg_ctl", _) => None,
+        ("patroni", Some(url)) => Some(PatroniSpec {
+            url: url.clone(),
+            confirm_leader: false,
+        }),
+        ("patroni", None) => {
+            return Err(Refusal::Input(format!(
+                "server `{}`: control = \"patroni\" needs patroni_url (its Patroni REST API, e.g. http://127.0.0.1:8008)",
+                s.name
+            )))
+        }
+        (other, _) => {
+            return Err(Refusal::Input(format!(
+                "server `{}`: control = \"{other}\" is not supported yet for recovery; use \"pg_ctl\" or \"patroni\"",
+                s.name
+            )))
+        }
+    };
+    let bin_dir = match &s.bin_dir {
+        Some(d) => d.clone(),
+        None => pg_ctl_dir().ok_or_else(|| {
+            Refusal::Input(format!(
+                "server `{}`: no bin_dir configured and no pg_ctl on PATH; set bin_dir to PostgreSQL's binaries, e.g. /usr/lib/postgresql/15/bin",
+                s.name
+            ))
+        })?,
+    };
+    Ok(ServerSpec {
+        name: s.name.clone(),
+        pgdata: s.pgdata.clone(),
+        bin_dir,
+        port: s.port,
+        run_as: s.run_as.clone(),
+        dsn: s.dsn.clone(),
+        socket_dir: socket_dir(&s.dsn),
+        patroni,
+    })
+}
+
+fn pg_ctl_dir() -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("pg_ctl").is_file()))
+}
+
+/// The unix socket directory a key=value DSN connects through (`host=/path`).
+fn socket_dir(dsn: &str) -> Option<PathBuf> {
+    dsn.split_whitespace()
+        .find_map(|w| w.strip_prefix("host="))
+        .filter(|h| h.starts_with('/'))
+        .map(PathBuf::from)
+}
+
+/// `orders.created_at` or `public.orders.created_at`.
+fn parse_time_column(text: &str) -> Result<TimeColumn, Refusal> {
+    match text.rsplit_once('.') {
+        Some((table, column)) if !table.is_empty() && !column.is_empty() => Ok(TimeColumn {
+            table: table.to_string(),
+            column: column.to_string(),
+        }),
+        _ => Err(Refusal::Input(format!(
+            "time_column = \"{text}\": write it as TABLE.COLUMN or SCHEMA.TABLE.COLUMN, e.g. orders.created_at"
+        ))),
+    }
+}
+
+struct Choice {
+    backup: Backup,
+    notes: Vec<String>,
+    wal: Option<(String, String)>,
+}
+
+fn stamp(zone: &Zone, s: Option<Stamp>) -> String {
+    s.map_or("an unknown time".into(), |s| show(zone, s))
+}
+
+fn choose_backup(
+    view: &RepositoryView,
+    target: &RecoveryTarget,
+    zone: &Zone,
+) -> Result<Choice, Refusal> {
+    let r = Recoverability {
+        catalog: &view.catalog,
+        coverage: &view.coverage,
+        times: view.times.as_ref(),
+    };
+    let Some(timeline) = r.latest_timeline() else {
+        return Err(Refusal::NotRecoverable(format!(
+            "repository `{}` holds no backups and no WAL",
+            view.catalog.repository
+        )));
+    };
+    let windows = r.path_windows(timeline);
+    let backup_of = |id: &str| -> Result<Backup, Refusal> {
+        view.catalog
+            .backups
+            .iter()
+            .find(|b| b.id == id)
+            .cloned()
+            .ok_or_else(|| Refusal::NotRecoverable(format!("backup {id} is in no catalog listing")))
+    };
+    let verdict = match target {
+        RecoveryTarget::Time { at, .. } => Some(r.at_time(timeline, *at)),
+        RecoveryTarget::Lsn { lsn, .. } => Some(r.at_lsn(timeline, *lsn)),
+        _ => None,
+    };
+    if let Some(v) = verdict {
+        return match v {
+            Verdict::Recoverable(rec) => {
+                let backup = backup_of(&rec.backup_id)?;
+                before_backup_end(&backup, target, zone)?;
+                let mut notes = vec![format!(
+                    "backup {} (consistent from {}): the latest whose consistency point is at or before the target; replay reads {} .. {} ({} segments) on timeline {}",
+                    backup.id,
+                    stamp(zone, rec.window_start),
+                    rec.first_segment,
+                    rec.last_segment,
+                    rec.segments,
+                    rec.timeline
+                )];
+                if rec.estimated {
+                    notes.push("times near this window's edges are estimated from file times (~): the server, not the catalog, has the last word on where replay stops".into());
+                }
+                Ok(Choice {
+                    backup,
+                    notes,
+                    wal: Some((rec.first_segment, rec.last_segment)),
+                })
+            }
+            Verdict::NotRecoverable {
+                reason,
+                nearest_before,
+                nearest_after,
+            } => Err(Refusal::NotRecoverable(format!(
+                "{target} is not recoverable: {}. Nearest recoverable instants: before {}, after {}",
+                reason.explain(zone),
+                nearest_before.map_or("none".into(), |s| show(zone, s)),
+                nearest_after.map_or("none".into(), |s| show(zone, s)),
+            ))),
+        };
+    }
+    let latest = windows.iter().max_by_key(|w| (w.start_lsn, w.timeline));
+    let Some(latest) = latest else {
+        return Err(Refusal::NotRecoverable(
+            "not recoverable: no base backup has the WAL it needs to become consistent".into(),
+        ));
+    };
+    let segs = |w: &RecoverableWindow, b: &Backup| {
+        let size = view.coverage.segment_size;
+        let first = crate::domain::segment::WalSegment::containing(b.timeline, b.start_lsn, size);
+        let last = crate::domain::segment::WalSegment::containing(w.timeline, w.end_lsn, size);
+        (first.file_name(size), last.file_name(size))
+    };
+    match target {
+        RecoveryTarget::Latest => {
+            let reaching = windows
+                .iter()
+                .filter(|w| matches!(w.ends_because, WindowEnd::EndOfArchive { .. }))
+                .max_by_key(|w| (w.start_lsn, w.timeline));
+            let (w, mut notes) = match reaching {
+                Some(w) => (w, Vec::new()),
+                None => {
+                    let missing = match &latest.ends_because {
+                        WindowEnd::Gap { missing_segment } => missing_segment.clone(),
+                        WindowEnd::EndOfArchive { last_segment } => last_segment.clone(),
+                    };
+                    (
+                        latest,
+                        vec![format!(
+                            "WARNING: no backup's WAL reaches the end of the archive: WAL segment {missing} is missing, so replay stops at {} (~{}) and the server promotes there, short of the archive's end",
+                            latest.end_lsn,
+                            stamp(zone, latest.end)
+                        )],
+                    )
+                }
+            };
+            let backup = backup_of(&w.backup_id)?;
+            let wal = segs(w, &backup);
+            notes.insert(
+                0,
+                format!(
+                    "backup {}: the latest whose WAL reaches {}; replay reads {} .. {} and the server promotes itself there",
+                    backup.id,
+                    if reaching.is_some() { "the end of the archive" } else { "furthest" },
+                    wal.0,
+                    wal.1
+                ),
+            );
+            Ok(Choice {
+                backup,
+                notes,
+                wal: Some(wal),
+            })
+        }
+        _ => {
+            let backup = backup_of(&latest.backup_id)?;
+            let wal = segs(latest, &backup);
+            let mut notes = vec![format!(
+                "backup {}: the latest with the WAL to become consistent ({} .. {})",
+                backup.id, wal.0, wal.1
+            )];
+            if matches!(
+                target,
+                RecoveryTarget::Xid { .. } | RecoveryTarget::Name { .. }
+            ) {
+                notes.push(format!(
+                    "the catalog cannot place {target} in the WAL yet (no WAL index): the latest backup is used; if the target lies before its consistency point ({}), replay ends without reaching it and the run fails safely",
+                    stamp(zone, latest.start)
+                ));
+            }
+            Ok(Choice {
+                backup,
+                notes,
+                wal: Some(wal),
+            })
+        }
+    }
+}
+
+/// A time or position before the chosen backup's end cannot be reached from it.
+fn before_backup_end(b: &Backup, target: &RecoveryTarget, zone: &Zone) -> Result<(), Refusal> {
+    let early = match target {
+        RecoveryTarget::Time { at, .. } => b.stop_time_exact && *at < b.stop_time,
+        RecoveryTarget::Lsn { lsn, .. } => *lsn < b.stop_lsn,
+        _ => false,
+    };
+    if early {
+        return Err(Refusal::NotRecoverable(format!(
+            "{target} is not recoverable from backup {}: it is consistent only from {} ({}); choose a later instant",
+            b.id,
+            zone.format(b.stop_time),
+            b.stop_lsn
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles() {
+        let side = RestoreMode::Side {
+            dir: "/tmp/x".into(),
+            port: 5999,
+        };
+        assert!(role_permits(Role::Operator, &RestoreMode::InPlace, "db1").is_ok());
+        assert!(role_permits(Role::Drill, &side, "db1").is_ok());
+        let e = role_permits(Role::Drill, &RestoreMode::InPlace, "db1").unwrap_err();
+        assert!(e.contains("--restore-to"), "{e}");
+        assert!(role_permits(Role::Trainee, &side, "db1").is_err());
+    }
+
+    #[test]
+    fn time_column_and_socket() {
+        let t = parse_time_column("public.orders.created_at").unwrap();
+        assert_eq!(
+            (t.table.as_str(), t.column.as_str()),
+            ("public.orders", "created_at")
+        );
+        assert!(parse_time_column("orders").is_err());
+        assert_eq!(
+            socket_dir("host=/var/run/postgresql port=5432"),
+            Some(PathBuf::from("/var/run/postgresql"))
+        );
+        assert_eq!(socket_dir("host=db.example port=5432"), None);
+    }
+
+    #[test]
+    fn a_role_refusal_is_journaled_and_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = enforce_role(
+            Role::Trainee,
+            &RestoreMode::InPlace,
+            "db1",
+            &RecoveryTarget::Latest,
+            dir.path(),
+        )
+        .unwrap_err();
+        let Refusal::Role {
+            journal: Some(path),
+            ..
+        } = err
+        else {
+            panic!("{err:?}")
+        };
+        let state = super::super::journal::JournalState::read(&path).unwrap();
+        assert!(
+            matches!(&state.ended, Some(super::super::event::RunStatus::Refused { reason }) if reason.contains("trainee"))
+        );
+    }
+}
