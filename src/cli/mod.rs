@@ -7,6 +7,7 @@ mod journal;
 mod lab;
 mod plan;
 mod recover;
+mod report;
 mod target_args;
 
 use crate::config::Role;
@@ -57,6 +58,8 @@ pub enum Command {
     /// Read a run's journal.
     #[command(subcommand)]
     Journal(journal::JournalCommand),
+    /// The report of a run (Markdown, or --json), also written beside its journal.
+    Report(report::ReportArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -106,6 +109,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (_, zone) =
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             journal::run(cmd, zone)
+        }
+        Some(Command::Report(args)) => {
+            let (_, zone) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            report::run(args, zone)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! No terminal here; IO goes through the ports.
 
 pub mod control_data;
+pub mod drill;
 pub mod event;
 pub mod journal;
 pub mod lock;
