@@ -9,6 +9,7 @@ mod plan;
 mod recover;
 mod report;
 mod target_args;
+mod train;
 
 use crate::config::Role;
 use clap::{Parser, Subcommand};
@@ -60,6 +61,8 @@ pub enum Command {
     Journal(journal::JournalCommand),
     /// The report of a run (Markdown, or --json), also written beside its journal.
     Report(report::ReportArgs),
+    /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
+    Train(train::TrainArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -114,6 +117,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (_, zone) =
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             report::run(args, zone)
+        }
+        Some(Command::Train(args)) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            train::run(&ctx, args)
         }
     }
 }

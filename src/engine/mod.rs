@@ -15,6 +15,7 @@ pub mod redact;
 pub mod runner;
 pub mod step;
 pub mod steps;
+pub mod training;
 
 #[cfg(test)]
 mod fakes;
