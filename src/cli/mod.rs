@@ -2,6 +2,7 @@
 
 mod catalog;
 mod context;
+mod drill;
 mod exit;
 mod journal;
 mod lab;
@@ -61,6 +62,8 @@ pub enum Command {
     Journal(journal::JournalCommand),
     /// The report of a run (Markdown, or --json), also written beside its journal.
     Report(report::ReportArgs),
+    /// The monthly restore drill, headless: checklist, timed phases, RTO/RPO, sign-off, report.
+    Drill(drill::DrillArgs),
     /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
     Train(train::TrainArgs),
 }
@@ -117,6 +120,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (_, zone) =
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             report::run(args, zone)
+        }
+        Some(Command::Drill(args)) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            drill::run(&ctx, args)
         }
         Some(Command::Train(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
