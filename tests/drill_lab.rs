@@ -206,7 +206,58 @@ fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
 
     // `report` renders the same run again, drill included.
     let journal = DrillRecord::load(&drills[0]).unwrap().journal.unwrap();
-    let o = cli(&config, &["report", &journal.display().to_string()]);
+    let journal_text = journal.display().to_string();
+    let o = cli(&config, &["report", &journal_text]);
     o.expect(0);
     assert!(o.stdout.contains("# Restore drill"), "{}", o.stdout);
+
+    // A trainee cannot resume a run (any action), nor change the lab; nothing is touched.
+    let side_before = fingerprint(&side);
+    let journal_before = std::fs::read_to_string(&journal).unwrap();
+    for action in ["promote", "roll-back", "pause"] {
+        let o = cli(
+            &config,
+            &[
+                "--role",
+                "trainee",
+                "resume",
+                &journal_text,
+                "--action",
+                action,
+                "--yes",
+            ],
+        );
+        o.expect(5);
+        assert!(o.stderr.contains("trainee"), "{}", o.stderr);
+    }
+    assert_eq!(
+        fingerprint(&side),
+        side_before,
+        "a trainee's resume changed the side instance"
+    );
+    let journal_after = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        journal_after.starts_with(&journal_before),
+        "the journal's history changed"
+    );
+    let lab_dir = record.dir.display().to_string();
+    for cmd in [["lab", "incident"], ["lab", "down"]] {
+        let o = cli(
+            &config,
+            &["--role", "trainee", cmd[0], cmd[1], "--dir", &lab_dir],
+        );
+        o.expect(5);
+    }
+    let after = pitr_console::lab::LabRecord::load(&record.dir.join("lab.json")).unwrap();
+    assert_eq!(after.incidents.len(), record.incidents.len());
+    assert_eq!(
+        fingerprint(&record.pgdata).1,
+        production.1,
+        "production's pg_control changed"
+    );
+    cli(
+        &config,
+        &["--role", "trainee", "lab", "status", "--dir", &lab_dir],
+    )
+    .expect(0);
 }

@@ -92,6 +92,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
         Some(Command::Lab(cmd)) => {
+            if !matches!(cmd, lab::LabCommand::Status { .. }) {
+                let (role, _) =
+                    context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+                if role == Role::Trainee {
+                    return Err(Failure::refused(
+                        "refused by role trainee: building, changing or removing the lab changes it for everyone who trains on it; `lab status` and `train` are open to trainees",
+                    ));
+                }
+            }
             lab::run(cmd, cli.config.as_deref(), cli.role, cli.tz.as_deref())
         }
         Some(Command::Catalog { server, json }) => {
