@@ -2,8 +2,9 @@
 //! restore plus replay takes 20 s or more; and the engine's restore copy against `cp -a`.
 //!
 //! `cargo bench --bench recover_latest` (as root, PostgreSQL 15 installed). Environment:
-//! PITR_BENCH_SCALE (default 1500: replay alone takes 25 s on a quiet 2-core machine), PITR_BENCH_ROUNDS (default 3), PITR_BENCH_DIR (build the
-//! lab there, or reuse the one there, and keep it). Ports 55780-55782.
+//! PITR_BENCH_SCALE (default 1500: replay alone takes 25 s on a quiet 2-core machine),
+//! PITR_BENCH_ROUNDS (default 3), PITR_BENCH_DIR (build the lab there, or reuse the one
+//! there, and keep it). Ports 55780-55782.
 //! Targets (issue 3): engine / hand <= 1.10, engine copy >= 90% of cp -a.
 
 use pitr_console::adapters::fs::LocalFs;

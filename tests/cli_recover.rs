@@ -340,6 +340,21 @@ fn headless_recovery_on_the_lab() {
     )
     .parse()
     .unwrap();
+    let first_rp = rec
+        .restore_points
+        .iter()
+        .find(|r| r.name == "before_batch")
+        .unwrap();
+    let at_first_rp: u64 = psql(
+        &rec,
+        55760,
+        &format!(
+            "select count(*) from orders where created_at <= '{}'",
+            utc(first_rp.time)
+        ),
+    )
+    .parse()
+    .unwrap();
     let b2 = rec.backups.last().unwrap();
     let at_backup: u64 = psql(
         &rec,
@@ -367,6 +382,14 @@ fn headless_recovery_on_the_lab() {
     expect(&o, 0);
     assert!(!dir0.exists(), "side directory moved aside on roll back");
 
+    let o = cli(&cfg, &["plan", "--server", "lab", "--name", "before_batch"]);
+    expect(&o, 0);
+    assert!(
+        o.stdout.contains("the WAL index places") && o.stdout.contains("backup backup1-plain"),
+        "{}",
+        o.stdout
+    );
+
     // Each target kind, on side instances, promoted there.
     let production = count(&rec, rec.port);
     let xid = inc.xid.to_string();
@@ -377,6 +400,8 @@ fn headless_recovery_on_the_lab() {
         (vec!["--xid", &xid, "--exclusive"], inc.rows_before),
         (vec!["--lsn", &lsn], inc.rows_before),
         (vec!["--name", "before_cleanup"], at_rp),
+        // Before backup 2: the WAL index places it, so backup 1 (plain, copied) is chosen.
+        (vec!["--name", "before_batch"], at_first_rp),
         (vec!["--immediate"], at_backup),
         (vec!["--latest"], production),
     ];

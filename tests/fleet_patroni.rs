@@ -346,8 +346,8 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
             column: "created_at".into(),
         }),
         replay_timeout_secs: 120,
-        tool_restore: None,
         role: Default::default(),
+        tool_restore: None,
     }
 }
 

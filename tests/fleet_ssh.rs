@@ -242,8 +242,8 @@ impl Lab {
                 column: "created_at".into(),
             }),
             replay_timeout_secs: 120,
-            tool_restore: None,
             role: Default::default(),
+            tool_restore: None,
         }
     }
 }

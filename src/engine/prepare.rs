@@ -9,11 +9,12 @@ use super::recovery::{
     new_run_id, AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode,
     ServerSpec, TimeColumn,
 };
-use crate::adapters::catalog::RepositoryView;
-use crate::config::{Config, RepositoryKind, Role, ServerConfig};
+use crate::adapters::catalog::{restore_for, RepositoryView};
+use crate::config::{Config, Role, ServerConfig};
 use crate::domain::assess::{show, Recoverability, Verdict};
 use crate::domain::backup::Backup;
 use crate::domain::coverage::{RecoverableWindow, WindowEnd};
+use crate::domain::lsn::Lsn;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::times::Stamp;
 use crate::domain::zone::Zone;
@@ -168,19 +169,13 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
                 server.name, server.repository
             ))
         })?;
-    let restore_command = match (repo.kind, &repo.wal_archive) {
-        (RepositoryKind::Local, Some(dir)) => {
-            crate::domain::restore_command::local(&dir.display().to_string())
-        }
-        (kind, _) => {
-            return Err(Refusal::Input(format!(
-                "repository `{}`: recovery from {kind:?} repositories is not supported yet (only kind = \"local\")",
-                repo.name
-            )
-            .to_lowercase()))
-        }
-    };
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
+    let dest = match &req.mode {
+        RestoreMode::InPlace => server.pgdata.as_path(),
+        RestoreMode::Side { dir, .. } => dir.as_path(),
+    };
+    let restore = restore_for(repo, server, &choice.backup, &req.target, dest)
+        .map_err(|e| Refusal::Input(e.to_string()))?;
     let time_column = server
         .time_column
         .as_deref()
@@ -189,7 +184,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
     let inputs = RecoveryInputs {
         server: spec,
         backup: choice.backup,
-        restore_command,
+        restore_command: restore.restore_command,
         target: req.target.clone(),
         action: req.action,
         mode: req.mode.clone(),
@@ -218,7 +213,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         time_column,
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
         role: req.role,
-        tool_restore: None,
+        tool_restore: restore.tool_restore,
     };
     Ok(Prepared {
         inputs,
@@ -335,17 +330,30 @@ fn choose_backup(
             .cloned()
             .ok_or_else(|| Refusal::NotRecoverable(format!("backup {id} is in no catalog listing")))
     };
-    let verdict = match target {
-        RecoveryTarget::Time { at, .. } => Some(r.at_time(timeline, *at)),
-        RecoveryTarget::Lsn { lsn, .. } => Some(r.at_lsn(timeline, *lsn)),
+    // The WAL index knows where transactions end and restore points are.
+    let placed = view.index.as_ref().and_then(|index| match target {
+        RecoveryTarget::Xid { xid, .. } => index
+            .tx_end_by_xid((*xid % (1 << 32)) as u32)
+            .map(|t| t.lsn),
+        RecoveryTarget::Name { name } => index.restore_point(name).map(|p| p.lsn),
+        _ => None,
+    });
+    let verdict = match (target, placed) {
+        (RecoveryTarget::Time { at, .. }, _) => Some(r.at_time(timeline, *at)),
+        (RecoveryTarget::Lsn { lsn, .. }, _) => Some(r.at_lsn(timeline, *lsn)),
+        (_, Some(lsn)) => Some(r.at_lsn(timeline, lsn)),
         _ => None,
     };
     if let Some(v) = verdict {
         return match v {
             Verdict::Recoverable(rec) => {
                 let backup = backup_of(&rec.backup_id)?;
-                before_backup_end(&backup, target, zone)?;
-                let mut notes = vec![format!(
+                before_backup_end(&backup, target, placed, zone)?;
+                let mut notes = Vec::new();
+                if let Some(lsn) = placed {
+                    notes.push(format!("the WAL index places {target} at {lsn}"));
+                }
+                notes.push(format!(
                     "backup {} (consistent from {}): the latest whose consistency point is at or before the target; replay reads {} .. {} ({} segments) on timeline {}",
                     backup.id,
                     stamp(zone, rec.window_start),
@@ -353,7 +361,7 @@ fn choose_backup(
                     rec.last_segment,
                     rec.segments,
                     rec.timeline
-                )];
+                ));
                 if rec.estimated {
                     notes.push("times near this window's edges are estimated from file times (~): the server, not the catalog, has the last word on where replay stops".into());
                 }
@@ -440,7 +448,7 @@ fn choose_backup(
                 RecoveryTarget::Xid { .. } | RecoveryTarget::Name { .. }
             ) {
                 notes.push(format!(
-                    "the catalog cannot place {target} in the WAL yet (no WAL index): the latest backup is used; if the target lies before its consistency point ({}), replay ends without reaching it and the run fails safely",
+                    "the WAL index does not place {target} (not indexed, or not in the archive): the latest backup is used; if the target lies before its consistency point ({}), replay ends without reaching it and the run fails safely",
                     stamp(zone, latest.start)
                 ));
             }
@@ -454,11 +462,16 @@ fn choose_backup(
 }
 
 /// A time or position before the chosen backup's end cannot be reached from it.
-fn before_backup_end(b: &Backup, target: &RecoveryTarget, zone: &Zone) -> Result<(), Refusal> {
+fn before_backup_end(
+    b: &Backup,
+    target: &RecoveryTarget,
+    placed: Option<Lsn>,
+    zone: &Zone,
+) -> Result<(), Refusal> {
     let early = match target {
         RecoveryTarget::Time { at, .. } => b.stop_time_exact && *at < b.stop_time,
         RecoveryTarget::Lsn { lsn, .. } => *lsn < b.stop_lsn,
-        _ => false,
+        _ => placed.is_some_and(|lsn| lsn < b.stop_lsn),
     };
     if early {
         return Err(Refusal::NotRecoverable(format!(

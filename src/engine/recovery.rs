@@ -100,12 +100,12 @@ pub struct RecoveryInputs {
     pub time_column: Option<TimeColumn>,
     /// Longest wait for replay to reach the target.
     pub replay_timeout_secs: u64,
-    /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
-    #[serde(default)]
-    pub tool_restore: Option<ToolRestore>,
     /// Who asked for the run; `start` refuses what the role forbids.
     #[serde(default)]
     pub role: Role,
+    /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
+    #[serde(default)]
+    pub tool_restore: Option<ToolRestore>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.

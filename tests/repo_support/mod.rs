@@ -333,8 +333,8 @@ pub async fn recover(
         journal_dir: p.dir.join(format!("journal-{tag}")),
         time_column: None,
         replay_timeout_secs: 120,
-        tool_restore: how.tool_restore,
         role: Default::default(),
+        tool_restore: how.tool_restore,
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -293,8 +293,8 @@ impl Lab {
                 column: "created_at".into(),
             }),
             replay_timeout_secs: 120,
-            tool_restore: None,
             role: pitr_console::config::Role::Operator,
+            tool_restore: None,
         }
     }
 }

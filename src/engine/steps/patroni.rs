@@ -528,8 +528,8 @@ mod tests {
                 journal_dir: "/j".into(),
                 time_column: None,
                 replay_timeout_secs: 1,
-                tool_restore: None,
                 role: Default::default(),
+                tool_restore: None,
             },
         })
     }
