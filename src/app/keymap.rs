@@ -39,10 +39,11 @@ pub enum Action {
     NextRestorePoint,
     TargetBefore,
     SwapPane,
+    Drill,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::Quit,
         Action::Help,
         Action::Close,
@@ -70,6 +71,7 @@ impl Action {
         Action::NextRestorePoint,
         Action::TargetBefore,
         Action::SwapPane,
+        Action::Drill,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -101,6 +103,7 @@ impl Action {
             Action::NextRestorePoint => "next restore point",
             Action::TargetBefore => "target: just before the highlighted transaction",
             Action::SwapPane => "transactions instead of cursor detail (small screens)",
+            Action::Drill => "the restore drill's checklist (Esc closes it)",
         }
     }
 }

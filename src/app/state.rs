@@ -116,6 +116,10 @@ pub struct App {
     pub transactions: Transactions,
     /// The target picked in the transactions pane, for the recovery wizard.
     pub pending_target: Option<PendingTarget>,
+    /// The drill checklist screen, while open (it covers the panes).
+    pub drill: Option<super::drill::DrillScreen>,
+    /// The drill's checklist: the shipped one until the loop loads the site's.
+    pub checklist: crate::engine::drill::Checklist,
     pub quitting: bool,
 }
 
@@ -174,6 +178,8 @@ impl App {
             placed: None,
             transactions: Transactions::default(),
             pending_target: None,
+            drill: None,
+            checklist: crate::engine::drill::Checklist::builtin(),
             quitting: false,
         }
     }

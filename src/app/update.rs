@@ -75,6 +75,9 @@ fn probes_due(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(cmds) = super::drill::route_key(app, key) {
+        return cmds;
+    }
     if let Mode::Input(input) = &mut app.mode {
         match key.code {
             _ if ctrl_c => return quit(app),
@@ -147,6 +150,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::NextRestorePoint => transactions::step(app, true, Seek::RestorePoint),
         Action::TargetBefore => transactions::pick_target(app),
         Action::SwapPane => app.transactions.swapped = !app.transactions.swapped,
+        Action::Drill => super::drill::open(app),
     }
     Vec::new()
 }

@@ -1,0 +1,386 @@
+//! The drill checklist screen's model: the checklist of `engine::drill` with each item's
+//! status and each phase's time, the items ticked by hand, and the sign-off names. The
+//! recovery phase is a side-restore run; its engine events time the phases live, and its
+//! journal settles the results at the end.
+
+use super::keymap::Action;
+use super::msg::Cmd;
+use super::state::App;
+use crate::config::Role;
+use crate::domain::target::RecoveryTarget;
+use crate::engine::drill::{phase_of_step, Checklist, DrillRecord, ItemStatus, PhaseId};
+use crate::engine::journal::JournalState;
+use crate::engine::EngineEvent;
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use std::collections::BTreeMap;
+
+/// The sign-off name being typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignField {
+    PerformedBy,
+    VerifiedBy,
+}
+
+#[derive(Debug, Clone)]
+pub struct DrillScreen {
+    pub server: String,
+    pub target: RecoveryTarget,
+    pub record: DrillRecord,
+    /// Index into `items()`: the highlighted item.
+    pub selected: usize,
+    pub performed_by: tui_input::Input,
+    pub verified_by: tui_input::Input,
+    pub editing: Option<SignField>,
+    /// A trainee sees the checklist but cannot run the drill.
+    pub read_only: bool,
+    /// Engine steps begun and not finished yet, with when they began.
+    running: BTreeMap<usize, (String, DateTime<Utc>)>,
+    /// Time the engine's events added per phase, replaced by the journal's at the end.
+    live_ms: BTreeMap<PhaseId, u64>,
+}
+
+/// What a key did on the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOutcome {
+    Handled,
+    Close,
+    /// Not the screen's key (e.g. quit): the caller handles it.
+    Ignored,
+}
+
+impl DrillScreen {
+    /// The record's start is set by `begin`, when the drill actually starts (the model
+    /// reads no clock).
+    pub fn new(
+        checklist: &Checklist,
+        server: &str,
+        target: RecoveryTarget,
+        read_only: bool,
+    ) -> DrillScreen {
+        DrillScreen {
+            server: server.to_string(),
+            record: DrillRecord::new(checklist, server, &target.to_string(), DateTime::UNIX_EPOCH),
+            target,
+            selected: 0,
+            performed_by: tui_input::Input::default(),
+            verified_by: tui_input::Input::default(),
+            editing: None,
+            read_only,
+            running: BTreeMap::new(),
+            live_ms: BTreeMap::new(),
+        }
+    }
+
+    /// Every item in checklist order, with its phase.
+    pub fn items(&self) -> Vec<(PhaseId, &crate::engine::drill::ItemResult)> {
+        self.record
+            .phases
+            .iter()
+            .flat_map(|p| p.items.iter().map(move |i| (p.id, i)))
+            .collect()
+    }
+
+    /// Keys while the screen is open: Up/Down select, Space ticks an item kept by hand,
+    /// `p`/`v` type the sign-off names (Enter keeps, Esc drops), Esc closes.
+    pub fn on_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        if let Some(field) = self.editing {
+            match key.code {
+                KeyCode::Enter | KeyCode::Esc => {
+                    if key.code == KeyCode::Esc {
+                        *self.input_mut(field) = tui_input::Input::default();
+                    }
+                    self.editing = None;
+                }
+                _ => {
+                    if let Some(req) =
+                        tui_input::backend::crossterm::to_input_request(&Event::Key(key))
+                    {
+                        self.input_mut(field).handle(req);
+                    }
+                }
+            }
+            return KeyOutcome::Handled;
+        }
+        let last = self.items().len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc => return KeyOutcome::Close,
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
+            KeyCode::Char(' ') => self.toggle_selected(),
+            KeyCode::Char('p') => self.editing = Some(SignField::PerformedBy),
+            KeyCode::Char('v') => self.editing = Some(SignField::VerifiedBy),
+            _ => return KeyOutcome::Ignored,
+        }
+        KeyOutcome::Handled
+    }
+
+    fn input_mut(&mut self, field: SignField) -> &mut tui_input::Input {
+        match field {
+            SignField::PerformedBy => &mut self.performed_by,
+            SignField::VerifiedBy => &mut self.verified_by,
+        }
+    }
+
+    fn toggle_selected(&mut self) {
+        let Some((_, item)) = self
+            .items()
+            .get(self.selected)
+            .map(|(p, i)| (*p, (*i).clone()))
+        else {
+            return;
+        };
+        self.record
+            .tick(&item.id, item.status != ItemStatus::Passed);
+    }
+
+    /// The drill starts now (preparation begins).
+    pub fn begin(&mut self, now: DateTime<Utc>) {
+        self.record.started = now;
+    }
+
+    /// Times the phases from the side-restore run's events, as they come.
+    pub fn on_engine_event(&mut self, event: &EngineEvent, now: DateTime<Utc>) {
+        match event {
+            EngineEvent::StepStarted { index, id, .. } => {
+                self.running.insert(*index, (id.clone(), now));
+                self.mark(id, ItemStatus::Running);
+            }
+            EngineEvent::StepFinished {
+                index, duration_ms, ..
+            } => {
+                if let Some((id, from)) = self.running.remove(index) {
+                    if let Some(phase) = phase_of_step(&id) {
+                        self.record.add_time(phase, from, now, *duration_ms);
+                        *self.live_ms.entry(phase).or_default() += duration_ms;
+                    }
+                }
+            }
+            EngineEvent::StepFailed { index, error, .. } => {
+                if let Some((id, _)) = self.running.remove(index) {
+                    let item = item_of_step(&id);
+                    if let Some(item) = item {
+                        self.record.set(item, ItemStatus::Failed, error.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn mark(&mut self, step: &str, status: ItemStatus) {
+        if let Some(item) = item_of_step(step) {
+            if self.record.item(item).map(|i| i.status) == Some(ItemStatus::Pending) {
+                self.record.set(item, status, "");
+            }
+        }
+    }
+
+    /// The run's journal settles every result; the sign-off names are taken as typed.
+    pub fn finish(&mut self, journal: &JournalState, now: DateTime<Utc>) {
+        // The journal's step times replace the live ones, which counted the same steps.
+        for p in &mut self.record.phases {
+            if let (Some(ms), Some(live)) = (p.duration_ms, self.live_ms.get(&p.id)) {
+                p.duration_ms = Some(ms.saturating_sub(*live));
+            }
+        }
+        self.live_ms.clear();
+        self.record.apply_journal(journal);
+        self.sign(now);
+        self.record.finish(now);
+    }
+
+    /// Records the typed names as the sign-off.
+    pub fn sign(&mut self, now: DateTime<Utc>) {
+        let name =
+            |i: &tui_input::Input| Some(i.value().trim().to_string()).filter(|s| !s.is_empty());
+        self.record
+            .sign(name(&self.performed_by), name(&self.verified_by), now);
+    }
+}
+
+/// Opens the screen for the selected server, to the picked target or else just before the
+/// cursor's instant.
+pub fn open(app: &mut App) {
+    let picked = app.pending_target.clone();
+    let Some(server) = picked
+        .as_ref()
+        .map(|p| p.server.clone())
+        .or_else(|| app.servers.get(app.selected_server).map(|s| s.name.clone()))
+    else {
+        return;
+    };
+    let target = picked.map_or(
+        RecoveryTarget::Time {
+            at: app.cursor,
+            inclusive: false,
+        },
+        |p| p.target,
+    );
+    app.drill = Some(DrillScreen::new(
+        &app.checklist,
+        &server,
+        target,
+        app.role == Role::Trainee,
+    ));
+}
+
+/// Keys go to the open screen first; only quitting passes through. None when closed.
+pub fn route_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
+    let d = app.drill.as_mut()?;
+    match d.on_key(key) {
+        KeyOutcome::Handled => {}
+        KeyOutcome::Close => app.drill = None,
+        KeyOutcome::Ignored => {
+            if app.keymap.action_for(&key) == Some(Action::Quit) {
+                app.quitting = true;
+                return Some(vec![Cmd::Quit]);
+            }
+        }
+    }
+    Some(Vec::new())
+}
+
+/// The checklist item an engine step's progress shows on.
+fn item_of_step(step: &str) -> Option<&'static str> {
+    match step {
+        "snapshot" => Some("expected_row_counts"),
+        "restore" => Some("side_restore"),
+        "replay" => Some("reached_target"),
+        "promote" => Some("promoted"),
+        "verify" => Some("checks"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Phase, StepStatus};
+    use chrono::TimeZone;
+    use crossterm::event::KeyModifiers;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + chrono::Duration::seconds(s)
+    }
+
+    fn press(d: &mut DrillScreen, code: KeyCode) -> KeyOutcome {
+        d.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn screen() -> DrillScreen {
+        let own = crate::engine::drill::DEFAULT_CHECKLIST.replacen(
+            "[[phase]]\nid = \"verification\"",
+            "[[phase.item]]\nid = \"app_team_told\"\ntext = \"Application team told\"\n\n[[phase]]\nid = \"verification\"",
+            1,
+        );
+        let c = Checklist::parse(&own, "test").unwrap();
+        let mut d = DrillScreen::new(&c, "db1", RecoveryTarget::Latest, false);
+        d.begin(t(0));
+        d
+    }
+
+    #[test]
+    fn keys_walk_tick_and_sign() {
+        let mut d = screen();
+        let manual = d
+            .items()
+            .iter()
+            .position(|(_, i)| i.id == "app_team_told")
+            .unwrap();
+        for _ in 0..manual {
+            press(&mut d, KeyCode::Down);
+        }
+        assert_eq!(
+            d.record.item("app_team_told").unwrap().status,
+            ItemStatus::Open
+        );
+        press(&mut d, KeyCode::Char(' '));
+        assert_eq!(
+            d.record.item("app_team_told").unwrap().status,
+            ItemStatus::Passed
+        );
+        press(&mut d, KeyCode::Up);
+        press(&mut d, KeyCode::Char(' '));
+        assert_eq!(
+            d.record.item("promoted").unwrap().status,
+            ItemStatus::Pending,
+            "the console's own items are not ticked by hand"
+        );
+        press(&mut d, KeyCode::Char('p'));
+        for c in "Alice".chars() {
+            press(&mut d, KeyCode::Char(c));
+        }
+        press(&mut d, KeyCode::Enter);
+        press(&mut d, KeyCode::Char('v'));
+        press(&mut d, KeyCode::Char('B'));
+        press(&mut d, KeyCode::Esc);
+        assert_eq!(d.performed_by.value(), "Alice");
+        assert_eq!(d.verified_by.value(), "");
+        d.sign(t(9));
+        assert_eq!(d.record.sign_off.performed_by.as_deref(), Some("Alice"));
+        assert_eq!(
+            d.record.item("verified_by").unwrap().status,
+            ItemStatus::Failed
+        );
+        assert_eq!(press(&mut d, KeyCode::Char('q')), KeyOutcome::Ignored);
+        assert_eq!(press(&mut d, KeyCode::Esc), KeyOutcome::Close);
+    }
+
+    #[test]
+    fn engine_events_time_the_phases() {
+        let mut d = screen();
+        let started = |index, id: &str| EngineEvent::StepStarted {
+            index,
+            id: id.into(),
+            title: id.into(),
+            phase: Phase::Run,
+        };
+        let finished = |index, id: &str, ms| EngineEvent::StepFinished {
+            index,
+            id: id.into(),
+            phase: Phase::Run,
+            duration_ms: ms,
+            status: StepStatus::Done,
+        };
+        d.on_engine_event(&started(2, "restore"), t(10));
+        assert_eq!(
+            d.record.item("side_restore").unwrap().status,
+            ItemStatus::Running
+        );
+        d.on_engine_event(&finished(2, "restore", 30_000), t(40));
+        d.on_engine_event(&started(5, "verify"), t(50));
+        d.on_engine_event(&finished(5, "verify", 2_000), t(52));
+        let rec = d.record.phase(PhaseId::Recovery).unwrap();
+        assert_eq!(
+            (rec.started, rec.finished, rec.duration_ms),
+            (Some(t(10)), Some(t(40)), Some(30_000))
+        );
+        assert_eq!(
+            d.record.phase(PhaseId::Verification).unwrap().duration_ms,
+            Some(2_000)
+        );
+        d.on_engine_event(
+            &EngineEvent::StepStarted {
+                index: 6,
+                id: "promote".into(),
+                title: "p".into(),
+                phase: Phase::Run,
+            },
+            t(60),
+        );
+        d.on_engine_event(
+            &EngineEvent::StepFailed {
+                index: 6,
+                id: "promote".into(),
+                phase: Phase::Run,
+                error: "boom".into(),
+            },
+            t(61),
+        );
+        assert_eq!(
+            d.record.item("promoted").unwrap().status,
+            ItemStatus::Failed
+        );
+    }
+}
