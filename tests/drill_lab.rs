@@ -211,6 +211,68 @@ fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
     o.expect(0);
     assert!(o.stdout.contains("# Restore drill"), "{}", o.stdout);
 
+    // A failing smoke command and a missing verifier: exit 4, both in the report's problems.
+    let failing = guard.path("drill-failing.toml");
+    std::fs::write(
+        &failing,
+        std::fs::read_to_string(&config).unwrap().replacen(
+            "drill_smoke = \"psql",
+            "drill_smoke = \"echo app down >&2; exit 3; psql",
+            1,
+        ),
+    )
+    .unwrap();
+    let side2 = guard.path("side2");
+    guard.side(&side2);
+    let xid = inc.xid.to_string();
+    let o = cli(
+        &failing,
+        &[
+            "--role",
+            "drill",
+            "drill",
+            "--server",
+            "lab",
+            "--xid",
+            &xid,
+            "--exclusive",
+            "--restore-to",
+            &side2.display().to_string(),
+            "--port",
+            "56013",
+            "--performed-by",
+            "Alice Ops",
+        ],
+    );
+    o.expect(4);
+    assert!(
+        o.stderr.contains("app down") && o.stderr.contains("Verified by: not signed"),
+        "{}",
+        o.stderr
+    );
+    let md = std::fs::read_to_string(
+        files_ending(&journal_dir, "-report.md")
+            .into_iter()
+            .find(|p| {
+                std::fs::read_to_string(p).unwrap().contains("--xid")
+                    || std::fs::read_to_string(p)
+                        .unwrap()
+                        .contains(&format!("xid {xid}"))
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    let problems = md.split("## Problems found").nth(1).unwrap();
+    assert!(
+        problems.contains("Application smoke command passes") && problems.contains("app down"),
+        "{problems}"
+    );
+    assert!(md.contains("Verified by: ________________"), "{md}");
+    assert_eq!(
+        psql_count(&record.socket_dir, 56013, &record.database),
+        inc.rows_before
+    );
+
     // A trainee cannot resume a run (any action), nor change the lab; nothing is touched.
     let side_before = fingerprint(&side);
     let journal_before = std::fs::read_to_string(&journal).unwrap();

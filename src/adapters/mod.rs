@@ -4,6 +4,7 @@
 pub mod barman;
 pub mod catalog;
 pub mod drill_checks;
+pub mod drill_run;
 pub mod fs;
 pub mod local_repo;
 pub mod patroni;

@@ -134,6 +134,17 @@ impl DrillScreen {
             .tick(&item.id, item.status != ItemStatus::Passed);
     }
 
+    /// Takes the record `adapters::drill_run::prepare` made (preparation done and timed),
+    /// keeping the items already ticked by hand.
+    pub fn prepared(&mut self, mut record: DrillRecord) {
+        for (_, old) in self.items() {
+            if old.status == ItemStatus::Passed {
+                record.tick(&old.id, true);
+            }
+        }
+        self.record = record;
+    }
+
     /// The drill starts now (preparation begins).
     pub fn begin(&mut self, now: DateTime<Utc>) {
         self.record.started = now;
@@ -323,6 +334,12 @@ mod tests {
             d.record.item("verified_by").unwrap().status,
             ItemStatus::Failed
         );
+        let mut fresh = DrillRecord::new(&Checklist::builtin(), "db1", "latest", t(1));
+        fresh.set("backup_located", ItemStatus::Passed, "b1");
+        let own = d.record.clone();
+        d.prepared(fresh);
+        assert_eq!(d.record.item("backup_located").unwrap().detail, "b1");
+        assert!(own.item("app_team_told").is_some());
         assert_eq!(press(&mut d, KeyCode::Char('q')), KeyOutcome::Ignored);
         assert_eq!(press(&mut d, KeyCode::Esc), KeyOutcome::Close);
     }

@@ -8,18 +8,14 @@ use super::exit::Failure;
 use super::plan::journal_dir;
 use super::recover::{engine_failure, run_to_end, Action};
 use super::target_args::TargetArgs;
-use crate::adapters::catalog::load_view;
-use crate::adapters::drill_checks;
+use crate::adapters::drill_run::{self, DrillRequest};
 use crate::adapters::fs::local_ports;
-use crate::engine::drill::{self, human_ms, Checklist, DrillRecord, ItemStatus, PhaseId};
+use crate::engine::drill::{human_ms, Checklist, DrillRecord};
 use crate::engine::journal::JournalState;
-use crate::engine::prepare::{self, enforce_role, find_server, Request};
-use crate::engine::recovery::{self, FinalAction, RestoreMode};
+use crate::engine::recovery;
 use crate::engine::RunStatus;
-use chrono::Utc;
 use clap::Args;
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -46,137 +42,54 @@ pub struct DrillArgs {
 }
 
 pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
-    let jdir = journal_dir(ctx)?;
-    let mode = RestoreMode::Side {
-        dir: args.restore_to.clone(),
-        port: args.port,
-    };
     let target = args.target.target(ctx.zone)?;
-    let server = find_server(&ctx.config, &args.server)?;
-    enforce_role(ctx.role, &mode, &args.server, &target, &jdir)?;
     let checklist =
         Checklist::load(ctx.config.drill_checklist.as_deref()).map_err(Failure::bad_input)?;
-    let started = Utc::now();
-    let clock = Instant::now();
-    let mut record = DrillRecord::new(&checklist, &args.server, &target.to_string(), started);
-
-    println!("Drill of server {}: {}", args.server, checklist.title);
-    println!("Preparation");
-    let repo = ctx
-        .config
-        .repositories
-        .iter()
-        .find(|r| r.name == server.repository)
-        .ok_or_else(|| {
-            Failure::bad_input(format!(
-                "server `{}` names repository `{}`, which is not configured",
-                server.name, server.repository
-            ))
-        })?;
-    let view = load_view(repo, ctx.index_dir().as_deref()).map_err(Failure::bad_input)?;
-    let prepared = prepare::prepare(&Request {
-        config: &ctx.config,
-        server: &args.server,
-        view: &view,
-        target: target.clone(),
-        mode: mode.clone(),
-        action: FinalAction::Promote,
+    let req = DrillRequest {
+        server: args.server.clone(),
+        target,
+        restore_to: args.restore_to.clone(),
+        port: args.port,
         role: ctx.role,
-        journal_dir: jdir,
+        journal_dir: journal_dir(ctx)?,
+        index_dir: ctx.index_dir(),
         zone: ctx.zone,
-    })?;
-    let inputs = prepared.inputs;
-    let b = &inputs.backup;
-    let newest = view.catalog.backups.iter().max_by_key(|x| x.stop_lsn);
-    let newer = match newest {
-        Some(n) if n.id != b.id => format!(
-            "; the newest backup, {}, ends after the chosen instant",
-            n.id
-        ),
-        _ => String::new(),
     };
-    record.set(
-        "backup_located",
-        ItemStatus::Passed,
-        format!(
-            "{} ({:?}, consistent {} at {}){newer}",
-            b.id,
-            b.format,
-            ctx.zone.format(b.stop_time),
-            b.stop_lsn
-        ),
+    println!("Preparation");
+    let prep = drill_run::prepare(&ctx.config, &checklist, &req)?;
+    let mut record = prep.record;
+    println!(
+        "Drill of server {}: {}",
+        args.server, record.checklist_title
     );
-    say(&record, "backup_located");
-    let mut scratch = args.restore_to.clone().into_os_string();
-    scratch.push(".verify-backup");
-    let (status, detail) = drill_checks::verify_backup(b, &inputs, &PathBuf::from(scratch));
-    record.set("backup_verified", status, detail);
-    say(&record, "backup_verified");
-    record.rpo = view
-        .index
-        .as_deref()
-        .and_then(|index| drill::rpo(index, &target));
-    let prep_end = Utc::now();
-    record.add_time(
-        PhaseId::Preparation,
-        started,
-        prep_end,
-        clock.elapsed().as_millis() as u64,
-    );
-    if record.item("backup_verified").map(|i| i.status) == Some(ItemStatus::Failed) {
-        return finish(
-            ctx,
-            record,
-            None,
-            &args,
-            "the backup failed verification; the drill stops before restoring it",
-        );
+    for id in ["backup_located", "backup_verified"] {
+        say(&record, id);
     }
-
+    if let Some(stop) = prep.stop {
+        return finish(ctx, record, None, &args, Some(stop));
+    }
     println!(
         "Recovery (a side restore into {})",
         args.restore_to.display()
     );
-    let plan = recovery::plan(&inputs);
-    let confirmation = args.yes.then(|| inputs.server.name.clone());
-    let started_run = recovery::start(plan, local_ports(), confirmation).map_err(engine_failure)?;
-    let (status, journal) = run_to_end(started_run, Action::Promote)?;
+    let plan = recovery::plan(&prep.inputs);
+    let confirmation = args.yes.then(|| prep.inputs.server.name.clone());
+    let started = recovery::start(plan, local_ports(), confirmation).map_err(engine_failure)?;
+    let (status, journal) = run_to_end(started, Action::Promote)?;
     let state = JournalState::read(&journal).map_err(Failure::step_failed)?;
-    record.apply_journal(&state);
-    if status != RunStatus::Promoted {
-        return finish(
-            ctx,
-            record,
-            Some(journal),
-            &args,
-            &format!("the side restore ended {status:?}"),
-        );
-    }
-
     println!("Verification");
-    let v_start = Utc::now();
-    let v_clock = Instant::now();
-    match &ctx.config.drill_smoke {
-        Some(cmd) => {
-            let (s, d) = drill_checks::smoke(cmd, &inputs, &args.restore_to, args.port);
-            record.set("smoke", s, d);
-        }
-        None => record.set(
-            "smoke",
-            ItemStatus::Skipped,
-            "no drill_smoke command configured",
-        ),
-    }
-    record.add_time(
-        PhaseId::Verification,
-        v_start,
-        Utc::now(),
-        v_clock.elapsed().as_millis() as u64,
+    drill_run::verify(
+        &mut record,
+        &state,
+        &prep.inputs,
+        ctx.config.drill_smoke.as_deref(),
     );
     for id in ["checks", "row_counts", "smoke"] {
         say(&record, id);
     }
-    finish(ctx, record, Some(journal), &args, "")
+    let stop =
+        (status != RunStatus::Promoted).then(|| format!("the side restore ended {status:?}"));
+    finish(ctx, record, Some(journal), &args, stop)
 }
 
 fn say(record: &DrillRecord, id: &str) {
@@ -191,17 +104,17 @@ fn finish(
     mut record: DrillRecord,
     journal: Option<PathBuf>,
     args: &DrillArgs,
-    stopped: &str,
+    stopped: Option<String>,
 ) -> Result<(), Failure> {
-    record.sign(
+    record.problems.extend(stopped.clone());
+    let report = drill_run::conclude(
+        &mut record,
+        journal.as_deref(),
         args.performed_by.clone(),
         args.verified_by.clone(),
-        Utc::now(),
-    );
-    if !stopped.is_empty() {
-        record.problems.push(stopped.to_string());
-    }
-    record.finish(Utc::now());
+        &ctx.zone,
+    )
+    .map_err(Failure::step_failed)?;
     println!("Sign-off");
     say(&record, "performed_by");
     say(&record, "verified_by");
@@ -226,37 +139,18 @@ fn finish(
         ),
         None => println!("  {:<14} not measured", "RPO"),
     }
-    let Some(journal) = journal else {
+    let Some(md) = report else {
         return Err(Failure::step_failed(format!(
-            "{stopped}; nothing was restored. Problems: {}",
+            "nothing was restored: {}",
             record.problems.join("; ")
         )));
     };
-    let path = DrillRecord::path_for(&journal);
-    record.save(&path).map_err(|e| {
-        Failure::step_failed(format!(
-            "cannot write the drill record {}: {e}",
-            path.display()
-        ))
-    })?;
-    let report = crate::report::load(&journal).map_err(Failure::step_failed)?;
-    let (md, js) = crate::report::write(&report, &ctx.zone).map_err(|e| {
-        Failure::step_failed(format!(
-            "cannot write the report beside {}: {e}",
-            journal.display()
-        ))
-    })?;
-    println!("Report: {} (and {})", md.display(), js.display());
+    println!("Report: {}", md.display());
     println!(
         "The side instance stays up for inspection: stop it with `pg_ctl -D {} stop`",
         args.restore_to.display()
     );
-    let failed = record
-        .phases
-        .iter()
-        .flat_map(|p| &p.items)
-        .any(|i| i.status == ItemStatus::Failed);
-    if !stopped.is_empty() || failed {
+    if stopped.is_some() || !drill_run::passed(&record) {
         return Err(Failure::step_failed(format!(
             "the drill found problems: {}. Report: {}",
             record.problems.join("; "),
