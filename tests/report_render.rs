@@ -400,3 +400,27 @@ fn report_command_renders_any_journal() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn report_of_a_run_refused_by_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = pitr_console::engine::prepare::journal_role_refusal(
+        dir.path(),
+        "db1",
+        "latest (end of the archive)",
+        Role::Trainee,
+        "refused by role trainee: a trainee may explore and plan",
+    )
+    .unwrap();
+    let report = pitr_console::report::load(&path).unwrap();
+    assert_eq!(report.role.as_deref(), Some("trainee"));
+    assert!(report
+        .outcome
+        .starts_with("refused: refused by role trainee"));
+    assert!(report.problems.iter().any(|p| p.contains("run refused")));
+    let md = pitr_console::report::markdown(&report, &Zone::UTC);
+    assert!(
+        md.contains("No steps (the run was refused before it was planned)."),
+        "{md}"
+    );
+}
