@@ -70,7 +70,8 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<(), Failure> {
             "Exercise: someone ran a DELETE on the lab's database `{}` and {} rows are gone.",
             record.database, inc.deleted
         );
-        println!("Find the DELETE (the transactions pane of the console, `t`, lists commits with the relations they touched),");
+        println!("Find the DELETE: the console's transactions pane lists commits with the relations they touched");
+        println!("(`,` and `.` step through them, `b` picks the instant just before one; `pitr-console --role trainee` opens it),");
         println!("then choose the instant just before it and ask, e.g.:");
         println!("  pitr-console train --time \"YYYY-MM-DD HH:MM:SS.ffffff\" --exclusive");
         println!("  pitr-console train --xid N --exclusive");
