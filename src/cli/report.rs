@@ -17,17 +17,19 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs, zone: Zone) -> Result<(), Failure> {
     let report = crate::report::load(&args.journal).map_err(Failure::bad_input)?;
-    let (md, js) = crate::report::write(&report, &zone).map_err(|e| {
-        Failure::step_failed(format!(
-            "cannot write the report beside {}: {e}",
-            args.journal.display()
-        ))
-    })?;
     if args.json {
         println!("{}", crate::report::json(&report));
     } else {
         print!("{}", crate::report::markdown(&report, &zone));
     }
-    eprintln!("Report written to {} and {}", md.display(), js.display());
+    // Someone else's journal may sit in a directory this user cannot write: the report
+    // was still printed.
+    match crate::report::write(&report, &zone) {
+        Ok((md, js)) => eprintln!("Report written to {} and {}", md.display(), js.display()),
+        Err(e) => eprintln!(
+            "pitr-console: the report could not be written beside {}: {e}",
+            args.journal.display()
+        ),
+    }
     Ok(())
 }
