@@ -53,6 +53,14 @@ pub fn prepare(
     };
     let server = find_server(config, &req.server)?;
     enforce_role(req.role, &mode, &req.server, &req.target, &req.journal_dir)?;
+    // The backup check and the smoke command run here, beside the backups and the side
+    // instance: on this host only.
+    if !server.is_local() {
+        return Err(Refusal::Input(format!(
+            "server `{}` is on host {}: drills run on the server's own host for now; run the console there",
+            server.name, server.host
+        )));
+    }
     let started = Utc::now();
     let clock = Instant::now();
     let mut record = DrillRecord::new(checklist, &req.server, &req.target.to_string(), started);

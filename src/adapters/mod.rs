@@ -14,6 +14,7 @@ pub mod process;
 pub mod relation_names;
 pub mod repo_tool;
 pub mod run_as;
+pub mod run_request;
 pub mod server_status;
 pub mod ssh;
 pub mod walg;

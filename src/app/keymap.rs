@@ -39,11 +39,20 @@ pub enum Action {
     NextRestorePoint,
     TargetBefore,
     SwapPane,
+    OpenPlan,
+    StartRun,
+    ToggleSide,
+    EditSide,
+    AddNote,
+    JournalView,
+    JumpNearest,
+    ScrollUp,
+    ScrollDown,
     Drill,
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 37] = [
         Action::Quit,
         Action::Help,
         Action::Close,
@@ -71,6 +80,15 @@ impl Action {
         Action::NextRestorePoint,
         Action::TargetBefore,
         Action::SwapPane,
+        Action::OpenPlan,
+        Action::StartRun,
+        Action::ToggleSide,
+        Action::EditSide,
+        Action::AddNote,
+        Action::JournalView,
+        Action::JumpNearest,
+        Action::ScrollUp,
+        Action::ScrollDown,
         Action::Drill,
     ];
 
@@ -78,7 +96,9 @@ impl Action {
         match self {
             Action::Quit => "quit (the terminal is restored)",
             Action::Help => "show or hide this help",
-            Action::Close => "close help or the time input; clear the picked target",
+            Action::Close => {
+                "close help, the time input or the wizard (before a run); clear the picked target"
+            }
             Action::FocusNext => "focus the next pane",
             Action::FocusPrev => "focus the previous pane",
             Action::SelectUp => "previous server / timeline in the focused pane",
@@ -103,6 +123,15 @@ impl Action {
             Action::NextRestorePoint => "next restore point",
             Action::TargetBefore => "target: just before the highlighted transaction",
             Action::SwapPane => "transactions instead of cursor detail (small screens)",
+            Action::OpenPlan => "recovery plan for the picked target, else the cursor (dry run)",
+            Action::StartRun => "wizard: start the plan (then type the server's name)",
+            Action::ToggleSide => "wizard: side restore beside production / in place",
+            Action::EditSide => "wizard: the side restore's directory and port",
+            Action::AddNote => "wizard: add a note to the run's journal",
+            Action::JournalView => "wizard: show or hide the run's journal",
+            Action::JumpNearest => "wizard: cursor to the nearest recoverable instant",
+            Action::ScrollUp => "wizard: scroll the plan or journal up a page",
+            Action::ScrollDown => "wizard: scroll the plan or journal down a page",
             Action::Drill => "the restore drill's checklist (Esc closes it)",
         }
     }

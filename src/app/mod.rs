@@ -11,6 +11,7 @@ pub mod state;
 pub mod transactions;
 pub mod update;
 pub mod view;
+pub mod wizard;
 
 pub use keymap::{Action, Keymap};
 pub use msg::{Cmd, Msg};

@@ -1,10 +1,15 @@
 //! What reaches the model (messages) and what it asks the event loop to do (commands).
 
+use super::wizard::{PlanReady, StartRun};
 use crate::adapters::catalog::RepositoryView;
+use crate::adapters::run_request::{Refused, RunRequest};
 use crate::domain::server_status::ServerStatus;
+use crate::engine::journal::Record;
+use crate::engine::{Decision, EngineEvent};
 use crate::wal::RelFileNode;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -28,11 +33,24 @@ pub enum Msg {
         server: String,
         result: Result<Vec<(RelFileNode, Option<String>)>, String>,
     },
+    /// The plan (or refusal) for a `Cmd::Prepare`.
+    Prepared {
+        request: RunRequest,
+        result: Result<Box<PlanReady>, Refused>,
+    },
+    /// What the running engine reports.
+    Engine(EngineEvent),
+    /// The engine refused to start the run; nothing was touched.
+    RunNotStarted(String),
+    /// The run's journal, read again.
+    JournalRead(Result<Vec<Record>, String>),
+    NoteWritten(Result<(), String>),
 }
 
-/// Work the event loop runs off the model; results come back as `Msg`s. None of them
-/// changes a server: the console is read-only.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Work the event loop runs off the model; results come back as `Msg`s. Only `StartRun`
+/// and the decisions of a run change a server, and the model emits them only after the
+/// operator typed the server's name, and never for a role that forbids it.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
     Quit,
     LoadCatalog {
@@ -46,4 +64,12 @@ pub enum Cmd {
         server: String,
         nodes: Vec<RelFileNode>,
     },
+    /// Read the server's repository afresh and prepare the plan (changes nothing).
+    Prepare(RunRequest),
+    StartRun(Box<StartRun>),
+    /// The operator's answer to the running engine's question.
+    Decide(Decision),
+    /// A note for the running engine's journal.
+    WriteNote(String),
+    ReadJournal(PathBuf),
 }

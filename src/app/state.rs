@@ -7,12 +7,14 @@ use super::msg::Cmd;
 use super::repo::RepoData;
 use super::transactions::{PendingTarget, Transactions, TxLog};
 use super::view::{TimeView, STEPS};
+use super::wizard::Wizard;
 use crate::config::{Config, Role};
 use crate::domain::assess::Verdict;
 use crate::domain::server_status::ServerStatus;
 use crate::domain::timeline::TimelineId;
 use crate::domain::zone::Zone;
 use chrono::{DateTime, Duration, Utc};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// How often servers are probed again.
@@ -116,6 +118,10 @@ pub struct App {
     pub transactions: Transactions,
     /// The target picked in the transactions pane, for the recovery wizard.
     pub pending_target: Option<PendingTarget>,
+    /// The recovery wizard, while open (it covers the panes).
+    pub wizard: Option<Wizard>,
+    /// Where run journals go; None when neither configured nor derivable.
+    pub journal_dir: Option<PathBuf>,
     /// The drill checklist screen, while open (it covers the panes).
     pub drill: Option<super::drill::DrillScreen>,
     /// The drill's checklist: the shipped one until the loop loads the site's.
@@ -178,6 +184,8 @@ impl App {
             placed: None,
             transactions: Transactions::default(),
             pending_target: None,
+            wizard: None,
+            journal_dir: crate::adapters::run_request::journal_dir(config),
             drill: None,
             checklist: crate::engine::drill::Checklist::builtin(),
             quitting: false,

@@ -7,6 +7,7 @@ use super::repo::{next_after, previous_before, RepoData};
 use super::state::{App, Focus, Mode, RepoState, TimeInput, PROBE_STALE, SERVER_REFRESH};
 use super::transactions::{self, Seek};
 use super::view::{STEPS, ZOOMS};
+use super::wizard;
 use crate::domain::time_input::parse_instant;
 use chrono::Duration;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -19,7 +20,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.view.columns = geometry::timeline_columns(width);
             Vec::new()
         }
-        Msg::Tick { now } => probes_due(app, now),
+        Msg::Tick { now } => {
+            let mut cmds = probes_due(app, now);
+            cmds.extend(wizard::on_tick(app, now));
+            cmds
+        }
         Msg::CatalogLoaded { repository, result } => {
             if let Some(i) = app.repos.iter().position(|r| r.name == repository) {
                 app.repos[i].state = match result {
@@ -39,6 +44,26 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         }
         Msg::RelationNames { server, result } => {
             app.transactions.names_resolved(&server, result);
+            Vec::new()
+        }
+        Msg::Prepared { request, result } => {
+            wizard::on_prepared(app, request, result);
+            Vec::new()
+        }
+        Msg::Engine(event) => {
+            wizard::on_engine(app, event);
+            Vec::new()
+        }
+        Msg::RunNotStarted(error) => {
+            wizard::on_not_started(app, error);
+            Vec::new()
+        }
+        Msg::JournalRead(result) => {
+            wizard::on_journal(app, result);
+            Vec::new()
+        }
+        Msg::NoteWritten(result) => {
+            wizard::on_note_written(app, result);
             Vec::new()
         }
     };
@@ -75,6 +100,9 @@ fn probes_due(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    if app.wizard.is_some() && matches!(app.mode, Mode::Normal) {
+        return wizard::on_key(app, key);
+    }
     if let Some(cmds) = super::drill::route_key(app, key) {
         return cmds;
     }
@@ -150,6 +178,15 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::NextRestorePoint => transactions::step(app, true, Seek::RestorePoint),
         Action::TargetBefore => transactions::pick_target(app),
         Action::SwapPane => app.transactions.swapped = !app.transactions.swapped,
+        Action::OpenPlan => return wizard::open(app),
+        Action::StartRun
+        | Action::ToggleSide
+        | Action::EditSide
+        | Action::AddNote
+        | Action::JournalView
+        | Action::JumpNearest
+        | Action::ScrollUp
+        | Action::ScrollDown => {}
         Action::Drill => super::drill::open(app),
     }
     Vec::new()

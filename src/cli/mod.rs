@@ -118,7 +118,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Resume(args)) => {
             let (role, _) =
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
-            recover::resume(role, args)
+            // The configuration says which host the server is on; without one it is local.
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            recover::resume(role, config.as_ref(), args)
         }
         Some(Command::Journal(cmd)) => {
             let (_, zone) =

@@ -3,9 +3,9 @@
 use super::context::Context;
 use super::exit::Failure;
 use super::target_args::TargetArgs;
-use crate::adapters::catalog::load_view;
+use crate::adapters::run_request::{self, RunRequest};
 use crate::config::Role;
-use crate::engine::prepare::{self, Prepared, Refusal, Request};
+use crate::engine::prepare::{self, Prepared, Refusal};
 use crate::engine::recovery::{self, FinalAction, RestoreMode};
 use clap::Args;
 use serde::Serialize;
@@ -46,18 +46,11 @@ impl From<Refusal> for Failure {
 
 /// Where journals go: the config's journal_dir, else the console's data dir.
 pub fn journal_dir(ctx: &Context) -> Result<PathBuf, Failure> {
-    ctx.config
-        .journal_dir
-        .clone()
-        .or_else(|| {
-            directories::ProjectDirs::from("", "", "pitr-console")
-                .map(|d| d.data_dir().join("journal"))
-        })
-        .ok_or_else(|| {
-            Failure::bad_input(
-                "no journal_dir configured and no home directory to default to: set journal_dir",
-            )
-        })
+    run_request::journal_dir(&ctx.config).ok_or_else(|| {
+        Failure::bad_input(
+            "no journal_dir configured and no home directory to default to: set journal_dir",
+        )
+    })
 }
 
 pub fn mode(restore_to: Option<PathBuf>, port: Option<u16>) -> RestoreMode {
@@ -76,31 +69,17 @@ pub fn prepare_inputs(
     action: FinalAction,
     journal_dir: PathBuf,
 ) -> Result<Prepared, Failure> {
-    let target = target.target(ctx.zone)?;
-    let s = prepare::find_server(&ctx.config, server)?;
-    let repo = ctx
-        .config
-        .repositories
-        .iter()
-        .find(|r| r.name == s.repository)
-        .ok_or_else(|| {
-            Failure::bad_input(format!(
-                "server `{server}` names repository `{}`, which is not configured",
-                s.repository
-            ))
-        })?;
-    let view = load_view(repo, ctx.index_dir().as_deref()).map_err(Failure::bad_input)?;
-    Ok(prepare::prepare(&Request {
-        config: &ctx.config,
-        server,
-        view: &view,
-        target,
+    let req = RunRequest {
+        server: server.to_string(),
+        target: target.target(ctx.zone)?,
         mode,
         action,
         role: ctx.role,
         journal_dir,
         zone: ctx.zone,
-    })?)
+    };
+    run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref())
+        .map_err(|r| Failure::from(r.refusal))
 }
 
 #[derive(Serialize)]

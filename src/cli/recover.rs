@@ -6,7 +6,9 @@ use super::context::Context;
 use super::exit::Failure;
 use super::plan::{journal_dir, mode, prepare_inputs};
 use super::target_args::TargetArgs;
-use crate::adapters::fs::local_ports;
+use crate::adapters::run_request;
+use crate::adapters::ssh::SshPool;
+use crate::config::Config;
 use crate::config::Role;
 use crate::engine::journal::JournalState;
 use crate::engine::prepare::{enforce_role, find_server};
@@ -113,7 +115,12 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
     let inputs = p.inputs.clone();
     let plan = recovery::plan(&inputs);
     let confirmation = args.yes.then(|| inputs.server.name.clone());
-    let started = recovery::start(plan, local_ports(), confirmation).map_err(engine_failure)?;
+    let started = recovery::start(
+        plan,
+        run_request::ports(Some(&ctx.config), &args.server, &SshPool::new()),
+        confirmation,
+    )
+    .map_err(engine_failure)?;
     if let Some(file) = &args.journal {
         if let Err(e) = std::os::unix::fs::symlink(&started.1.journal, file) {
             eprintln!(
@@ -131,7 +138,7 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
     finish(driver, started, &inputs)
 }
 
-pub fn resume(ctx_role: Role, args: ResumeArgs) -> Result<(), Failure> {
+pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Result<(), Failure> {
     let state = JournalState::read(&args.journal).map_err(Failure::bad_input)?;
     let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
         Failure::bad_input(format!(
@@ -140,8 +147,9 @@ pub fn resume(ctx_role: Role, args: ResumeArgs) -> Result<(), Failure> {
         ))
     })?;
     let confirmation = args.yes.then(|| state.server.clone());
-    let started = recovery::resume(&args.journal, local_ports(), confirmation, ctx_role)
-        .map_err(engine_failure)?;
+    let ports = run_request::ports(config, &state.server, &SshPool::new());
+    let started =
+        recovery::resume(&args.journal, ports, confirmation, ctx_role).map_err(engine_failure)?;
     let driver = Driver {
         action: args.action,
         json: args.json,

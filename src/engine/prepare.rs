@@ -223,12 +223,6 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
 }
 
 fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
-    if !s.is_local() {
-        return Err(Refusal::Input(format!(
-            "server `{}` is on host {}: recovery over SSH is not supported yet; run the console on that host",
-            s.name, s.host
-        )));
-    }
     let patroni = match (s.control.as_str(), &s.patroni_url) {
         ("pg_ctl", _) => None,
         ("patroni", Some(url)) => Some(PatroniSpec {

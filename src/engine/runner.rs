@@ -53,6 +53,24 @@ pub struct RunHandle {
     pub journal: PathBuf,
     pub events: UnboundedReceiver<EngineEvent>,
     pub decisions: UnboundedSender<Decision>,
+    /// Where the operator's notes go while the run goes on.
+    pub notebook: Notebook,
+}
+
+/// Journals the operator's notes beside the run's own records (same file, same chain).
+#[derive(Clone)]
+pub struct Notebook(Arc<Shared>);
+
+impl Notebook {
+    /// Appends the note, fsynced. Blocking: call it off an async executor's hot path.
+    pub fn write(&self, text: &str) -> Result<(), String> {
+        self.0
+            .journal(Body::Note {
+                index: None,
+                text: format!("operator note: {text}"),
+            })
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Where a run stands: built empty for a new run, from the journal for a resumed one.
@@ -187,6 +205,7 @@ impl Runner {
             journal: journal_path,
             events: events_rx,
             decisions: decisions_tx,
+            notebook: Notebook(shared.clone()),
         };
         (
             Runner {

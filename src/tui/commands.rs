@@ -1,60 +1,85 @@
-//! Running the model's commands off the event loop: catalogs on blocking tasks, server
-//! probes on async tasks, each answering with a message.
+//! Running the model's commands off the event loop: catalogs and plans on blocking tasks,
+//! server probes on async tasks, the recovery engine through its bridge, each answering
+//! with messages.
 
+use super::engine_bridge::{self, Bridge};
 use crate::adapters;
 use crate::app::{Cmd, Msg};
 use crate::config::Config;
+use std::path::PathBuf;
 use tokio::sync::mpsc::UnboundedSender;
 
-pub fn spawn(
-    cmds: Vec<Cmd>,
-    config: &Config,
-    index_dir: Option<&std::path::Path>,
-    tx: &UnboundedSender<Msg>,
-) {
-    for cmd in cmds {
-        match cmd {
-            Cmd::Quit => {}
-            Cmd::LoadCatalog { repository } => {
-                let repo = config
-                    .repositories
-                    .iter()
-                    .find(|r| r.name == repository)
-                    .cloned();
-                let tx = tx.clone();
-                let index_dir = index_dir.map(std::path::Path::to_path_buf);
-                tokio::task::spawn_blocking(move || {
-                    let result = match repo {
-                        Some(r) => adapters::catalog::load_view(&r, index_dir.as_deref())
-                            .map_err(|e| e.to_string()),
-                        None => Err(format!("no [[repository]] named `{repository}`")),
+/// The event loop's command runner. Public so that tests drive the model exactly as the
+/// console does, without a terminal.
+pub struct Commands {
+    config: Config,
+    index_dir: Option<PathBuf>,
+    tx: UnboundedSender<Msg>,
+    bridge: Bridge,
+}
+
+impl Commands {
+    pub fn new(config: Config, index_dir: Option<PathBuf>, tx: UnboundedSender<Msg>) -> Commands {
+        Commands {
+            config,
+            index_dir,
+            tx,
+            bridge: Bridge::default(),
+        }
+    }
+
+    /// Starts every command; must be called within a tokio runtime.
+    pub fn spawn(&mut self, cmds: Vec<Cmd>) {
+        let (config, index_dir, tx) = (&self.config, self.index_dir.as_deref(), &self.tx);
+        for cmd in cmds {
+            match cmd {
+                Cmd::Quit => {}
+                Cmd::Prepare(request) => engine_bridge::prepare(config, request, index_dir, tx),
+                Cmd::StartRun(start) => self.bridge.start(&self.config, *start, tx),
+                Cmd::Decide(decision) => self.bridge.decide(decision),
+                Cmd::WriteNote(text) => self.bridge.note(text, tx),
+                Cmd::ReadJournal(path) => engine_bridge::read_journal(path, tx),
+                Cmd::LoadCatalog { repository } => {
+                    let repo = config
+                        .repositories
+                        .iter()
+                        .find(|r| r.name == repository)
+                        .cloned();
+                    let tx = tx.clone();
+                    let index_dir = index_dir.map(std::path::Path::to_path_buf);
+                    tokio::task::spawn_blocking(move || {
+                        let result = match repo {
+                            Some(r) => adapters::catalog::load_view(&r, index_dir.as_deref())
+                                .map_err(|e| e.to_string()),
+                            None => Err(format!("no [[repository]] named `{repository}`")),
+                        };
+                        if let Err(e) = &result {
+                            tracing::warn!(%repository, error = %e, "catalog not loaded");
+                        }
+                        // A closed channel means the console is gone; nothing to tell.
+                        let _ = tx.send(Msg::CatalogLoaded { repository, result });
+                    });
+                }
+                Cmd::ProbeServer { server } => {
+                    let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                        continue;
                     };
-                    if let Err(e) = &result {
-                        tracing::warn!(%repository, error = %e, "catalog not loaded");
-                    }
-                    // A closed channel means the console is gone; nothing to tell.
-                    let _ = tx.send(Msg::CatalogLoaded { repository, result });
-                });
-            }
-            Cmd::ProbeServer { server } => {
-                let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
-                    continue;
-                };
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let status = adapters::server_status::probe(&s).await;
-                    let _ = tx.send(Msg::ServerStatus(status));
-                });
-            }
-            Cmd::ResolveRelations { server, nodes } => {
-                let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
-                    continue;
-                };
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let result = adapters::relation_names::resolve(&s.dsn, &nodes).await;
-                    let _ = tx.send(Msg::RelationNames { server, result });
-                });
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let status = adapters::server_status::probe(&s).await;
+                        let _ = tx.send(Msg::ServerStatus(status));
+                    });
+                }
+                Cmd::ResolveRelations { server, nodes } => {
+                    let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                        continue;
+                    };
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let result = adapters::relation_names::resolve(&s.dsn, &nodes).await;
+                        let _ = tx.send(Msg::RelationNames { server, result });
+                    });
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 //! blocks on a server or a repository.
 
 mod commands;
+pub mod engine_bridge;
 mod logging;
 
 use crate::app::{update, App, Msg};
@@ -13,10 +14,11 @@ use color_eyre::eyre::WrapErr;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+pub use commands::Commands;
 pub use logging::log_file;
 
 const TICK: Duration = Duration::from_secs(1);
@@ -57,7 +59,7 @@ pub async fn run(launch: Launch) -> color_eyre::Result<()> {
     }
     // ratatui::try_init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, &mut app, &config, index_dir.as_deref()).await;
+    let result = event_loop(&mut terminal, &mut app, config, index_dir).await;
     ratatui::restore();
     tracing::info!("console closed");
     result
@@ -66,10 +68,11 @@ pub async fn run(launch: Launch) -> color_eyre::Result<()> {
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
-    config: &Config,
-    index_dir: Option<&Path>,
+    config: Config,
+    index_dir: Option<PathBuf>,
 ) -> color_eyre::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut commands = Commands::new(config, index_dir, tx);
     let size = terminal.size()?;
     update(
         app,
@@ -79,7 +82,7 @@ async fn event_loop(
         },
     );
     let first = app.start(Utc::now());
-    commands::spawn(first, config, index_dir, &tx);
+    commands.spawn(first);
     let mut events = EventStream::new();
     let mut ticks = tokio::time::interval(TICK);
     loop {
@@ -99,6 +102,6 @@ async fn event_loop(
         if app.quitting {
             return Ok(());
         }
-        commands::spawn(cmds, config, index_dir, &tx);
+        commands.spawn(cmds);
     }
 }

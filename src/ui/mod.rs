@@ -5,18 +5,39 @@ pub mod detail;
 pub mod drill;
 pub mod help;
 pub mod input;
+pub mod journal_view;
 pub mod layout;
+pub mod plan_view;
+pub mod run_view;
 pub mod servers;
 pub mod status_bar;
 pub mod theme;
 pub mod timeline;
 pub mod title_bar;
 pub mod transactions;
+pub mod wizard;
+pub mod wizard_modal;
 
 use crate::app::{App, Mode};
+use ratatui::layout::{Constraint, Layout};
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, app: &App) {
+    if let Some(w) = &app.wizard {
+        let [title, body, status] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(0),
+            Constraint::Length(1),
+        ])
+        .areas(frame.area());
+        title_bar::render(frame, app, title);
+        wizard::render(frame, app, w, body);
+        status_bar::render(frame, app, status);
+        if matches!(app.mode, Mode::Help) {
+            help::render(frame, app, frame.area());
+        }
+        return;
+    }
     let timelines = app.current_buckets().map_or(1, |b| b.rows.len());
     let areas = layout::areas(
         frame.area(),

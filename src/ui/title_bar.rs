@@ -1,7 +1,9 @@
-//! The top line: what this console is, in which role, from which configuration.
+//! The top line: what this console is, in which role (and what the role may do), from which
+//! configuration.
 
 use super::theme;
 use crate::app::view::{per_column_label, short_duration};
+use crate::app::wizard::role_scope;
 use crate::app::App;
 use crate::config::Role;
 use ratatui::layout::Rect;
@@ -27,7 +29,8 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw(" "),
         Span::styled(role, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(format!(
-            ", read-only │ {} │ {} ({}) │ step {} │ {}/col",
+            ", {} │ {} │ {} ({}) │ step {} │ {}/col",
+            role_scope(app.role),
             app.origin,
             zone.zone,
             zone.label,

@@ -20,6 +20,39 @@ pub struct CheckItem {
     pub detail: String,
 }
 
+impl CheckItem {
+    /// The line the step reports an item with; `parse` reads it back.
+    pub fn line(&self) -> String {
+        let mark = match (self.required, self.ok) {
+            (false, _) => "note",
+            (true, true) => "ok  ",
+            (true, false) => "FAIL",
+        };
+        format!("[{mark}] {}: {}", self.item, self.detail)
+    }
+
+    /// A checklist item from a line of the verify step's output, for drivers that show the
+    /// checklist as it arrives.
+    pub fn parse(line: &str) -> Option<CheckItem> {
+        let (ok, required, rest) = if let Some(r) = line.strip_prefix("[ok  ] ") {
+            (true, true, r)
+        } else if let Some(r) = line.strip_prefix("[FAIL] ") {
+            (false, true, r)
+        } else if let Some(r) = line.strip_prefix("[note] ") {
+            (true, false, r)
+        } else {
+            return None;
+        };
+        let (item, detail) = rest.split_once(": ").unwrap_or((rest, ""));
+        Some(CheckItem {
+            item: item.to_string(),
+            ok,
+            required,
+            detail: detail.to_string(),
+        })
+    }
+}
+
 impl Verify {
     fn time_column_sql(&self) -> Option<String> {
         let r = &self.0;
@@ -184,14 +217,7 @@ impl Step for Verify {
                 });
             }
             for i in &items {
-                let mark = if i.ok {
-                    "ok  "
-                } else if i.required {
-                    "FAIL"
-                } else {
-                    "note"
-                };
-                ctx.note(format!("[{mark}] {}: {}", i.item, i.detail))?;
+                ctx.note(i.line())?;
             }
             ctx.set_fact("checklist", &items);
             let failed: Vec<String> = items
@@ -204,5 +230,24 @@ impl Step for Verify {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CheckItem;
+
+    #[test]
+    fn checklist_lines_read_back() {
+        for (ok, required) in [(true, true), (false, true), (true, false)] {
+            let item = CheckItem {
+                item: "orders present".into(),
+                ok,
+                required,
+                detail: "returned t: fine".into(),
+            };
+            assert_eq!(CheckItem::parse(&item.line()), Some(item));
+        }
+        assert_eq!(CheckItem::parse("replayed to 0/3000000"), None);
     }
 }

@@ -1,0 +1,127 @@
+//! From "recover server S to target T" to inputs ready for the engine, shared by the headless
+//! commands and the console's wizard so that both plan exactly the same run: a fresh read of
+//! the server's repository, `engine::prepare`, the journal directory and the ports.
+
+use super::catalog::{load_view, RepositoryView};
+use super::ssh::SshPool;
+use crate::config::{Config, Role};
+use crate::domain::assess::{Recoverability, Verdict};
+use crate::domain::target::RecoveryTarget;
+use crate::domain::zone::Zone;
+use crate::engine::ports::Ports;
+use crate::engine::prepare::{self, Prepared, Refusal, Request};
+use crate::engine::recovery::{FinalAction, RestoreMode};
+use chrono::{DateTime, Utc};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Everything a preparation depends on besides the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest {
+    pub server: String,
+    pub target: RecoveryTarget,
+    pub mode: RestoreMode,
+    pub action: FinalAction,
+    pub role: Role,
+    pub journal_dir: PathBuf,
+    pub zone: Zone,
+}
+
+/// A refusal, with the recoverable instants nearest a time target when there are any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub refusal: Refusal,
+    pub nearest: Vec<DateTime<Utc>>,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Refused {
+        Refused {
+            refusal,
+            nearest: Vec::new(),
+        }
+    }
+}
+
+/// Where journals go: the configured journal_dir, else the console's data directory.
+pub fn journal_dir(config: &Config) -> Option<PathBuf> {
+    config.journal_dir.clone().or_else(|| {
+        directories::ProjectDirs::from("", "", "pitr-console").map(|d| d.data_dir().join("journal"))
+    })
+}
+
+/// Ports a run on `server` acts through: this machine's for a local server, SSH through
+/// `pool` (one ControlMaster per host) for one on another host. A server the configuration
+/// does not name (a journal resumed without it) runs locally.
+pub fn ports(config: Option<&Config>, server: &str, pool: &Arc<SshPool>) -> Ports {
+    match config.and_then(|c| c.servers.iter().find(|s| s.name == server)) {
+        Some(s) => super::ssh::ports_for(s, pool),
+        None => super::fs::local_ports(),
+    }
+}
+
+/// Reads the server's repository afresh (WAL may have been archived since the console
+/// loaded it) and prepares the run. Blocking: call it off the event loop.
+pub fn prepare_run(
+    config: &Config,
+    req: &RunRequest,
+    index_dir: Option<&Path>,
+) -> Result<Prepared, Refused> {
+    let server = prepare::find_server(config, &req.server)?;
+    let repo = config
+        .repositories
+        .iter()
+        .find(|r| r.name == server.repository)
+        .ok_or_else(|| {
+            Refusal::Input(format!(
+                "server `{}` names repository `{}`, which is not configured",
+                req.server, server.repository
+            ))
+        })?;
+    let view = load_view(repo, index_dir).map_err(|e| Refusal::Input(e.to_string()))?;
+    prepare::prepare(&Request {
+        config,
+        server: &req.server,
+        view: &view,
+        target: req.target.clone(),
+        mode: req.mode.clone(),
+        action: req.action,
+        role: req.role,
+        journal_dir: req.journal_dir.clone(),
+        zone: req.zone,
+    })
+    .map_err(|refusal| Refused {
+        nearest: match &refusal {
+            Refusal::NotRecoverable(_) => nearest(&view, &req.target),
+            _ => Vec::new(),
+        },
+        refusal,
+    })
+}
+
+/// The recoverable instants just before and after a time target that is not recoverable.
+fn nearest(view: &RepositoryView, target: &RecoveryTarget) -> Vec<DateTime<Utc>> {
+    let RecoveryTarget::Time { at, .. } = target else {
+        return Vec::new();
+    };
+    let r = Recoverability {
+        catalog: &view.catalog,
+        coverage: &view.coverage,
+        times: view.times.as_ref(),
+    };
+    let Some(timeline) = r.latest_timeline() else {
+        return Vec::new();
+    };
+    match r.at_time(timeline, *at) {
+        Verdict::NotRecoverable {
+            nearest_before,
+            nearest_after,
+            ..
+        } => [nearest_before, nearest_after]
+            .into_iter()
+            .flatten()
+            .map(|s| s.at)
+            .collect(),
+        Verdict::Recoverable(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,178 @@
+//! The recovery engine seen from the event loop: plans prepared on blocking tasks, the run
+//! on its own task (so redraws, resizes and slow terminals never hold it up), its events
+//! forwarded as `Msg`s, and the operator's decisions and notes passed back to it.
+
+use crate::adapters::run_request::{self, RunRequest};
+use crate::adapters::ssh::SshPool;
+use crate::app::wizard::{PlanReady, StartRun};
+use crate::app::Msg;
+use crate::config::Config;
+use crate::engine::journal::JournalState;
+use crate::engine::recovery::{self, build_plan, new_run_id};
+use crate::engine::{Decision, EngineError, EngineEvent, Notebook, RunStatus};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc::{UnboundedSender, WeakUnboundedSender};
+
+/// The run in progress, as far as the loop needs to reach it.
+struct Live {
+    decisions: UnboundedSender<Decision>,
+    notebook: Notebook,
+}
+
+pub struct Bridge {
+    live: Option<Live>,
+    /// One ControlMaster per remote host, kept for the console's lifetime.
+    ssh: Arc<SshPool>,
+}
+
+impl Default for Bridge {
+    fn default() -> Bridge {
+        Bridge {
+            live: None,
+            ssh: SshPool::new(),
+        }
+    }
+}
+
+/// Prepares the plan for `request` off the loop; answers with `Msg::Prepared`.
+pub fn prepare(
+    config: &Config,
+    request: RunRequest,
+    index_dir: Option<&Path>,
+    tx: &UnboundedSender<Msg>,
+) {
+    let config = config.clone();
+    let index_dir = index_dir.map(Path::to_path_buf);
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = run_request::prepare_run(&config, &request, index_dir.as_deref()).map(|p| {
+            let run_id = new_run_id();
+            let plan = build_plan(&p.inputs, &run_id);
+            Box::new(PlanReady {
+                view: plan.view(),
+                inputs: p.inputs,
+                run_id,
+                notes: p.notes,
+                wal: p.wal,
+            })
+        });
+        let _ = tx.send(Msg::Prepared { request, result });
+    });
+}
+
+/// Reads the run's journal off the loop; answers with `Msg::JournalRead`.
+pub fn read_journal(path: PathBuf, tx: &UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = JournalState::read(&path)
+            .map(|s| s.records)
+            .map_err(|e| e.to_string());
+        let _ = tx.send(Msg::JournalRead(result));
+    });
+}
+
+impl Bridge {
+    /// Starts the plan the operator confirmed, exactly as shown: rebuilt from the same
+    /// inputs and run id, refused if its checksum differs.
+    pub fn start(&mut self, config: &Config, start: StartRun, tx: &UnboundedSender<Msg>) {
+        let plan = build_plan(&start.inputs, &start.run_id);
+        if plan.checksum() != start.checksum {
+            let _ = tx.send(Msg::RunNotStarted(format!(
+                "the plan changed since it was shown (checksum {} now {}): nothing was started; Esc and open the plan again",
+                start.checksum,
+                plan.checksum()
+            )));
+            return;
+        }
+        let ports = run_request::ports(Some(config), &start.inputs.server.name, &self.ssh);
+        let (runner, handle) = match recovery::start(plan, ports, Some(start.confirmation)) {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = tx.send(Msg::RunNotStarted(not_started(e)));
+                return;
+            }
+        };
+        self.live = Some(Live {
+            decisions: handle.decisions,
+            notebook: handle.notebook,
+        });
+        tokio::spawn(forward(runner, handle.events, tx.downgrade()));
+    }
+
+    /// Passes the operator's answer to the run; a finished run has nobody to tell.
+    pub fn decide(&self, decision: Decision) {
+        if let Some(live) = &self.live {
+            let _ = live.decisions.send(decision);
+        }
+    }
+
+    pub fn note(&self, text: String, tx: &UnboundedSender<Msg>) {
+        let Some(live) = &self.live else {
+            let _ = tx.send(Msg::NoteWritten(Err("no run to note it in".into())));
+            return;
+        };
+        let notebook = live.notebook.clone();
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(Msg::NoteWritten(notebook.write(&text)));
+        });
+    }
+}
+
+fn not_started(e: EngineError) -> String {
+    match e {
+        EngineError::RefusedByRole {
+            message,
+            journal: Some(j),
+        } => format!(
+            "{message}; nothing was touched, the refusal is journaled in {}",
+            j.display()
+        ),
+        other => format!("the run did not start: {other}; nothing was touched"),
+    }
+}
+
+/// Runs the engine and forwards its events until it finishes. The loop holds only a weak
+/// sender here: a console that quit does not keep this task's messages alive, and the
+/// engine goes on to its next safe point regardless of who listens.
+async fn forward(
+    runner: crate::engine::Runner,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<EngineEvent>,
+    tx: WeakUnboundedSender<Msg>,
+) {
+    let send = |e: EngineEvent| {
+        if let Some(tx) = tx.upgrade() {
+            let _ = tx.send(Msg::Engine(e));
+        }
+    };
+    let mut run = tokio::spawn(runner.run());
+    loop {
+        tokio::select! {
+            biased;
+            event = events.recv() => match event {
+                Some(e) => {
+                    let end = matches!(e, EngineEvent::RunFinished { .. });
+                    send(e);
+                    if end {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            joined = &mut run => {
+                while let Ok(e) = events.try_recv() {
+                    send(e);
+                }
+                if let Err(e) = joined {
+                    send(EngineEvent::RunFinished {
+                        status: RunStatus::Aborted {
+                            step: Some(format!("the run crashed: {e}")),
+                        },
+                    });
+                }
+                return;
+            }
+        }
+    }
+}

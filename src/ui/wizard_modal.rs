@@ -1,0 +1,278 @@
+//! Boxes over the wizard: the typed confirmation, the side restore's settings, a note, the
+//! engine's questions (promote or roll back; retry, mark done, abort) and quitting mid-run.
+
+use super::layout::centred;
+use super::plan_view::{restore_mode, NOTICE};
+use super::theme;
+use crate::app::wizard::run::Asked;
+use crate::app::wizard::{decision_key, Modal, Wizard};
+use crate::engine::{Decision, Question};
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use tui_input::Input;
+
+const WIDTH: u16 = 78;
+
+/// Draws `lines` in a box; `input` is (line index, field) where the cursor stands.
+fn boxed(
+    frame: &mut Frame,
+    body: Rect,
+    title: &str,
+    border: Style,
+    lines: Vec<Line<'static>>,
+    input: Option<(u16, &Input, u16)>,
+) {
+    let width = WIDTH.min(body.width.saturating_sub(2)).max(20);
+    let rows = lines_rows(&lines, body);
+    let area = centred(body, width, rows + 2);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(title.to_string())
+                .border_style(border),
+        ),
+        area,
+    );
+    if let Some((row, input, indent)) = input {
+        let room = area.width.saturating_sub(3 + indent);
+        let x = u16::try_from(input.visual_cursor()).unwrap_or(0).min(room);
+        frame.set_cursor_position(Position {
+            x: area.x + 1 + indent + x,
+            y: (area.y + 1 + row).min(area.bottom().saturating_sub(2)),
+        });
+    }
+}
+
+/// Where typed text starts in an input line, after its label.
+const INPUT_INDENT: u16 = 11;
+const PROMPT_INDENT: u16 = 3;
+
+/// The line a typed answer is shown on: ` > text`.
+fn typed_line(input: &Input) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(" > ", theme::LABEL),
+        Span::styled(
+            format!("{} ", input.value()),
+            Style::new().add_modifier(Modifier::UNDERLINED),
+        ),
+    ])
+}
+
+fn field(label: &str, input: &Input, active: bool) -> Line<'static> {
+    let style = if active {
+        Style::new().add_modifier(Modifier::UNDERLINED)
+    } else {
+        Style::new()
+    };
+    Line::from(vec![
+        Span::styled(format!(" {label:<10}"), theme::LABEL),
+        Span::styled(format!("{} ", input.value()), style),
+    ])
+}
+
+pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
+    match modal {
+        Modal::Confirm { input, error } => {
+            let what = w
+                .ready()
+                .map(restore_mode)
+                .unwrap_or_else(|| "the plan shown".into());
+            let mut lines = vec![
+                Line::from(format!(
+                    " Start the recovery of server {} to {}.",
+                    w.request.server, w.label
+                )),
+                Line::from(format!(" Restore {what}.")),
+                Line::default(),
+                Line::styled(
+                    format!(" Type the server's name ({}) to start:", w.request.server),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+            ];
+            let row = lines_rows(&lines, body);
+            lines.push(typed_line(input));
+            if let Some(e) = error {
+                lines.push(Line::styled(format!(" {e}"), theme::BAD));
+            }
+            lines.push(Line::styled(
+                " Enter starts · Esc goes back to the plan",
+                theme::DIM,
+            ));
+            boxed(
+                frame,
+                body,
+                " Start the run ",
+                theme::BAD,
+                lines,
+                Some((row, input, PROMPT_INDENT)),
+            );
+        }
+        Modal::Side {
+            dir,
+            port,
+            on_port,
+            error,
+        } => {
+            let mut lines = vec![
+                Line::from(" Restore beside production: a new instance, production untouched."),
+                field("directory", dir, !on_port),
+                field("port", port, *on_port),
+            ];
+            if let Some(e) = error {
+                lines.push(Line::styled(format!(" {e}"), theme::BAD));
+            }
+            lines.push(Line::styled(
+                " Tab switches · Enter plans the side restore · Esc cancels",
+                theme::DIM,
+            ));
+            let (row, input) = if *on_port { (2, port) } else { (1, dir) };
+            boxed(
+                frame,
+                body,
+                " Side restore ",
+                theme::pane_border(true),
+                lines,
+                Some((row, input, INPUT_INDENT)),
+            );
+        }
+        Modal::Note { input } => {
+            let lines = vec![
+                Line::from(" A note for the run's journal (who saw what, why you decide):"),
+                typed_line(input),
+                Line::styled(" Enter journals it · Esc cancels", theme::DIM),
+            ];
+            boxed(
+                frame,
+                body,
+                " Note ",
+                theme::pane_border(true),
+                lines,
+                Some((1, input, PROMPT_INDENT)),
+            );
+        }
+        Modal::Quit => {
+            let journal = w
+                .run
+                .as_ref()
+                .and_then(|r| r.journal.as_ref())
+                .map_or("JOURNAL".to_string(), |p| p.display().to_string());
+            let lines = vec![
+                Line::styled(
+                    " A recovery run is in progress.",
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Line::from(" Quitting stops it where it is; the state is left safe and journaled."),
+                Line::from(" Continue it later with:"),
+                Line::styled(format!("   pitr-console resume {journal}"), NOTICE),
+                Line::default(),
+                Line::from(" y quits · n or Esc stays"),
+            ];
+            boxed(frame, body, " Quit during a run? ", theme::BAD, lines, None);
+        }
+    }
+}
+
+/// Rows `lines` take in a box over `body` once wrapped at word boundaries, for the box's
+/// height and for placing the cursor after them.
+fn lines_rows(lines: &[Line], body: Rect) -> u16 {
+    let inner = usize::from(WIDTH.min(body.width.saturating_sub(2)).max(20) - 2);
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            word_wrapped_rows(&text, inner)
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+/// Greedy word wrap, as the paragraph does it: a word that does not fit starts a new row,
+/// a word longer than a row is cut.
+fn word_wrapped_rows(text: &str, width: usize) -> usize {
+    let mut rows = 1;
+    let mut used = 0;
+    for word in text.split(' ') {
+        let len = word.chars().count();
+        let need = if used == 0 { len } else { used + 1 + len };
+        if need <= width {
+            used = need;
+        } else if len <= width {
+            rows += 1;
+            used = len;
+        } else {
+            rows += (used > 0) as usize + (len - 1) / width;
+            used = len % width;
+        }
+    }
+    rows
+}
+
+fn describe(d: &Decision) -> &'static str {
+    match d {
+        Decision::Promote => "promote: end recovery here, keep this state (new timeline)",
+        Decision::RollBack => "roll back: undo the steps in reverse, put the original back",
+        Decision::Retry => "retry the step",
+        Decision::MarkDone => "mark it done (you completed it by hand)",
+        Decision::Abort => "abort: stop here, state left safe; resume later",
+        Decision::Confirm(_) => "",
+    }
+}
+
+/// The engine waits on this question.
+pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, body: Rect) {
+    let title = match &asked.question {
+        Question::PromoteOrRollBack => " Decision: promote or roll back ",
+        Question::FailedStep { .. } => " A step failed ",
+        Question::DirtyStep { .. } => " A step was interrupted ",
+        Question::ConfirmDestructive { .. } => " Confirm: this changes production ",
+        Question::ConfirmLeader { .. } => " Confirm: the node is the Patroni leader ",
+    };
+    let mut lines: Vec<Line<'static>> = asked
+        .prompt
+        .lines()
+        .map(|l| Line::from(format!(" {l}")))
+        .collect();
+    if matches!(asked.question, Question::PromoteOrRollBack) {
+        if let Some(run) = &w.run {
+            let failed = run.checklist.iter().filter(|c| c.required && !c.ok).count();
+            let ok = run.checklist.iter().filter(|c| c.required && c.ok).count();
+            lines.push(Line::styled(
+                format!(" Verification: {ok} passed, {failed} failed (details on the right)."),
+                if failed == 0 { theme::GOOD } else { theme::BAD },
+            ));
+        }
+    }
+    lines.push(Line::default());
+    let mut input = None;
+    if asked.typed() {
+        let row = lines_rows(&lines, body);
+        lines.push(typed_line(&asked.input));
+        lines.push(Line::styled(
+            " Enter sends · Esc aborts the run (state left safe)",
+            theme::DIM,
+        ));
+        input = Some((row, &asked.input, PROMPT_INDENT));
+    } else {
+        for o in &asked.options {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {}  ", decision_key(o)),
+                    Style::new()
+                        .fg(Color::Black)
+                        .bg(Color::Gray)
+                        .add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(format!(" {}", describe(o))),
+            ]));
+        }
+        lines.push(Line::styled(
+            " n adds a note to the journal first · J shows the journal",
+            theme::DIM,
+        ));
+    }
+    boxed(frame, body, title, NOTICE, lines, input);
+}
