@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What the drill asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DrillRequest {
     pub server: String,
     pub target: RecoveryTarget,
@@ -31,7 +31,7 @@ pub struct DrillRequest {
 }
 
 /// A prepared drill: the record so far (preparation timed) and the run's inputs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DrillPrep {
     pub record: DrillRecord,
     pub inputs: RecoveryInputs,

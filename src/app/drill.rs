@@ -6,14 +6,70 @@
 use super::keymap::Action;
 use super::msg::Cmd;
 use super::state::App;
+use super::wizard::StartRun;
+use crate::adapters::drill_run::DrillPrep;
 use crate::config::Role;
 use crate::domain::target::RecoveryTarget;
+use crate::domain::zone::Zone;
 use crate::engine::drill::{phase_of_step, Checklist, DrillRecord, ItemStatus, PhaseId};
 use crate::engine::journal::JournalState;
+use crate::engine::recovery::RecoveryInputs;
+use crate::engine::Decision;
 use crate::engine::EngineEvent;
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where the drill's run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DrillRun {
+    /// Not started: `r` starts it (not for a trainee).
+    Idle,
+    /// Locating and verifying the backup.
+    Preparing,
+    /// The side restore runs; its journal once it started.
+    Running {
+        journal: Option<PathBuf>,
+    },
+    /// The smoke command, the sign-off, the report.
+    Concluding,
+    /// Over; the Markdown report when one was written.
+    Done {
+        report: Option<PathBuf>,
+    },
+    Failed(String),
+}
+
+/// What the loop needs to prepare a drill: the side directory and port come from the
+/// server's configuration there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillStart {
+    pub server: String,
+    pub target: RecoveryTarget,
+    pub role: Role,
+    pub checklist: Checklist,
+    pub zone: Zone,
+}
+
+/// The prepared drill with the plan's identity, for `Cmd::StartRun`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillReady {
+    pub prep: DrillPrep,
+    pub run_id: String,
+    pub checksum: String,
+}
+
+/// After the run (or instead of it): verification, sign-off, record and report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillConclusion {
+    pub journal: Option<PathBuf>,
+    pub inputs: RecoveryInputs,
+    pub record: DrillRecord,
+    pub performed_by: Option<String>,
+    pub verified_by: Option<String>,
+    pub zone: Zone,
+}
 
 /// The sign-off name being typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +94,19 @@ pub struct DrillScreen {
     running: BTreeMap<usize, (String, DateTime<Utc>)>,
     /// Time the engine's events added per phase, replaced by the journal's at the end.
     live_ms: BTreeMap<PhaseId, u64>,
+    pub run: DrillRun,
+    /// The side restore's inputs, once prepared.
+    inputs: Option<RecoveryInputs>,
+    /// The loop's clock (the model reads none).
+    now: Option<DateTime<Utc>>,
 }
 
 /// What a key did on the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOutcome {
     Handled,
+    /// Start the drill.
+    Start,
     Close,
     /// Not the screen's key (e.g. quit): the caller handles it.
     Ignored,
@@ -69,6 +132,9 @@ impl DrillScreen {
             read_only,
             running: BTreeMap::new(),
             live_ms: BTreeMap::new(),
+            run: DrillRun::Idle,
+            inputs: None,
+            now: None,
         }
     }
 
@@ -110,6 +176,9 @@ impl DrillScreen {
             KeyCode::Char(' ') => self.toggle_selected(),
             KeyCode::Char('p') => self.editing = Some(SignField::PerformedBy),
             KeyCode::Char('v') => self.editing = Some(SignField::VerifiedBy),
+            KeyCode::Char('r') if self.run == DrillRun::Idle && !self.read_only => {
+                return KeyOutcome::Start
+            }
             _ => return KeyOutcome::Ignored,
         }
         KeyOutcome::Handled
@@ -241,6 +310,18 @@ pub fn route_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
     let d = app.drill.as_mut()?;
     match d.on_key(key) {
         KeyOutcome::Handled => {}
+        KeyOutcome::Start => {
+            d.run = DrillRun::Preparing;
+            let start = DrillStart {
+                server: d.server.clone(),
+                target: d.target.clone(),
+                role: app.role,
+                checklist: app.checklist.clone(),
+                zone: app.zone_choice().zone,
+            };
+            return Some(vec![Cmd::DrillPrepare(Box::new(start))]);
+        }
+        KeyOutcome::Close if in_flight(&d.run) => {}
         KeyOutcome::Close => app.drill = None,
         KeyOutcome::Ignored => {
             if app.keymap.action_for(&key) == Some(Action::Quit) {
@@ -250,6 +331,114 @@ pub fn route_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
         }
     }
     Some(Vec::new())
+}
+
+/// A drill under way keeps its screen: closing it would lose the live record.
+fn in_flight(run: &DrillRun) -> bool {
+    matches!(
+        run,
+        DrillRun::Preparing | DrillRun::Running { .. } | DrillRun::Concluding
+    )
+}
+
+pub fn on_tick(app: &mut App, now: DateTime<Utc>) {
+    if let Some(d) = app.drill.as_mut() {
+        d.now = Some(now);
+    }
+}
+
+/// Preparation done: the side restore starts (or, if the backup failed, the drill ends).
+pub fn on_prepared(app: &mut App, result: Result<Box<DrillReady>, String>) -> Vec<Cmd> {
+    let zone = app.zone_choice().zone;
+    let Some(d) = app.drill.as_mut() else {
+        return Vec::new();
+    };
+    let ready = match result {
+        Ok(r) => *r,
+        Err(e) => {
+            d.run = DrillRun::Failed(e);
+            return Vec::new();
+        }
+    };
+    d.prepared(ready.prep.record.clone());
+    d.inputs = Some(ready.prep.inputs.clone());
+    if let Some(stop) = ready.prep.stop {
+        d.record.problems.push(stop);
+        return conclude(d, None, zone);
+    }
+    d.run = DrillRun::Running { journal: None };
+    let start = StartRun {
+        confirmation: ready.prep.inputs.server.name.clone(),
+        inputs: ready.prep.inputs,
+        run_id: ready.run_id,
+        checksum: ready.checksum,
+    };
+    vec![Cmd::StartRun(Box::new(start))]
+}
+
+/// The side restore's events: phases timed live; a question is answered by stopping (a
+/// drill never improvises); the end hands over to the conclusion.
+pub fn on_engine(app: &mut App, event: &EngineEvent) -> Vec<Cmd> {
+    let zone = app.zone_choice().zone;
+    let Some(d) = app.drill.as_mut() else {
+        return Vec::new();
+    };
+    let DrillRun::Running { journal } = &mut d.run else {
+        return Vec::new();
+    };
+    match event {
+        EngineEvent::RunStarted { journal: j, .. } => *journal = Some(j.clone()),
+        EngineEvent::NeedsDecision { .. } => return vec![Cmd::Decide(Decision::Abort)],
+        EngineEvent::RunFinished { .. } => {
+            let journal = journal.clone();
+            return conclude(d, journal, zone);
+        }
+        _ => {}
+    }
+    let now = d.now.unwrap_or(d.record.started);
+    d.on_engine_event(event, now);
+    Vec::new()
+}
+
+/// The engine refused to start the side restore.
+pub fn on_not_started(app: &mut App, error: &str) {
+    if let Some(d) = app
+        .drill
+        .as_mut()
+        .filter(|d| matches!(d.run, DrillRun::Running { .. }))
+    {
+        d.run = DrillRun::Failed(error.to_string());
+    }
+}
+
+fn conclude(d: &mut DrillScreen, journal: Option<PathBuf>, zone: Zone) -> Vec<Cmd> {
+    let Some(inputs) = d.inputs.clone() else {
+        return Vec::new();
+    };
+    d.run = DrillRun::Concluding;
+    let name = |i: &tui_input::Input| Some(i.value().trim().to_string()).filter(|s| !s.is_empty());
+    vec![Cmd::DrillConclude(Box::new(DrillConclusion {
+        journal,
+        inputs,
+        record: d.record.clone(),
+        performed_by: name(&d.performed_by),
+        verified_by: name(&d.verified_by),
+        zone,
+    }))]
+}
+
+/// The drill's end: its record as written, and the report.
+pub fn on_concluded(app: &mut App, result: Result<Box<(DrillRecord, Option<PathBuf>)>, String>) {
+    if let Some(d) = app.drill.as_mut() {
+        match result {
+            Ok(done) => {
+                let (record, report) = *done;
+                d.record = record;
+                d.run = DrillRun::Done { report };
+            }
+            Err(e) => d.run = DrillRun::Failed(e),
+        }
+    }
 }
 
 /// The checklist item an engine step's progress shows on.

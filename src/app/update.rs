@@ -23,6 +23,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Tick { now } => {
             let mut cmds = probes_due(app, now);
             cmds.extend(wizard::on_tick(app, now));
+            super::drill::on_tick(app, now);
             cmds
         }
         Msg::CatalogLoaded { repository, result } => {
@@ -51,11 +52,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Engine(event) => {
+            let cmds = super::drill::on_engine(app, &event);
             wizard::on_engine(app, event);
-            Vec::new()
+            cmds
         }
         Msg::RunNotStarted(error) => {
+            super::drill::on_not_started(app, &error);
             wizard::on_not_started(app, error);
+            Vec::new()
+        }
+        Msg::DrillPrepared(result) => super::drill::on_prepared(app, result),
+        Msg::DrillConcluded(result) => {
+            super::drill::on_concluded(app, result);
             Vec::new()
         }
         Msg::JournalRead(result) => {

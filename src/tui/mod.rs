@@ -3,6 +3,7 @@
 //! blocks on a server or a repository.
 
 mod commands;
+mod drill_runner;
 pub mod engine_bridge;
 mod logging;
 

@@ -2,7 +2,7 @@
 //! RTO and RPO, the sign-off names. It covers the panes while open.
 
 use super::theme;
-use crate::app::drill::{DrillScreen, SignField};
+use crate::app::drill::{DrillRun, DrillScreen, SignField};
 use crate::app::App;
 use crate::engine::drill::{human_ms, ItemStatus, PhaseId};
 use ratatui::layout::Rect;
@@ -33,6 +33,37 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
         " Server {} · target {}",
         d.server, d.target
     ))]));
+    let (state, state_style) = match &d.run {
+        DrillRun::Idle if d.read_only => (String::new(), Style::new()),
+        DrillRun::Idle => (
+            "r runs the drill: side restore beside production, promoted there".into(),
+            Style::new(),
+        ),
+        DrillRun::Preparing => (
+            "preparing: locating and verifying the backup…".into(),
+            Style::new().fg(Color::Yellow),
+        ),
+        DrillRun::Running { .. } => (
+            "running the side restore…".into(),
+            Style::new().fg(Color::Yellow),
+        ),
+        DrillRun::Concluding => (
+            "verifying, signing off, writing the report…".into(),
+            Style::new().fg(Color::Yellow),
+        ),
+        DrillRun::Done { report: Some(p) } => (
+            format!("done. Report: {}", p.display()),
+            Style::new().fg(Color::Green),
+        ),
+        DrillRun::Done { report: None } => (
+            "done (nothing restored, no report)".into(),
+            Style::new().fg(Color::Red),
+        ),
+        DrillRun::Failed(e) => (format!("stopped: {e}"), Style::new().fg(Color::Red)),
+    };
+    if !state.is_empty() {
+        lines.push(Line::styled(format!(" {state}"), state_style));
+    }
     lines.push(Line::from(vec![
         Span::styled(" RTO ", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(rto),
@@ -123,7 +154,7 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
     let offset = (selected_line + 1).saturating_sub(inner_height);
     let block = Block::bordered()
         .title(format!(" Restore drill: {} ", r.checklist_title))
-        .title_bottom(" ↑↓ select · Space tick · p/v sign-off names · Esc close ")
+        .title_bottom(" ↑↓ select · Space tick · p/v sign-off names · r run · Esc close ")
         .border_style(theme::pane_border(true));
     frame.render_widget(Clear, area);
     frame.render_widget(
