@@ -88,9 +88,37 @@ fn trainee_reads_the_checklist_but_cannot_run_it() {
     app.role = pitr_console::config::Role::Trainee;
     open(&mut app);
     assert!(app.drill.as_ref().unwrap().read_only);
+    assert!(
+        key(&mut app, KeyCode::Char('r')).is_empty(),
+        "a trainee's r starts nothing"
+    );
+    assert_eq!(
+        app.drill.as_ref().unwrap().run,
+        pitr_console::app::drill::DrillRun::Idle
+    );
     key(&mut app, KeyCode::Esc);
     assert!(app.drill.is_none(), "Esc closes");
     key(&mut app, KeyCode::Char('D'));
     let cmds = key(&mut app, KeyCode::Char('q'));
     assert_eq!(cmds, vec![pitr_console::app::Cmd::Quit], "q still quits");
+}
+
+#[test]
+fn r_prepares_the_drill_for_the_selected_server() {
+    let mut app = app(80, 24);
+    open(&mut app);
+    let cmds = key(&mut app, KeyCode::Char('r'));
+    let [pitr_console::app::Cmd::DrillPrepare(start)] = cmds.as_slice() else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(start.server, "db1");
+    assert_eq!(start.role, pitr_console::config::Role::Operator);
+    assert_eq!(
+        app.drill.as_ref().unwrap().run,
+        pitr_console::app::drill::DrillRun::Preparing
+    );
+    assert!(
+        key(&mut app, KeyCode::Char('r')).is_empty(),
+        "only one drill at a time"
+    );
 }
