@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod lab;
+pub mod planning;
 pub mod report;
 pub mod tui;
 pub mod ui;

@@ -1,6 +1,8 @@
 //! A lab's recovery run over SSH against a real sshd on 127.0.0.1 (its own config, host key,
 //! client key and known_hosts file in a temp dir), and a connection cut mid-step that leaves
-//! the run resumable. Skipped only when sshd is not installed
+//! the run resumable, and the binary recovering a configured server on "another host" (sshd
+//! also listens on 127.0.0.2, which the console does not take for this machine). Skipped
+//! only when sshd is not installed
 //! (`scripts/install-fleet-ssh-patroni` installs it).
 
 use pitr_console::adapters::catalog;
@@ -21,6 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SSHD: &str = "/usr/sbin/sshd";
+/// A loopback address the configuration treats as another host (only `127.0.0.1`,
+/// `localhost` and `::1` are this machine), so the CLI reaches it over SSH.
+const OTHER_HOST: &str = "127.0.0.2";
 
 fn sh(cmd: &str) -> String {
     let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
@@ -98,13 +103,13 @@ impl Sshd {
         let (kind, key) = (words.next().unwrap(), words.next().unwrap());
         std::fs::write(
             dir.join("known_hosts"),
-            format!("[127.0.0.1]:{port} {kind} {key}\n"),
+            format!("[127.0.0.1]:{port} {kind} {key}\n[{OTHER_HOST}]:{port} {kind} {key}\n"),
         )
         .unwrap();
         std::fs::write(
             dir.join("sshd_config"),
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+                "Port {port}\nListenAddress 127.0.0.1\nListenAddress {OTHER_HOST}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
                  AuthorizedKeysFile {d}/authorized_keys\nPermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
                  StrictModes no\nMaxSessions 50\nMaxStartups 50\nLogLevel ERROR\n"
@@ -474,4 +479,194 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
     assert_eq!(lab.psql("select count(*) from orders"), before);
     assert!(running.exists(), "the application was started again");
     pool.close_all().await;
+}
+
+/// Stops a side instance the CLI started, also when the test fails.
+struct SideInstance(PathBuf);
+
+impl Drop for SideInstance {
+    fn drop(&mut self) {
+        if self.0.join("postmaster.pid").exists() {
+            let _ = Command::new("runuser")
+                .args(["-u", "postgres", "--", "pg_ctl", "stop", "-m", "immediate"])
+                .arg("-w")
+                .arg("-D")
+                .arg(&self.0)
+                .output();
+        }
+    }
+}
+
+/// The lab's server as a configured server on another host: every SSH key set, its
+/// known_hosts file the test sshd's own.
+fn ssh_config_file(lab: &Lab, sshd: &Sshd, journal_dir: &Path) -> PathBuf {
+    let r = &lab.record;
+    let text = format!(
+        "journal_dir = \"{journal}\"\n\n\
+         [[repository]]\nname = \"archive\"\nkind = \"local\"\nbackups = \"{backups}\"\nwal_archive = \"{wal}\"\n\n\
+         [[server]]\nname = \"lab\"\nhost = \"{OTHER_HOST}\"\nssh_user = \"root\"\nssh_port = {ssh_port}\n\
+         ssh_identity = \"{identity}\"\nssh_known_hosts = \"{known}\"\nrun_as = \"postgres\"\n\
+         pgdata = \"{pgdata}\"\nbin_dir = \"{bin}\"\nport = {port}\n\
+         dsn = \"host={socket} port={port} user={user} dbname={db}\"\nrepository = \"archive\"\n\
+         time_column = \"orders.created_at\"\n",
+        journal = journal_dir.display(),
+        backups = r.backups_dir.display(),
+        wal = r.wal_archive.display(),
+        ssh_port = sshd.port,
+        identity = sshd.dir.join("client_key").display(),
+        known = sshd.dir.join("known_hosts").display(),
+        pgdata = r.pgdata.display(),
+        bin = r.bin_dir.display(),
+        port = r.port,
+        socket = r.socket_dir.display(),
+        user = r.superuser,
+        db = r.database,
+    );
+    let path = sshd.dir.join("pitr-console.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn cli(config: &Path, args: &[&str]) -> std::process::Output {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_pitr-console"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    println!(
+        "$ pitr-console {} -> {:?} in {:.1} s",
+        args.join(" "),
+        out.status.code(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// ssh processes still holding a connection to the test sshd's port.
+fn ssh_clients_of(port: u16) -> Vec<String> {
+    let port = port.to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| {
+            c.split(|b| *b == 0)
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|w| w.first().is_some_and(|c| c.ends_with("ssh")) && w.contains(&port))
+        .map(|w| w.join(" "))
+        .collect()
+}
+
+#[test]
+fn the_binary_recovers_a_configured_remote_server_beside_production() {
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("cli", 56050);
+    sshd.start();
+    let lab = Lab::up("sshcli", 56051);
+    let side = SideInstance(lab.record.dir.join("side"));
+    let journal_dir = lab.record.dir.join("cli-journal");
+    std::fs::create_dir_all(&journal_dir).unwrap();
+    let config = ssh_config_file(&lab, &sshd, &journal_dir);
+    let inc = lab.record.first_incident().unwrap().clone();
+    let time = inc
+        .commit_time
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S%.6f UTC")
+        .to_string();
+    let before = lab.psql("select count(*) from orders");
+
+    let started = Instant::now();
+    cli(
+        &config,
+        &["plan", "--server", "lab", "--time", &time, "--exclusive"],
+    );
+    let journal = journal_dir.join("run.jsonl");
+    cli(
+        &config,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--time",
+            &time,
+            "--exclusive",
+            "--restore-to",
+            side.0.to_str().unwrap(),
+            "--port",
+            "56052",
+            "--action",
+            "promote",
+            "--yes",
+            "--json",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+    );
+    println!(
+        "plan and side recovery over SSH took {:?}",
+        started.elapsed()
+    );
+    let count = sh(&format!(
+        "runuser -u postgres -- {}/psql -X -A -t -q -h {} -p 56052 -d {} -c 'select count(*) from orders'",
+        lab.record.bin_dir.display(),
+        lab.record.socket_dir.display(),
+        lab.record.database
+    ));
+    assert_eq!(count, inc.rows_before.to_string());
+    assert_eq!(
+        lab.psql("select count(*) from orders"),
+        before,
+        "lab intact"
+    );
+
+    let shown = cli(
+        &config,
+        &["journal", "show", "--json", journal.to_str().unwrap()],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    // SQL goes from the console's host through the DSN; every command runs on the server's.
+    let commands: Vec<&serde_json::Value> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "action")
+        .filter(|r| !r["action"].as_str().unwrap().starts_with("SQL "))
+        .collect();
+    assert!(
+        commands
+            .iter()
+            .any(|a| a["action"].as_str().unwrap().contains("pg_ctl")),
+        "no pg_ctl journaled: {report:#}"
+    );
+    for a in &commands {
+        assert_eq!(a["host"], OTHER_HOST, "a command ran elsewhere: {a:#}");
+    }
+
+    // The CLI closed its ControlMaster on the way out.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = ssh_clients_of(sshd.port);
+        if left.is_empty() && descendants(sshd.pid()).is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ssh left behind by the CLI: {left:#?}; sshd serves {:?}",
+            descendants(sshd.pid())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

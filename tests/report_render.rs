@@ -404,7 +404,7 @@ fn report_command_renders_any_journal() {
 #[test]
 fn report_of_a_run_refused_by_role() {
     let dir = tempfile::tempdir().unwrap();
-    let path = pitr_console::engine::prepare::journal_role_refusal(
+    let path = pitr_console::engine::roles::journal_role_refusal(
         dir.path(),
         "db1",
         "latest (end of the archive)",

@@ -5,19 +5,19 @@
 mod ui_fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pitr_console::adapters::run_request::{Refused, RunRequest};
 use pitr_console::app::wizard::run::StepState;
 use pitr_console::app::wizard::{Modal, PlanReady, PlanState};
 use pitr_console::app::{update, App, Cmd, Msg};
 use pitr_console::config::Role;
 use pitr_console::domain::target::RecoveryTarget;
-use pitr_console::engine::prepare::Refusal;
 use pitr_console::engine::recovery::{
     build_plan, CheckSpec, FinalAction, RecoveryInputs, RestoreMode, ServerSpec,
 };
 use pitr_console::engine::{
     Decision, EngineEvent, Phase, ProgressUnit, Question, RunStatus, StepStatus,
 };
+use pitr_console::planning::prepare::Refusal;
+use pitr_console::planning::run_request::{Refused, RunRequest};
 use pitr_console::ui;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

@@ -4,7 +4,6 @@
 pub mod barman;
 pub mod catalog;
 pub mod drill_checks;
-pub mod drill_run;
 pub mod fs;
 pub mod local_repo;
 pub mod patroni;
@@ -14,7 +13,6 @@ pub mod process;
 pub mod relation_names;
 pub mod repo_tool;
 pub mod run_as;
-pub mod run_request;
 pub mod server_status;
 pub mod ssh;
 pub mod walg;

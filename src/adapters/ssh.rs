@@ -66,6 +66,7 @@ impl SshTarget {
         t.user = s.ssh_user.clone();
         t.port = s.ssh_port;
         t.identity = s.ssh_identity.clone();
+        t.known_hosts = s.ssh_known_hosts.clone();
         Some(t)
     }
 
@@ -194,8 +195,12 @@ fn connect_error(t: &SshTarget, e: &openssh::Error) -> PortError {
         src = s.source();
     }
     let hint = if detail.contains("Host key verification failed") {
+        let file = t
+            .known_hosts
+            .as_ref()
+            .map_or("known_hosts".to_string(), |f| f.display().to_string());
         format!(
-            "; the host key of {} is not in known_hosts: check it and add it (ssh-keyscan, then compare the fingerprint)",
+            "; the host key of {} is not in {file}: check it and add it (ssh-keyscan, then compare the fingerprint)",
             t.host
         )
     } else if detail.contains("Permission denied") {
@@ -241,6 +246,7 @@ mod tests {
             ssh_user: Some("postgres".into()),
             ssh_port: Some(2222),
             ssh_identity: Some("/k".into()),
+            ssh_known_hosts: Some("/etc/pitr/known_hosts".into()),
             run_as: Some("postgres".into()),
             pgdata: "/d".into(),
             bin_dir: None,
@@ -260,5 +266,9 @@ mod tests {
         assert_eq!(t.label(), "postgres@db1.example:2222");
         assert_eq!(t.host_key_check, HostKeyCheck::Strict);
         assert_eq!(t.identity.as_deref(), Some(std::path::Path::new("/k")));
+        assert_eq!(
+            t.known_hosts.as_deref(),
+            Some(std::path::Path::new("/etc/pitr/known_hosts"))
+        );
     }
 }

@@ -7,7 +7,6 @@ use super::keymap::Action;
 use super::msg::Cmd;
 use super::state::App;
 use super::wizard::StartRun;
-use crate::adapters::drill_run::DrillPrep;
 use crate::config::Role;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::zone::Zone;
@@ -16,6 +15,7 @@ use crate::engine::journal::JournalState;
 use crate::engine::recovery::RecoveryInputs;
 use crate::engine::Decision;
 use crate::engine::EngineEvent;
+use crate::planning::drill_run::DrillPrep;
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent};
 use std::collections::BTreeMap;
@@ -203,7 +203,7 @@ impl DrillScreen {
             .tick(&item.id, item.status != ItemStatus::Passed);
     }
 
-    /// Takes the record `adapters::drill_run::prepare` made (preparation done and timed),
+    /// Takes the record `planning::drill_run::prepare` made (preparation done and timed),
     /// keeping the items already ticked by hand.
     pub fn prepared(&mut self, mut record: DrillRecord) {
         for (_, old) in self.items() {

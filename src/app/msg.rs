@@ -2,10 +2,10 @@
 
 use super::wizard::{PlanReady, StartRun};
 use crate::adapters::catalog::RepositoryView;
-use crate::adapters::run_request::{Refused, RunRequest};
 use crate::domain::server_status::ServerStatus;
 use crate::engine::journal::Record;
 use crate::engine::{Decision, EngineEvent};
+use crate::planning::run_request::{Refused, RunRequest};
 use crate::wal::RelFileNode;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;

@@ -185,7 +185,7 @@ impl App {
             transactions: Transactions::default(),
             pending_target: None,
             wizard: None,
-            journal_dir: crate::adapters::run_request::journal_dir(config),
+            journal_dir: crate::planning::run_request::journal_dir(config),
             drill: None,
             checklist: crate::engine::drill::Checklist::builtin(),
             quitting: false,

@@ -8,12 +8,12 @@ use super::exit::Failure;
 use super::plan::journal_dir;
 use super::recover::{engine_failure, run_to_end, Action};
 use super::target_args::TargetArgs;
-use crate::adapters::drill_run::{self, DrillRequest};
 use crate::adapters::fs::local_ports;
 use crate::engine::drill::{human_ms, Checklist, DrillRecord};
 use crate::engine::journal::JournalState;
 use crate::engine::recovery;
 use crate::engine::RunStatus;
+use crate::planning::drill_run::{self, DrillRequest};
 use clap::Args;
 use std::path::PathBuf;
 

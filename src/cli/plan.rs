@@ -3,10 +3,10 @@
 use super::context::Context;
 use super::exit::Failure;
 use super::target_args::TargetArgs;
-use crate::adapters::run_request::{self, RunRequest};
 use crate::config::Role;
-use crate::engine::prepare::{self, Prepared, Refusal};
 use crate::engine::recovery::{self, FinalAction, RestoreMode};
+use crate::planning::prepare::{Prepared, Refusal};
+use crate::planning::run_request::{self, RunRequest};
 use clap::Args;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -97,7 +97,7 @@ struct PlanReport<'a> {
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     let mode = mode(args.restore_to.clone(), args.port);
-    let refused = prepare::role_permits(ctx.role, &mode, &args.server).err();
+    let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server).err();
     let p = prepare_inputs(
         ctx,
         &args.server,

@@ -6,17 +6,17 @@ use super::context::Context;
 use super::exit::Failure;
 use super::plan::{journal_dir, mode, prepare_inputs};
 use super::target_args::TargetArgs;
-use crate::adapters::run_request;
 use crate::adapters::ssh::SshPool;
 use crate::config::Config;
 use crate::config::Role;
 use crate::engine::journal::JournalState;
-use crate::engine::prepare::{enforce_role, find_server};
 use crate::engine::recovery::{self, FinalAction, RecoveryInputs, RestoreMode};
 use crate::engine::{
     Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, RunHandle, RunStatus,
     Runner, StepStatus,
 };
+use crate::planning::prepare::{enforce_role, find_server};
+use crate::planning::run_request;
 use clap::{Args, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;

@@ -118,6 +118,9 @@ pub struct ServerConfig {
     pub ssh_user: Option<String>,
     pub ssh_port: Option<u16>,
     pub ssh_identity: Option<PathBuf>,
+    /// A known_hosts file (on the console's host) holding this host's key, instead of the
+    /// user's `~/.ssh/known_hosts`. Host keys are still checked strictly.
+    pub ssh_known_hosts: Option<PathBuf>,
     /// OS user that owns the cluster; server-side commands run as it.
     pub run_as: Option<String>,
     pub pgdata: PathBuf,

@@ -4,7 +4,7 @@
 use super::journal::JournalState;
 use super::plan::Plan;
 use super::ports::Ports;
-use super::prepare::{journal_role_refusal, role_permits};
+use super::roles::{journal_role_refusal, role_permits};
 use super::runner::{EngineError, RunHandle, RunOptions, Runner};
 use super::step::Step;
 use super::steps::{self, tool_restore::ToolRestore, Recovery};

@@ -2,13 +2,13 @@
 //! read the repository, run pg_verifybackup and the smoke command, write the report). The
 //! side restore between them goes through the engine bridge like any run.
 
-use crate::adapters::drill_run::{self, DrillRequest};
-use crate::adapters::run_request;
 use crate::app::drill::{DrillConclusion, DrillReady, DrillStart};
 use crate::app::Msg;
 use crate::config::Config;
 use crate::engine::journal::JournalState;
 use crate::engine::recovery::{build_plan, new_run_id};
+use crate::planning::drill_run::{self, DrillRequest};
+use crate::planning::run_request;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::UnboundedSender;
 

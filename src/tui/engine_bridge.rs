@@ -2,7 +2,6 @@
 //! on its own task (so redraws, resizes and slow terminals never hold it up), its events
 //! forwarded as `Msg`s, and the operator's decisions and notes passed back to it.
 
-use crate::adapters::run_request::{self, RunRequest};
 use crate::adapters::ssh::SshPool;
 use crate::app::wizard::{PlanReady, StartRun};
 use crate::app::Msg;
@@ -10,6 +9,7 @@ use crate::config::Config;
 use crate::engine::journal::JournalState;
 use crate::engine::recovery::{self, build_plan, new_run_id};
 use crate::engine::{Decision, EngineError, EngineEvent, Notebook, RunStatus};
+use crate::planning::run_request::{self, RunRequest};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedSender, WeakUnboundedSender};

@@ -64,7 +64,7 @@ fn refusal(
     frame: &mut Frame,
     app: &App,
     w: &Wizard,
-    r: &crate::adapters::run_request::Refused,
+    r: &crate::planning::run_request::Refused,
     body: Rect,
 ) {
     let mut lines = vec![

@@ -1,14 +1,9 @@
 //! The glue between configuration, catalog and engine: from "recover server S to target T"
 //! to the `RecoveryInputs` of a plan, or a refusal that says why and what would work.
 //!
-//! Roles are enforced here and again in `recovery::start`/`resume`, so every driver (TUI,
-//! CLI) gets the same rule.
+//! Roles are checked here, before anything is read from a server, and enforced again by
+//! the engine (`engine::roles`), so every driver gets the same rule.
 
-use super::journal::{Body, Journal, JournalError};
-use super::recovery::{
-    new_run_id, AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode,
-    ServerSpec, TimeColumn,
-};
 use crate::adapters::catalog::{restore_for, RepositoryView};
 use crate::config::{Config, Role, ServerConfig};
 use crate::domain::assess::{show, Recoverability, Verdict};
@@ -18,6 +13,11 @@ use crate::domain::lsn::Lsn;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::times::Stamp;
 use crate::domain::zone::Zone;
+use crate::engine::recovery::{
+    AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode, ServerSpec,
+    TimeColumn,
+};
+use crate::engine::roles::{journal_role_refusal, role_permits};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -62,46 +62,6 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// First and last WAL segment replay reads, when the catalog can tell.
     pub wal: Option<(String, String)>,
-}
-
-/// Whether `role` may run a recovery in `mode` on `server`; the message says what would work.
-pub fn role_permits(role: Role, mode: &RestoreMode, server: &str) -> Result<(), String> {
-    match (role, mode) {
-        (Role::Operator, _) | (Role::Drill, RestoreMode::Side { .. }) => Ok(()),
-        (Role::Trainee, _) => Err(format!(
-            "refused by role trainee: a trainee may explore and plan (`pitr-console plan --server {server} ...`), never change anything"
-        )),
-        (Role::Drill, RestoreMode::InPlace) => Err(format!(
-            "refused by role drill: a drill restores beside production only; add --restore-to DIR --port N to restore server {server} on a side instance"
-        )),
-    }
-}
-
-/// Writes a journal whose run was refused by role before anything was touched: the run
-/// header and its end, so `journal show` reads it and `resume` knows it is over.
-pub fn journal_role_refusal(
-    journal_dir: &Path,
-    server: &str,
-    target: &str,
-    role: Role,
-    reason: &str,
-) -> Result<PathBuf, JournalError> {
-    let run_id = new_run_id();
-    let mut j = Journal::create(journal_dir, server, &run_id)?;
-    j.write(Body::Run {
-        run_id,
-        server: server.to_string(),
-        target: target.to_string(),
-        checksum: String::new(),
-        steps: Vec::new(),
-        inputs: serde_json::json!({ "refused_by_role": role }),
-    })?;
-    j.write(Body::End {
-        status: super::event::RunStatus::Refused {
-            reason: reason.to_string(),
-        },
-    })?;
-    Ok(j.path().to_path_buf())
 }
 
 /// Refuses (and journals the refusal) when the role forbids this run.
@@ -528,9 +488,9 @@ mod tests {
         else {
             panic!("{err:?}")
         };
-        let state = super::super::journal::JournalState::read(&path).unwrap();
+        let state = crate::engine::journal::JournalState::read(&path).unwrap();
         assert!(
-            matches!(&state.ended, Some(super::super::event::RunStatus::Refused { reason }) if reason.contains("trainee"))
+            matches!(&state.ended, Some(crate::engine::event::RunStatus::Refused { reason }) if reason.contains("trainee"))
         );
     }
 }

@@ -2,15 +2,15 @@
 //! commands and the console's wizard so that both plan exactly the same run: a fresh read of
 //! the server's repository, `engine::prepare`, the journal directory and the ports.
 
-use super::catalog::{load_view, RepositoryView};
-use super::ssh::SshPool;
+use crate::adapters::catalog::{load_view, RepositoryView};
+use crate::adapters::ssh::SshPool;
 use crate::config::{Config, Role};
 use crate::domain::assess::{Recoverability, Verdict};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::zone::Zone;
 use crate::engine::ports::Ports;
-use crate::engine::prepare::{self, Prepared, Refusal, Request};
 use crate::engine::recovery::{FinalAction, RestoreMode};
+use crate::planning::prepare::{self, Prepared, Refusal, Request};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,8 +55,8 @@ pub fn journal_dir(config: &Config) -> Option<PathBuf> {
 /// does not name (a journal resumed without it) runs locally.
 pub fn ports(config: Option<&Config>, server: &str, pool: &Arc<SshPool>) -> Ports {
     match config.and_then(|c| c.servers.iter().find(|s| s.name == server)) {
-        Some(s) => super::ssh::ports_for(s, pool),
-        None => super::fs::local_ports(),
+        Some(s) => crate::adapters::ssh::ports_for(s, pool),
+        None => crate::adapters::fs::local_ports(),
     }
 }
 

@@ -4,14 +4,14 @@
 //! journal). The run itself is an ordinary engine run of `DrillPrep::inputs`. Blocking:
 //! call these off the event loop.
 
-use super::catalog::load_view;
-use super::drill_checks;
+use super::prepare::{self, enforce_role, find_server, Refusal, Request};
+use crate::adapters::catalog::load_view;
+use crate::adapters::drill_checks;
 use crate::config::{Config, Role};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::zone::Zone;
 use crate::engine::drill::{self, Checklist, DrillRecord, ItemStatus, PhaseId};
 use crate::engine::journal::JournalState;
-use crate::engine::prepare::{self, enforce_role, find_server, Refusal, Request};
 use crate::engine::recovery::{FinalAction, RecoveryInputs, RestoreMode};
 use chrono::Utc;
 use std::path::{Path, PathBuf};

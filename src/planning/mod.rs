@@ -1,0 +1,8 @@
+//! From what the operator asked (a server and a target) to the engine's inputs: the
+//! configuration, the repository's catalog and the role decide the backup, the WAL, the
+//! restore command and the ports; a refusal says why and what would work instead.
+//! The CLI and the TUI both plan through here, so they cannot disagree.
+
+pub mod drill_run;
+pub mod prepare;
+pub mod run_request;
