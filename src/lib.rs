@@ -11,6 +11,7 @@ pub mod domain;
 pub mod engine;
 pub mod lab;
 pub mod planning;
+pub mod report;
 pub mod tui;
 pub mod ui;
 pub mod wal;

@@ -3,6 +3,7 @@
 
 pub mod barman;
 pub mod catalog;
+pub mod drill_checks;
 pub mod fs;
 pub mod local_repo;
 pub mod patroni;

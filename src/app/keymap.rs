@@ -48,10 +48,11 @@ pub enum Action {
     JumpNearest,
     ScrollUp,
     ScrollDown,
+    Drill,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 37] = [
         Action::Quit,
         Action::Help,
         Action::Close,
@@ -88,6 +89,7 @@ impl Action {
         Action::JumpNearest,
         Action::ScrollUp,
         Action::ScrollDown,
+        Action::Drill,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -130,6 +132,7 @@ impl Action {
             Action::JumpNearest => "wizard: cursor to the nearest recoverable instant",
             Action::ScrollUp => "wizard: scroll the plan or journal up a page",
             Action::ScrollDown => "wizard: scroll the plan or journal down a page",
+            Action::Drill => "the restore drill's checklist (Esc closes it)",
         }
     }
 }

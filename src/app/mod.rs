@@ -2,6 +2,7 @@
 //! `update`. Pure: no terminal, no IO, no clock; unit-tested without a terminal.
 
 pub mod buckets;
+pub mod drill;
 pub mod geometry;
 pub mod keymap;
 pub mod msg;

@@ -45,6 +45,10 @@ pub enum Msg {
     /// The run's journal, read again.
     JournalRead(Result<Vec<Record>, String>),
     NoteWritten(Result<(), String>),
+    /// The drill's preparation (backup located and verified), or why it could not be done.
+    DrillPrepared(Result<Box<super::drill::DrillReady>, String>),
+    /// The drill's end: its record as written, and the Markdown report's path.
+    DrillConcluded(Result<Box<(crate::engine::drill::DrillRecord, Option<PathBuf>)>, String>),
 }
 
 /// Work the event loop runs off the model; results come back as `Msg`s. Only `StartRun`
@@ -72,4 +76,9 @@ pub enum Cmd {
     /// A note for the running engine's journal.
     WriteNote(String),
     ReadJournal(PathBuf),
+    /// Locate and verify the backup for a drill (reads only); answers `Msg::DrillPrepared`.
+    DrillPrepare(Box<super::drill::DrillStart>),
+    /// Verify the side instance, sign off, write the record and report; answers
+    /// `Msg::DrillConcluded`.
+    DrillConclude(Box<super::drill::DrillConclusion>),
 }

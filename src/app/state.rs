@@ -122,6 +122,10 @@ pub struct App {
     pub wizard: Option<Wizard>,
     /// Where run journals go; None when neither configured nor derivable.
     pub journal_dir: Option<PathBuf>,
+    /// The drill checklist screen, while open (it covers the panes).
+    pub drill: Option<super::drill::DrillScreen>,
+    /// The drill's checklist: the shipped one until the loop loads the site's.
+    pub checklist: crate::engine::drill::Checklist,
     pub quitting: bool,
 }
 
@@ -182,6 +186,8 @@ impl App {
             pending_target: None,
             wizard: None,
             journal_dir: crate::planning::run_request::journal_dir(config),
+            drill: None,
+            checklist: crate::engine::drill::Checklist::builtin(),
             quitting: false,
         }
     }

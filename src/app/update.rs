@@ -23,6 +23,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Tick { now } => {
             let mut cmds = probes_due(app, now);
             cmds.extend(wizard::on_tick(app, now));
+            super::drill::on_tick(app, now);
             cmds
         }
         Msg::CatalogLoaded { repository, result } => {
@@ -51,11 +52,18 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Engine(event) => {
+            let cmds = super::drill::on_engine(app, &event);
             wizard::on_engine(app, event);
-            Vec::new()
+            cmds
         }
         Msg::RunNotStarted(error) => {
+            super::drill::on_not_started(app, &error);
             wizard::on_not_started(app, error);
+            Vec::new()
+        }
+        Msg::DrillPrepared(result) => super::drill::on_prepared(app, result),
+        Msg::DrillConcluded(result) => {
+            super::drill::on_concluded(app, result);
             Vec::new()
         }
         Msg::JournalRead(result) => {
@@ -102,6 +110,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
     if app.wizard.is_some() && matches!(app.mode, Mode::Normal) {
         return wizard::on_key(app, key);
+    }
+    if let Some(cmds) = super::drill::route_key(app, key) {
+        return cmds;
     }
     if let Mode::Input(input) = &mut app.mode {
         match key.code {
@@ -184,6 +195,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         | Action::JumpNearest
         | Action::ScrollUp
         | Action::ScrollDown => {}
+        Action::Drill => super::drill::open(app),
     }
     Vec::new()
 }

@@ -2,12 +2,15 @@
 
 mod catalog;
 mod context;
+mod drill;
 mod exit;
 mod journal;
 mod lab;
 mod plan;
 mod recover;
+mod report;
 mod target_args;
+mod train;
 
 use crate::config::Role;
 use clap::{Parser, Subcommand};
@@ -57,6 +60,12 @@ pub enum Command {
     /// Read a run's journal.
     #[command(subcommand)]
     Journal(journal::JournalCommand),
+    /// The report of a run (Markdown, or --json), also written beside its journal.
+    Report(report::ReportArgs),
+    /// The monthly restore drill, headless: checklist, timed phases, RTO/RPO, sign-off, report.
+    Drill(drill::DrillArgs),
+    /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
+    Train(train::TrainArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -83,6 +92,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
         Some(Command::Lab(cmd)) => {
+            if !matches!(cmd, lab::LabCommand::Status { .. }) {
+                let (role, _) =
+                    context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+                if role == Role::Trainee {
+                    return Err(Failure::refused(
+                        "refused by role trainee: building, changing or removing the lab changes it for everyone who trains on it; `lab status` and `train` are open to trainees",
+                    ));
+                }
+            }
             lab::run(cmd, cli.config.as_deref(), cli.role, cli.tz.as_deref())
         }
         Some(Command::Catalog { server, json }) => {
@@ -110,6 +128,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let (_, zone) =
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             journal::run(cmd, zone)
+        }
+        Some(Command::Report(args)) => {
+            let (_, zone) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            report::run(args, zone)
+        }
+        Some(Command::Drill(args)) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            drill::run(&ctx, args)
+        }
+        Some(Command::Train(args)) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            train::run(&ctx, args)
         }
     }
 }

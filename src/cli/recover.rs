@@ -158,7 +158,26 @@ pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Resu
     finish(driver, started, &inputs)
 }
 
-fn engine_failure(e: EngineError) -> Failure {
+/// Drives a started run to its end, printing progress lines; its status and journal.
+pub(super) fn run_to_end(
+    started: (Runner, RunHandle),
+    action: Action,
+) -> Result<(RunStatus, PathBuf), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::step_failed(format!("cannot start the async runtime: {e}")))?;
+    let driver = Driver {
+        action,
+        json: false,
+        resumed: false,
+    };
+    let (status, outcome) = rt.block_on(driver.drive(started));
+    Ok((status, outcome.journal))
+}
+
+pub(super) fn engine_failure(e: EngineError) -> Failure {
     match e {
         EngineError::RefusedByRole { message, journal } => Failure::refused(match journal {
             Some(j) => format!(

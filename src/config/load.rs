@@ -191,6 +191,23 @@ fn validate(c: &Config) -> Result<(), String> {
         tz.parse::<Zone>()
             .map_err(|e| format!("key `timezone`: {e}"))?;
     }
+    if let Some(p) = &c.drill_checklist {
+        if !p.is_absolute() {
+            return Err(format!(
+                "key `drill_checklist` is `{}`: give an absolute path, e.g. /etc/pitr-console/drill.toml",
+                p.display()
+            ));
+        }
+    }
+    if c.drill_smoke
+        .as_deref()
+        .is_some_and(|s| s.trim().is_empty())
+    {
+        return Err(
+            "key `drill_smoke` is empty: give a command, or leave the key out to skip the smoke test"
+                .into(),
+        );
+    }
     let mut names = std::collections::HashSet::new();
     for r in &c.repositories {
         if !names.insert(&r.name) {
@@ -243,6 +260,26 @@ fn validate(c: &Config) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drill_keys() {
+        let p = Path::new("t.toml");
+        let c = parse(
+            p,
+            "drill_checklist = \"/etc/pitr-console/drill.toml\"\ndrill_smoke = \"true\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.drill_checklist,
+            Some(PathBuf::from("/etc/pitr-console/drill.toml"))
+        );
+        let e = parse(p, "drill_checklist = \"drill.toml\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("absolute path"), "{e}");
+        let e = parse(p, "drill_smoke = \" \"\n").unwrap_err().to_string();
+        assert!(e.contains("drill_smoke"), "{e}");
+    }
 
     const GOOD: &str = r#"
 timezone = "Europe/Berlin"

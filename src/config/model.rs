@@ -12,6 +12,11 @@ pub struct Config {
     pub journal_dir: Option<PathBuf>,
     /// Role when the command line gives none.
     pub role: Option<Role>,
+    /// The site's drill checklist (a copy of assets/drill-checklist.toml); the shipped one
+    /// when absent.
+    pub drill_checklist: Option<PathBuf>,
+    /// Application smoke command a drill runs against the restored side instance.
+    pub drill_smoke: Option<String>,
     #[serde(default, rename = "repository")]
     pub repositories: Vec<RepositoryConfig>,
     #[serde(default, rename = "server")]

@@ -3,6 +3,7 @@
 //! No terminal here; IO goes through the ports.
 
 pub mod control_data;
+pub mod drill;
 pub mod event;
 pub mod journal;
 pub mod lock;
@@ -14,6 +15,7 @@ pub mod roles;
 pub mod runner;
 pub mod step;
 pub mod steps;
+pub mod training;
 
 #[cfg(test)]
 mod fakes;

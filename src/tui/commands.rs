@@ -39,6 +39,10 @@ impl Commands {
                 Cmd::Decide(decision) => self.bridge.decide(decision),
                 Cmd::WriteNote(text) => self.bridge.note(text, tx),
                 Cmd::ReadJournal(path) => engine_bridge::read_journal(path, tx),
+                Cmd::DrillPrepare(start) => {
+                    super::drill_runner::prepare(config, *start, index_dir, tx)
+                }
+                Cmd::DrillConclude(c) => super::drill_runner::conclude(config, *c, tx),
                 Cmd::LoadCatalog { repository } => {
                     let repo = config
                         .repositories

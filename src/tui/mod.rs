@@ -3,6 +3,7 @@
 //! blocks on a server or a repository.
 
 mod commands;
+mod drill_runner;
 pub mod engine_bridge;
 mod logging;
 
@@ -53,6 +54,10 @@ pub async fn run(launch: Launch) -> color_eyre::Result<()> {
         .ok()
         .and_then(|name| name.parse::<Zone>().ok());
     let mut app = App::new(&config, origin_label, role, display, local);
+    match crate::engine::drill::Checklist::load(config.drill_checklist.as_deref()) {
+        Ok(c) => app.checklist = c,
+        Err(e) => tracing::warn!("{e}; the drill screen uses the shipped checklist"),
+    }
     // ratatui::try_init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init().wrap_err("cannot set up the terminal")?;
     let result = event_loop(&mut terminal, &mut app, config, index_dir).await;

@@ -2,6 +2,7 @@
 //! that the model could have prepared once.
 
 pub mod detail;
+pub mod drill;
 pub mod help;
 pub mod input;
 pub mod journal_view;
@@ -56,6 +57,9 @@ pub fn render(frame: &mut Frame, app: &App) {
     status_bar::render(frame, app, areas.status);
     if let Some(pending) = &app.pending_target {
         transactions::render_pending(frame, pending, areas.status);
+    }
+    if let Some(d) = &app.drill {
+        drill::render(frame, app, d, areas.body);
     }
     match &app.mode {
         Mode::Normal => {}

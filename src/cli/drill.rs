@@ -1,0 +1,161 @@
+//! `pitr-console drill`: the monthly restore drill, headless. Preparation (backup located and
+//! verified, expected counts), recovery (a side restore run by the engine, promoted on the
+//! side instance), verification (checks, counts, the smoke command), sign-off; every phase
+//! timed. The drill record and the report are written beside the run's journal.
+
+use super::context::Context;
+use super::exit::Failure;
+use super::plan::journal_dir;
+use super::recover::{engine_failure, run_to_end, Action};
+use super::target_args::TargetArgs;
+use crate::adapters::fs::local_ports;
+use crate::engine::drill::{human_ms, Checklist, DrillRecord};
+use crate::engine::journal::JournalState;
+use crate::engine::recovery;
+use crate::engine::RunStatus;
+use crate::planning::drill_run::{self, DrillRequest};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The configured server whose backups are drilled (production is not touched).
+    #[arg(long)]
+    pub server: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// New directory for the side instance.
+    #[arg(long, value_name = "DIR")]
+    pub restore_to: PathBuf,
+    /// Port of the side instance.
+    #[arg(long)]
+    pub port: u16,
+    /// Who performed the drill (sign-off).
+    #[arg(long, value_name = "NAME")]
+    pub performed_by: Option<String>,
+    /// Who verified it (sign-off).
+    #[arg(long, value_name = "NAME")]
+    pub verified_by: Option<String>,
+    /// Stands for typing the server's name, should a step ask for it.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
+    let target = args.target.target(ctx.zone)?;
+    let checklist =
+        Checklist::load(ctx.config.drill_checklist.as_deref()).map_err(Failure::bad_input)?;
+    let req = DrillRequest {
+        server: args.server.clone(),
+        target,
+        restore_to: args.restore_to.clone(),
+        port: args.port,
+        role: ctx.role,
+        journal_dir: journal_dir(ctx)?,
+        index_dir: ctx.index_dir(),
+        zone: ctx.zone,
+    };
+    println!("Preparation");
+    let prep = drill_run::prepare(&ctx.config, &checklist, &req)?;
+    let mut record = prep.record;
+    println!(
+        "Drill of server {}: {}",
+        args.server, record.checklist_title
+    );
+    for id in ["backup_located", "backup_verified"] {
+        say(&record, id);
+    }
+    if let Some(stop) = prep.stop {
+        return finish(ctx, record, None, &args, Some(stop));
+    }
+    println!(
+        "Recovery (a side restore into {})",
+        args.restore_to.display()
+    );
+    let plan = recovery::plan(&prep.inputs);
+    let confirmation = args.yes.then(|| prep.inputs.server.name.clone());
+    let started = recovery::start(plan, local_ports(), confirmation).map_err(engine_failure)?;
+    let (status, journal) = run_to_end(started, Action::Promote)?;
+    let state = JournalState::read(&journal).map_err(Failure::step_failed)?;
+    println!("Verification");
+    drill_run::verify(
+        &mut record,
+        &state,
+        &prep.inputs,
+        ctx.config.drill_smoke.as_deref(),
+    );
+    for id in ["checks", "row_counts", "smoke"] {
+        say(&record, id);
+    }
+    let stop =
+        (status != RunStatus::Promoted).then(|| format!("the side restore ended {status:?}"));
+    finish(ctx, record, Some(journal), &args, stop)
+}
+
+fn say(record: &DrillRecord, id: &str) {
+    if let Some(i) = record.item(id) {
+        println!("  {} {}: {}", i.status.mark(), i.text, i.detail);
+    }
+}
+
+/// Sign-off, the record and the report; the exit code says whether the drill passed.
+fn finish(
+    ctx: &Context,
+    mut record: DrillRecord,
+    journal: Option<PathBuf>,
+    args: &DrillArgs,
+    stopped: Option<String>,
+) -> Result<(), Failure> {
+    record.problems.extend(stopped.clone());
+    let report = drill_run::conclude(
+        &mut record,
+        journal.as_deref(),
+        args.performed_by.clone(),
+        args.verified_by.clone(),
+        &ctx.zone,
+    )
+    .map_err(Failure::step_failed)?;
+    println!("Sign-off");
+    say(&record, "performed_by");
+    say(&record, "verified_by");
+    for p in record.phases.iter().filter(|p| p.id.timed()) {
+        println!(
+            "  {:<14} {}",
+            p.title,
+            p.duration_ms.map_or("not timed".into(), human_ms)
+        );
+    }
+    println!(
+        "  {:<14} {}",
+        "RTO total",
+        record.rto_ms.map_or("not measured".into(), human_ms)
+    );
+    match &record.rpo {
+        Some(r) => println!(
+            "  {:<14} {} (to the newest archived commit, {})",
+            "RPO",
+            human_ms((r.seconds * 1000.0).round() as u64),
+            ctx.zone.format(r.newest_commit)
+        ),
+        None => println!("  {:<14} not measured", "RPO"),
+    }
+    let Some(md) = report else {
+        return Err(Failure::step_failed(format!(
+            "nothing was restored: {}",
+            record.problems.join("; ")
+        )));
+    };
+    println!("Report: {}", md.display());
+    println!(
+        "The side instance stays up for inspection: stop it with `pg_ctl -D {} stop`",
+        args.restore_to.display()
+    );
+    if stopped.is_some() || !drill_run::passed(&record) {
+        return Err(Failure::step_failed(format!(
+            "the drill found problems: {}. Report: {}",
+            record.problems.join("; "),
+            md.display()
+        )));
+    }
+    Ok(())
+}

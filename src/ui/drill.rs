@@ -1,0 +1,166 @@
+//! The drill checklist screen: phases with their times, items with status and detail, the
+//! RTO and RPO, the sign-off names. It covers the panes while open.
+
+use super::theme;
+use crate::app::drill::{DrillRun, DrillScreen, SignField};
+use crate::app::App;
+use crate::engine::drill::{human_ms, ItemStatus, PhaseId};
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+
+fn status_style(s: ItemStatus) -> Style {
+    match s {
+        ItemStatus::Passed => Style::new().fg(Color::Green),
+        ItemStatus::Failed => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ItemStatus::Running => Style::new().fg(Color::Yellow),
+        ItemStatus::Noted => Style::new().fg(Color::Cyan),
+        ItemStatus::Open | ItemStatus::Pending | ItemStatus::Skipped => Style::new(),
+    }
+}
+
+pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
+    let zone = app.zone_choice().zone;
+    let r = &d.record;
+    let mut lines: Vec<Line> = Vec::new();
+    let rto = r.rto_ms.map_or("not measured yet".into(), human_ms);
+    let rpo = r.rpo.as_ref().map_or("not measured yet".into(), |x| {
+        human_ms((x.seconds * 1000.0).round() as u64)
+    });
+    lines.push(Line::from(vec![Span::raw(format!(
+        " Server {} · target {}",
+        d.server, d.target
+    ))]));
+    let (state, state_style) = match &d.run {
+        DrillRun::Idle if d.read_only => (String::new(), Style::new()),
+        DrillRun::Idle => (
+            "r runs the drill: side restore beside production, promoted there".into(),
+            Style::new(),
+        ),
+        DrillRun::Preparing => (
+            "preparing: locating and verifying the backup…".into(),
+            Style::new().fg(Color::Yellow),
+        ),
+        DrillRun::Running { .. } => (
+            "running the side restore…".into(),
+            Style::new().fg(Color::Yellow),
+        ),
+        DrillRun::Concluding => (
+            "verifying, signing off, writing the report…".into(),
+            Style::new().fg(Color::Yellow),
+        ),
+        DrillRun::Done { report: Some(p) } => (
+            format!("done. Report: {}", p.display()),
+            Style::new().fg(Color::Green),
+        ),
+        DrillRun::Done { report: None } => (
+            "done (nothing restored, no report)".into(),
+            Style::new().fg(Color::Red),
+        ),
+        DrillRun::Failed(e) => (format!("stopped: {e}"), Style::new().fg(Color::Red)),
+    };
+    if !state.is_empty() {
+        lines.push(Line::styled(format!(" {state}"), state_style));
+    }
+    lines.push(Line::from(vec![
+        Span::styled(" RTO ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(rto),
+        Span::styled("   RPO ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(rpo),
+    ]));
+    let mut selected_line = 0;
+    let mut flat = 0;
+    for p in &r.phases {
+        let time = match (p.duration_ms, p.started, p.finished) {
+            (Some(ms), Some(s), Some(f)) => {
+                format!("{} ({} – {})", human_ms(ms), zone.clock(s), zone.clock(f))
+            }
+            (Some(ms), _, _) => human_ms(ms),
+            _ if p.id == PhaseId::SignOff => String::new(),
+            _ => "not timed yet".into(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {}", p.title),
+                Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            ),
+            Span::raw(format!("  {time}")),
+        ]));
+        for i in &p.items {
+            let selected = flat == d.selected;
+            if selected {
+                selected_line = lines.len();
+            }
+            let detail = if i.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", i.detail)
+            };
+            let mut line = Line::from(vec![
+                Span::raw(if selected { " ▶ " } else { "   " }),
+                Span::styled(format!("{} ", i.status.mark()), status_style(i.status)),
+                Span::raw(i.text.clone()),
+                Span::styled(detail, Style::new().fg(Color::DarkGray)),
+            ]);
+            if selected {
+                line = line.style(Style::new().add_modifier(Modifier::REVERSED));
+            }
+            lines.push(line);
+            flat += 1;
+        }
+    }
+    let field = |label: &str, input: &tui_input::Input, which: SignField| {
+        let editing = d.editing == Some(which);
+        let value = if input.value().is_empty() && !editing {
+            "—".to_string()
+        } else {
+            input.value().to_string()
+        };
+        let style = if editing {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else {
+            Style::new()
+        };
+        vec![
+            Span::styled(label.to_string(), Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(format!("{value}{}", if editing { "▏" } else { "" }), style),
+        ]
+    };
+    let mut sign = vec![Span::raw(" ")];
+    sign.extend(field(
+        "p Performed by: ",
+        &d.performed_by,
+        SignField::PerformedBy,
+    ));
+    sign.push(Span::raw("   "));
+    sign.extend(field(
+        "v Verified by: ",
+        &d.verified_by,
+        SignField::VerifiedBy,
+    ));
+    lines.push(Line::from(sign));
+    if d.read_only {
+        lines.push(Line::styled(
+            " trainee: read-only. The checklist can be read; the drill cannot be run.",
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    for p in r.problems.iter() {
+        lines.push(Line::styled(format!(" ! {p}"), Style::new().fg(Color::Red)));
+    }
+    let inner_height = usize::from(area.height.saturating_sub(2));
+    let offset = (selected_line + 1).saturating_sub(inner_height);
+    let block = Block::bordered()
+        .title(format!(" Restore drill: {} ", r.checklist_title))
+        .title_bottom(" ↑↓ select · Space tick · p/v sign-off names · r run · Esc close ")
+        .border_style(theme::pane_border(true));
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((u16::try_from(offset).unwrap_or(u16::MAX), 0)),
+        area,
+    );
+}

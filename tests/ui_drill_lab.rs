@@ -1,0 +1,218 @@
+//! The drill from the console on a real lab, driven like the console drives it but without
+//! a terminal: `D` on the instant of the incident, names typed, `r`; preparation, the side
+//! restore through the engine bridge, verification and sign-off; the Markdown report holds
+//! RTO per phase and the sign-off, and the side instance holds the deleted rows.
+
+mod drill_support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use drill_support::{build, fingerprint, stop};
+use pitr_console::app::drill::DrillRun;
+use pitr_console::app::{update, App, Msg};
+use pitr_console::config::Role;
+use pitr_console::domain::zone::Zone;
+use pitr_console::engine::drill::{ItemStatus, PhaseId};
+use pitr_console::tui::Commands;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Stops side instances the drill started under `dir`, also when the test fails.
+struct Sides(PathBuf);
+
+impl Drop for Sides {
+    fn drop(&mut self) {
+        for e in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("drill-") {
+                stop(&e.path());
+            }
+        }
+    }
+}
+
+struct Console {
+    app: App,
+    rx: UnboundedReceiver<Msg>,
+    commands: Commands,
+}
+
+impl Console {
+    fn key(&mut self, code: KeyCode) {
+        let cmds = update(
+            &mut self.app,
+            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        );
+        self.commands.spawn(cmds);
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done(&self.app) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = tokio::time::timeout(left, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("the command runner holds a sender");
+            let cmds = update(&mut self.app, msg);
+            self.commands.spawn(cmds);
+        }
+    }
+}
+
+#[test]
+fn a_drill_from_the_console_ends_with_a_signed_report() {
+    let (guard, record) = build(56020);
+    let _sides = Sides(record.pgdata.parent().unwrap().to_path_buf());
+    let incident = record.first_incident().unwrap().clone();
+    let commit = incident.commit_time.unwrap();
+    let production = fingerprint(&record.pgdata);
+    let mut config = pitr_console::config::load(&record.config_file).unwrap();
+    config.drill_smoke = Some("psql -X -At -c 'select count(*) from orders'".into());
+    config.journal_dir = Some(guard.path("journal"));
+    let index_dir = tempfile::tempdir().unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut c = Console {
+            app: App::new(&config, "lab".into(), Role::Drill, Zone::UTC, None),
+            rx,
+            commands: Commands::new(config.clone(), Some(index_dir.path().to_path_buf()), tx),
+        };
+        update(
+            &mut c.app,
+            Msg::Resize {
+                width: 160,
+                height: 48,
+            },
+        );
+        let first = c.app.start(commit);
+        c.commands.spawn(first);
+        c.until("the catalog", Duration::from_secs(30), |a| {
+            a.data().is_some()
+        })
+        .await;
+
+        // Just before the DELETE committed, from the drill screen.
+        c.app.cursor = commit;
+        c.key(KeyCode::Char('D'));
+        assert!(c.app.drill.is_some());
+        c.key(KeyCode::Char('p'));
+        c.type_text("Alice Ops");
+        c.key(KeyCode::Enter);
+        c.key(KeyCode::Char('v'));
+        c.type_text("Bob DBA");
+        c.key(KeyCode::Enter);
+        c.key(KeyCode::Char('r'));
+        assert_eq!(c.app.drill.as_ref().unwrap().run, DrillRun::Preparing);
+        c.key(KeyCode::Esc);
+        assert!(c.app.drill.is_some(), "a drill under way keeps its screen");
+        c.until("the drill's end", Duration::from_secs(180), |a| {
+            matches!(
+                a.drill.as_ref().map(|d| &d.run),
+                Some(DrillRun::Done { .. } | DrillRun::Failed(_))
+            )
+        })
+        .await;
+        c.app
+    });
+
+    let d = app.drill.as_ref().unwrap();
+    let DrillRun::Done {
+        report: Some(report),
+    } = &d.run
+    else {
+        panic!(
+            "the drill did not end with a report: {:?}\n{:#?}",
+            d.run, d.record.problems
+        );
+    };
+    let r = &d.record;
+    for p in r.phases.iter().filter(|p| p.id.timed()) {
+        assert!(
+            p.duration_ms.is_some_and(|ms| ms > 0) && p.started.is_some() && p.finished.is_some(),
+            "phase {:?} not timed: {p:?}",
+            p.id
+        );
+    }
+    assert!(r.rto_ms.is_some_and(|ms| ms > 0) && r.rpo.is_some());
+    for id in [
+        "backup_verified",
+        "side_restore",
+        "reached_target",
+        "promoted",
+        "checks",
+        "smoke",
+    ] {
+        assert_eq!(
+            r.item(id).unwrap().status,
+            ItemStatus::Passed,
+            "{id}: {:?}",
+            r.item(id)
+        );
+    }
+    assert_eq!(r.sign_off.performed_by.as_deref(), Some("Alice Ops"));
+    assert!(r.phase(PhaseId::Recovery).unwrap().duration_ms.unwrap() > 0);
+    let md = std::fs::read_to_string(report).unwrap();
+    for phase in [
+        "| Preparation |",
+        "| Recovery |",
+        "| Verification |",
+        "| **Total RTO**",
+    ] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(phase))
+            .unwrap_or_else(|| panic!("{phase}:\n{md}"));
+        assert!(
+            !line.contains("not timed") && !line.contains("not measured"),
+            "{line}"
+        );
+    }
+    assert!(
+        md.contains("Performed by: Alice Ops") && md.contains("Verified by: Bob DBA"),
+        "{md}"
+    );
+    let journal = r.journal.clone().unwrap();
+    let state = pitr_console::engine::journal::JournalState::read(&journal).unwrap();
+    let inputs: pitr_console::engine::recovery::RecoveryInputs =
+        serde_json::from_value(state.inputs).unwrap();
+    let pitr_console::engine::recovery::RestoreMode::Side { dir, port } = inputs.mode else {
+        panic!("the drill restored in place");
+    };
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-q", "-h"])
+        .arg(&record.socket_dir)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-d",
+            &record.database,
+            "-c",
+            "select count(*) from orders",
+        ])
+        .output()
+        .unwrap();
+    let rows: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(
+        rows,
+        incident.rows_before,
+        "side instance in {}",
+        dir.display()
+    );
+    assert_eq!(
+        fingerprint(&record.pgdata).1,
+        production.1,
+        "production's pg_control changed"
+    );
+}
