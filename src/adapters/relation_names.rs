@@ -19,10 +19,7 @@ pub async fn resolve(
     nodes: &[RelFileNode],
 ) -> Result<Vec<(RelFileNode, Option<String>)>, String> {
     let work = async {
-        let mut config: tokio_postgres::Config = dsn
-            .parse()
-            .map_err(|e| format!("dsn `{dsn}` does not parse: {e}"))?;
-        config.connect_timeout(PROBE_TIMEOUT);
+        let config = super::server_status::watcher_config(dsn)?;
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
             .await

@@ -73,11 +73,24 @@ async fn patroni_state(server: &ServerConfig) -> Option<PatroniState> {
     })
 }
 
-async fn facts(dsn: &str) -> Result<ServerFacts, String> {
+/// The connection the console itself opens to look at a server: bounded in time and
+/// read-only at the server (`default_transaction_read_only`), whatever the role; what it
+/// runs only reads, and a trainee's console must not be able to change anything.
+pub fn watcher_config(dsn: &str) -> Result<tokio_postgres::Config, String> {
     let mut config: tokio_postgres::Config = dsn
         .parse()
         .map_err(|e| format!("dsn `{dsn}` does not parse: {e}"))?;
     config.connect_timeout(PROBE_TIMEOUT);
+    let options = match config.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} -c default_transaction_read_only=on"),
+        _ => "-c default_transaction_read_only=on".to_string(),
+    };
+    config.options(&options);
+    Ok(config)
+}
+
+async fn facts(dsn: &str) -> Result<ServerFacts, String> {
+    let config = watcher_config(dsn)?;
     let (client, connection) = config
         .connect(tokio_postgres::NoTls)
         .await
@@ -119,5 +132,19 @@ fn describe(e: &tokio_postgres::Error) -> String {
     match std::error::Error::source(e) {
         Some(inner) => format!("{e}: {inner}"),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_console_watches_read_only() {
+        let c = super::watcher_config("host=/tmp port=5432 options='-c work_mem=4MB'").unwrap();
+        assert_eq!(
+            c.get_options(),
+            Some("-c work_mem=4MB -c default_transaction_read_only=on")
+        );
+        let c = super::watcher_config("host=/tmp").unwrap();
+        assert_eq!(c.get_options(), Some("-c default_transaction_read_only=on"));
     }
 }
