@@ -3,31 +3,18 @@
 //! Expected row counts come from the lab's record, or from a copy recovered to just
 //! before the incident (which still holds every row the incident deleted).
 
+mod lab_support;
+
 use chrono::{DateTime, Utc};
+use lab_support::{build, psql, stop, LabGuard};
 use pitr_console::engine::journal::JournalState;
 use pitr_console::engine::RunStatus;
-use pitr_console::lab::{self, LabOptions, LabRecord};
+use pitr_console::lab::LabRecord;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
-
-/// Removes the lab (stopping its server) even when an assertion fails.
-struct LabGuard {
-    dir: PathBuf,
-    parent: tempfile::TempDir,
-}
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if self.dir.exists() {
-            if let Err(e) = lab::down(&self.dir) {
-                eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
-            }
-        }
-    }
-}
 
 /// Stops the side instances a test started, also when it fails.
 #[derive(Default)]
@@ -45,54 +32,6 @@ impl Drop for SideServers {
             stop(d);
         }
     }
-}
-
-fn stop(dir: &Path) {
-    if dir.join("postmaster.pid").exists() {
-        let _ = Command::new("runuser")
-            .args([
-                "-u",
-                "postgres",
-                "--",
-                "pg_ctl",
-                "stop",
-                "-m",
-                "immediate",
-                "-w",
-                "-D",
-            ])
-            .arg(dir)
-            .output();
-    }
-}
-
-fn build(port: u16, with_gap: bool) -> (LabGuard, LabRecord) {
-    let parent = tempfile::Builder::new()
-        .prefix("pitr-cli-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    if nix::unistd::Uid::effective().is_root() {
-        let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-        nix::unistd::chown(parent.path(), Some(pg.uid), Some(pg.gid)).unwrap();
-    }
-    let guard = LabGuard {
-        dir: parent.path().join("lab"),
-        parent,
-    };
-    let start = Instant::now();
-    let record = lab::up(&LabOptions {
-        dir: Some(guard.dir.clone()),
-        port: Some(port),
-        scale: 1,
-        with_gap,
-    })
-    .unwrap();
-    eprintln!(
-        "lab (with_gap={with_gap}) built in {:.1} s\n{}",
-        start.elapsed().as_secs_f64(),
-        record.summary()
-    );
-    (guard, record)
 }
 
 /// The lab's configuration plus a time column, so time targets check for newer rows.
@@ -140,21 +79,6 @@ fn cli(config: &Path, args: &[&str]) -> Out {
 
 fn expect(o: &Out, code: i32) {
     assert_eq!(o.code, code, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
-}
-
-fn psql(record: &LabRecord, port: u16, sql: &str) -> String {
-    let out = Command::new("runuser")
-        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-q", "-h"])
-        .arg(&record.socket_dir)
-        .args(["-p", &port.to_string(), "-d", &record.database, "-c", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn count(record: &LabRecord, port: u16) -> u64 {

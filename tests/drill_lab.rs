@@ -3,8 +3,10 @@
 //! And no path lets a trainee change anything.
 
 mod drill_support;
+mod lab_support;
 
-use drill_support::{build, cli, fingerprint};
+use drill_support::{assert_every_phase_timed, cli, fingerprint};
+use lab_support::build;
 use pitr_console::engine::drill::{DrillRecord, ItemStatus, PhaseId};
 use std::path::{Path, PathBuf};
 
@@ -36,7 +38,7 @@ fn psql_count(socket: &Path, port: u16, db: &str) -> u64 {
 
 #[test]
 fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
-    let (mut guard, record) = build(56010);
+    let (mut guard, record) = build(56010, false);
     let inc = record.first_incident().unwrap().clone();
     let at = inc
         .commit_time
@@ -183,21 +185,7 @@ fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
     let reports = files_ending(&journal_dir, "-report.md");
     assert_eq!(reports.len(), 1);
     let md = std::fs::read_to_string(&reports[0]).unwrap();
-    for phase in [
-        "| Preparation |",
-        "| Recovery |",
-        "| Verification |",
-        "| **Total RTO**",
-    ] {
-        let line = md
-            .lines()
-            .find(|l| l.starts_with(phase))
-            .unwrap_or_else(|| panic!("{phase} missing:\n{md}"));
-        assert!(
-            !line.contains("not timed") && !line.contains("not measured"),
-            "{line}"
-        );
-    }
+    assert_every_phase_timed(&md);
     assert!(md.contains("RPO of the chosen instant: **"), "{md}");
     assert!(
         md.contains("Performed by: Alice Ops") && md.contains("Verified by: Bob DBA"),

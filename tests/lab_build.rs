@@ -1,63 +1,14 @@
 //! Builds real labs (PostgreSQL from the machine) and checks what they recorded, and that
 //! the local catalog reads the same thing back.
 
+mod lab_support;
+
+use lab_support::build;
 use pitr_console::adapters::local_repo::read_catalog;
 use pitr_console::domain::backup::BackupFormat;
 use pitr_console::domain::catalog::Catalog;
 use pitr_console::domain::segment::{SegmentSize, WalSegment};
 use pitr_console::lab::{self, LabOptions, LabRecord};
-use std::path::PathBuf;
-use std::time::Instant;
-
-/// Removes the lab (stopping its server) even when an assertion fails.
-struct LabGuard {
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if self.dir.exists() {
-            if let Err(e) = lab::down(&self.dir) {
-                eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
-            }
-        }
-    }
-}
-
-/// A temp directory the server user can own (root's default temp dirs are 0700).
-fn lab_dir() -> LabGuard {
-    let parent = tempfile::Builder::new()
-        .prefix("pitr-lab-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    if nix::unistd::Uid::effective().is_root() {
-        let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-        nix::unistd::chown(parent.path(), Some(pg.uid), Some(pg.gid)).unwrap();
-    }
-    LabGuard {
-        dir: parent.path().join("lab"),
-        _parent: parent,
-    }
-}
-
-fn build(port: u16, with_gap: bool) -> (LabGuard, LabRecord) {
-    let guard = lab_dir();
-    let start = Instant::now();
-    let record = lab::up(&LabOptions {
-        dir: Some(guard.dir.clone()),
-        port: Some(port),
-        scale: 1,
-        with_gap,
-    })
-    .unwrap();
-    eprintln!(
-        "lab (with_gap={with_gap}) built in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    eprintln!("{}", record.summary());
-    (guard, record)
-}
 
 /// The catalog of the lab's repository must say what the lab recorded.
 fn check_catalog(record: &LabRecord) -> Catalog {

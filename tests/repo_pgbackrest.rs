@@ -10,10 +10,7 @@
 
 mod repo_support;
 
-use pitr_console::adapters::catalog::load_view;
 use pitr_console::domain::target::RecoveryTarget;
-use pitr_console::engine::recovery::RestoreMode;
-use pitr_console::engine::Decision;
 use repo_support::{tool_present, Primary, ROWS_AT_BEFORE_DELETE};
 use std::time::Instant;
 
@@ -62,12 +59,8 @@ async fn pgbackrest_backs_up_catalogs_and_recovers_to_an_instant() {
     let (config_file, config) = p.write_config(&format!(
         "kind = \"pgbackrest\"\nstanza = \"main\"\npgbackrest_config = \"{cfg}\"\npgbackrest_user = \"postgres\""
     ));
-    let t = Instant::now();
-    let view = load_view(&config.repositories[0], None).unwrap();
-    let catalog_time = t.elapsed();
-    repo_support::check_catalog(&view, w.before_delete);
-    let json = repo_support::catalog_json(&config_file);
-    assert!(json["archive"]["segments"].as_u64().unwrap() >= 2, "{json}");
+    let (view, catalog_time) =
+        repo_support::load_and_check_catalog(&config_file, &config, w.before_delete);
 
     let t = Instant::now();
     let rows = repo_support::side_recovery(
@@ -116,25 +109,7 @@ async fn pgbackrest_backs_up_catalogs_and_recovers_to_an_instant() {
         "kind = \"pgbackrest\"\nstanza = \"main\"\npgbackrest_config = \"{cfg}\""
     ));
     let t = Instant::now();
-    let rows = repo_support::recover(
-        &mut p,
-        &config,
-        &view,
-        RecoveryTarget::Time {
-            at: w.before_delete,
-            inclusive: false,
-        },
-        RestoreMode::InPlace,
-        Decision::Promote,
-        "in-place",
-    )
-    .await;
-    assert_eq!(
-        rows, ROWS_AT_BEFORE_DELETE,
-        "in place, paused before the DELETE"
-    );
-    assert_eq!(p.psql("select pg_is_in_recovery()"), "f");
-    assert_eq!(p.count_at(PORT), ROWS_AT_BEFORE_DELETE);
+    repo_support::recover_in_place_before_delete(&mut p, &config, &view, &w).await;
     eprintln!(
         "pgbackrest: setup (cluster, stanza, backup, workload) {:.1} s, catalog {:.2} s, side restore+pause {:.1} s, side archive-get recovery {:.1} s, in-place recovery+promote {:.1} s, total {:.1} s",
         setup.as_secs_f64(),

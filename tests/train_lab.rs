@@ -2,9 +2,11 @@
 //! incident's DELETE, and for its xid, as a trainee (it runs nothing).
 
 mod drill_support;
+mod lab_support;
 
 use chrono::{DateTime, Duration, Utc};
-use drill_support::{build, cli, fingerprint};
+use drill_support::{cli, fingerprint};
+use lab_support::build;
 use serde_json::Value;
 
 fn utc(t: DateTime<Utc>) -> String {
@@ -13,7 +15,7 @@ fn utc(t: DateTime<Utc>) -> String {
 
 #[test]
 fn the_exercise_answers_right_before_and_after_the_incident() {
-    let (_guard, record) = build(56000);
+    let (_guard, record) = build(56000, false);
     let inc = record.first_incident().unwrap().clone();
     let commit = inc.commit_time.unwrap();
     let config = record.config_file.clone();

@@ -4,18 +4,16 @@
 //! RTO per phase and the sign-off, and the side instance holds the deleted rows.
 
 mod drill_support;
+mod lab_support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use drill_support::{build, fingerprint, stop};
+use crossterm::event::KeyCode;
+use drill_support::{assert_every_phase_timed, fingerprint};
+use lab_support::{build, stop, Console};
 use pitr_console::app::drill::DrillRun;
-use pitr_console::app::{update, App, Msg};
 use pitr_console::config::Role;
-use pitr_console::domain::zone::Zone;
 use pitr_console::engine::drill::{ItemStatus, PhaseId};
-use pitr_console::tui::Commands;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedReceiver;
+use std::time::Duration;
 
 /// Stops side instances the drill started under `dir`, also when the test fails.
 struct Sides(PathBuf);
@@ -30,44 +28,9 @@ impl Drop for Sides {
     }
 }
 
-struct Console {
-    app: App,
-    rx: UnboundedReceiver<Msg>,
-    commands: Commands,
-}
-
-impl Console {
-    fn key(&mut self, code: KeyCode) {
-        let cmds = update(
-            &mut self.app,
-            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
-        );
-        self.commands.spawn(cmds);
-    }
-
-    fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + limit;
-        while !done(&self.app) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let msg = tokio::time::timeout(left, self.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-                .expect("the command runner holds a sender");
-            let cmds = update(&mut self.app, msg);
-            self.commands.spawn(cmds);
-        }
-    }
-}
-
 #[test]
 fn a_drill_from_the_console_ends_with_a_signed_report() {
-    let (guard, record) = build(56020);
+    let (guard, record) = build(56020, false);
     let _sides = Sides(record.pgdata.parent().unwrap().to_path_buf());
     let incident = record.first_incident().unwrap().clone();
     let commit = incident.commit_time.unwrap();
@@ -83,25 +46,7 @@ fn a_drill_from_the_console_ends_with_a_signed_report() {
         .build()
         .unwrap();
     let app = rt.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut c = Console {
-            app: App::new(&config, "lab".into(), Role::Drill, Zone::UTC, None),
-            rx,
-            commands: Commands::new(config.clone(), Some(index_dir.path().to_path_buf()), tx),
-        };
-        update(
-            &mut c.app,
-            Msg::Resize {
-                width: 160,
-                height: 48,
-            },
-        );
-        let first = c.app.start(commit);
-        c.commands.spawn(first);
-        c.until("the catalog", Duration::from_secs(30), |a| {
-            a.data().is_some()
-        })
-        .await;
+        let mut c = Console::open(&config, Role::Drill, index_dir.path(), commit).await;
 
         // Just before the DELETE committed, from the drill screen.
         c.app.cursor = commit;
@@ -164,21 +109,7 @@ fn a_drill_from_the_console_ends_with_a_signed_report() {
     assert_eq!(r.sign_off.performed_by.as_deref(), Some("Alice Ops"));
     assert!(r.phase(PhaseId::Recovery).unwrap().duration_ms.unwrap() > 0);
     let md = std::fs::read_to_string(report).unwrap();
-    for phase in [
-        "| Preparation |",
-        "| Recovery |",
-        "| Verification |",
-        "| **Total RTO**",
-    ] {
-        let line = md
-            .lines()
-            .find(|l| l.starts_with(phase))
-            .unwrap_or_else(|| panic!("{phase}:\n{md}"));
-        assert!(
-            !line.contains("not timed") && !line.contains("not measured"),
-            "{line}"
-        );
-    }
+    assert_every_phase_timed(&md);
     assert!(
         md.contains("Performed by: Alice Ops") && md.contains("Verified by: Bob DBA"),
         "{md}"

@@ -1,62 +1,24 @@
 //! The transactions pane on a real lab: the incident's DELETE is found around its commit
 //! time, its relation is named by the live server, and `b` targets just before it.
 
+mod lab_support;
 mod ui_fixture;
 
 use crossterm::event::KeyCode;
+use lab_support::build;
 use pitr_console::adapters::catalog::load_view;
 use pitr_console::app::transactions::RowKind;
 use pitr_console::app::{update, App, Msg};
 use pitr_console::config::Role;
 use pitr_console::domain::target::RecoveryTarget;
 use pitr_console::domain::zone::Zone;
-use pitr_console::lab::{self, LabOptions};
 use pitr_console::wal::XactKind;
-use std::path::PathBuf;
 
 const PORT: u16 = 55900;
 
-/// Removes the lab (stopping its server) even when an assertion fails.
-struct LabGuard {
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if self.dir.exists() {
-            if let Err(e) = lab::down(&self.dir) {
-                eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
-            }
-        }
-    }
-}
-
-fn lab_dir() -> LabGuard {
-    let parent = tempfile::Builder::new()
-        .prefix("pitr-txpane-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    if nix::unistd::Uid::effective().is_root() {
-        let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-        nix::unistd::chown(parent.path(), Some(pg.uid), Some(pg.gid)).unwrap();
-    }
-    LabGuard {
-        dir: parent.path().join("lab"),
-        _parent: parent,
-    }
-}
-
 #[test]
 fn the_incident_is_found_named_and_targeted_from_the_pane() {
-    let guard = lab_dir();
-    let record = lab::up(&LabOptions {
-        dir: Some(guard.dir.clone()),
-        port: Some(PORT),
-        scale: 1,
-        with_gap: false,
-    })
-    .unwrap();
+    let (_guard, record) = build(PORT, false);
     let incident = record.first_incident().unwrap().clone();
     let commit = incident.commit_time.unwrap();
     let config = pitr_console::config::load(&record.config_file).unwrap();

@@ -4,127 +4,26 @@
 //! transactions pane, the plan opened with Enter, the server's name typed, the pause
 //! answered with promote; the deleted rows are back and the journal holds every step.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use pitr_console::app::{update, App, Msg};
+mod lab_support;
+
+use crossterm::event::KeyCode;
+use lab_support::{build, psql, Console};
+use pitr_console::app::{update, Msg};
 use pitr_console::config::Role;
 use pitr_console::domain::target::RecoveryTarget;
-use pitr_console::domain::zone::Zone;
 use pitr_console::engine::journal::{Body, JournalState};
 use pitr_console::engine::{Question, RunStatus};
-use pitr_console::lab::{self, LabOptions, LabRecord};
-use pitr_console::tui::Commands;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const PORT: u16 = 55950;
-
-/// Removes the lab (stopping its server) even when an assertion fails.
-struct LabGuard {
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        if self.dir.exists() {
-            if let Err(e) = lab::down(&self.dir) {
-                eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
-            }
-        }
-    }
-}
-
-fn lab_dir() -> LabGuard {
-    let parent = tempfile::Builder::new()
-        .prefix("pitr-wizard-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    if nix::unistd::Uid::effective().is_root() {
-        let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-        nix::unistd::chown(parent.path(), Some(pg.uid), Some(pg.gid)).unwrap();
-    }
-    LabGuard {
-        dir: parent.path().join("lab"),
-        _parent: parent,
-    }
-}
-
-fn psql(record: &LabRecord, sql: &str) -> String {
-    let out = Command::new("runuser")
-        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-q", "-h"])
-        .arg(&record.socket_dir)
-        .args([
-            "-p",
-            &record.port.to_string(),
-            "-d",
-            &record.database,
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// The console's loop without a terminal: feeds messages to `update` and runs the
-/// commands it returns, until `done` holds.
-struct Console {
-    app: App,
-    rx: UnboundedReceiver<Msg>,
-    commands: Commands,
-}
-
-impl Console {
-    fn key(&mut self, code: KeyCode) {
-        let cmds = update(
-            &mut self.app,
-            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
-        );
-        self.commands.spawn(cmds);
-    }
-
-    fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + limit;
-        while !done(&self.app) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let msg = tokio::time::timeout(left, self.rx.recv())
-                .await
-                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-                .expect("the command runner holds a sender");
-            let cmds = update(&mut self.app, msg);
-            self.commands.spawn(cmds);
-        }
-    }
-}
 
 #[test]
 fn recover_the_lab_to_just_before_its_incident_from_the_wizard() {
     let started = Instant::now();
-    let guard = lab_dir();
-    let record = lab::up(&LabOptions {
-        dir: Some(guard.dir.clone()),
-        port: Some(PORT),
-        scale: 1,
-        with_gap: false,
-    })
-    .unwrap();
-    eprintln!("lab built in {:.1} s", started.elapsed().as_secs_f64());
+    let (_guard, record) = build(PORT, false);
     let incident = record.first_incident().unwrap().clone();
     let commit = incident.commit_time.unwrap();
-    let before: u64 = psql(&record, "select count(*) from orders")
+    let before: u64 = psql(&record, record.port, "select count(*) from orders")
         .parse()
         .unwrap();
     assert!(before < incident.rows_before, "the incident deleted rows");
@@ -137,25 +36,7 @@ fn recover_the_lab_to_just_before_its_incident_from_the_wizard() {
         .build()
         .unwrap();
     let (status, journal) = rt.block_on(async {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut c = Console {
-            app: App::new(&config, "lab".into(), Role::Operator, Zone::UTC, None),
-            rx,
-            commands: Commands::new(config.clone(), Some(index_dir.path().to_path_buf()), tx),
-        };
-        update(
-            &mut c.app,
-            Msg::Resize {
-                width: 160,
-                height: 48,
-            },
-        );
-        let first = c.app.start(commit);
-        c.commands.spawn(first);
-        c.until("the catalog", Duration::from_secs(30), |a| {
-            a.data().is_some()
-        })
-        .await;
+        let mut c = Console::open(&config, Role::Operator, index_dir.path(), commit).await;
 
         // The incident in the transactions pane, and `b`: just before it.
         c.app.cursor = commit;
@@ -247,11 +128,14 @@ fn recover_the_lab_to_just_before_its_incident_from_the_wizard() {
 
     assert_eq!(status, RunStatus::Promoted);
     assert_eq!(
-        psql(&record, "select count(*) from orders"),
+        psql(&record, record.port, "select count(*) from orders"),
         incident.rows_before.to_string(),
         "the deleted rows are back"
     );
-    assert_eq!(psql(&record, "select pg_is_in_recovery()"), "f");
+    assert_eq!(
+        psql(&record, record.port, "select pg_is_in_recovery()"),
+        "f"
+    );
 
     let state = JournalState::read(&journal).unwrap();
     assert_eq!(state.ended, Some(RunStatus::Promoted));

@@ -1,94 +1,13 @@
-//! Labs for the drill, training and role tests: built in /tmp dirs the server user owns,
-//! torn down (servers stopped) also when a test fails.
+//! The binary, data-directory and report checks for the drill, training and role tests (labs
+//! come from `lab_support`).
 
 #![allow(dead_code)]
 
-use pitr_console::lab::{self, LabOptions, LabRecord};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
-
-pub struct LabGuard {
-    pub dir: PathBuf,
-    pub parent: tempfile::TempDir,
-    side: Vec<PathBuf>,
-}
-
-impl LabGuard {
-    /// A side instance to stop at the end.
-    pub fn side(&mut self, dir: &Path) {
-        self.side.push(dir.to_path_buf());
-    }
-
-    /// A new directory the server user may create things in.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.parent.path().join(name)
-    }
-}
-
-impl Drop for LabGuard {
-    fn drop(&mut self) {
-        for d in &self.side {
-            stop(d);
-        }
-        if self.dir.exists() {
-            if let Err(e) = lab::down(&self.dir) {
-                eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
-            }
-        }
-    }
-}
-
-pub fn stop(dir: &Path) {
-    if dir.join("postmaster.pid").exists() {
-        let _ = Command::new("runuser")
-            .args([
-                "-u",
-                "postgres",
-                "--",
-                "pg_ctl",
-                "stop",
-                "-m",
-                "immediate",
-                "-w",
-                "-D",
-            ])
-            .arg(dir)
-            .output();
-    }
-}
-
-pub fn build(port: u16) -> (LabGuard, LabRecord) {
-    let parent = tempfile::Builder::new()
-        .prefix("pitr-drill-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    if nix::unistd::Uid::effective().is_root() {
-        let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-        nix::unistd::chown(parent.path(), Some(pg.uid), Some(pg.gid)).unwrap();
-    }
-    let guard = LabGuard {
-        dir: parent.path().join("lab"),
-        parent,
-        side: Vec::new(),
-    };
-    let start = Instant::now();
-    let record = lab::up(&LabOptions {
-        dir: Some(guard.dir.clone()),
-        port: Some(port),
-        scale: 1,
-        with_gap: false,
-    })
-    .unwrap();
-    eprintln!(
-        "lab built in {:.1} s\n{}",
-        start.elapsed().as_secs_f64(),
-        record.summary()
-    );
-    (guard, record)
-}
 
 pub struct Out {
     pub code: i32,
@@ -128,6 +47,25 @@ pub fn cli(config: &Path, args: &[&str]) -> Out {
         started.elapsed().as_secs_f64()
     );
     o
+}
+
+/// Every phase row of a drill report, and the total, carries a measured time.
+pub fn assert_every_phase_timed(md: &str) {
+    for phase in [
+        "| Preparation |",
+        "| Recovery |",
+        "| Verification |",
+        "| **Total RTO**",
+    ] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(phase))
+            .unwrap_or_else(|| panic!("{phase} missing:\n{md}"));
+        assert!(
+            !line.contains("not timed") && !line.contains("not measured"),
+            "{line}"
+        );
+    }
 }
 
 /// Every path under a data directory (server chatter excluded) and pg_control's bytes.

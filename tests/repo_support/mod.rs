@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
-use pitr_console::adapters::catalog::{restore_for, RepositoryView};
+use pitr_console::adapters::catalog::{load_view, restore_for, RepositoryView};
 use pitr_console::adapters::fs::local_ports;
 use pitr_console::config::Config;
 use pitr_console::domain::assess::Recoverability;
@@ -16,6 +16,7 @@ use pitr_console::engine::recovery::{self, FinalAction, RecoveryInputs, RestoreM
 use pitr_console::engine::{Decision, EngineEvent, Question, RunStatus};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -264,6 +265,23 @@ pub fn catalog_json(config: &Path) -> serde_json::Value {
     v
 }
 
+/// The repository's view as the console loads it, checked against the workload, and the
+/// CLI's JSON catalog with at least two archived segments. Returns the view and how long
+/// loading it took.
+pub fn load_and_check_catalog(
+    config_file: &Path,
+    config: &Config,
+    before_delete: DateTime<Utc>,
+) -> (RepositoryView, Duration) {
+    let t = Instant::now();
+    let view = load_view(&config.repositories[0], None).unwrap();
+    let catalog_time = t.elapsed();
+    check_catalog(&view, before_delete);
+    let json = catalog_json(config_file);
+    assert!(json["archive"]["segments"].as_u64().unwrap() >= 2, "{json}");
+    (view, catalog_time)
+}
+
 /// Recovers `db1` beside production (side restore on `side_port`) through the repository,
 /// pauses at `target`, counts the rows there, rolls back. Returns the count.
 pub async fn side_recovery(
@@ -281,6 +299,35 @@ pub async fn side_recovery(
         port: side_port,
     };
     recover(p, config, view, target, mode, Decision::RollBack, tag).await
+}
+
+/// Production itself, in place, paused just before the DELETE and promoted: the deleted
+/// rows are back and the server is out of recovery.
+pub async fn recover_in_place_before_delete(
+    p: &mut Primary,
+    config: &Config,
+    view: &RepositoryView,
+    w: &Workload,
+) {
+    let rows = recover(
+        p,
+        config,
+        view,
+        RecoveryTarget::Time {
+            at: w.before_delete,
+            inclusive: false,
+        },
+        RestoreMode::InPlace,
+        Decision::Promote,
+        "in-place",
+    )
+    .await;
+    assert_eq!(
+        rows, ROWS_AT_BEFORE_DELETE,
+        "in place, paused before the DELETE"
+    );
+    assert_eq!(p.psql("select pg_is_in_recovery()"), "f");
+    assert_eq!(p.count_at(p.port), ROWS_AT_BEFORE_DELETE);
 }
 
 /// Recovers `db1` through the repository in `mode`, pauses at `target`, counts the rows

@@ -1,0 +1,181 @@
+//! Real labs for the integration tests: built in /tmp dirs the server user owns, torn down
+//! (servers stopped) also when a test fails; and the console's loop without a terminal.
+
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use pitr_console::app::{update, App, Msg};
+use pitr_console::config::{Config, Role};
+use pitr_console::domain::zone::Zone;
+use pitr_console::lab::{self, LabOptions, LabRecord};
+use pitr_console::tui::Commands;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Removes the lab (stopping its server and the side instances it was given) even when an
+/// assertion fails.
+pub struct LabGuard {
+    pub dir: PathBuf,
+    pub parent: tempfile::TempDir,
+    side: Vec<PathBuf>,
+}
+
+impl LabGuard {
+    /// A side instance to stop at the end.
+    pub fn side(&mut self, dir: &Path) {
+        self.side.push(dir.to_path_buf());
+    }
+
+    /// A new directory the server user may create things in.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.parent.path().join(name)
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        for d in &self.side {
+            stop(d);
+        }
+        if self.dir.exists() {
+            if let Err(e) = lab::down(&self.dir) {
+                eprintln!("could not tear down the lab in {}: {e}", self.dir.display());
+            }
+        }
+    }
+}
+
+/// Stops the server of a data directory at once, if one runs there.
+pub fn stop(dir: &Path) {
+    if dir.join("postmaster.pid").exists() {
+        let _ = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "pg_ctl",
+                "stop",
+                "-m",
+                "immediate",
+                "-w",
+                "-D",
+            ])
+            .arg(dir)
+            .output();
+    }
+}
+
+/// A temp directory the server user can own (root's default temp dirs are 0700).
+pub fn lab_dir() -> LabGuard {
+    let parent = tempfile::Builder::new()
+        .prefix("pitr-lab-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    if nix::unistd::Uid::effective().is_root() {
+        let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+        nix::unistd::chown(parent.path(), Some(pg.uid), Some(pg.gid)).unwrap();
+    }
+    LabGuard {
+        dir: parent.path().join("lab"),
+        parent,
+        side: Vec::new(),
+    }
+}
+
+pub fn build(port: u16, with_gap: bool) -> (LabGuard, LabRecord) {
+    let guard = lab_dir();
+    let start = Instant::now();
+    let record = lab::up(&LabOptions {
+        dir: Some(guard.dir.clone()),
+        port: Some(port),
+        scale: 1,
+        with_gap,
+    })
+    .unwrap();
+    eprintln!(
+        "lab (with_gap={with_gap}) built in {:.1} s\n{}",
+        start.elapsed().as_secs_f64(),
+        record.summary()
+    );
+    (guard, record)
+}
+
+/// `sql` through psql on the lab's socket at `port`, unaligned and trimmed.
+pub fn psql(record: &LabRecord, port: u16, sql: &str) -> String {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-q", "-h"])
+        .arg(&record.socket_dir)
+        .args(["-p", &port.to_string(), "-d", &record.database, "-c", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The console's loop without a terminal: feeds messages to `update` and runs the
+/// commands it returns, until `done` holds.
+pub struct Console {
+    pub app: App,
+    pub rx: UnboundedReceiver<Msg>,
+    pub commands: Commands,
+}
+
+impl Console {
+    /// The console on the lab's server as `role`, sized, started at `at`, its catalog loaded.
+    pub async fn open(config: &Config, role: Role, index_dir: &Path, at: DateTime<Utc>) -> Console {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut c = Console {
+            app: App::new(config, "lab".into(), role, Zone::UTC, None),
+            rx,
+            commands: Commands::new(config.clone(), Some(index_dir.to_path_buf()), tx),
+        };
+        update(
+            &mut c.app,
+            Msg::Resize {
+                width: 160,
+                height: 48,
+            },
+        );
+        let first = c.app.start(at);
+        c.commands.spawn(first);
+        c.until("the catalog", Duration::from_secs(30), |a| {
+            a.data().is_some()
+        })
+        .await;
+        c
+    }
+
+    pub fn key(&mut self, code: KeyCode) {
+        let cmds = update(
+            &mut self.app,
+            Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+        );
+        self.commands.spawn(cmds);
+    }
+
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+    }
+
+    pub async fn until(&mut self, what: &str, limit: Duration, done: impl Fn(&App) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done(&self.app) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = tokio::time::timeout(left, self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .expect("the command runner holds a sender");
+            let cmds = update(&mut self.app, msg);
+            self.commands.spawn(cmds);
+        }
+    }
+}
