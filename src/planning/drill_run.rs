@@ -64,16 +64,7 @@ pub fn prepare(
     let started = Utc::now();
     let clock = Instant::now();
     let mut record = DrillRecord::new(checklist, &req.server, &req.target.to_string(), started);
-    let repo = config
-        .repositories
-        .iter()
-        .find(|r| r.name == server.repository)
-        .ok_or_else(|| {
-            Refusal::Input(format!(
-                "server `{}` names repository `{}`, which is not configured",
-                server.name, server.repository
-            ))
-        })?;
+    let repo = prepare::find_repository(config, server)?;
     let view =
         load_view(repo, req.index_dir.as_deref()).map_err(|e| Refusal::Input(e.to_string()))?;
     let prepared = prepare::prepare(&Request {

@@ -5,7 +5,7 @@
 //! the engine (`engine::roles`), so every driver gets the same rule.
 
 use crate::adapters::catalog::{restore_for, RepositoryView};
-use crate::config::{Config, Role, ServerConfig};
+use crate::config::{Config, RepositoryConfig, Role, ServerConfig};
 use crate::domain::assess::{show, Recoverability, Verdict};
 use crate::domain::backup::Backup;
 use crate::domain::coverage::{RecoverableWindow, WindowEnd};
@@ -106,6 +106,23 @@ pub fn find_server<'c>(config: &'c Config, name: &str) -> Result<&'c ServerConfi
         })
 }
 
+/// The repository a server's backups and WAL live in.
+pub fn find_repository<'c>(
+    config: &'c Config,
+    server: &ServerConfig,
+) -> Result<&'c RepositoryConfig, Refusal> {
+    config
+        .repositories
+        .iter()
+        .find(|r| r.name == server.repository)
+        .ok_or_else(|| {
+            Refusal::Input(format!(
+                "server `{}` names repository `{}`, which is not configured",
+                server.name, server.repository
+            ))
+        })
+}
+
 /// Chooses the backup, checks the target, and assembles the inputs of the plan.
 pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
     let server = find_server(req.config, req.server)?;
@@ -118,17 +135,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
             )));
         }
     }
-    let repo = req
-        .config
-        .repositories
-        .iter()
-        .find(|r| r.name == server.repository)
-        .ok_or_else(|| {
-            Refusal::Input(format!(
-                "server `{}` names repository `{}`, which is not configured",
-                server.name, server.repository
-            ))
-        })?;
+    let repo = find_repository(req.config, server)?;
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
     let dest = match &req.mode {
         RestoreMode::InPlace => server.pgdata.as_path(),

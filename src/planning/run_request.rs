@@ -68,16 +68,7 @@ pub fn prepare_run(
     index_dir: Option<&Path>,
 ) -> Result<Prepared, Refused> {
     let server = prepare::find_server(config, &req.server)?;
-    let repo = config
-        .repositories
-        .iter()
-        .find(|r| r.name == server.repository)
-        .ok_or_else(|| {
-            Refusal::Input(format!(
-                "server `{}` names repository `{}`, which is not configured",
-                req.server, server.repository
-            ))
-        })?;
+    let repo = prepare::find_repository(config, server)?;
     let view = load_view(repo, index_dir).map_err(|e| Refusal::Input(e.to_string()))?;
     prepare::prepare(&Request {
         config,
