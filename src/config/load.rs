@@ -72,11 +72,19 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let config: Config = toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        let message = e.message().trim();
+        // toml names unknown and missing keys itself; for a bad value, name the key too.
+        let message = match key_on_line(text, line) {
+            Some(key) if !message.contains(&format!("`{key}`")) => {
+                format!("key `{key}`: {message}")
+            }
+            _ => message.to_string(),
+        };
         ConfigError::Syntax {
             path: path.to_path_buf(),
             line,
             column,
-            message: e.message().trim().to_string(),
+            message,
         }
     })?;
     validate(&config).map_err(|message| ConfigError::Invalid {
@@ -176,6 +184,13 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The key assigned on a 1-based line (`port = "x"` gives `port`).
+fn key_on_line(text: &str, line: usize) -> Option<&str> {
+    let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty() && !key.starts_with(['[', '#'])).then_some(key)
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -315,6 +330,18 @@ repository = "archive"
             .unwrap_err()
             .to_string();
         assert!(err.contains("pg_data"), "{err}");
+
+        let bad_value = GOOD.replace(
+            "repository = \"archive\"",
+            "repository = \"archive\"\nport = \"x\"",
+        );
+        let err = parse(Path::new("site.toml"), &bad_value)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("site.toml:13:") && err.contains("key `port`"),
+            "{err}"
+        );
 
         let syntax = GOOD.replace("name = \"db1\"", "name = db1");
         let err = parse(Path::new("site.toml"), &syntax)
