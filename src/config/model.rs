@@ -10,6 +10,9 @@ pub struct Config {
     pub timezone: Option<String>,
     /// Where run journals, locks and reports go.
     pub journal_dir: Option<PathBuf>,
+    /// Per-host state (run locks, unfinished runs, the journal key); see
+    /// `engine::state_dir::locate` for the default. `PITR_CONSOLE_STATE_DIR` overrides it.
+    pub state_dir: Option<PathBuf>,
     /// Role when the command line gives none.
     pub role: Option<Role>,
     /// The site's drill checklist (a copy of assets/drill-checklist.toml); the shipped one

@@ -13,6 +13,7 @@ pub mod recovery;
 pub mod redact;
 pub mod roles;
 pub mod runner;
+pub mod state_dir;
 pub mod step;
 pub mod steps;
 pub mod training;
