@@ -62,10 +62,9 @@ impl BarmanCloud {
             .clone()
             .ok_or("kind = \"barman-cloud\" needs `destination` (e.g. \"s3://bucket/prefix\")")?;
         let (bucket, prefix) = split_destination(&destination)?;
-        let server = repo
-            .cloud_server
-            .clone()
-            .ok_or("kind = \"barman-cloud\" needs `cloud_server` (the SERVER_NAME the tools were given)")?;
+        let server = repo.cloud_server.clone().ok_or(
+            "kind = \"barman-cloud\" needs `cloud_server` (the SERVER_NAME the tools were given)",
+        )?;
         if server.is_empty() || server.contains('/') {
             return Err(format!(
                 "`cloud_server` = {server:?} cannot be a server name in the bucket (empty, or holds `/`)"
@@ -127,9 +126,13 @@ impl BarmanCloud {
         )?;
         let listed = parse_backup_list(&listed)?;
         let objects = self.list_wal_objects()?;
-        Ok(catalog_from(name, &self.server, listed, &objects, |tli, file| {
-            self.history(tli, file)
-        }))
+        Ok(catalog_from(
+            name,
+            &self.server,
+            listed,
+            &objects,
+            |tli, file| self.history(tli, file),
+        ))
     }
 
     fn list_wal_objects(&self) -> Result<Vec<ListedObject>, String> {
@@ -150,7 +153,10 @@ impl BarmanCloud {
         let out = repo_tool::output(&spec, "barman-cloud (boto3)", HINT).map_err(|e| {
             // The script itself is long and the same each time: name what was listed.
             let tail = e.rsplit_once("failed: ").map_or(e.as_str(), |(_, t)| t);
-            format!("listing the WAL under {}/{}/wals failed: {tail}", self.destination, self.server)
+            format!(
+                "listing the WAL under {}/{}/wals failed: {tail}",
+                self.destination, self.server
+            )
         })?;
         out.lines()
             .filter(|l| !l.trim().is_empty())
@@ -195,7 +201,12 @@ impl BarmanCloud {
 
     /// The restore: `barman-cloud-restore` into `dest` as the server's user, and the
     /// restore_command replay runs (as that user too, by the server itself).
-    pub fn restore(&self, server: &ServerConfig, backup: &Backup, dest: &Path) -> (ToolRestore, String) {
+    pub fn restore(
+        &self,
+        server: &ServerConfig,
+        backup: &Backup,
+        dest: &Path,
+    ) -> (ToolRestore, String) {
         let user = server.run_as.as_deref();
         let restore = self.command(
             "barman-cloud-restore",
@@ -272,7 +283,9 @@ pub fn split_destination(d: &str) -> Result<(String, String), String> {
     }
     let prefix = prefix.trim_matches('/');
     if prefix.split('/').any(|p| p == "..") {
-        return Err(format!("`destination` = {d:?}: the prefix may not hold `..`"));
+        return Err(format!(
+            "`destination` = {d:?}: the prefix may not hold `..`"
+        ));
     }
     Ok((bucket.to_string(), prefix.to_string()))
 }
@@ -360,11 +373,13 @@ fn classify(file: &str) -> Option<WalObject<'_>> {
         Some(b) => (b, true),
         None => (rest, false),
     };
-    (bare.len() == 24 && bare.bytes().all(|b| b.is_ascii_hexdigit())).then_some(WalObject::Segment {
-        bare,
-        compression,
-        partial,
-    })
+    (bare.len() == 24 && bare.bytes().all(|b| b.is_ascii_hexdigit())).then_some(
+        WalObject::Segment {
+            bare,
+            compression,
+            partial,
+        },
+    )
 }
 
 fn parse_time(t: &str) -> Option<DateTime<Utc>> {
@@ -377,8 +392,10 @@ fn parse_time(t: &str) -> Option<DateTime<Utc>> {
 /// One listed backup as the console's `Backup`, or why it cannot be.
 fn backup_from(l: &ListedBackup, server: &str, size: SegmentSize) -> Result<Backup, String> {
     let need = |v: &Option<String>, k: &str| {
-        v.clone()
-            .ok_or(format!("backup {} has no `{k}` in its backup.info", l.backup_id))
+        v.clone().ok_or(format!(
+            "backup {} has no `{k}` in its backup.info",
+            l.backup_id
+        ))
     };
     let lsn = |k: &str, v: &Option<String>| -> Result<Lsn, String> {
         need(v, k)?

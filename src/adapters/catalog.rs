@@ -1,5 +1,7 @@
 //! Reading a repository's catalog, whatever kind of repository it is, and placing it in time.
 
+use crate::adapters::barman_cloud::BarmanCloud;
+use crate::adapters::wal_fetch::{self, FetchProgress, SegmentFetch};
 use crate::config::{RepositoryConfig, RepositoryKind, ServerConfig};
 use crate::domain::backup::Backup;
 use crate::domain::catalog::Catalog;
@@ -9,8 +11,6 @@ use crate::domain::segment::WalSegment;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::times::{EstimatedTimes, TimeSource};
 use crate::engine::steps::tool_restore::ToolRestore;
-use crate::adapters::barman_cloud::BarmanCloud;
-use crate::adapters::wal_fetch::{self, FetchProgress, SegmentFetch};
 use crate::wal::{IndexedTimes, WalIndex};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -247,9 +247,14 @@ fn fetch_remote(
         _ => return Ok(None),
     };
     let key = PathBuf::from(remote_key(repo));
-    let copy = index_dir.join(index_file_name(&repo.name, &key)).with_extension("wal");
+    let copy = index_dir
+        .join(index_file_name(&repo.name, &key))
+        .with_extension("wal");
     let wanted: Vec<_> = wal_fetch::needed(catalog).collect();
-    let bound = repo.wal_cache_mib.unwrap_or(WAL_CACHE_MIB).saturating_mul(1 << 20);
+    let bound = repo
+        .wal_cache_mib
+        .unwrap_or(WAL_CACHE_MIB)
+        .saturating_mul(1 << 20);
     let fetched = wal_fetch::fetch(
         &wanted,
         catalog.segment_size,

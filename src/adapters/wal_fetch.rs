@@ -107,10 +107,7 @@ pub fn fetch(
                     Ok(n) => {
                         bytes.fetch_add(n, Ordering::SeqCst);
                     }
-                    Err(e) => failures
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(e),
+                    Err(e) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(e),
                 }
                 progress(FetchProgress {
                     done: done.fetch_add(1, Ordering::SeqCst) + 1,
@@ -166,7 +163,11 @@ fn hand_over(incoming: &Path, source: &dyn SegmentFetch) -> Result<(), String> {
 
 /// Removes cached segments not in `keep` and half-fetched ones; returns the complete ones
 /// that stay. Only names of WAL segments are touched.
-fn prune(dir: &Path, keep: &[String], segment_size: SegmentSize) -> Result<BTreeSet<String>, String> {
+fn prune(
+    dir: &Path,
+    keep: &[String],
+    segment_size: SegmentSize,
+) -> Result<BTreeSet<String>, String> {
     let keep: BTreeSet<&String> = keep.iter().collect();
     let mut present = BTreeSet::new();
     let incoming = dir.join("incoming");
@@ -261,7 +262,10 @@ mod tests {
         let r = fetch(&wanted, size, dir.path(), 3 * MIB, &fake, &|_| {}).unwrap();
         assert_eq!((r.fetched, r.reused), (0, 3));
         assert!(!dir.path().join("000000010000000000000001").exists());
-        assert!(!dir.path().join("incoming/000000010000000000000006").exists());
+        assert!(!dir
+            .path()
+            .join("incoming/000000010000000000000006")
+            .exists());
     }
 
     #[test]

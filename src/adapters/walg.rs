@@ -100,8 +100,10 @@ impl WalG {
 
 impl super::wal_fetch::SegmentFetch for WalG {
     fn command(&self, name: &str, dest: &Path) -> CommandSpec {
-        self.tool
-            .command("wal-g", &self.words(&["wal-fetch", name, &dest.display().to_string()]))
+        self.tool.command(
+            "wal-g",
+            &self.words(&["wal-fetch", name, &dest.display().to_string()]),
+        )
     }
     fn tool(&self) -> &str {
         "WAL-G"

@@ -149,7 +149,11 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         ("endpoint_url", r.endpoint_url.is_some(), BARMAN_CLOUD),
         ("cloud_tools", r.cloud_tools.is_some(), BARMAN_CLOUD),
         ("aws_profile", r.aws_profile.is_some(), BARMAN_CLOUD),
-        ("aws_credentials_file", r.aws_credentials_file.is_some(), BARMAN_CLOUD),
+        (
+            "aws_credentials_file",
+            r.aws_credentials_file.is_some(),
+            BARMAN_CLOUD,
+        ),
     ];
     if let Some((key, _, owner)) = keys.iter().find(|(_, set, owner)| *set && *owner != r.kind) {
         return Err(format!(
@@ -184,7 +188,10 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
             ));
         }
         if mib == 0 {
-            return Err("key `wal_cache_mib` = 0 leaves no room for fetched WAL; give MiB, e.g. 4096".into());
+            return Err(
+                "key `wal_cache_mib` = 0 leaves no room for fetched WAL; give MiB, e.g. 4096"
+                    .into(),
+            );
         }
     }
     if let Some(m) = r.restore_method {

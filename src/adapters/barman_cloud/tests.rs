@@ -51,16 +51,31 @@ fn the_backup_list_gives_backups_and_the_bucket_gives_segments_and_gaps() {
         .iter()
         .map(|s| (s.segment.number, s.partial))
         .collect();
-    assert_eq!(numbers, [(9, false), (10, false), (12, false)], "B is missing");
+    assert_eq!(
+        numbers,
+        [(9, false), (10, false), (12, false)],
+        "B is missing"
+    );
     assert_eq!(c.segments[1].compression, Compression::Gzip);
-    assert!(c.warnings.iter().any(|w| w.contains("has status FAILED")), "{:?}", c.warnings);
-    assert!(c.warnings.iter().any(|w| w.contains("not-wal")), "{:?}", c.warnings);
+    assert!(
+        c.warnings.iter().any(|w| w.contains("has status FAILED")),
+        "{:?}",
+        c.warnings
+    );
+    assert!(
+        c.warnings.iter().any(|w| w.contains("not-wal")),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
 fn history_files_are_fetched_and_a_broken_one_is_a_warning() {
     let listed = parse_backup_list(LIST).unwrap();
-    let objects = vec![obj("p/db/wals/00000002.history"), obj("p/db/wals/00000003.history.gz")];
+    let objects = vec![
+        obj("p/db/wals/00000002.history"),
+        obj("p/db/wals/00000003.history.gz"),
+    ];
     let c = catalog_from("s3", "db", listed, &objects, |tli, f| {
         if f == "00000002.history" {
             TimelineHistory::parse(tli, "1\t0/A000000\tno recovery target specified\n")
@@ -71,7 +86,10 @@ fn history_files_are_fetched_and_a_broken_one_is_a_warning() {
     });
     assert_eq!(c.histories.len(), 1);
     assert_eq!(c.histories[0].timeline, TimelineId(2));
-    assert!(c.warnings.iter().any(|w| w.starts_with("00000003.history.gz: fetch failed")));
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("00000003.history.gz: fetch failed")));
 }
 
 #[test]
@@ -81,10 +99,18 @@ fn destinations_name_what_is_wrong() {
         ("pgarch".into(), "arch".into())
     );
     assert_eq!(split_destination("s3://pgarch").unwrap().1, "");
-    assert!(split_destination("pgarch/arch").unwrap_err().contains("not an S3 URL"));
-    assert!(split_destination("s3://ab/x").unwrap_err().contains("3 to 63"));
-    assert!(split_destination("s3://Big_Bucket/x").unwrap_err().contains("not an S3 bucket"));
-    assert!(split_destination("s3://pgarch/a/../b").unwrap_err().contains(".."));
+    assert!(split_destination("pgarch/arch")
+        .unwrap_err()
+        .contains("not an S3 URL"));
+    assert!(split_destination("s3://ab/x")
+        .unwrap_err()
+        .contains("3 to 63"));
+    assert!(split_destination("s3://Big_Bucket/x")
+        .unwrap_err()
+        .contains("not an S3 bucket"));
+    assert!(split_destination("s3://pgarch/a/../b")
+        .unwrap_err()
+        .contains(".."));
 }
 
 fn repo() -> RepositoryConfig {
@@ -109,16 +135,33 @@ fn the_restore_command_runs_the_venvs_tool_with_the_endpoint_and_no_secret() {
          /opt/pitr-console/cloud-venv/bin/barman-cloud-wal-restore --endpoint-url \
          http://127.0.0.1:57700 --aws-profile pitr s3://pgarch/arch db %f %p"
     );
-    let fetch = SegmentFetch::command(&b, "000000010000000000000009", Path::new("/c/incoming/000000010000000000000009"));
-    assert_eq!(fetch.run_as, None, "the console's own copy is fetched as the console's user");
-    assert!(fetch.display().contains("--spool-dir /c/incoming/spool"), "{}", fetch.display());
+    let fetch = SegmentFetch::command(
+        &b,
+        "000000010000000000000009",
+        Path::new("/c/incoming/000000010000000000000009"),
+    );
+    assert_eq!(
+        fetch.run_as, None,
+        "the console's own copy is fetched as the console's user"
+    );
+    assert!(
+        fetch.display().contains("--spool-dir /c/incoming/spool"),
+        "{}",
+        fetch.display()
+    );
 }
 
 #[test]
 fn missing_keys_are_named() {
     let mut r = repo();
     r.cloud_server = None;
-    assert!(BarmanCloud::from_config(&r).err().unwrap().contains("`cloud_server`"));
+    assert!(BarmanCloud::from_config(&r)
+        .err()
+        .unwrap()
+        .contains("`cloud_server`"));
     r.cloud_server = Some("a/b".into());
-    assert!(BarmanCloud::from_config(&r).err().unwrap().contains("holds `/`"));
+    assert!(BarmanCloud::from_config(&r)
+        .err()
+        .unwrap()
+        .contains("holds `/`"));
 }
