@@ -12,8 +12,8 @@ use crate::config::Role;
 use crate::engine::journal::JournalState;
 use crate::engine::recovery::{self, FinalAction, RecoveryInputs, RestoreMode};
 use crate::engine::{
-    Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, RunHandle, RunStatus,
-    Runner, StepStatus,
+    Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, ResumeAction, RunHandle,
+    RunStatus, Runner, StepStatus,
 };
 use crate::planning::prepare::{enforce_role, find_server};
 use crate::planning::run_request;
@@ -65,9 +65,11 @@ pub struct ResumeArgs {
     pub journal: PathBuf,
     #[arg(long)]
     pub yes: bool,
-    /// At the decision: promote, roll-back, or pause (stop again and exit).
-    #[arg(long, value_enum, default_value = "pause")]
-    pub action: Action,
+    /// What to do now, over the action the run was started with: roll-back (from wherever
+    /// the run stands), promote (at the decision), or pause (stop at the decision and exit).
+    /// Without it, the run's own action.
+    #[arg(long, value_enum)]
+    pub action: Option<Action>,
     #[arg(long)]
     pub json: bool,
 }
@@ -148,10 +150,19 @@ pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Resu
     })?;
     let confirmation = args.yes.then(|| state.server.clone());
     let ports = run_request::ports(config, &state.server, &SshPool::new());
-    let started =
-        recovery::resume(&args.journal, ports, confirmation, ctx_role).map_err(engine_failure)?;
+    let given = args.action.map(|a| match a {
+        Action::Pause => ResumeAction::Pause,
+        Action::Promote => ResumeAction::Promote,
+        Action::RollBack => ResumeAction::RollBack,
+    });
+    let started = recovery::resume(&args.journal, ports, confirmation, ctx_role, given)
+        .map_err(engine_failure)?;
+    let recorded = match inputs.action {
+        FinalAction::Promote => Action::Promote,
+        FinalAction::Pause => Action::Pause,
+    };
     let driver = Driver {
-        action: args.action,
+        action: args.action.unwrap_or(recorded),
         json: args.json,
         resumed: true,
     };

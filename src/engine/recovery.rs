@@ -5,7 +5,9 @@ use super::journal::JournalState;
 use super::plan::Plan;
 use super::ports::Ports;
 use super::roles::{journal_role_refusal, role_permits};
-use super::runner::{EngineError, RunHandle, RunOptions, Runner};
+use super::lock::ServerKey;
+use super::runner::{EngineError, ResumeAction, RunHandle, RunOptions, Runner};
+use super::state_dir::{self, StateDir};
 use super::step::Step;
 use super::steps::{self, tool_restore::ToolRestore, Recovery};
 use crate::config::Role;
@@ -190,8 +192,28 @@ pub fn start(
     let opts = RunOptions {
         journal_dir: inputs.journal_dir.clone(),
         confirmation,
+        state_dir: open_state_dir()?,
+        key: server_key(&inputs.server, &ports),
+        action: None,
     };
     Runner::start(plan, ports, opts)
+}
+
+/// The server a run is for: its data directory on the host the run's commands reach
+/// (a side restore too: production is the server it belongs to).
+pub fn server_key(server: &ServerSpec, ports: &Ports) -> ServerKey {
+    ServerKey {
+        server: server.name.clone(),
+        host: ports
+            .commands
+            .host()
+            .unwrap_or_else(super::journal::host_name),
+        pgdata: server.pgdata.clone(),
+    }
+}
+
+fn open_state_dir() -> Result<StateDir, EngineError> {
+    state_dir::current().map_err(|e| EngineError::Lock(e.into()))
 }
 
 /// Resumes the run journaled at `journal` for someone acting as `role`: the plan is rebuilt
@@ -201,6 +223,7 @@ pub fn resume(
     ports: Ports,
     confirmation: Option<String>,
     role: Role,
+    action: Option<ResumeAction>,
 ) -> Result<(Runner, RunHandle), EngineError> {
     let state = JournalState::read(journal)?;
     let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
@@ -209,9 +232,12 @@ pub fn resume(
             journal.display()
         ))
     })?;
+    let state_dir = open_state_dir()?;
+    let key = server_key(&inputs.server, &ports);
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
         return Err(EngineError::RefusedByRole {
-            journal: journal_resume_refusal(&state, &message).then(|| journal.to_path_buf()),
+            journal: journal_resume_refusal(&state, &message, &state_dir, &key)
+                .then(|| journal.to_path_buf()),
             message,
         });
     }
@@ -227,15 +253,22 @@ pub fn resume(
         RunOptions {
             journal_dir,
             confirmation,
+            state_dir,
+            key,
+            action,
         },
     )
 }
 
 /// Appends the refusal to the run's journal, under the server's lock so no running process
 /// writes beside it. False when it could not be written (the lock is held, for one).
-fn journal_resume_refusal(state: &JournalState, message: &str) -> bool {
-    let dir = state.path.parent().unwrap_or(Path::new("."));
-    let Ok(_lock) = super::lock::ServerLock::acquire(dir, &state.server, &state.run_id) else {
+fn journal_resume_refusal(
+    state: &JournalState,
+    message: &str,
+    state_dir: &StateDir,
+    key: &ServerKey,
+) -> bool {
+    let Ok(_lock) = super::lock::ServerLock::acquire(state_dir, key, &state.run_id) else {
         return false;
     };
     super::journal::Journal::reopen(state)

@@ -19,6 +19,10 @@ impl Step for Preflight {
         "Preflight: tools, backup, disk space, lock".into()
     }
 
+    fn gate(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> Vec<String> {
         let r = &self.0;
         let mut d: Vec<String> = TOOLS
