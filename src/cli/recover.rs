@@ -10,6 +10,7 @@ use crate::adapters::ssh::SshPool;
 use crate::config::Config;
 use crate::config::Role;
 use crate::engine::journal::JournalState;
+use crate::engine::lock::LockError;
 use crate::engine::recovery::{self, FinalAction, RecoveryInputs, RestoreMode};
 use crate::engine::{
     Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, ResumeAction, RunHandle,
@@ -200,6 +201,9 @@ pub(super) fn engine_failure(e: EngineError) -> Failure {
         EngineError::BadConfirmation { .. } | EngineError::AlreadyEnded { .. } => {
             Failure::bad_input(e)
         }
+        EngineError::Lock(
+            LockError::Unfinished { .. } | LockError::Held { .. } | LockError::HeldUnknown { .. },
+        ) => Failure::refused(format!("{e}\nnothing was touched")),
         other => Failure::step_failed(other),
     }
 }
@@ -213,6 +217,7 @@ struct Driver {
 /// What the driver learned while answering, for the final message.
 #[derive(Default)]
 struct Outcome {
+    run_id: String,
     left_paused: bool,
     needs_yes: bool,
     journal: PathBuf,
@@ -293,12 +298,23 @@ fn conclude(
             } else {
                 ""
             };
+            let r = crate::engine::steps::Recovery {
+                inputs: inputs.clone(),
+                run_id: o.run_id.clone(),
+            };
+            let kept = if r.side() {
+                "production was not touched".to_string()
+            } else if r.aside_dir().exists() {
+                format!("the original data is kept aside in {}", r.aside_dir().display())
+            } else {
+                format!("the original data was not moved: it is in {}", r.pgdata().display())
+            };
             Err(Failure::step_failed(format!(
-                "the run stopped at step {at}{hint}. The state is left safe (nothing deleted; the original is kept aside). Journal: {j}; continue with `pitr-console resume {j}`"
+                "the run stopped at step {at}{hint}. Nothing was deleted; {kept}. The run holds server {name} until it ends. Journal: {j}; continue with `pitr-console resume {j}`, roll back with `pitr-console resume {j} --action roll-back --yes`, or give it up with `pitr-console abandon {j}`"
             )))
         }
         RunStatus::Refused { reason } => Err(Failure::step_failed(format!(
-            "the run was refused: {reason}. Journal: {j}"
+            "the run was refused: {reason}. Nothing was changed and the server is free. Journal: {j}"
         ))),
     }
 }
@@ -306,6 +322,7 @@ fn conclude(
 impl Driver {
     async fn drive(self, (runner, mut handle): (Runner, RunHandle)) -> (RunStatus, Outcome) {
         let mut outcome = Outcome {
+            run_id: handle.run_id.clone(),
             journal: handle.journal.clone(),
             ..Outcome::default()
         };

@@ -280,3 +280,63 @@ fn journal_resume_refusal(
         })
         .is_ok()
 }
+
+/// Puts the original back after the run was promoted: the promoted server is stopped and
+/// its directory kept aside (it holds every write made since the promotion), the original
+/// data directory moved back and started as it ran. The journal's undo steps, in reverse.
+pub fn roll_back_promoted(
+    journal: &Path,
+    ports: Ports,
+    confirmation: Option<String>,
+    role: Role,
+) -> Result<(Runner, RunHandle), EngineError> {
+    let mut state = JournalState::read(journal)?;
+    let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
+        EngineError::Inputs(format!(
+            "journal {} holds no readable recovery inputs: {e}",
+            journal.display()
+        ))
+    })?;
+    match &state.ended {
+        Some(super::event::RunStatus::Promoted) => state.ended = None,
+        None if state.rolling_back => {}
+        None => {
+            return Err(EngineError::Inputs(format!(
+                "run {} has not been promoted: roll it back with `pitr-console resume {} --action roll-back --yes`",
+                state.run_id,
+                journal.display()
+            )))
+        }
+        Some(status) => {
+            return Err(EngineError::AlreadyEnded {
+                run_id: state.run_id.clone(),
+                status: status.clone(),
+            })
+        }
+    }
+    if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        return Err(EngineError::RefusedByRole {
+            message,
+            journal: None,
+        });
+    }
+    let plan = build_plan(&inputs, &state.run_id);
+    let state_dir = open_state_dir()?;
+    let key = server_key(&inputs.server, &ports);
+    let journal_dir = journal
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| inputs.journal_dir.clone());
+    Runner::resume(
+        plan,
+        state,
+        ports,
+        RunOptions {
+            journal_dir,
+            confirmation,
+            state_dir,
+            key,
+            action: Some(ResumeAction::RollBack),
+        },
+    )
+}
