@@ -58,6 +58,9 @@ pub struct RecoverArgs {
     /// JSON events, one per line, on standard output.
     #[arg(long)]
     pub json: bool,
+    /// Restore a backup that has no backup_manifest (it cannot be verified beforehand).
+    #[arg(long)]
+    pub allow_unverified_backup: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,7 +118,8 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
             println!("{n}");
         }
     }
-    let inputs = p.inputs.clone();
+    let mut inputs = p.inputs.clone();
+    inputs.backup_check.allow_unverified = args.allow_unverified_backup;
     let plan = recovery::plan(&inputs);
     let confirmation = args.yes.then(|| inputs.server.name.clone());
     let started = recovery::start(

@@ -108,6 +108,19 @@ pub struct RecoveryInputs {
     /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
     #[serde(default)]
     pub tool_restore: Option<ToolRestore>,
+    /// How preflight treats the backup's verification.
+    #[serde(default)]
+    pub backup_check: BackupCheck,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupCheck {
+    /// The operator accepted a backup without a manifest (`--allow-unverified-backup`).
+    #[serde(default)]
+    pub allow_unverified: bool,
+    /// Other backups that also reach the target, newest first: named when this one is refused.
+    #[serde(default)]
+    pub alternatives: Vec<String>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.

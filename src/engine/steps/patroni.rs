@@ -530,6 +530,7 @@ mod tests {
                 replay_timeout_secs: 1,
                 role: Default::default(),
                 tool_restore: None,
+                backup_check: Default::default(),
             },
         })
     }
