@@ -9,6 +9,7 @@ pub mod patroni;
 pub mod restore_command;
 pub mod segment;
 pub mod server_status;
+pub mod setting;
 pub mod target;
 pub mod time_input;
 pub mod timeline;
