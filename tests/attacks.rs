@@ -123,3 +123,72 @@ fn a_restore_point_name_cannot_inject_a_setting() {
     );
     stop(&side);
 }
+
+/// pg_ctl runs its server through `/bin/sh` with the data directory in double quotes, so a
+/// path that closes the quotes would run a command as the server's user.
+#[test]
+fn shell_metacharacters_in_paths_are_refused_before_anything_runs() {
+    let (guard, rec) = build(57310, false);
+    let state = state_dir(guard.parent.path());
+    let cwd = guard.path("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    let run = |config: &Path, args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env("PITR_CONSOLE_STATE_DIR", &state)
+            .current_dir(&cwd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let hostile = "/x/dq\"x$(id>PWN)";
+    let (code, stderr) = run(
+        &rec.config_file,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--latest",
+            "--restore-to",
+            hostile,
+            "--port",
+            "57311",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--restore-to is `/x/dq\"x$(id>PWN)`") && stderr.contains("not allowed"),
+        "{stderr}"
+    );
+    // The same path in the configuration is refused when the file is read, naming the key.
+    let text = std::fs::read_to_string(&rec.config_file).unwrap();
+    let pgdata = format!("pgdata = \"{}\"", rec.pgdata.display());
+    assert!(text.contains(&pgdata), "{text}");
+    let bad = guard.path("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace(&pgdata, "pgdata = \"/x/dq\\\"x$(id>PWN)\""),
+    )
+    .unwrap();
+    let (code, stderr) = run(&bad, &["plan", "--server", "lab", "--latest"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("[[server]] `lab`: key `pgdata`") && stderr.contains("not allowed"),
+        "{stderr}"
+    );
+    for dir in [
+        cwd.as_path(),
+        Path::new("/"),
+        &rec.pgdata,
+        guard.parent.path(),
+    ] {
+        assert!(!dir.join("PWN").exists(), "PWN in {}", dir.display());
+    }
+    assert!(!Path::new("/x").exists());
+}

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod catalog;
 pub mod coverage;
 pub mod lsn;
+pub mod paths;
 pub mod patroni;
 pub mod restore_command;
 pub mod segment;
