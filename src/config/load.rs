@@ -1,6 +1,7 @@
 //! Finding and reading the configuration file, with errors that point at the line.
 
 use super::model::{Config, RepositoryConfig, RepositoryKind};
+use crate::domain::paths::{check_name, check_plain_path};
 use crate::domain::zone::Zone;
 use std::path::{Path, PathBuf};
 
@@ -217,6 +218,17 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
     Ok(())
 }
 
+fn check_absolute(what: &str, p: &Path) -> Result<(), String> {
+    if p.is_absolute() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} is `{}`: give an absolute path",
+            p.display()
+        ))
+    }
+}
+
 /// The key assigned on a 1-based line (`port = "x"` gives `port`).
 fn key_on_line(text: &str, line: usize) -> Option<&str> {
     let (key, _) = text.lines().nth(line.checked_sub(1)?)?.split_once('=')?;
@@ -254,8 +266,29 @@ fn validate(c: &Config) -> Result<(), String> {
                 .into(),
         );
     }
+    for (key, dir) in [("journal_dir", &c.journal_dir), ("state_dir", &c.state_dir)] {
+        if let Some(d) = dir {
+            check_plain_path(&format!("key `{key}`"), d)?;
+        }
+    }
     let mut names = std::collections::HashSet::new();
     for r in &c.repositories {
+        check_name("a [[repository]] `name`", &r.name)?;
+        let at = |key: &str| format!("[[repository]] `{}`: key `{key}`", r.name);
+        for (key, dir) in [("backups", &r.backups), ("wal_archive", &r.wal_archive)] {
+            if let Some(d) = dir {
+                check_plain_path(&at(key), d)?;
+            }
+        }
+        for (key, file) in [
+            ("barman_config", &r.barman_config),
+            ("pgbackrest_config", &r.pgbackrest_config),
+            ("walg_config", &r.walg_config),
+        ] {
+            if let Some(f) = file {
+                check_absolute(&at(key), f)?;
+            }
+        }
         if !names.insert(&r.name) {
             return Err(format!(
                 "two [[repository]] sections are named `{}`",
@@ -266,6 +299,20 @@ fn validate(c: &Config) -> Result<(), String> {
     }
     let mut server_names = std::collections::HashSet::new();
     for s in &c.servers {
+        check_name("a [[server]] `name`", &s.name)?;
+        let at = |key: &str| format!("[[server]] `{}`: key `{key}`", s.name);
+        check_plain_path(&at("pgdata"), &s.pgdata)?;
+        if let Some(b) = &s.bin_dir {
+            check_plain_path(&at("bin_dir"), b)?;
+        }
+        for (key, file) in [
+            ("ssh_identity", &s.ssh_identity),
+            ("ssh_known_hosts", &s.ssh_known_hosts),
+        ] {
+            if let Some(f) = file {
+                check_absolute(&at(key), f)?;
+            }
+        }
         if !server_names.insert(&s.name) {
             return Err(format!("two [[server]] sections are named `{}`", s.name));
         }
