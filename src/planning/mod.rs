@@ -7,3 +7,4 @@ pub mod cost;
 pub mod drill_run;
 pub mod prepare;
 pub mod run_request;
+pub mod side_dir;
