@@ -203,6 +203,7 @@ pub fn resume(
     role: Role,
 ) -> Result<(Runner, RunHandle), EngineError> {
     let state = JournalState::read(journal)?;
+    state.require_intact()?;
     let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
         EngineError::Inputs(format!(
             "journal {} holds no readable recovery inputs: {e}",
