@@ -382,6 +382,54 @@ fn redact_body(body: Body) -> Body {
             index,
             text: redact(&text),
         },
+        Body::Run {
+            run_id,
+            server,
+            target,
+            checksum,
+            steps,
+            inputs,
+        } => Body::Run {
+            run_id,
+            server,
+            target: redact(&target),
+            checksum,
+            steps: steps
+                .into_iter()
+                .map(|mut v| {
+                    v.title = redact(&v.title);
+                    v.commands = v.commands.iter().map(|c| redact(c)).collect();
+                    v.undo = v.undo.iter().map(|c| redact(c)).collect();
+                    v
+                })
+                .collect(),
+            inputs: redact_value(inputs),
+        },
+        Body::Decision { question, decision } => Body::Decision {
+            question: redact(&question),
+            decision,
+        },
+        Body::Rollback { reason } => Body::Rollback {
+            reason: redact(&reason),
+        },
+        Body::End { status } => Body::End {
+            status: serde_json::to_value(&status)
+                .ok()
+                .and_then(|v| serde_json::from_value(redact_value(v)).ok())
+                .unwrap_or(status),
+        },
+        Body::Resume { checksum } => Body::Resume { checksum },
+    }
+}
+
+/// Every string inside `v` redacted (the run's inputs hold the dsn, with its password).
+pub fn redact_value(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(redact(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(redact_value).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, redact_value(v))).collect())
+        }
         other => other,
     }
 }

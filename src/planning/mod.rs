@@ -5,5 +5,6 @@
 
 pub mod drill_run;
 pub mod prepare;
+pub mod resume_check;
 pub mod run_request;
 pub mod side_dir;

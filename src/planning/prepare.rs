@@ -140,26 +140,64 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
     }
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
-    let dest = match &req.mode {
+    let inputs = assemble(
+        req.config,
+        server,
+        repo,
+        Journaled {
+            backup: choice.backup,
+            target: req.target.clone(),
+            mode: req.mode.clone(),
+            action: req.action,
+            role: req.role,
+            journal_dir: req.journal_dir.clone(),
+        },
+    )?;
+    Ok(Prepared {
+        inputs,
+        notes: choice.notes,
+        wal: choice.wal,
+    })
+}
+
+/// What a run's inputs take from the operator's request rather than from the configuration.
+pub struct Journaled {
+    pub backup: Backup,
+    pub target: RecoveryTarget,
+    pub mode: RestoreMode,
+    pub action: FinalAction,
+    pub role: Role,
+    pub journal_dir: PathBuf,
+}
+
+/// The run's inputs: every command and path from the configuration, the rest as asked.
+/// `resume` calls it again to rebuild what a journal may only repeat, never dictate.
+pub fn assemble(
+    config: &Config,
+    server: &ServerConfig,
+    repo: &RepositoryConfig,
+    asked: Journaled,
+) -> Result<RecoveryInputs, Refusal> {
+    let spec = server_spec(server)?;
+    let dest = match &asked.mode {
         RestoreMode::InPlace => server.pgdata.as_path(),
         RestoreMode::Side { dir, .. } => dir.as_path(),
     };
-    let restore = restore_for(repo, server, &choice.backup, &req.target, dest)
+    let restore = restore_for(repo, server, &asked.backup, &asked.target, dest)
         .map_err(|e| Refusal::Input(e.to_string()))?;
     let time_column = server
         .time_column
         .as_deref()
         .map(parse_time_column)
         .transpose()?;
-    let inputs = RecoveryInputs {
+    Ok(RecoveryInputs {
         server: spec,
-        backup: choice.backup,
+        backup: asked.backup,
         restore_command: restore.restore_command,
-        target: req.target.clone(),
-        action: req.action,
-        mode: req.mode.clone(),
-        apps: req
-            .config
+        target: asked.target,
+        action: asked.action,
+        mode: asked.mode,
+        apps: config
             .apps
             .iter()
             .map(|a| AppSpec {
@@ -169,8 +207,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
                 check: a.check.clone().unwrap_or_default(),
             })
             .collect(),
-        checks: req
-            .config
+        checks: config
             .checks
             .iter()
             .map(|c| CheckSpec {
@@ -178,17 +215,12 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
                 sql: c.sql.clone(),
             })
             .collect(),
-        safety_dump_dir: req.journal_dir.join("dumps"),
-        journal_dir: req.journal_dir.clone(),
+        safety_dump_dir: asked.journal_dir.join("dumps"),
+        journal_dir: asked.journal_dir,
         time_column,
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
-        role: req.role,
+        role: asked.role,
         tool_restore: restore.tool_restore,
-    };
-    Ok(Prepared {
-        inputs,
-        notes: choice.notes,
-        wal: choice.wal,
     })
 }
 
