@@ -399,3 +399,42 @@ fn secrets_stay_in_memory_and_journals_cannot_be_forged() {
     assert!(!side.exists());
     stop(&side);
 }
+
+/// A trainee's configuration cannot be overridden by `--role operator`, a policy can only
+/// be trusted when root owns it, and a configuration that fails to load refuses.
+#[test]
+fn roles_cannot_be_raised_by_flag_env_or_a_broken_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_dir(dir.path());
+    let cfg = dir.path().join("trainee.toml");
+    std::fs::write(
+        &cfg,
+        "role = \"trainee\"\n[[repository]]\nname = \"r\"\nkind = \"local\"\nbackups = \"/nonexistent/b\"\nwal_archive = \"/nonexistent/w\"\n\n[[server]]\nname = \"db1\"\npgdata = \"/nonexistent/pgdata\"\ndsn = \"host=/tmp port=5432\"\nrepository = \"r\"\n",
+    )
+    .unwrap();
+    let o = cli(&cfg, &state, &["--role", "operator", "lab", "down"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("refused by role trainee"), "{}", o.stderr);
+
+    // A policy anyone may write is not a policy: it is refused, not obeyed.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "default = \"operator\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["lab", "down"])
+        .env("PITR_CONSOLE_STATE_DIR", &state)
+        .env("PITR_CONSOLE_POLICY", &policy)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "role = \"trainee\"\n[[server]\n").unwrap();
+    let o = cli(&broken, &state, &["--role", "operator", "lab", "down"]);
+    assert_ne!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("broken.toml"), "{}", o.stderr);
+}
