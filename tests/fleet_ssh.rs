@@ -249,6 +249,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: Default::default(),
             tool_restore: None,
+            backup_check: Default::default(),
         }
     }
 }
@@ -459,6 +460,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
             Default::default(),
+            None,
         )
         .unwrap(),
         |e| match e {

@@ -95,10 +95,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+const BARMAN_CLOUD: RepositoryKind = RepositoryKind::BarmanCloud;
+
 /// Each kind's required keys present, and no key that belongs to another kind.
 fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
-    let kind = format!("{:?}", r.kind).to_lowercase();
-    let keys: [(&str, bool, RepositoryKind); 12] = [
+    let kind = r.kind.name();
+    let keys: [(&str, bool, RepositoryKind); 18] = [
         ("backups", r.backups.is_some(), RepositoryKind::Local),
         (
             "wal_archive",
@@ -143,11 +145,21 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         ),
         ("walg_config", r.walg_config.is_some(), RepositoryKind::Walg),
         ("walg_user", r.walg_user.is_some(), RepositoryKind::Walg),
+        ("destination", r.destination.is_some(), BARMAN_CLOUD),
+        ("cloud_server", r.cloud_server.is_some(), BARMAN_CLOUD),
+        ("endpoint_url", r.endpoint_url.is_some(), BARMAN_CLOUD),
+        ("cloud_tools", r.cloud_tools.is_some(), BARMAN_CLOUD),
+        ("aws_profile", r.aws_profile.is_some(), BARMAN_CLOUD),
+        (
+            "aws_credentials_file",
+            r.aws_credentials_file.is_some(),
+            BARMAN_CLOUD,
+        ),
     ];
     if let Some((key, _, owner)) = keys.iter().find(|(_, set, owner)| *set && *owner != r.kind) {
         return Err(format!(
             "key `{key}` belongs to kind = \"{}\", but this repository is kind = \"{kind}\"",
-            format!("{owner:?}").to_lowercase()
+            owner.name()
         ));
     }
     let needs: &[(&str, bool)] = match r.kind {
@@ -158,6 +170,10 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         RepositoryKind::Barman => &[("barman_server", r.barman_server.is_some())],
         RepositoryKind::Pgbackrest => &[("stanza", r.stanza.is_some())],
         RepositoryKind::Walg => &[],
+        BARMAN_CLOUD => &[
+            ("destination", r.destination.is_some()),
+            ("cloud_server", r.cloud_server.is_some()),
+        ],
     };
     if let Some((key, _)) = needs.iter().find(|(_, set)| !set) {
         let all: Vec<&str> = needs.iter().map(|(k, _)| *k).collect();
@@ -166,6 +182,19 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
             all.join(", ")
         ));
     }
+    if let Some(mib) = r.wal_cache_mib {
+        if !matches!(r.kind, RepositoryKind::Walg | BARMAN_CLOUD) {
+            return Err(format!(
+                "key `wal_cache_mib` belongs to kind = \"barman-cloud\" or \"walg\", but this repository is kind = \"{kind}\""
+            ));
+        }
+        if mib == 0 {
+            return Err(
+                "key `wal_cache_mib` = 0 leaves no room for fetched WAL; give MiB, e.g. 4096"
+                    .into(),
+            );
+        }
+    }
     if let Some(m) = r.restore_method {
         if m.kind() != r.kind {
             let allowed = match r.kind {
@@ -173,7 +202,9 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
                     "\"barman-recover\", \"get-wal\" or \"barman-wal-restore\""
                 }
                 RepositoryKind::Pgbackrest => "\"pgbackrest\" or \"archive-get\"",
-                RepositoryKind::Local | RepositoryKind::Walg => "nothing (leave it out)",
+                RepositoryKind::Local | RepositoryKind::Walg | BARMAN_CLOUD => {
+                    "nothing (leave it out)"
+                }
             };
             return Err(format!(
                 "key `restore_method` = {:?} does not fit kind = \"{kind}\"; it accepts {allowed}",

@@ -2,25 +2,16 @@
 //! random bytes, mode 0600 in the checked state directory, created on first use. Whoever can
 //! write a journal but not read this key cannot make the console accept an edited record.
 
-use super::state_dir::{locate, StateDir};
+use super::state_dir;
 use hmac::{KeyInit, Mac};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 const KEY_FILE: &str = "journal.key";
 const KEY_LEN: usize = 32;
-
-/// The configuration's `state_dir`, recorded once by the driver that loaded it.
-static CONFIGURED: OnceLock<Option<PathBuf>> = OnceLock::new();
-
-/// Records the configured state directory (the environment override still wins).
-pub fn use_state_dir(configured: Option<&Path>) {
-    let _ = CONFIGURED.set(configured.map(Path::to_path_buf));
-}
 
 #[derive(Clone)]
 pub struct JournalKey([u8; KEY_LEN]);
@@ -41,11 +32,7 @@ impl JournalKey {
     /// This host's key, created when missing.
     #[cfg(not(test))]
     pub fn host() -> Result<JournalKey, String> {
-        let configured = CONFIGURED.get().cloned().flatten();
-        let dir = locate(configured.as_deref()).ok_or(
-            "no state directory for the journal key: set PITR_CONSOLE_STATE_DIR or `state_dir`",
-        )?;
-        let state = StateDir::open(&dir).map_err(|e| e.to_string())?;
+        let state = state_dir::current().map_err(|e| e.to_string())?;
         JournalKey::in_dir(state.path())
     }
 

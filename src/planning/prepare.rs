@@ -140,6 +140,23 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
     }
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
+    // Named if preflight finds the chosen backup damaged.
+    let mut older: Vec<&Backup> = req
+        .view
+        .catalog
+        .backups
+        .iter()
+        .filter(|b| {
+            b.id != choice.backup.id
+                && b.timeline == choice.backup.timeline
+                && b.stop_lsn < choice.backup.stop_lsn
+        })
+        .collect();
+    older.sort_by_key(|b| std::cmp::Reverse(b.stop_lsn));
+    let backup_check = crate::engine::recovery::BackupCheck {
+        allow_unverified: false,
+        alternatives: older.iter().map(|b| b.id.clone()).collect(),
+    };
     let inputs = assemble(
         req.config,
         server,
@@ -151,6 +168,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
             action: req.action,
             role: req.role,
             journal_dir: req.journal_dir.clone(),
+            backup_check,
         },
     )?;
     Ok(Prepared {
@@ -168,6 +186,7 @@ pub struct Journaled {
     pub action: FinalAction,
     pub role: Role,
     pub journal_dir: PathBuf,
+    pub backup_check: crate::engine::recovery::BackupCheck,
 }
 
 /// The run's inputs: every command and path from the configuration, the rest as asked.
@@ -221,6 +240,7 @@ pub fn assemble(
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
         role: asked.role,
         tool_restore: restore.tool_restore,
+        backup_check: asked.backup_check,
     })
 }
 

@@ -24,6 +24,7 @@ pub fn check(config: &Config, journaled: &RecoveryInputs) -> Result<RecoveryInpu
             action: journaled.action,
             role: journaled.role,
             journal_dir: journaled.journal_dir.clone(),
+            backup_check: journaled.backup_check.clone(),
         },
     )?;
     // The journal holds its inputs redacted: compare like with like.
