@@ -2,7 +2,6 @@
 //! random bytes, mode 0600 in the checked state directory, created on first use. Whoever can
 //! write a journal but not read this key cannot make the console accept an edited record.
 
-use super::state_dir;
 use hmac::{KeyInit, Mac};
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -32,7 +31,7 @@ impl JournalKey {
     /// This host's key, created when missing.
     #[cfg(not(test))]
     pub fn host() -> Result<JournalKey, String> {
-        let state = state_dir::current().map_err(|e| e.to_string())?;
+        let state = super::state_dir::current().map_err(|e| e.to_string())?;
         JournalKey::in_dir(state.path())
     }
 
@@ -108,7 +107,7 @@ impl JournalKey {
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
