@@ -23,7 +23,7 @@ impl CommandRunner for LocalCommands {
         Box::pin(async move {
             let mut std_cmd = Switch::to(cmd.run_as.as_deref()).command(&cmd.program);
             std_cmd.args(&cmd.args);
-            for (k, v) in &cmd.env {
+            for (k, v) in cmd.env.iter().chain(&cmd.secret_env) {
                 std_cmd.env(k, v);
             }
             std_cmd.stdin(Stdio::null()).stderr(Stdio::piped());

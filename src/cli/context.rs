@@ -31,7 +31,7 @@ impl Context {
         let zone = zone_text
             .parse::<Zone>()
             .map_err(|e| Failure::bad_input(format!("--tz: {e}")))?;
-        let role = role.or(config.role).unwrap_or_default();
+        let role = config::policy::effective_role(role, config.role).map_err(Failure::refused)?;
         Ok(Context {
             config,
             path,
@@ -65,17 +65,29 @@ pub fn role_and_zone(
     role: Option<Role>,
     tz: Option<&str>,
 ) -> Result<(Role, Zone), Failure> {
-    match Context::load(flag, role, tz) {
-        Ok(ctx) => Ok((ctx.role, ctx.zone)),
-        Err(e) if flag.is_some() => Err(e),
-        Err(_) => {
-            let zone = tz
-                .unwrap_or("UTC")
-                .parse::<Zone>()
-                .map_err(|e| Failure::bad_input(format!("--tz: {e}")))?;
-            Ok((role.unwrap_or_default(), zone))
-        }
+    // A configuration that exists but does not load refuses: falling back to defaults
+    // would turn a broken `role = "trainee"` into operator.
+    if flag.is_some() || found_config().is_some() {
+        let ctx = Context::load(flag, role, tz)?;
+        return Ok((ctx.role, ctx.zone));
     }
+    let zone = tz
+        .unwrap_or("UTC")
+        .parse::<Zone>()
+        .map_err(|e| Failure::bad_input(format!("--tz: {e}")))?;
+    let role = config::policy::effective_role(role, None).map_err(Failure::refused)?;
+    Ok((role, zone))
+}
+
+/// The configuration file the console would read without --config, if any.
+fn found_config() -> Option<PathBuf> {
+    let env = std::env::var_os("PITR_CONSOLE_CONFIG").map(PathBuf::from);
+    let user = directories::ProjectDirs::from("", "", "pitr-console")
+        .map(|d| d.config_dir().join("pitr-console.toml"));
+    let lab = crate::lab::find_existing().map(|d| d.join("pitr-console.toml"));
+    config::locate(None, env.as_deref(), user.as_deref(), lab.as_deref())
+        .ok()
+        .map(|(p, _)| p)
 }
 
 /// Opens the full-screen console.

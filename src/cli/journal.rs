@@ -31,6 +31,9 @@ struct Report<'a> {
     pending: Option<String>,
     /// Step ids finished on the forward path, in order.
     finished: Vec<String>,
+    /// Why the journal cannot be trusted (torn, cut, failing authentication); empty when
+    /// intact. A journal with problems is shown but never resumed.
+    problems: &'a [String],
     records: &'a [crate::engine::journal::Record],
 }
 
@@ -73,6 +76,7 @@ pub fn run(cmd: JournalCommand, zone: Zone) -> Result<(), Failure> {
             ended: &state.ended,
             pending,
             finished,
+            problems: &state.problems,
             records: &state.records,
         };
         let text = serde_json::to_string_pretty(&report).map_err(Failure::bad_input)?;
@@ -83,11 +87,22 @@ pub fn run(cmd: JournalCommand, zone: Zone) -> Result<(), Failure> {
         "Run {} on server {}: recover to {}",
         state.run_id, state.server, state.target
     );
-    println!(
-        "Journal {} ({} records, hash chain intact)",
-        journal.display(),
-        state.records.len()
-    );
+    if state.problems.is_empty() {
+        println!(
+            "Journal {} ({} records, hash chain intact, authenticated, end anchor matches)",
+            journal.display(),
+            state.records.len()
+        );
+    } else {
+        println!(
+            "Journal {} ({} records) CANNOT BE TRUSTED; it is shown, never resumed:",
+            journal.display(),
+            state.records.len()
+        );
+        for p in &state.problems {
+            println!("  - {p}");
+        }
+    }
     match (&state.ended, &pending) {
         (Some(end), _) => println!("Ended: {end:?}"),
         (None, Some(p)) => println!(

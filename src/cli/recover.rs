@@ -153,6 +153,15 @@ pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Resu
             args.journal.display()
         ))
     })?;
+    state.require_intact().map_err(Failure::bad_input)?;
+    let Some(trusted) = config else {
+        return Err(Failure::bad_input(format!(
+            "resume rebuilds every command of run {} from the configuration, and none was found: give --config with the configuration the run started with",
+            state.run_id
+        )));
+    };
+    let rebuilt =
+        crate::planning::resume_check::check(trusted, &inputs).map_err(Failure::bad_input)?;
     let confirmation = args.yes.then(|| state.server.clone());
     let ports = run_request::ports(config, &state.server, &SshPool::new());
     let given = args.action.map(|a| match a {
@@ -160,8 +169,15 @@ pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Resu
         Action::Promote => ResumeAction::Promote,
         Action::RollBack => ResumeAction::RollBack,
     });
-    let started = recovery::resume(&args.journal, ports, confirmation, ctx_role, given)
-        .map_err(engine_failure)?;
+    let started = recovery::resume_with(
+        &args.journal,
+        Some(rebuilt),
+        ports,
+        confirmation,
+        ctx_role,
+        given,
+    )
+    .map_err(engine_failure)?;
     let recorded = match inputs.action {
         FinalAction::Promote => Action::Promote,
         FinalAction::Pause => Action::Pause,

@@ -2,6 +2,7 @@
 
 pub mod load;
 pub mod model;
+pub mod policy;
 
 pub use load::{load, locate, ConfigError, Origin};
 pub use model::{

@@ -6,6 +6,7 @@ pub mod control_data;
 pub mod drill;
 pub mod event;
 pub mod journal;
+pub mod journal_key;
 pub mod lock;
 pub mod plan;
 pub mod ports;

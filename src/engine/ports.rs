@@ -30,6 +30,10 @@ pub struct CommandSpec {
     pub run_as: Option<String>,
     /// Environment additions (e.g. `LC_ALL=C` for parseable tool output).
     pub env: Vec<(String, String)>,
+    /// Secrets for the child (`PGPASSWORD`): in its environment only, never in its argv,
+    /// never shown (`display` prints `***`) and never serialized into a journal or plan.
+    #[serde(skip)]
+    pub secret_env: Vec<(String, String)>,
     /// Send standard output to this file (created mode 0600) instead of capturing it.
     pub stdout_to: Option<PathBuf>,
     pub timeout: Option<Duration>,
@@ -44,6 +48,7 @@ impl CommandSpec {
             args: Vec::new(),
             run_as: None,
             env: Vec::new(),
+            secret_env: Vec::new(),
             stdout_to: None,
             timeout: None,
             shell: false,
@@ -78,6 +83,11 @@ impl CommandSpec {
         self
     }
 
+    pub fn secret_env(mut self, k: &str, v: &str) -> Self {
+        self.secret_env.push((k.into(), v.into()));
+        self
+    }
+
     pub fn stdout_to(mut self, p: &Path) -> Self {
         self.stdout_to = Some(p.to_path_buf());
         self
@@ -96,6 +106,9 @@ impl CommandSpec {
         }
         for (k, v) in &self.env {
             s.push_str(&format!("{k}={} ", shell_quote(v)));
+        }
+        for (k, _) in &self.secret_env {
+            s.push_str(&format!("{k}=*** "));
         }
         if self.shell {
             s.push_str(self.args.get(1).map(String::as_str).unwrap_or(""));

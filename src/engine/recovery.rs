@@ -238,13 +238,31 @@ pub fn resume(
     role: Role,
     action: Option<ResumeAction>,
 ) -> Result<(Runner, RunHandle), EngineError> {
+    resume_with(journal, None, ports, confirmation, role, action)
+}
+
+/// Like `resume`, with the inputs rebuilt from the trusted configuration (and checked
+/// against the journal by `planning::resume_check`): the journal's own copy is redacted and
+/// only repeats them. The plan built from them must still have the journaled checksum.
+pub fn resume_with(
+    journal: &Path,
+    trusted: Option<RecoveryInputs>,
+    ports: Ports,
+    confirmation: Option<String>,
+    role: Role,
+    action: Option<ResumeAction>,
+) -> Result<(Runner, RunHandle), EngineError> {
     let state = JournalState::read(journal)?;
-    let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
-        EngineError::Inputs(format!(
-            "journal {} holds no readable recovery inputs: {e}",
-            journal.display()
-        ))
-    })?;
+    state.require_intact()?;
+    let inputs: RecoveryInputs = match trusted {
+        Some(t) => t,
+        None => serde_json::from_value(state.inputs.clone()).map_err(|e| {
+            EngineError::Inputs(format!(
+                "journal {} holds no readable recovery inputs: {e}",
+                journal.display()
+            ))
+        })?,
+    };
     let state_dir = open_state_dir()?;
     let key = server_key(&inputs.server, &ports);
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {

@@ -9,6 +9,42 @@ const SECRET_KEYS: [&str; 6] = [
     "token",
 ];
 
+/// A key=value connection string split into the string without its password and the
+/// password, so the password can reach a child through `PGPASSWORD` instead of its argv.
+/// URIs (`postgresql://user:pw@host`) lose the `:pw` the same way.
+pub fn take_password(dsn: &str) -> (String, Option<String>) {
+    if let Some(pos) = dsn.find("://") {
+        let (head, tail) = dsn.split_at(pos + 3);
+        let end = tail.find(['/', '?']).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        if let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) {
+            if colon < at {
+                let pw = authority[colon + 1..at].to_string();
+                let rest = format!(
+                    "{head}{}{}{}",
+                    &authority[..colon],
+                    &authority[at..],
+                    &tail[end..]
+                );
+                return (rest, Some(pw));
+            }
+        }
+        return (dsn.to_string(), None);
+    }
+    let mut password = None;
+    let words: Vec<&str> = dsn
+        .split_whitespace()
+        .filter(|w| match w.strip_prefix("password=") {
+            Some(v) => {
+                password = Some(v.trim_matches('\'').to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    (words.join(" "), password)
+}
+
 /// `text` with the values of secret-looking keys and URI passwords replaced by `***`.
 pub fn redact(text: &str) -> String {
     redact_uri_passwords(&redact_keys(text))
@@ -117,6 +153,23 @@ fn redact_uri_passwords(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn passwords_are_taken_out_of_connection_strings() {
+        use super::take_password;
+        assert_eq!(
+            take_password("host=/tmp password=s3cret dbname=x"),
+            ("host=/tmp dbname=x".to_string(), Some("s3cret".to_string()))
+        );
+        assert_eq!(
+            take_password("postgresql://app:hunter2@db:5432/x"),
+            (
+                "postgresql://app@db:5432/x".to_string(),
+                Some("hunter2".to_string())
+            )
+        );
+        assert_eq!(take_password("host=/tmp").1, None);
+    }
 
     #[test]
     fn hides_passwords() {

@@ -21,12 +21,9 @@ pub enum EngineError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Journal(#[from] JournalError),
-    #[error("the plan changed since run {run_id} started (journal checksum {journaled}, now {now}): the configuration or the inputs differ; resume with the configuration the run started with")]
-    PlanChanged {
-        run_id: String,
-        journaled: String,
-        now: String,
-    },
+    /// The checksums themselves are not shown: they would tell a forger what to write.
+    #[error("the plan changed since run {run_id} started: the configuration or the inputs differ; resume with the configuration the run started with")]
+    PlanChanged { run_id: String },
     #[error("run {run_id} already ended ({status:?}); nothing to resume")]
     AlreadyEnded { run_id: String, status: RunStatus },
     #[error("the confirmation `{given}` does not equal the server's name `{server}`")]
@@ -177,11 +174,10 @@ impl Runner {
                 status,
             });
         }
+        state.require_intact()?;
         if plan.checksum() != state.checksum {
             return Err(EngineError::PlanChanged {
                 run_id: state.run_id,
-                journaled: state.checksum,
-                now: plan.checksum().to_string(),
             });
         }
         let confirmed = check_confirmation(&plan, &opts)?;

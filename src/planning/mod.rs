@@ -6,5 +6,6 @@
 pub mod cost;
 pub mod drill_run;
 pub mod prepare;
+pub mod resume_check;
 pub mod run_request;
 pub mod side_dir;

@@ -142,19 +142,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
     }
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
-    let dest = match &req.mode {
-        RestoreMode::InPlace => server.pgdata.as_path(),
-        RestoreMode::Side { dir, .. } => dir.as_path(),
-    };
-    let restore = restore_for(repo, server, &choice.backup, &req.target, dest)
-        .map_err(|e| Refusal::Input(e.to_string()))?;
-    let time_column = server
-        .time_column
-        .as_deref()
-        .map(parse_time_column)
-        .transpose()?;
     // Named if preflight finds the chosen backup damaged.
-    let mut older: Vec<&crate::domain::backup::Backup> = req
+    let mut older: Vec<&Backup> = req
         .view
         .catalog
         .backups
@@ -170,41 +159,20 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         allow_unverified: false,
         alternatives: older.iter().map(|b| b.id.clone()).collect(),
     };
-    let inputs = RecoveryInputs {
-        server: spec,
-        backup: choice.backup,
-        restore_command: restore.restore_command,
-        target: req.target.clone(),
-        action: req.action,
-        mode: req.mode.clone(),
-        apps: req
-            .config
-            .apps
-            .iter()
-            .map(|a| AppSpec {
-                name: a.name.clone(),
-                stop: a.stop.clone(),
-                start: a.start.clone(),
-                check: a.check.clone().unwrap_or_default(),
-            })
-            .collect(),
-        checks: req
-            .config
-            .checks
-            .iter()
-            .map(|c| CheckSpec {
-                name: c.name.clone(),
-                sql: c.sql.clone(),
-            })
-            .collect(),
-        safety_dump_dir: req.journal_dir.join("dumps"),
-        journal_dir: req.journal_dir.clone(),
-        time_column,
-        replay_timeout_secs: REPLAY_TIMEOUT_SECS,
-        role: req.role,
-        tool_restore: restore.tool_restore,
-        backup_check,
-    };
+    let inputs = assemble(
+        req.config,
+        server,
+        repo,
+        Journaled {
+            backup: choice.backup,
+            target: req.target.clone(),
+            mode: req.mode.clone(),
+            action: req.action,
+            role: req.role,
+            journal_dir: req.journal_dir.clone(),
+            backup_check,
+        },
+    )?;
     Ok(Prepared {
         cost: req
             .view
@@ -214,6 +182,72 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         inputs,
         notes: choice.notes,
         wal: choice.wal,
+    })
+}
+
+/// What a run's inputs take from the operator's request rather than from the configuration.
+pub struct Journaled {
+    pub backup: Backup,
+    pub target: RecoveryTarget,
+    pub mode: RestoreMode,
+    pub action: FinalAction,
+    pub role: Role,
+    pub journal_dir: PathBuf,
+    pub backup_check: crate::engine::recovery::BackupCheck,
+}
+
+/// The run's inputs: every command and path from the configuration, the rest as asked.
+/// `resume` calls it again to rebuild what a journal may only repeat, never dictate.
+pub fn assemble(
+    config: &Config,
+    server: &ServerConfig,
+    repo: &RepositoryConfig,
+    asked: Journaled,
+) -> Result<RecoveryInputs, Refusal> {
+    let spec = server_spec(server)?;
+    let dest = match &asked.mode {
+        RestoreMode::InPlace => server.pgdata.as_path(),
+        RestoreMode::Side { dir, .. } => dir.as_path(),
+    };
+    let restore = restore_for(repo, server, &asked.backup, &asked.target, dest)
+        .map_err(|e| Refusal::Input(e.to_string()))?;
+    let time_column = server
+        .time_column
+        .as_deref()
+        .map(parse_time_column)
+        .transpose()?;
+    Ok(RecoveryInputs {
+        server: spec,
+        backup: asked.backup,
+        restore_command: restore.restore_command,
+        target: asked.target,
+        action: asked.action,
+        mode: asked.mode,
+        apps: config
+            .apps
+            .iter()
+            .map(|a| AppSpec {
+                name: a.name.clone(),
+                stop: a.stop.clone(),
+                start: a.start.clone(),
+                check: a.check.clone().unwrap_or_default(),
+            })
+            .collect(),
+        checks: config
+            .checks
+            .iter()
+            .map(|c| CheckSpec {
+                name: c.name.clone(),
+                sql: c.sql.clone(),
+            })
+            .collect(),
+        safety_dump_dir: asked.journal_dir.join("dumps"),
+        journal_dir: asked.journal_dir,
+        time_column,
+        replay_timeout_secs: REPLAY_TIMEOUT_SECS,
+        role: asked.role,
+        tool_restore: restore.tool_restore,
+        backup_check: asked.backup_check,
     })
 }
 

@@ -49,9 +49,16 @@ impl RemoteCommands {
                 .join(" ")
         };
         let mut inner: Vec<String> = Vec::new();
-        if !cmd.env.is_empty() {
+        // Known gap: over SSH a secret still travels in the remote command line (visible
+        // to the remote host's `ps`); a .pgpass on that host avoids it.
+        if !cmd.env.is_empty() || !cmd.secret_env.is_empty() {
             inner.push("env".into());
-            inner.extend(cmd.env.iter().map(|(k, v)| format!("{k}={v}")));
+            inner.extend(
+                cmd.env
+                    .iter()
+                    .chain(&cmd.secret_env)
+                    .map(|(k, v)| format!("{k}={v}")),
+            );
         }
         inner.push(cmd.program.clone());
         inner.extend(cmd.args.iter().cloned());

@@ -26,10 +26,15 @@ impl SafetyDump {
 
     fn command(&self) -> CommandSpec {
         let r = &self.0;
-        CommandSpec::new(r.tool("pg_dump"))
-            .args(["-Fc", "-d", &r.inputs.server.dsn])
+        let (dsn, password) = crate::engine::redact::take_password(&r.inputs.server.dsn);
+        let cmd = CommandSpec::new(r.tool("pg_dump"))
+            .args(["-Fc", "-d", &dsn])
             .run_as(r.run_as())
-            .stdout_to(&self.file())
+            .stdout_to(&self.file());
+        match password {
+            Some(p) => cmd.secret_env("PGPASSWORD", &p),
+            None => cmd,
+        }
     }
 }
 
