@@ -249,6 +249,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: Default::default(),
             tool_restore: None,
+            backup_check: Default::default(),
         }
     }
 }

@@ -77,6 +77,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 600,
         tool_restore: None,
+        backup_check: Default::default(),
         role: Role::Drill,
     }
 }

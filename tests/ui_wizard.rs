@@ -62,6 +62,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 60,
         tool_restore: None,
+        backup_check: Default::default(),
         role: request.role,
     }
 }

@@ -382,6 +382,7 @@ pub async fn recover(
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: how.tool_restore,
+        backup_check: Default::default(),
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -295,6 +295,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
+            backup_check: Default::default(),
         }
     }
 }
