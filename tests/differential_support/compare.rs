@@ -129,8 +129,14 @@ pub fn compare(
                                 p.replay_max.as_deref().unwrap_or("?")
                             )),
                         }
-                        if p.last_kept_xid.is_some() && p.last_kept_xid != xid_of_state(state) {
-                            wrong.push(format!("last kept xid {:?} predicted", p.last_kept_xid));
+                        let kept = xid_of_state(state);
+                        if !p.last_kept_xids.is_empty()
+                            && !kept.is_some_and(|x| p.last_kept_xids.contains(&x))
+                        {
+                            wrong.push(format!(
+                                "last kept xid one of {:?} predicted",
+                                p.last_kept_xids
+                            ));
                         }
                         if p.timeline.is_none() {
                             wrong.push("the prediction lacks a timeline".into());

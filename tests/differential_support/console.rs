@@ -18,8 +18,9 @@ pub struct Prediction {
     /// `pg_last_wal_replay_lsn()` must lie in this closed range.
     pub replay_min: Option<String>,
     pub replay_max: Option<String>,
-    /// The last transaction end replay keeps.
-    pub last_kept_xid: Option<u64>,
+    /// The last transaction end replay keeps; for an inclusive LSN also `or_kept`, since the
+    /// record at that LSN may be the next transaction's end.
+    pub last_kept_xids: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,7 +114,10 @@ fn recoverable(json: &Value) -> Verdict {
         timeline: p["timeline"].as_u64().map(|t| t as u32),
         replay_min: p["replay_min"].as_str().map(str::to_string),
         replay_max: p["replay_max"].as_str().map(str::to_string),
-        last_kept_xid: p["last_kept"]["xid"].as_u64(),
+        last_kept_xids: [&p["last_kept"], &p["or_kept"]]
+            .iter()
+            .filter_map(|k| k["xid"].as_u64())
+            .collect(),
     });
     Verdict::Recoverable {
         backup,
