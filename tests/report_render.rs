@@ -38,6 +38,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
             run_as: Some("postgres".into()),
             dsn: "host=/var/run/postgresql port=5432 user=postgres dbname=shop".into(),
             socket_dir: Some("/var/run/postgresql".into()),
+            service: Default::default(),
+            config_file: None,
             patroni: None,
         },
         backup: Backup {

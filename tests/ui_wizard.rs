@@ -45,6 +45,8 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
             run_as: Some("postgres".into()),
             dsn: "host=/tmp port=5432".into(),
             socket_dir: Some("/tmp".into()),
+            service: Default::default(),
+            config_file: None,
             patroni: None,
         },
         backup: catalog().backups[3].clone(),

@@ -10,6 +10,7 @@ use super::step::Step;
 use super::steps::{self, tool_restore::ToolRestore, Recovery};
 use crate::config::Role;
 use crate::domain::backup::Backup;
+use crate::domain::control::Service;
 use crate::domain::target::RecoveryTarget;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -27,9 +28,20 @@ pub struct ServerSpec {
     pub dsn: String,
     /// Unix socket directory passed to the server at start (`-k`), when not left to its config.
     pub socket_dir: Option<PathBuf>,
+    /// What stops and starts production (pg_ctl, pg_ctlcluster, a systemd unit).
+    #[serde(default, skip_serializing_if = "is_pg_ctl")]
+    pub service: Service,
+    /// postgresql.conf when it lives outside pgdata (Debian's /etc/postgresql/V/N): the
+    /// restored server starts with it, a side instance with its own overrides on top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
     /// Set when the server is a Patroni member (control = patroni).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patroni: Option<PatroniSpec>,
+}
+
+fn is_pg_ctl(s: &Service) -> bool {
+    *s == Service::PgCtl
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

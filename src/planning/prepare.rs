@@ -8,6 +8,7 @@ use crate::adapters::catalog::{restore_for, RepositoryView};
 use crate::config::{Config, RepositoryConfig, Role, ServerConfig};
 use crate::domain::assess::{show, Recoverability, Verdict};
 use crate::domain::backup::Backup;
+use crate::domain::control::Control;
 use crate::domain::coverage::{RecoverableWindow, WindowEnd};
 use crate::domain::lsn::Lsn;
 use crate::domain::target::RecoveryTarget;
@@ -190,24 +191,24 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
 }
 
 fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
-    let patroni = match (s.control.as_str(), &s.patroni_url) {
-        ("pg_ctl", _) => None,
-        ("patroni", Some(url)) => Some(PatroniSpec {
+    let patroni = match (&s.control, &s.patroni_url) {
+        (Control::Patroni, Some(url)) => Some(PatroniSpec {
             url: url.clone(),
             confirm_leader: false,
         }),
-        ("patroni", None) => {
+        (Control::Patroni, None) => {
             return Err(Refusal::Input(format!(
                 "server `{}`: control = \"patroni\" needs patroni_url (its Patroni REST API, e.g. http://127.0.0.1:8008)",
                 s.name
             )))
         }
-        (other, _) => {
-            return Err(Refusal::Input(format!(
-                "server `{}`: control = \"{other}\" is not supported yet for recovery; use \"pg_ctl\" or \"patroni\"",
-                s.name
-            )))
-        }
+        _ => None,
+    };
+    let Some(service) = s.control.service() else {
+        return Err(Refusal::Input(format!(
+            "server `{}`: control = \"{}\" is not supported for recovery; use \"pg_ctl\", \"pg_ctlcluster:VERSION/NAME\", \"systemd:UNIT\" or \"patroni\"",
+            s.name, s.control
+        )));
     };
     let bin_dir = match &s.bin_dir {
         Some(d) => d.clone(),
@@ -226,6 +227,8 @@ fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
         run_as: s.run_as.clone(),
         dsn: s.dsn.clone(),
         socket_dir: socket_dir(&s.dsn),
+        service,
+        config_file: s.config_dir().map(|d| d.join("postgresql.conf")),
         patroni,
     })
 }

@@ -367,6 +367,8 @@ pub async fn recover(
                 p.port
             ),
             socket_dir: Some(p.dir.clone()),
+            service: Default::default(),
+            config_file: None,
             patroni: None,
         },
         backup,

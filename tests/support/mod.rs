@@ -261,6 +261,8 @@ impl Lab {
                     self.port
                 ),
                 socket_dir: Some(d.clone()),
+                service: Default::default(),
+                config_file: None,
                 patroni: None,
             },
             backup: Backup {

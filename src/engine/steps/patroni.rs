@@ -491,6 +491,8 @@ mod tests {
             run_as: None,
             dsn: String::new(),
             socket_dir: None,
+            service: Default::default(),
+            config_file: None,
             patroni: Some(PatroniSpec {
                 url: "http://127.0.0.1:6432".into(),
                 confirm_leader: false,
