@@ -350,6 +350,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: None,
+        new_host: false,
     }
 }
 

@@ -251,6 +251,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: Default::default(),
             tool_restore: None,
+            new_host: false,
         }
     }
 }

@@ -79,6 +79,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 600,
         tool_restore: None,
+        new_host: false,
         role: Role::Drill,
     }
 }

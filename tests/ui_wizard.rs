@@ -64,6 +64,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 60,
         tool_restore: None,
+        new_host: false,
         role: request.role,
     }
 }

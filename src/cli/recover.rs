@@ -51,6 +51,10 @@ pub struct RecoverArgs {
     /// Stands for typing the server's name before steps that change production.
     #[arg(long)]
     pub yes: bool,
+    /// In place onto a new host whose pgdata is missing or empty (complete server failure):
+    /// no snapshot, safety dump, stop or move-aside steps.
+    #[arg(long, conflicts_with = "restore_to")]
+    pub new_host: bool,
     /// Also make the run's journal reachable at FILE (a symlink); its directory holds it.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -106,7 +110,8 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
         Action::Promote => FinalAction::Promote,
         _ => FinalAction::Pause,
     };
-    let p = prepare_inputs(ctx, &args.server, &args.target, mode, action, jdir)?;
+    let mut p = prepare_inputs(ctx, &args.server, &args.target, mode, action, jdir)?;
+    p.inputs.new_host = args.new_host;
     if !args.json {
         for n in &p.notes {
             println!("{n}");

@@ -118,6 +118,10 @@ pub struct RecoveryInputs {
     /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
     #[serde(default)]
     pub tool_restore: Option<ToolRestore>,
+    /// In place onto a new host: pgdata is missing or empty, so there is nothing to
+    /// snapshot, dump, stop or move aside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_host: bool,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.
@@ -144,13 +148,16 @@ pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
         run_id: run_id.to_string(),
     });
     let side = matches!(inputs.mode, RestoreMode::Side { .. });
-    let mut list: Vec<Box<dyn Step>> = vec![
-        Box::new(steps::preflight::Preflight(r.clone())),
-        Box::new(steps::snapshot::Snapshot(r.clone())),
-    ];
+    let new_host = inputs.new_host && !side;
+    let mut list: Vec<Box<dyn Step>> = vec![Box::new(steps::preflight::Preflight(r.clone()))];
+    if !new_host {
+        list.push(Box::new(steps::snapshot::Snapshot(r.clone())));
+    }
     if !side {
         list.push(Box::new(steps::apps::StopApps(r.clone())));
         list.push(Box::new(steps::patroni::Patroni(r.clone())));
+    }
+    if !side && !new_host {
         list.push(Box::new(steps::dump::SafetyDump(r.clone())));
         list.push(Box::new(steps::server::StopServer(r.clone())));
         list.push(Box::new(steps::data_dir::MoveAside(r.clone())));

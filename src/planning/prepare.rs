@@ -182,6 +182,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
         role: req.role,
         tool_restore: restore.tool_restore,
+        new_host: false,
     };
     Ok(Prepared {
         inputs,

@@ -384,6 +384,7 @@ pub async fn recover(
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: how.tool_restore,
+        new_host: false,
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

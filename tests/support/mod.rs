@@ -297,6 +297,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
+            new_host: false,
         }
     }
 }

@@ -532,6 +532,7 @@ mod tests {
                 replay_timeout_secs: 1,
                 role: Default::default(),
                 tool_restore: None,
+                new_host: false,
             },
         })
     }
