@@ -351,6 +351,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         role: Default::default(),
         tool_restore: None,
         new_host: false,
+        backup_check: Default::default(),
     }
 }
 

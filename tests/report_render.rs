@@ -80,6 +80,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         replay_timeout_secs: 600,
         tool_restore: None,
         new_host: false,
+        backup_check: Default::default(),
         role: Role::Drill,
     }
 }

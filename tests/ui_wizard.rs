@@ -65,6 +65,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         replay_timeout_secs: 60,
         tool_restore: None,
         new_host: false,
+        backup_check: Default::default(),
         role: request.role,
     }
 }

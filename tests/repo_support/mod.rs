@@ -385,6 +385,7 @@ pub async fn recover(
         role: Default::default(),
         tool_restore: how.tool_restore,
         new_host: false,
+        backup_check: Default::default(),
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

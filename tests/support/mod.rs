@@ -298,6 +298,7 @@ impl Lab {
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
             new_host: false,
+            backup_check: Default::default(),
         }
     }
 }
