@@ -104,8 +104,9 @@ impl DebianCluster {
         std::fs::create_dir_all(tmp.join("archive")).unwrap();
         std::fs::create_dir_all(tmp.join("backups")).unwrap();
         std::fs::create_dir_all(tmp.join("journal")).unwrap();
-        std::fs::create_dir_all(tmp.join("state")).unwrap();
         sh(&format!("chown -R postgres:postgres {}", tmp.display()));
+        // The console's own state directory stays the console user's.
+        std::fs::create_dir_all(tmp.join("state")).unwrap();
         let c = DebianCluster { tmp };
         sh(&format!(
             "pg_createcluster 15 {CLUSTER} -p {PORT} >/dev/null"
@@ -271,6 +272,16 @@ fn a_debian_cluster_recovers_in_place_and_rolls_back() {
     );
     assert!(!out.contains("no FATAL line"), "{out}");
     assert!(!side.exists(), "nothing restored after the refusal");
+    // The refused run stays unfinished until given up; nothing of it is on disk to keep.
+    let refused = out
+        .split("Journal: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no journal in:\n{out}"))
+        .trim_end_matches(['.', ';'])
+        .to_string();
+    let (code, out) = c.cli(&plain, &["abandon", &refused]);
+    assert_eq!(code, 0, "{out}");
 
     // The side restore: its own port and data directory, production's configuration with
     // its include, no archiving, and production's pid file left alone.
