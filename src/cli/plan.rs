@@ -96,6 +96,8 @@ struct PlanReport<'a> {
     wal: Option<&'a (String, String)>,
     notes: &'a [String],
     restore_command: &'a str,
+    /// What promoting at the target discards, when the WAL index can place it.
+    cost: Option<&'a crate::planning::cost::Cost>,
     plan: crate::engine::PlanView,
 }
 
@@ -112,6 +114,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     )?;
     p.inputs.new_host = args.new_host;
     let plan = recovery::plan(&p.inputs);
+    let mut cost = p.cost.clone();
+    if let Some(c) = cost.as_mut() {
+        if let Ok(rt) = tokio::runtime::Runtime::new() {
+            rt.block_on(crate::planning::cost::name_tables(c, &p.inputs.server.dsn));
+        }
+    }
     if args.json {
         let report = PlanReport {
             format_version: 1,
@@ -121,6 +129,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
             wal: p.wal.as_ref(),
             notes: &p.notes,
             restore_command: &p.inputs.restore_command,
+            cost: cost.as_ref(),
             plan: plan.view(),
         };
         let text = serde_json::to_string_pretty(&report).map_err(Failure::bad_input)?;
@@ -130,6 +139,11 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     println!("Configuration: {}; role {:?}", ctx.origin_label(), ctx.role);
     for n in &p.notes {
         println!("{n}");
+    }
+    if let Some(c) = &cost {
+        for line in c.lines(&p.inputs.mode, &ctx.zone) {
+            println!("{line}");
+        }
     }
     print!("{}", plan.render());
     if let Some(r) = refused {
