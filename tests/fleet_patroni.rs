@@ -324,6 +324,8 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
                 PG[0]
             ),
             socket_dir: Some(d.clone()),
+            service: Default::default(),
+            config_file: None,
             patroni: Some(PatroniSpec {
                 url: Fleet::url(0),
                 confirm_leader: false,
@@ -348,6 +350,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: None,
+        new_host: false,
         backup_check: Default::default(),
     }
 }

@@ -228,6 +228,8 @@ impl Lab {
                 run_as: s.run_as.clone(),
                 dsn: s.dsn.clone(),
                 socket_dir: Some(r.socket_dir.clone()),
+                service: Default::default(),
+                config_file: None,
                 patroni: None,
             },
             backup,
@@ -249,6 +251,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: Default::default(),
             tool_restore: None,
+            new_host: false,
             backup_check: Default::default(),
         }
     }

@@ -38,6 +38,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
             run_as: Some("postgres".into()),
             dsn: "host=/var/run/postgresql port=5432 user=postgres dbname=shop".into(),
             socket_dir: Some("/var/run/postgresql".into()),
+            service: Default::default(),
+            config_file: None,
             patroni: None,
         },
         backup: Backup {
@@ -77,6 +79,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 600,
         tool_restore: None,
+        new_host: false,
         backup_check: Default::default(),
         role: Role::Drill,
     }

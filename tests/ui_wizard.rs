@@ -45,6 +45,8 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
             run_as: Some("postgres".into()),
             dsn: "host=/tmp port=5432".into(),
             socket_dir: Some("/tmp".into()),
+            service: Default::default(),
+            config_file: None,
             patroni: None,
         },
         backup: catalog().backups[3].clone(),
@@ -62,6 +64,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 60,
         tool_restore: None,
+        new_host: false,
         backup_check: Default::default(),
         role: request.role,
     }

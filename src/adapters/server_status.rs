@@ -56,7 +56,7 @@ async fn patroni_state(server: &ServerConfig) -> Option<PatroniState> {
     let url = server
         .patroni_url
         .as_deref()
-        .filter(|_| server.control == "patroni")?;
+        .filter(|_| server.control == crate::domain::control::Control::Patroni)?;
     let answer = tokio::time::timeout(
         PROBE_TIMEOUT,
         crate::adapters::patroni::cluster_members(url),

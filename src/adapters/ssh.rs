@@ -249,11 +249,12 @@ mod tests {
             ssh_known_hosts: Some("/etc/pitr/known_hosts".into()),
             run_as: Some("postgres".into()),
             pgdata: "/d".into(),
+            config_dir: None,
             bin_dir: None,
             port: 5432,
             dsn: String::new(),
             repository: "r".into(),
-            control: "pg_ctl".into(),
+            control: crate::domain::control::Control::PgCtl,
             patroni_url: None,
             time_column: None,
         }

@@ -39,12 +39,48 @@ pub struct DrillArgs {
     /// Stands for typing the server's name, should a step ask for it.
     #[arg(long)]
     pub yes: bool,
+    /// Ticks a hand-ticked checklist item (the site's own ids); repeatable.
+    #[arg(long, value_name = "ID")]
+    pub tick: Vec<String>,
+    /// Ticks the hand-ticked items listed in FILE, one id a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+}
+
+impl DrillArgs {
+    /// The ids to tick, from --tick and --answers, each checked against the checklist.
+    fn ticks(&self, checklist: &Checklist) -> Result<Vec<String>, Failure> {
+        let mut ids = self.tick.clone();
+        if let Some(file) = &self.answers {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| Failure::bad_input(format!("--answers {}: {e}", file.display())))?;
+            ids.extend(
+                text.lines()
+                    .map(|l| l.split('#').next().unwrap_or_default().trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string),
+            );
+        }
+        let manual = checklist.manual_ids();
+        if let Some(bad) = ids.iter().find(|id| !manual.contains(id)) {
+            return Err(Failure::bad_input(format!(
+                "`{bad}` is not a hand-ticked item of the drill checklist; those are: {}",
+                if manual.is_empty() {
+                    "none".to_string()
+                } else {
+                    manual.join(", ")
+                }
+            )));
+        }
+        Ok(ids)
+    }
 }
 
 pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
     let target = args.target.target(ctx.zone)?;
     let checklist =
         Checklist::load(ctx.config.drill_checklist.as_deref()).map_err(Failure::bad_input)?;
+    let ticks = args.ticks(&checklist)?;
     let req = DrillRequest {
         server: args.server.clone(),
         target,
@@ -66,7 +102,7 @@ pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
         say(&record, id);
     }
     if let Some(stop) = prep.stop {
-        return finish(ctx, record, None, &args, Some(stop));
+        return finish(ctx, record, None, &args, &ticks, Some(stop));
     }
     println!(
         "Recovery (a side restore into {})",
@@ -89,7 +125,7 @@ pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
     }
     let stop =
         (status != RunStatus::Promoted).then(|| format!("the side restore ended {status:?}"));
-    finish(ctx, record, Some(journal), &args, stop)
+    finish(ctx, record, Some(journal), &args, &ticks, stop)
 }
 
 fn say(record: &DrillRecord, id: &str) {
@@ -104,8 +140,12 @@ fn finish(
     mut record: DrillRecord,
     journal: Option<PathBuf>,
     args: &DrillArgs,
+    ticks: &[String],
     stopped: Option<String>,
 ) -> Result<(), Failure> {
+    for id in ticks {
+        record.tick(id, true);
+    }
     record.problems.extend(stopped.clone());
     let report = drill_run::conclude(
         &mut record,

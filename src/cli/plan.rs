@@ -26,6 +26,10 @@ pub struct PlanArgs {
     pub port: Option<u16>,
     #[arg(long)]
     pub json: bool,
+    /// In place onto a new host whose pgdata is missing or empty (complete server failure):
+    /// no snapshot, safety dump, stop or move-aside steps.
+    #[arg(long, conflicts_with = "restore_to")]
+    pub new_host: bool,
 }
 
 impl From<Refusal> for Failure {
@@ -100,7 +104,7 @@ struct PlanReport<'a> {
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     let mode = mode(args.restore_to.clone(), args.port);
     let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server).err();
-    let p = prepare_inputs(
+    let mut p = prepare_inputs(
         ctx,
         &args.server,
         &args.target,
@@ -108,6 +112,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
         FinalAction::Pause,
         journal_dir(ctx)?,
     )?;
+    p.inputs.new_host = args.new_host;
     let plan = recovery::plan(&p.inputs);
     let mut cost = p.cost.clone();
     if let Some(c) = cost.as_mut() {

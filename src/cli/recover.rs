@@ -52,6 +52,13 @@ pub struct RecoverArgs {
     /// Stands for typing the server's name before steps that change production.
     #[arg(long)]
     pub yes: bool,
+    /// Agrees up front to recover a Patroni cluster's leader (instead of typing `leader`).
+    #[arg(long)]
+    pub confirm_leader: bool,
+    /// In place onto a new host whose pgdata is missing or empty (complete server failure):
+    /// no snapshot, safety dump, stop or move-aside steps.
+    #[arg(long, conflicts_with = "restore_to")]
+    pub new_host: bool,
     /// Also make the run's journal reachable at FILE (a symlink); its directory holds it.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
@@ -112,7 +119,17 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
         Action::Promote => FinalAction::Promote,
         _ => FinalAction::Pause,
     };
-    let p = prepare_inputs(ctx, &args.server, &args.target, mode, action, jdir)?;
+    let mut p = prepare_inputs(ctx, &args.server, &args.target, mode, action, jdir)?;
+    p.inputs.new_host = args.new_host;
+    if args.confirm_leader {
+        let Some(patroni) = p.inputs.server.patroni.as_mut() else {
+            return Err(Failure::bad_input(format!(
+                "--confirm-leader: server {} is not a Patroni member (control = \"patroni\")",
+                args.server
+            )));
+        };
+        patroni.confirm_leader = true;
+    }
     if !args.json {
         for n in &p.notes {
             println!("{n}");

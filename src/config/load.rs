@@ -1,9 +1,13 @@
 //! Finding and reading the configuration file, with errors that point at the line.
 
 use super::model::{Config, RepositoryConfig, RepositoryKind};
+use crate::domain::control::Control;
 use crate::domain::paths::{check_name, check_plain_path};
 use crate::domain::zone::Zone;
 use std::path::{Path, PathBuf};
+
+/// Present exactly when systemd is the running init (what `sd_booted()` checks).
+const SYSTEMD_RUNNING: &str = "/run/systemd/system";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -329,22 +333,28 @@ fn validate(c: &Config) -> Result<(), String> {
                 }
             ));
         }
-        let control = s.control.as_str();
-        let known_control = matches!(control, "pg_ctl" | "patroni" | "command")
-            || control
-                .strip_prefix("systemd:")
-                .is_some_and(|u| !u.is_empty());
-        if !known_control {
-            return Err(format!(
-                "[[server]] `{}`: key `control` is `{control}`; expected pg_ctl, systemd:UNIT, patroni or command",
-                s.name
-            ));
+        if let Control::Systemd { unit } = &s.control {
+            if s.is_local() && !Path::new(SYSTEMD_RUNNING).is_dir() {
+                return Err(format!(
+                    "[[server]] `{}`: control = \"systemd:{unit}\" but systemd does not run on this host ({SYSTEMD_RUNNING} is absent); use control = \"pg_ctlcluster:VERSION/NAME\" for a Debian cluster, or \"pg_ctl\"",
+                    s.name
+                ));
+            }
         }
-        if control == "patroni" && s.patroni_url.is_none() {
+        if s.control == Control::Patroni && s.patroni_url.is_none() {
             return Err(format!(
                 "[[server]] `{}`: control = \"patroni\" needs `patroni_url`",
                 s.name
             ));
+        }
+        if let Some(dir) = &s.config_dir {
+            if !dir.is_absolute() {
+                return Err(format!(
+                    "[[server]] `{}`: key `config_dir` is `{}`: give an absolute path, e.g. /etc/postgresql/15/main",
+                    s.name,
+                    dir.display()
+                ));
+            }
         }
     }
     Ok(())
@@ -392,7 +402,7 @@ repository = "archive"
     fn reads_a_good_file_with_defaults() {
         let c = parse(Path::new("x.toml"), GOOD).unwrap();
         assert_eq!(c.servers[0].port, 5432);
-        assert_eq!(c.servers[0].control, "pg_ctl");
+        assert_eq!(c.servers[0].control, Control::PgCtl);
         assert!(c.servers[0].is_local());
     }
 
@@ -436,6 +446,52 @@ repository = "archive"
         let bad = GOOD.replace("Europe/Berlin", "Europe/Atlantis");
         let err = parse(Path::new("a.toml"), &bad).unwrap_err().to_string();
         assert!(err.contains("timezone"), "{err}");
+    }
+
+    #[test]
+    fn debian_clusters_and_systemd_units() {
+        let with = |control: &str| {
+            GOOD.replace(
+                "repository = \"archive\"",
+                &format!("repository = \"archive\"\ncontrol = \"{control}\""),
+            )
+        };
+        let c = parse(Path::new("a.toml"), &with("pg_ctlcluster:15/main")).unwrap();
+        assert_eq!(
+            c.servers[0].config_dir(),
+            Some(PathBuf::from("/etc/postgresql/15/main"))
+        );
+        let err = parse(Path::new("a.toml"), &with("pg_ctlcluster:15 main"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("a.toml:") && err.contains("pg_ctlcluster:15/main"),
+            "{err}"
+        );
+        let systemd = parse(Path::new("a.toml"), &with("systemd:postgresql@15-main"));
+        if Path::new(SYSTEMD_RUNNING).is_dir() {
+            assert!(systemd.is_ok());
+        } else {
+            let err = systemd.unwrap_err().to_string();
+            assert!(
+                err.contains("systemd does not run on this host") && err.contains("pg_ctlcluster"),
+                "{err}"
+            );
+        }
+        let remote = with("systemd:postgresql@15-main")
+            .replace("name = \"db1\"", "name = \"db1\"\nhost = \"db1.example\"");
+        assert!(parse(Path::new("a.toml"), &remote).is_ok());
+        let relative = with("pg_ctl").replace(
+            "pgdata =",
+            "config_dir = \"etc/postgresql/15/main\"\npgdata =",
+        );
+        let err = parse(Path::new("a.toml"), &relative)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("config_dir") && err.contains("absolute"),
+            "{err}"
+        );
     }
 
     #[test]

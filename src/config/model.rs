@@ -1,5 +1,6 @@
 //! The configuration file's shape. Every key is documented in `pitr-console.toml.example`.
 
+use crate::domain::control::Control;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -159,14 +160,18 @@ pub struct ServerConfig {
     /// OS user that owns the cluster; server-side commands run as it.
     pub run_as: Option<String>,
     pub pgdata: PathBuf,
+    /// The directory holding postgresql.conf when it lives outside pgdata (Debian/Ubuntu:
+    /// /etc/postgresql/15/main); the restored server starts with its postgresql.conf and
+    /// includes. Default: none for pg_ctl, /etc/postgresql/V/N for pg_ctlcluster:V/N.
+    pub config_dir: Option<PathBuf>,
     pub bin_dir: Option<PathBuf>,
     #[serde(default = "default_port")]
     pub port: u16,
     /// libpq-style connection string for the console's own queries.
     pub dsn: String,
     pub repository: String,
-    #[serde(default = "default_control")]
-    pub control: String,
+    #[serde(default)]
+    pub control: Control,
     pub patroni_url: Option<String>,
     /// `TABLE.COLUMN` holding each row's creation time: after a time target, no row may be
     /// newer than the target.
@@ -177,6 +182,13 @@ impl ServerConfig {
     pub fn is_local(&self) -> bool {
         matches!(self.host.as_str(), "localhost" | "127.0.0.1" | "::1" | "")
     }
+
+    /// Where postgresql.conf is when it is not in pgdata: configured, or implied by control.
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        self.config_dir
+            .clone()
+            .or_else(|| self.control.default_config_dir())
+    }
 }
 
 fn localhost() -> String {
@@ -185,10 +197,6 @@ fn localhost() -> String {
 
 fn default_port() -> u16 {
     5432
-}
-
-fn default_control() -> String {
-    "pg_ctl".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 pub mod assess;
 pub mod backup;
 pub mod catalog;
+pub mod control;
 pub mod coverage;
 pub mod lsn;
 pub mod paths;

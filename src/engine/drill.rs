@@ -594,6 +594,18 @@ pub fn sibling(journal: &Path, suffix: &str) -> PathBuf {
     journal.with_file_name(format!("{stem}-{suffix}"))
 }
 
+impl Checklist {
+    /// The items the drill leader ticks by hand (every id that is not one of the console's).
+    pub fn manual_ids(&self) -> Vec<String> {
+        self.phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .filter(|i| !is_auto(&i.id))
+            .map(|i| i.id.clone())
+            .collect()
+    }
+}
+
 fn is_auto(id: &str) -> bool {
     AUTO_ITEMS.iter().any(|(a, _)| *a == id)
 }

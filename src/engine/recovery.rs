@@ -12,6 +12,7 @@ use super::step::Step;
 use super::steps::{self, tool_restore::ToolRestore, Recovery};
 use crate::config::Role;
 use crate::domain::backup::Backup;
+use crate::domain::control::Service;
 use crate::domain::target::RecoveryTarget;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -29,9 +30,20 @@ pub struct ServerSpec {
     pub dsn: String,
     /// Unix socket directory passed to the server at start (`-k`), when not left to its config.
     pub socket_dir: Option<PathBuf>,
+    /// What stops and starts production (pg_ctl, pg_ctlcluster, a systemd unit).
+    #[serde(default, skip_serializing_if = "is_pg_ctl")]
+    pub service: Service,
+    /// postgresql.conf when it lives outside pgdata (Debian's /etc/postgresql/V/N): the
+    /// restored server starts with it, a side instance with its own overrides on top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<PathBuf>,
     /// Set when the server is a Patroni member (control = patroni).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patroni: Option<PatroniSpec>,
+}
+
+fn is_pg_ctl(s: &Service) -> bool {
+    *s == Service::PgCtl
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +120,10 @@ pub struct RecoveryInputs {
     /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
     #[serde(default)]
     pub tool_restore: Option<ToolRestore>,
+    /// In place onto a new host: pgdata is missing or empty, so there is nothing to
+    /// snapshot, dump, stop or move aside.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_host: bool,
     /// How preflight treats the backup's verification.
     #[serde(default)]
     pub backup_check: BackupCheck,
@@ -147,13 +163,16 @@ pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
         run_id: run_id.to_string(),
     });
     let side = matches!(inputs.mode, RestoreMode::Side { .. });
-    let mut list: Vec<Box<dyn Step>> = vec![
-        Box::new(steps::preflight::Preflight(r.clone())),
-        Box::new(steps::snapshot::Snapshot(r.clone())),
-    ];
+    let new_host = inputs.new_host && !side;
+    let mut list: Vec<Box<dyn Step>> = vec![Box::new(steps::preflight::Preflight(r.clone()))];
+    if !new_host {
+        list.push(Box::new(steps::snapshot::Snapshot(r.clone())));
+    }
     if !side {
         list.push(Box::new(steps::apps::StopApps(r.clone())));
         list.push(Box::new(steps::patroni::Patroni(r.clone())));
+    }
+    if !side && !new_host {
         list.push(Box::new(steps::dump::SafetyDump(r.clone())));
         list.push(Box::new(steps::server::StopServer(r.clone())));
         list.push(Box::new(steps::data_dir::MoveAside(r.clone())));

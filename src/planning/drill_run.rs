@@ -188,11 +188,54 @@ pub fn conclude(
     Ok(Some(md))
 }
 
-/// Whether the drill passed: no item failed and nothing stopped it.
+/// Whether the drill passed: no item failed or left open (a hand-ticked item nobody
+/// ticked), and no problem recorded (the same person signing twice, for one).
 pub fn passed(record: &DrillRecord) -> bool {
-    !record
-        .phases
-        .iter()
-        .flat_map(|p| &p.items)
-        .any(|i| i.status == ItemStatus::Failed)
+    record.problems.is_empty()
+        && !record
+            .phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .any(|i| matches!(i.status, ItemStatus::Failed | ItemStatus::Open))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::drill::DEFAULT_CHECKLIST;
+
+    fn all_passed(c: &Checklist) -> DrillRecord {
+        let mut r = DrillRecord::new(c, "db1", "latest", Utc::now());
+        for id in drill::AUTO_ITEMS.iter().map(|(id, _)| *id) {
+            r.set(id, ItemStatus::Passed, "ok");
+        }
+        r
+    }
+
+    #[test]
+    fn open_items_and_one_person_signing_twice_fail_the_drill() {
+        let c = Checklist::builtin();
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), Some("bob".into()), Utc::now());
+        r.finish(Utc::now());
+        assert!(passed(&r), "{:?}", r.problems);
+
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), Some("alice".into()), Utc::now());
+        r.finish(Utc::now());
+        assert!(!passed(&r));
+
+        let own = DEFAULT_CHECKLIST.replacen("id = \"smoke\"", "id = \"auth_works\"", 1);
+        let c = Checklist::parse(&own, "site").unwrap();
+        assert_eq!(c.manual_ids(), vec!["auth_works".to_string()]);
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), Some("bob".into()), Utc::now());
+        r.finish(Utc::now());
+        assert!(!passed(&r), "an open item");
+        let mut r = all_passed(&c);
+        r.tick("auth_works", true);
+        r.sign(Some("alice".into()), Some("bob".into()), Utc::now());
+        r.finish(Utc::now());
+        assert!(passed(&r), "{:?}", r.problems);
+    }
 }

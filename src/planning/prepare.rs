@@ -8,6 +8,7 @@ use crate::adapters::catalog::{restore_for, RepositoryView};
 use crate::config::{Config, RepositoryConfig, Role, ServerConfig};
 use crate::domain::assess::{show, Recoverability, Verdict};
 use crate::domain::backup::Backup;
+use crate::domain::control::Control;
 use crate::domain::coverage::{RecoverableWindow, WindowEnd};
 use crate::domain::lsn::Lsn;
 use crate::domain::target::RecoveryTarget;
@@ -171,6 +172,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
             role: req.role,
             journal_dir: req.journal_dir.clone(),
             backup_check,
+            new_host: false,
         },
     )?;
     Ok(Prepared {
@@ -194,6 +196,8 @@ pub struct Journaled {
     pub role: Role,
     pub journal_dir: PathBuf,
     pub backup_check: crate::engine::recovery::BackupCheck,
+    /// Restored onto an empty data directory: no snapshot, dump or move aside.
+    pub new_host: bool,
 }
 
 /// The run's inputs: every command and path from the configuration, the rest as asked.
@@ -247,29 +251,30 @@ pub fn assemble(
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
         role: asked.role,
         tool_restore: restore.tool_restore,
+        new_host: asked.new_host,
         backup_check: asked.backup_check,
     })
 }
 
 fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
-    let patroni = match (s.control.as_str(), &s.patroni_url) {
-        ("pg_ctl", _) => None,
-        ("patroni", Some(url)) => Some(PatroniSpec {
+    let patroni = match (&s.control, &s.patroni_url) {
+        (Control::Patroni, Some(url)) => Some(PatroniSpec {
             url: url.clone(),
             confirm_leader: false,
         }),
-        ("patroni", None) => {
+        (Control::Patroni, None) => {
             return Err(Refusal::Input(format!(
                 "server `{}`: control = \"patroni\" needs patroni_url (its Patroni REST API, e.g. http://127.0.0.1:8008)",
                 s.name
             )))
         }
-        (other, _) => {
-            return Err(Refusal::Input(format!(
-                "server `{}`: control = \"{other}\" is not supported yet for recovery; use \"pg_ctl\" or \"patroni\"",
-                s.name
-            )))
-        }
+        _ => None,
+    };
+    let Some(service) = s.control.service() else {
+        return Err(Refusal::Input(format!(
+            "server `{}`: control = \"{}\" is not supported for recovery; use \"pg_ctl\", \"pg_ctlcluster:VERSION/NAME\", \"systemd:UNIT\" or \"patroni\"",
+            s.name, s.control
+        )));
     };
     let bin_dir = match &s.bin_dir {
         Some(d) => d.clone(),
@@ -288,6 +293,8 @@ fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
         run_as: s.run_as.clone(),
         dsn: s.dsn.clone(),
         socket_dir: socket_dir(&s.dsn),
+        service,
+        config_file: s.config_dir().map(|d| d.join("postgresql.conf")),
         patroni,
     })
 }

@@ -25,6 +25,7 @@ pub fn check(config: &Config, journaled: &RecoveryInputs) -> Result<RecoveryInpu
             role: journaled.role,
             journal_dir: journaled.journal_dir.clone(),
             backup_check: journaled.backup_check.clone(),
+            new_host: journaled.new_host,
         },
     )?;
     // The journal holds its inputs redacted: compare like with like.

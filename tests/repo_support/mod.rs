@@ -367,6 +367,8 @@ pub async fn recover(
                 p.port
             ),
             socket_dir: Some(p.dir.clone()),
+            service: Default::default(),
+            config_file: None,
             patroni: None,
         },
         backup,
@@ -382,6 +384,7 @@ pub async fn recover(
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: how.tool_restore,
+        new_host: false,
         backup_check: Default::default(),
     };
     let plan = recovery::plan(&inputs);

@@ -261,6 +261,8 @@ impl Lab {
                     self.port
                 ),
                 socket_dir: Some(d.clone()),
+                service: Default::default(),
+                config_file: None,
                 patroni: None,
             },
             backup: Backup {
@@ -295,6 +297,7 @@ impl Lab {
             replay_timeout_secs: 120,
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
+            new_host: false,
             backup_check: Default::default(),
         }
     }

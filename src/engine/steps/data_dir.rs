@@ -4,6 +4,7 @@ use super::{read_control, Recovery};
 use crate::domain::backup::BackupFormat;
 use crate::engine::control_data::ControlData;
 use crate::engine::event::ProgressUnit;
+use crate::engine::ports::CommandSpec;
 use crate::engine::step::{fail, Step, StepCtx, StepError, StepFuture};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -182,6 +183,19 @@ impl Step for Restore {
                     &format!("-partial-{}", chrono::Utc::now().format("%H%M%S")),
                 );
                 ctx.rename(&to, &partial)?;
+            } else if fs.exists(&to) {
+                // An empty directory made for the restore (a new host's, or a mount point):
+                // PostgreSQL refuses to start on anything but u=rwx, and it cannot be moved.
+                let chmod = CommandSpec::new("chmod")
+                    .args(["0700", &to.display().to_string()])
+                    .run_as(r.run_as());
+                if !ctx.exec(&chmod).await?.success() {
+                    return fail(format!(
+                        "{} cannot be given mode 0700{}: PostgreSQL starts only on a data directory of that mode owned by its user; chown it to that user",
+                        to.display(),
+                        r.run_as().map(|u| format!(" by {u}")).unwrap_or_default()
+                    ));
+                }
             }
             let owner = r.run_as().map(str::to_string);
             let total: Option<u64> = ctx.fact("restore_bytes");

@@ -7,6 +7,7 @@ pub mod config;
 pub mod data_dir;
 pub mod decide;
 pub mod dump;
+pub mod layout;
 pub mod patroni;
 pub mod preflight;
 pub mod replay;
@@ -17,9 +18,10 @@ pub mod tool_restore;
 pub mod verify;
 
 use super::control_data::ControlData;
-use super::ports::CommandSpec;
+use super::ports::{shell_quote, CommandSpec};
 use super::recovery::{RecoveryInputs, RestoreMode};
 use super::step::{fail, StepCtx, StepError};
+use crate::domain::control::{DebianCluster, Service};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -73,9 +75,10 @@ impl Recovery {
         self.beside(self.data_dir(), "-restored")
     }
 
-    /// The recovered server's log (beside its data directory, so it outlives a roll back).
+    /// The recovered server's log: beside its data directory, so it outlives a roll back,
+    /// unless its service keeps its own.
     pub fn log_file(&self) -> PathBuf {
-        self.beside(self.data_dir(), ".log")
+        self.log_for(self.data_dir(), self.beside(self.data_dir(), ".log"))
     }
 
     pub fn recovered_port(&self) -> u16 {
@@ -125,9 +128,36 @@ impl Recovery {
             .args(["status", "-D", &dir.display().to_string()])
     }
 
+    /// Production's data directory is driven by its service; anything else (a side
+    /// directory) by pg_ctl.
+    fn service_for(&self, dir: &Path) -> &Service {
+        if dir == self.pgdata() {
+            &self.inputs.server.service
+        } else {
+            &Service::PgCtl
+        }
+    }
+
+    /// Where a start of the server in `dir` logs: the service's own log (pg_ctlcluster
+    /// chooses it), else `pg_ctl_log`, the file pg_ctl is told with `-l`.
+    pub fn log_for(&self, dir: &Path, pg_ctl_log: PathBuf) -> PathBuf {
+        match self.service_for(dir) {
+            Service::PgCtlCluster { cluster } => cluster.log_file(),
+            Service::PgCtl | Service::Systemd { .. } => pg_ctl_log,
+        }
+    }
+
     pub fn stop_cmd(&self, dir: &Path, mode: &str) -> CommandSpec {
-        self.pg_ctl()
-            .args([
+        let cmd = match self.service_for(dir) {
+            Service::PgCtlCluster { cluster } => {
+                self.pg_ctlcluster(cluster, "stop").args(["-m", mode])
+            }
+            // Immediate is a signal to the postmaster; pg_ctl sends it, systemd then sees the
+            // unit's main process end.
+            Service::Systemd { unit } if mode != "immediate" => {
+                CommandSpec::new("systemctl").args(["stop", unit.as_str()])
+            }
+            _ => self.pg_ctl().args([
                 "stop",
                 "-D",
                 &dir.display().to_string(),
@@ -136,8 +166,9 @@ impl Recovery {
                 "-w",
                 "-t",
                 "120",
-            ])
-            .timeout(Duration::from_secs(180))
+            ]),
+        };
+        cmd.timeout(Duration::from_secs(180))
     }
 
     pub fn start_cmd(
@@ -147,9 +178,37 @@ impl Recovery {
         socket: Option<&Path>,
         log: &Path,
     ) -> CommandSpec {
+        let wait = Duration::from_secs(PG_CTL_WAIT_SECS + 60);
+        match self.service_for(dir) {
+            // The cluster's own port, socket, config and log; no extra options, so that
+            // pg_ctlcluster still hands the start to systemd where systemd runs.
+            Service::PgCtlCluster { cluster } => {
+                return self.pg_ctlcluster(cluster, "start").timeout(wait)
+            }
+            Service::Systemd { unit } => {
+                return CommandSpec::new("systemctl")
+                    .args(["start", unit.as_str()])
+                    .timeout(wait)
+            }
+            Service::PgCtl => {}
+        }
         let mut opts = format!("-p {port}");
         if let Some(s) = socket {
             opts.push_str(&format!(" -k '{}'", s.display()));
+        }
+        if let Some(conf) = &self.inputs.server.config_file {
+            opts.push_str(&format!(
+                " -c config_file={}",
+                shell_quote(&conf.display().to_string())
+            ));
+            if dir != self.pgdata() {
+                // Production's configuration names production's data directory and pid
+                // file; the side instance keeps the rest (includes, hba, ident).
+                opts.push_str(&format!(
+                    " -c data_directory={} -c external_pid_file=''",
+                    shell_quote(&dir.display().to_string())
+                ));
+            }
         }
         self.pg_ctl()
             .args([
@@ -161,7 +220,14 @@ impl Recovery {
                 &PG_CTL_WAIT_SECS.to_string(),
             ])
             .args(["-l", &log.display().to_string(), "-o", &opts])
-            .timeout(Duration::from_secs(PG_CTL_WAIT_SECS + 60))
+            .timeout(wait)
+    }
+
+    fn pg_ctlcluster(&self, cluster: &DebianCluster, action: &str) -> CommandSpec {
+        CommandSpec::new("pg_ctlcluster")
+            .args([cluster.version.as_str(), cluster.name.as_str(), action])
+            .run_as(self.run_as())
+            .env("LC_ALL", "C")
     }
 
     pub fn controldata_cmd(&self, dir: &Path) -> CommandSpec {

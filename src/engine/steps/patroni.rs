@@ -491,6 +491,8 @@ mod tests {
             run_as: None,
             dsn: String::new(),
             socket_dir: None,
+            service: Default::default(),
+            config_file: None,
             patroni: Some(PatroniSpec {
                 url: "http://127.0.0.1:6432".into(),
                 confirm_leader: false,
@@ -530,6 +532,7 @@ mod tests {
                 replay_timeout_secs: 1,
                 role: Default::default(),
                 tool_restore: None,
+                new_host: false,
                 backup_check: Default::default(),
             },
         })

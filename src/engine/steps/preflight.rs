@@ -50,10 +50,16 @@ impl Step for Preflight {
                 r.data_dir().display(),
                 r.recovered_port()
             ));
+        } else if r.inputs.new_host {
+            d.push(format!(
+                "new host: check {} is absent or empty (no snapshot, safety dump, stop or move aside: there is nothing to keep; an empty directory gets mode 0700 at the restore)",
+                r.pgdata().display()
+            ));
         } else {
             d.push(format!(
-                "check {} does not exist yet",
-                r.aside_dir().display()
+                "check {} does not exist yet and {} holds a data directory",
+                r.aside_dir().display(),
+                r.pgdata().display()
             ));
         }
         d.push(format!(
@@ -138,10 +144,22 @@ impl Step for Preflight {
                         r.recovered_port()
                     ));
                 }
+            } else if r.inputs.new_host {
+                if !fs.is_absent_or_empty(r.pgdata())? {
+                    return fail(format!(
+                        "{} is not empty: --new-host restores only onto a missing or empty directory; without --new-host the recovery keeps the existing data aside",
+                        r.pgdata().display()
+                    ));
+                }
             } else if fs.exists(&r.aside_dir()) && fs.exists(r.pgdata()) {
                 return fail(format!(
                     "{} already exists: an earlier run with this id?",
                     r.aside_dir().display()
+                ));
+            } else if !fs.exists(&r.aside_dir()) && fs.is_absent_or_empty(r.pgdata())? {
+                return fail(format!(
+                    "{} is missing or empty: nothing to keep aside, as on a new host after a complete server failure; to restore onto it, confirm with --new-host (the plan then has no snapshot, dump, stop or move steps)",
+                    r.pgdata().display()
                 ));
             }
             let out = ctx

@@ -9,7 +9,8 @@ pub struct StartRecovered(pub Arc<Recovery>);
 
 impl StopServer {
     fn original_log(&self) -> std::path::PathBuf {
-        self.0.beside(self.0.pgdata(), "-original.log")
+        let r = &self.0;
+        r.log_for(r.pgdata(), r.beside(r.pgdata(), "-original.log"))
     }
 }
 

@@ -1,8 +1,9 @@
 //! The "before" picture: row counts of user tables and pg_control identity.
 
+use super::layout::{Layout, LAYOUT_SQL};
 use super::{is_running, read_control, Recovery};
 use crate::engine::ports::{PortError, Sql};
-use crate::engine::step::{Step, StepCtx, StepFuture};
+use crate::engine::step::{fail, Step, StepCtx, StepFuture};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ impl Step for Snapshot {
         vec![
             r.status_cmd(r.pgdata()).display(),
             format!("SQL (if running) {ROW_COUNTS_SQL}, then the statement it returns"),
+            format!("SQL (if running) {LAYOUT_SQL}: data directory and configuration as planned"),
             r.controldata_cmd(r.pgdata()).display(),
         ]
     }
@@ -63,6 +65,19 @@ impl Step for Snapshot {
                 }
                 ctx.note(format!("{} user tables counted", counts.len()))?;
                 ctx.set_fact("row_counts", &counts);
+                let settings = ctx.ports.sql.rows(&r.inputs.server.dsn, LAYOUT_SQL).await?;
+                let planned = r
+                    .inputs
+                    .server
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string());
+                match Layout::from_rows(&settings)
+                    .check(&r.pgdata().display().to_string(), planned.as_deref())
+                {
+                    Ok(line) => ctx.note(line)?,
+                    Err(why) => return fail(why),
+                }
             } else {
                 ctx.note("server is not running: no row counts")?;
             }
