@@ -460,6 +460,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
             Default::default(),
+            None,
         )
         .unwrap(),
         |e| match e {
