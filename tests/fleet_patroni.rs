@@ -349,6 +349,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         role: Default::default(),
         tool_restore: None,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
     }
 }
 

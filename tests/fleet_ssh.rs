@@ -250,6 +250,7 @@ impl Lab {
             role: Default::default(),
             tool_restore: None,
             backup_check: Default::default(),
+            replay_stall_secs: 60,
         }
     }
 }

@@ -78,6 +78,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         replay_timeout_secs: 600,
         tool_restore: None,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
         role: Role::Drill,
     }
 }

@@ -158,6 +158,8 @@ fn one_run_per_server_across_journal_dirs_until_it_ends() {
     let (guard, rec) = build(57211, false);
     let cfg = rec.config_file.clone();
     let original_rows = orders(&rec);
+    psql(&rec, rec.port, "create database bench");
+    psql(&rec, rec.port, "create database \"it's ../odd\"");
     let a = journal_in(&guard, "journals-a");
     let b = journal_in(&guard, "journals-b");
 
@@ -180,6 +182,24 @@ fn one_run_per_server_across_journal_dirs_until_it_ends() {
     assert!(o.stdout.contains("waiting for a decision"), "{}", o.stdout);
     let aside = moved_aside(&rec);
     assert_eq!(aside.len(), 1, "{aside:?}");
+    // The whole server is in the safety dump: every database and the globals, each summed.
+    let mut dumps: Vec<String> = std::fs::read_dir(guard.path("journals-a").join("dumps"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dumps.sort();
+    for part in [
+        format!("-{}.dump", rec.database),
+        "-bench.dump".into(),
+        "-it%27s%20%2E%2E%2Fodd.dump".into(),
+        "-postgres.dump".into(),
+        "-globals.sql".into(),
+    ] {
+        assert!(dumps.iter().any(|d| d.ends_with(&part)), "{part} in {dumps:?}");
+        let sum = format!("{part}.sha256");
+        assert!(dumps.iter().any(|d| d.ends_with(&sum)), "{sum} in {dumps:?}");
+    }
     let paused = fingerprint(&rec.pgdata);
 
     // A second run from another journal directory is refused, naming the first and the way on.
@@ -309,4 +329,102 @@ fn a_promote_run_that_failed_its_checks_rolls_back_headless() {
             if text.contains("overrides the action the run was started with (promote)"))
     });
     assert!(said, "the journal says the action was overridden");
+}
+
+/// The lab's configuration with top-level keys put before its sections.
+fn config_with_top(guard: &LabGuard, record: &LabRecord, top: &str) -> PathBuf {
+    let text = std::fs::read_to_string(&record.config_file).unwrap();
+    let path = guard.path("safe-top.toml");
+    std::fs::write(&path, format!("{top}\n{text}")).unwrap();
+    path
+}
+
+#[test]
+fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
+    let (guard, rec) = build(57231, false);
+    let cfg = rec.config_file.clone();
+    let before = fingerprint(&rec.pgdata);
+    let mut holder = Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-q", "-h"])
+        .arg(&rec.socket_dir)
+        .args(["-p", &rec.port.to_string(), "-d", &rec.database])
+        .args([
+            "-c",
+            "set application_name = 'nightly-batch'",
+            "-c",
+            "begin; lock table orders in access exclusive mode; select pg_sleep(600);",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let j = journal_in(&guard, "journals");
+    let started = Instant::now();
+    let o = cli(
+        &guard,
+        &cfg,
+        &["recover", "--server", "lab", "--name", "before_batch", "--yes", "--journal", j.to_str().unwrap()],
+    );
+    let waited = started.elapsed().as_secs();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(all.contains("lock timeout"), "{all}");
+    assert!(all.contains("blocked by pid"), "{all}");
+    assert!(all.contains("nightly-batch"), "{all}");
+    assert!(all.contains("pg_terminate_backend"), "{all}");
+    assert!(waited < 120, "waited {waited} s");
+    assert_eq!(fingerprint(&rec.pgdata), before, "production was touched");
+    // The run stopped at the snapshot: rolled back headless, the server is free again.
+    let o = cli(&guard, &cfg, &["resume", j.to_str().unwrap(), "--action", "roll-back", "--yes"]);
+    expect(&o, 0);
+    assert_eq!(JournalState::read(&j).unwrap().ended, Some(RunStatus::RolledBack));
+}
+
+#[test]
+fn a_stalled_replay_is_reported_with_the_log_and_rolled_back() {
+    let (guard, rec) = build(57241, false);
+    let cfg = config_with_top(&guard, &rec, "replay_stall_secs = 5");
+    let original_rows = orders(&rec);
+    // The last archived segment becomes a pipe: restore_command's cp blocks on it, as it
+    // would on a hung NFS mount.
+    let last = std::fs::read_dir(&rec.wal_archive)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 24 && n.chars().all(|c| c.is_ascii_hexdigit()))
+        .max()
+        .unwrap();
+    let segment = rec.wal_archive.join(&last);
+    let real = std::fs::read(&segment).unwrap();
+    let kept = guard.path("kept-segment");
+    std::fs::rename(&segment, &kept).unwrap();
+    nix::unistd::mkfifo(&segment, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let j = journal_in(&guard, "journals");
+    let o = cli(
+        &guard,
+        &cfg,
+        &["recover", "--server", "lab", "--latest", "--yes", "--journal", j.to_str().unwrap()],
+    );
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(all.contains("replay has not moved from"), "{all}");
+    assert!(all.contains("for 5 s"), "{all}");
+    assert!(all.contains("Last lines of"), "{all}");
+    assert!(all.contains("roll back"), "{all}");
+    // The pipe gets the segment's bytes (cp goes on), the segment file comes back.
+    // (In a thread: should no reader be left, the open would block.)
+    let pipe = segment.clone();
+    std::thread::spawn(move || {
+        if let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&pipe) {
+            let _ = std::io::Write::write_all(&mut w, &real);
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    std::fs::rename(&kept, &segment).unwrap();
+    let o = cli(&guard, &cfg, &["resume", j.to_str().unwrap(), "--action", "roll-back", "--yes"]);
+    expect(&o, 0);
+    assert_eq!(orders(&rec), original_rows);
 }

@@ -63,6 +63,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         replay_timeout_secs: 60,
         tool_restore: None,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
         role: request.role,
     }
 }

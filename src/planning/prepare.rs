@@ -196,6 +196,10 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         journal_dir: req.journal_dir.clone(),
         time_column,
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
+        replay_stall_secs: req
+            .config
+            .replay_stall_secs
+            .unwrap_or(crate::engine::recovery::DEFAULT_STALL_SECS),
         role: req.role,
         tool_restore: restore.tool_restore,
         backup_check,

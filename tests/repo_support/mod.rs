@@ -384,6 +384,7 @@ pub async fn recover(
         role: Default::default(),
         tool_restore: how.tool_restore,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -297,6 +297,7 @@ impl Lab {
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
             backup_check: Default::default(),
+            replay_stall_secs: 60,
         }
     }
 }

@@ -531,6 +531,7 @@ mod tests {
                 role: Default::default(),
                 tool_restore: None,
                 backup_check: Default::default(),
+                replay_stall_secs: 60,
             },
         })
     }
