@@ -124,7 +124,14 @@ fn a_damaged_backup_is_refused_before_production_is_touched() {
     let o = cli(
         &guard,
         &cfg,
-        &["recover", "--server", "lab", "--name", "before_batch", "--yes"],
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+        ],
     );
     assert_ne!(o.code, 0);
     let all = format!("{}{}", o.stdout, o.stderr);
@@ -196,9 +203,15 @@ fn one_run_per_server_across_journal_dirs_until_it_ends() {
         "-postgres.dump".into(),
         "-globals.sql".into(),
     ] {
-        assert!(dumps.iter().any(|d| d.ends_with(&part)), "{part} in {dumps:?}");
+        assert!(
+            dumps.iter().any(|d| d.ends_with(&part)),
+            "{part} in {dumps:?}"
+        );
         let sum = format!("{part}.sha256");
-        assert!(dumps.iter().any(|d| d.ends_with(&sum)), "{sum} in {dumps:?}");
+        assert!(
+            dumps.iter().any(|d| d.ends_with(&sum)),
+            "{sum} in {dumps:?}"
+        );
     }
     let paused = fingerprint(&rec.pgdata);
 
@@ -238,7 +251,13 @@ fn one_run_per_server_across_journal_dirs_until_it_ends() {
     let o = cli(
         &guard,
         &cfg,
-        &["resume", a.to_str().unwrap(), "--action", "roll-back", "--yes"],
+        &[
+            "resume",
+            a.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
     );
     expect(&o, 0);
     assert!(o.stdout.contains("Rolled back"), "{}", o.stdout);
@@ -313,7 +332,13 @@ fn a_promote_run_that_failed_its_checks_rolls_back_headless() {
     let o = cli(
         &guard,
         &cfg,
-        &["resume", j.to_str().unwrap(), "--action", "roll-back", "--yes"],
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
     );
     expect(&o, 0);
     assert!(o.stdout.contains("Rolled back"), "{}", o.stdout);
@@ -364,7 +389,16 @@ fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
     let o = cli(
         &guard,
         &cfg,
-        &["recover", "--server", "lab", "--name", "before_batch", "--yes", "--journal", j.to_str().unwrap()],
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
     );
     let waited = started.elapsed().as_secs();
     let _ = holder.kill();
@@ -378,9 +412,22 @@ fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
     assert!(waited < 120, "waited {waited} s");
     assert_eq!(fingerprint(&rec.pgdata), before, "production was touched");
     // The run stopped at the snapshot: rolled back headless, the server is free again.
-    let o = cli(&guard, &cfg, &["resume", j.to_str().unwrap(), "--action", "roll-back", "--yes"]);
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
     expect(&o, 0);
-    assert_eq!(JournalState::read(&j).unwrap().ended, Some(RunStatus::RolledBack));
+    assert_eq!(
+        JournalState::read(&j).unwrap().ended,
+        Some(RunStatus::RolledBack)
+    );
 }
 
 #[test]
@@ -388,8 +435,8 @@ fn a_stalled_replay_is_reported_with_the_log_and_rolled_back() {
     let (guard, rec) = build(57241, false);
     let cfg = config_with_top(&guard, &rec, "replay_stall_secs = 5");
     let original_rows = orders(&rec);
-    // The last archived segment becomes a pipe: restore_command's cp blocks on it, as it
-    // would on a hung NFS mount.
+    // A write lease on the last archived segment: restore_command's cp blocks opening it
+    // (for the kernel's lease-break-time, 45 s), as it would on a hung NFS mount.
     let last = std::fs::read_dir(&rec.wal_archive)
         .unwrap()
         .flatten()
@@ -397,34 +444,54 @@ fn a_stalled_replay_is_reported_with_the_log_and_rolled_back() {
         .filter(|n| n.len() == 24 && n.chars().all(|c| c.is_ascii_hexdigit()))
         .max()
         .unwrap();
-    let segment = rec.wal_archive.join(&last);
-    let real = std::fs::read(&segment).unwrap();
-    let kept = guard.path("kept-segment");
-    std::fs::rename(&segment, &kept).unwrap();
-    nix::unistd::mkfifo(&segment, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let segment = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(rec.wal_archive.join(&last))
+        .unwrap();
+    // SAFETY: plain fcntl and signal calls on a descriptor this test owns; SIGIO (the lease
+    // break notice) is ignored so that it does not end the test process.
+    unsafe {
+        nix::libc::signal(nix::libc::SIGIO, nix::libc::SIG_IGN);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&segment);
+        assert_eq!(
+            nix::libc::fcntl(fd, nix::libc::F_SETLEASE, nix::libc::F_WRLCK),
+            0,
+            "write lease on {last}"
+        );
+    }
     let j = journal_in(&guard, "journals");
     let o = cli(
         &guard,
         &cfg,
-        &["recover", "--server", "lab", "--latest", "--yes", "--journal", j.to_str().unwrap()],
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--latest",
+            "--yes",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
     );
+    drop(segment);
     assert_ne!(o.code, 0);
     let all = format!("{}{}", o.stdout, o.stderr);
     assert!(all.contains("replay has not moved from"), "{all}");
     assert!(all.contains("for 5 s"), "{all}");
     assert!(all.contains("Last lines of"), "{all}");
     assert!(all.contains("roll back"), "{all}");
-    // The pipe gets the segment's bytes (cp goes on), the segment file comes back.
-    // (In a thread: should no reader be left, the open would block.)
-    let pipe = segment.clone();
-    std::thread::spawn(move || {
-        if let Ok(mut w) = std::fs::OpenOptions::new().write(true).open(&pipe) {
-            let _ = std::io::Write::write_all(&mut w, &real);
-        }
-    });
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    std::fs::rename(&kept, &segment).unwrap();
-    let o = cli(&guard, &cfg, &["resume", j.to_str().unwrap(), "--action", "roll-back", "--yes"]);
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
     expect(&o, 0);
     assert_eq!(orders(&rec), original_rows);
 }

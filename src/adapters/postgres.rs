@@ -14,7 +14,6 @@ pub const LOCK_TIMEOUT: &str = "10s";
 /// How long one statement of the console may run (exact row counts of big tables included).
 pub const STATEMENT_TIMEOUT: &str = "15min";
 
-
 async fn connect(dsn: &str) -> Result<Client, PortError> {
     let mut config: Config = dsn.parse().map_err(|e| {
         PortError(format!(

@@ -84,13 +84,9 @@ pub fn rollback(
     let state = JournalState::read(journal).map_err(Failure::bad_input)?;
     let inputs = inputs_of(&state, journal)?;
     let ports = run_request::ports(config, &state.server, &SshPool::new());
-    let started = recovery::roll_back_promoted(
-        journal,
-        ports,
-        yes.then(|| state.server.clone()),
-        role,
-    )
-    .map_err(engine_failure)?;
+    let started =
+        recovery::roll_back_promoted(journal, ports, yes.then(|| state.server.clone()), role)
+            .map_err(engine_failure)?;
     let (status, journal) = run_to_end(started, Action::RollBack)?;
     let r = Recovery {
         inputs: inputs.clone(),

@@ -79,7 +79,7 @@ impl UnfinishedRun {
     pub fn next_steps(&self) -> String {
         let j = self.journal.display();
         format!(
-            "continue it with `pitr-console resume {j}` (add `--action roll-back --yes` to put everything back, `--action promote --yes` to keep it), or give it up with `pitr-console abandon {j}` (everything stays on disk); in the console: open the run's journal and press r to resume"
+            "continue it with `pitr-console resume {j}` (add `--action roll-back --yes` to put everything back, `--action promote --yes` to keep it), or give it up with `pitr-console abandon {j}` (everything stays on disk)"
         )
     }
 }

@@ -2,10 +2,10 @@
 //! catalog glue) has already chosen the backup and checked that the target is reachable.
 
 use super::journal::JournalState;
+use super::lock::ServerKey;
 use super::plan::Plan;
 use super::ports::Ports;
 use super::roles::{journal_role_refusal, role_permits};
-use super::lock::ServerKey;
 use super::runner::{EngineError, ResumeAction, RunHandle, RunOptions, Runner};
 use super::state_dir::{self, StateDir};
 use super::step::Step;

@@ -4,9 +4,9 @@
 use super::event::{Decision, EngineEvent, Phase, Question, RunStatus, StepStatus};
 use super::journal::{Body, Journal, JournalError, JournalState, Pending};
 use super::lock::{LockError, ServerKey, ServerLock};
-use super::state_dir::StateDir;
 use super::plan::Plan;
 use super::ports::Ports;
+use super::state_dir::StateDir;
 use super::step::{Branch, Shared, StepCtx, StepError};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -232,8 +232,9 @@ impl Runner {
             if action == ResumeAction::RollBack && !progress.rolling_back {
                 // From wherever the run stands: a step left dirty or failed in its run phase
                 // counts as started, so its undo runs with the others'.
-                if let Some(Pending::Dirty { index, phase } | Pending::Failed { index, phase, .. }) =
-                    progress.pending
+                if let Some(
+                    Pending::Dirty { index, phase } | Pending::Failed { index, phase, .. },
+                ) = progress.pending
                 {
                     if phase == Phase::Run {
                         progress.started.insert(index);

@@ -136,6 +136,9 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         }
     }
     let repo = find_repository(req.config, server)?;
+    if let RestoreMode::Side { dir, .. } = &req.mode {
+        super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
+    }
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
     let dest = match &req.mode {
         RestoreMode::InPlace => server.pgdata.as_path(),

@@ -116,8 +116,12 @@ async fn extract(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), Step
         return refuse(r, format!("no base.tar in {}", src.display()));
     };
     let d = dir.display().to_string();
-    ctx.exec_ok(&CommandSpec::new("mkdir").args(["-m", "700", "--", &d]).run_as(r.run_as()))
-        .await?;
+    ctx.exec_ok(
+        &CommandSpec::new("mkdir")
+            .args(["-m", "700", "--", &d])
+            .run_as(r.run_as()),
+    )
+    .await?;
     let untar = |archive: &Path, into: &str| {
         CommandSpec::new("tar")
             .args(["-xf", &archive.display().to_string(), "-C", into])
@@ -125,15 +129,12 @@ async fn extract(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), Step
     };
     ctx.exec_ok(&untar(&src.join(base), &d)).await?;
     if let Some(wal) = find("pg_wal") {
-        ctx.exec_ok(&untar(&src.join(wal), &format!("{d}/pg_wal"))).await?;
+        ctx.exec_ok(&untar(&src.join(wal), &format!("{d}/pg_wal")))
+            .await?;
     }
     ctx.exec_ok(
         &CommandSpec::new("cp")
-            .args([
-                "--",
-                &src.join("backup_manifest").display().to_string(),
-                &d,
-            ])
+            .args(["--", &src.join("backup_manifest").display().to_string(), &d])
             .run_as(r.run_as()),
     )
     .await?;
@@ -147,7 +148,10 @@ async fn run_verify(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), S
         .ports
         .fs
         .list_dir(&dir.join("pg_wal"))
-        .map(|n| n.iter().any(|f| f.len() == 24 && f.chars().all(|c| c.is_ascii_hexdigit())))
+        .map(|n| {
+            n.iter()
+                .any(|f| f.len() == 24 && f.chars().all(|c| c.is_ascii_hexdigit()))
+        })
         .unwrap_or(false);
     let res = ctx.exec(&verify_cmd(r, dir, !has_wal)).await?;
     if !res.success() {
@@ -173,7 +177,11 @@ async fn run_verify(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), S
     ctx.note(format!(
         "backup {} verified by pg_verifybackup ({}): {}",
         r.inputs.backup.id,
-        if has_wal { "files and WAL" } else { "files; WAL checked by replay" },
+        if has_wal {
+            "files and WAL"
+        } else {
+            "files; WAL checked by replay"
+        },
         res.output.lines().last().unwrap_or_default().trim()
     ))
 }
@@ -184,23 +192,38 @@ fn check_label(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), StepEr
     let path = dir.join("backup_label");
     let text = match ctx.ports.fs.read_to_string(&path) {
         Ok(t) => t,
-        Err(e) => return refuse(r, format!("backup {}: cannot read backup_label: {}", b.id, e.0)),
+        Err(e) => {
+            return refuse(
+                r,
+                format!("backup {}: cannot read backup_label: {}", b.id, e.0),
+            )
+        }
     };
     let label = match parse_label(&text) {
         Some(l) => l,
         None => {
             return refuse(
                 r,
-                format!("backup {}: {} has no START WAL LOCATION / START TIMELINE line", b.id, path.display()),
+                format!(
+                    "backup {}: {} has no START WAL LOCATION / START TIMELINE line",
+                    b.id,
+                    path.display()
+                ),
             )
         }
     };
     let mut wrong = Vec::new();
     if label.0 != b.start_lsn {
-        wrong.push(format!("starts at {} where the catalog says {}", label.0, b.start_lsn));
+        wrong.push(format!(
+            "starts at {} where the catalog says {}",
+            label.0, b.start_lsn
+        ));
     }
     if label.1 != b.timeline.0 {
-        wrong.push(format!("is on timeline {} where the catalog says {}", label.1, b.timeline));
+        wrong.push(format!(
+            "is on timeline {} where the catalog says {}",
+            label.1, b.timeline
+        ));
     }
     if let Some((tli, start, _)) = b.manifest_wal_ranges.first() {
         if *start != label.0 || tli.0 != label.1 {

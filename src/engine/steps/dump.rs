@@ -166,7 +166,11 @@ impl Step for SafetyDump {
             ctx.ports
                 .fs
                 .create_dir_all(&r.inputs.safety_dump_dir, 0o700, None)?;
-            let rows = ctx.ports.sql.rows(&r.inputs.server.dsn, DATABASES_SQL).await?;
+            let rows = ctx
+                .ports
+                .sql
+                .rows(&r.inputs.server.dsn, DATABASES_SQL)
+                .await?;
             let databases: Vec<String> = rows
                 .into_iter()
                 .filter_map(|row| row.into_iter().next().flatten())
@@ -180,7 +184,10 @@ impl Step for SafetyDump {
                 );
             }
             let globals = self.file("globals.sql");
-            parts.push(self.take(ctx, self.globals_command(), None, globals).await?);
+            parts.push(
+                self.take(ctx, self.globals_command(), None, globals)
+                    .await?,
+            );
             let total: u64 = parts.iter().map(|p| p.bytes).sum();
             ctx.note(format!(
                 "safety dump: {} databases ({}) and the globals, {} in all",

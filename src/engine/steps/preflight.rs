@@ -73,7 +73,8 @@ impl Step for Preflight {
         Box::pin(async move {
             let r = &self.0;
             let fs = ctx.ports.fs.clone();
-            let verifies = r.inputs.backup.has_manifest && r.inputs.backup.format != BackupFormat::Tool;
+            let verifies =
+                r.inputs.backup.has_manifest && r.inputs.backup.format != BackupFormat::Tool;
             let extra = verifies.then_some("pg_verifybackup");
             for t in TOOLS.into_iter().chain(extra) {
                 if !fs.exists(Path::new(&r.tool(t))) {

@@ -135,7 +135,9 @@ impl Step for Replay {
                     }
                 }
                 if moved.elapsed() >= stall {
-                    let at = last_lsn.map(|l| l.to_string()).unwrap_or_else(|| "nowhere yet".into());
+                    let at = last_lsn
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "nowhere yet".into());
                     let why = last_error
                         .map(|e| format!("; the server does not answer: {e}"))
                         .unwrap_or_default();

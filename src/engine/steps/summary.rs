@@ -62,10 +62,17 @@ impl Step for Summary {
             if !r.side() && ctx.ports.fs.exists(&r.aside_dir()) {
                 let _ = writeln!(s, "original data kept at: {}", r.aside_dir().display());
             }
-            let parts = ctx.fact::<Vec<DumpPart>>("safety_dumps").unwrap_or_default();
+            let parts = ctx
+                .fact::<Vec<DumpPart>>("safety_dumps")
+                .unwrap_or_default();
             for p in &parts {
                 let what = p.database.as_deref().unwrap_or("(globals)");
-                let _ = writeln!(s, "safety dump {what}: {} sha256 {}", p.path.display(), p.sha256);
+                let _ = writeln!(
+                    s,
+                    "safety dump {what}: {} sha256 {}",
+                    p.path.display(),
+                    p.sha256
+                );
             }
             if parts.is_empty() {
                 if let Some(d) = ctx.fact::<DumpFact>("safety_dump") {
