@@ -356,14 +356,6 @@ fn a_promote_run_that_failed_its_checks_rolls_back_headless() {
     assert!(said, "the journal says the action was overridden");
 }
 
-/// The lab's configuration with top-level keys put before its sections.
-fn config_with_top(guard: &LabGuard, record: &LabRecord, top: &str) -> PathBuf {
-    let text = std::fs::read_to_string(&record.config_file).unwrap();
-    let path = guard.path("safe-top.toml");
-    std::fs::write(&path, format!("{top}\n{text}")).unwrap();
-    path
-}
-
 #[test]
 fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
     let (guard, rec) = build(57231, false);
@@ -428,70 +420,4 @@ fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
         JournalState::read(&j).unwrap().ended,
         Some(RunStatus::RolledBack)
     );
-}
-
-#[test]
-fn a_stalled_replay_is_reported_with_the_log_and_rolled_back() {
-    let (guard, rec) = build(57241, false);
-    let cfg = config_with_top(&guard, &rec, "replay_stall_secs = 5");
-    let original_rows = orders(&rec);
-    // A write lease on the last archived segment: restore_command's cp blocks opening it
-    // (for the kernel's lease-break-time, 45 s), as it would on a hung NFS mount.
-    let last = std::fs::read_dir(&rec.wal_archive)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 24 && n.chars().all(|c| c.is_ascii_hexdigit()))
-        .max()
-        .unwrap();
-    let segment = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(rec.wal_archive.join(&last))
-        .unwrap();
-    // SAFETY: plain fcntl and signal calls on a descriptor this test owns; SIGIO (the lease
-    // break notice) is ignored so that it does not end the test process.
-    unsafe {
-        nix::libc::signal(nix::libc::SIGIO, nix::libc::SIG_IGN);
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&segment);
-        assert_eq!(
-            nix::libc::fcntl(fd, nix::libc::F_SETLEASE, nix::libc::F_WRLCK),
-            0,
-            "write lease on {last}"
-        );
-    }
-    let j = journal_in(&guard, "journals");
-    let o = cli(
-        &guard,
-        &cfg,
-        &[
-            "recover",
-            "--server",
-            "lab",
-            "--latest",
-            "--yes",
-            "--journal",
-            j.to_str().unwrap(),
-        ],
-    );
-    drop(segment);
-    assert_ne!(o.code, 0);
-    let all = format!("{}{}", o.stdout, o.stderr);
-    assert!(all.contains("replay has not moved from"), "{all}");
-    assert!(all.contains("for 5 s"), "{all}");
-    assert!(all.contains("Last lines of"), "{all}");
-    assert!(all.contains("roll back"), "{all}");
-    let o = cli(
-        &guard,
-        &cfg,
-        &[
-            "resume",
-            j.to_str().unwrap(),
-            "--action",
-            "roll-back",
-            "--yes",
-        ],
-    );
-    expect(&o, 0);
-    assert_eq!(orders(&rec), original_rows);
 }

@@ -88,14 +88,17 @@ impl UnfinishedRun {
 pub enum LockError {
     #[error("{} is busy: run {} (pid {}) drives it since {} (lock {}); wait for it to finish, or stop that process and resume its journal", .key.describe(), .holder.run_id, .holder.pid, .holder.since, .path.display())]
     Held {
-        key: ServerKey,
+        key: Box<ServerKey>,
         path: PathBuf,
-        holder: LockHolder,
+        holder: Box<LockHolder>,
     },
     #[error("{} is busy: {} is locked by another process (holder unknown)", .key.describe(), .path.display())]
-    HeldUnknown { key: ServerKey, path: PathBuf },
+    HeldUnknown { key: Box<ServerKey>, path: PathBuf },
     #[error("{} has an unfinished run {} (journal {}, since {}): a new run would take the half-recovered server for the original. {}", .key.describe(), .run.run_id, .run.journal.display(), .run.since, .run.next_steps())]
-    Unfinished { key: ServerKey, run: UnfinishedRun },
+    Unfinished {
+        key: Box<ServerKey>,
+        run: Box<UnfinishedRun>,
+    },
     #[error("cannot use lock file {}: {err}", .path.display())]
     Io { path: PathBuf, err: std::io::Error },
     #[error(transparent)]
@@ -146,12 +149,12 @@ impl ServerLock {
         if !file.try_lock_exclusive().map_err(io)? {
             return Err(match previous {
                 Some(holder) => LockError::Held {
-                    key: key.clone(),
+                    key: Box::new(key.clone()),
                     path,
-                    holder,
+                    holder: Box::new(holder),
                 },
                 None => LockError::HeldUnknown {
-                    key: key.clone(),
+                    key: Box::new(key.clone()),
                     path,
                 },
             });
@@ -159,8 +162,8 @@ impl ServerLock {
         if let Some(run) = read_record(&record)? {
             if run.run_id != run_id {
                 return Err(LockError::Unfinished {
-                    key: key.clone(),
-                    run,
+                    key: Box::new(key.clone()),
+                    run: Box::new(run),
                 });
             }
         }

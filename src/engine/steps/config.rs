@@ -142,7 +142,7 @@ impl Step for WriteConfig {
             ctx.journal_action(format!("touch {}", signal.display()))?;
             fs.write_file(&signal, b"", false, 0o600, r.run_as())?;
             for l in &block {
-                ctx.output(&l);
+                ctx.output(l);
             }
             Ok(())
         })
