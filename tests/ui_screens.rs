@@ -197,3 +197,37 @@ fn assert_big_row_is_yellow(buf: &Buffer) {
         .expect("the big mark");
     assert_eq!(buf[(x, y)].fg, Color::Yellow);
 }
+
+#[test]
+fn fetching_object_storage_wal_is_counted_while_the_catalog_loads() {
+    let mut app = App::new(
+        &config(),
+        "x".into(),
+        pitr_console::config::Role::Operator,
+        pitr_console::domain::zone::Zone::UTC,
+        None,
+    );
+    pitr_console::app::update(
+        &mut app,
+        pitr_console::app::Msg::CatalogProgress {
+            repository: "archive".into(),
+            progress: pitr_console::adapters::wal_fetch::FetchProgress {
+                done: 3,
+                total: 12,
+                bytes: 48 << 20,
+            },
+        },
+    );
+    let terminal = draw(&app, 160, 48);
+    let text: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains("fetched 3/12 WAL segments (48 MiB) from object storage"),
+        "{text}"
+    );
+}

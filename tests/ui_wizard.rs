@@ -80,6 +80,7 @@ fn plan_for(request: &RunRequest) -> Box<PlanReady> {
             "000000020000000000000037".into(),
             "000000020000000000000046".into(),
         )),
+        cost: None,
     })
 }
 

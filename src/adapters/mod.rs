@@ -12,6 +12,7 @@ pub mod pgbackrest;
 pub mod postgres;
 pub mod process;
 pub mod relation_names;
+pub mod repair;
 pub mod repo_tool;
 pub mod run_as;
 pub mod server_status;

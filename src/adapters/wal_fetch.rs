@@ -43,6 +43,10 @@ pub struct Fetched {
 /// How a repository's tool fetches one segment `name` into the file `dest`.
 pub trait SegmentFetch: Sync {
     fn command(&self, name: &str, dest: &Path) -> CommandSpec;
+    /// The OS user the command runs as (None: the console's own).
+    fn run_as(&self) -> Option<String> {
+        None
+    }
     /// For messages: `barman-cloud`, `WAL-G`.
     fn tool(&self) -> &str;
     fn hint(&self) -> &str;
@@ -147,7 +151,7 @@ fn fetch_one(
 /// The fetch tool may run as another user (WAL-G as `postgres`): it must be able to write
 /// into `incoming/`, and nobody else.
 fn hand_over(incoming: &Path, source: &dyn SegmentFetch) -> Result<(), String> {
-    let Some(user) = source.command("x", incoming).run_as else {
+    let Some(user) = source.run_as() else {
         return Ok(());
     };
     if !nix::unistd::Uid::effective().is_root() {

@@ -401,5 +401,15 @@ mod tests {
         );
         assert_eq!(t.commands.len(), 1);
         assert_eq!(rc, "wal-g --config /etc/wal-g/walg.json wal-fetch %f %p");
+        // Per-segment fetching for the index: a sample only, WAL-G is not installable here.
+        let fetch = crate::adapters::wal_fetch::SegmentFetch::command(
+            &w,
+            "000000010000000000000005",
+            Path::new("/idx/c.wal/incoming/000000010000000000000005"),
+        );
+        assert_eq!(
+            fetch.display(),
+            "(as postgres) LC_ALL=C wal-g --config /etc/wal-g/walg.json wal-fetch 000000010000000000000005 /idx/c.wal/incoming/000000010000000000000005"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use super::wizard::{PlanReady, StartRun};
 use crate::adapters::catalog::RepositoryView;
+use crate::adapters::wal_fetch::FetchProgress;
 use crate::domain::server_status::ServerStatus;
 use crate::engine::journal::Record;
 use crate::engine::{Decision, EngineEvent};
@@ -26,6 +27,11 @@ pub enum Msg {
     CatalogLoaded {
         repository: String,
         result: Result<RepositoryView, String>,
+    },
+    /// Loading `repository` fetched one more segment from object storage.
+    CatalogProgress {
+        repository: String,
+        progress: FetchProgress,
     },
     ServerStatus(ServerStatus),
     /// Names `server` gave the relations of a `Cmd::ResolveRelations`.

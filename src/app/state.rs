@@ -8,6 +8,7 @@ use super::repo::RepoData;
 use super::transactions::{PendingTarget, Transactions, TxLog};
 use super::view::{TimeView, STEPS};
 use super::wizard::Wizard;
+use crate::adapters::wal_fetch::FetchProgress;
 use crate::config::{Config, Role};
 use crate::domain::assess::Verdict;
 use crate::domain::server_status::ServerStatus;
@@ -75,6 +76,8 @@ pub enum RepoState {
 pub struct RepoSlot {
     pub name: String,
     pub state: RepoState,
+    /// While loading: how far fetching object-storage WAL has come.
+    pub fetch: Option<FetchProgress>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +174,7 @@ impl App {
                 .map(|r| RepoSlot {
                     name: r.name.clone(),
                     state: RepoState::Loading,
+                    fetch: None,
                 })
                 .collect(),
             zones,

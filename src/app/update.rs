@@ -32,7 +32,17 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                     Ok(view) => RepoState::Ready(Box::new(RepoData::prepare(view))),
                     Err(e) => RepoState::Failed(e),
                 };
+                app.repos[i].fetch = None;
                 app.invalidate(i);
+            }
+            Vec::new()
+        }
+        Msg::CatalogProgress {
+            repository,
+            progress,
+        } => {
+            if let Some(slot) = app.repos.iter_mut().find(|r| r.name == repository) {
+                slot.fetch = Some(progress);
             }
             Vec::new()
         }

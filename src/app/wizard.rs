@@ -34,6 +34,8 @@ pub struct PlanReady {
     pub view: PlanView,
     pub notes: Vec<String>,
     pub wal: Option<(String, String)>,
+    /// What promoting at the target discards (plan and decision say it).
+    pub cost: Option<crate::planning::cost::Cost>,
 }
 
 /// What the event loop needs to start the shown plan.

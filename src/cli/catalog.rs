@@ -8,6 +8,7 @@ use crate::domain::coverage::WindowEnd;
 use crate::domain::times::Stamp;
 use crate::domain::zone::Zone;
 use serde::Serialize;
+use std::io::IsTerminal;
 
 /// The stable JSON shape of `catalog --json` (documented in docs/catalog-json.md).
 #[derive(Serialize)]
@@ -60,16 +61,22 @@ pub fn run(ctx: &Context, server: Option<&str>, json: bool) -> Result<(), Failur
     let mut reports = Vec::new();
     for repo in repos {
         // Fetching object-storage WAL takes a while: say how far it is (stderr, so --json
-        // stays clean).
+        // stays clean; one line per update only on a terminal).
+        let live = std::io::stderr().is_terminal();
         let view = load_view_reporting(repo, ctx.index_dir().as_deref(), &|p| {
-            eprint!(
-                "\rfetching WAL of `{}`: {}/{} segments ({} MiB){}",
+            let line = format!(
+                "fetching WAL of `{}`: {}/{} segments ({} MiB)",
                 repo.name,
                 p.done,
                 p.total,
-                p.bytes >> 20,
-                if p.done == p.total { "\n" } else { "" }
+                p.bytes >> 20
             );
+            match (live, p.done == p.total) {
+                (true, false) => eprint!("\r{line}"),
+                (true, true) => eprintln!("\r{line}"),
+                (false, true) => eprintln!("{line}"),
+                (false, false) => {}
+            }
         })
         .map_err(Failure::bad_input)?;
         let servers = ctx

@@ -8,6 +8,7 @@ mod journal;
 mod lab;
 mod plan;
 mod recover;
+mod repair;
 mod report;
 mod target_args;
 mod train;
@@ -79,6 +80,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The monthly restore drill, headless: checklist, timed phases, RTO/RPO, sign-off, report.
     Drill(drill::DrillArgs),
+    /// Pull rows back from a side restore into production, in one transaction (`--undo`
+    /// takes them out again).
+    Repair(repair::RepairArgs),
     /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
     Train(train::TrainArgs),
 }
@@ -166,6 +170,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Drill(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             drill::run(&ctx, args)
+        }
+        Some(Command::Repair(args)) => {
+            let (role, _) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            repair::run(role, config.as_ref(), args)
         }
         Some(Command::Train(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;

@@ -92,6 +92,8 @@ struct PlanReport<'a> {
     wal: Option<&'a (String, String)>,
     notes: &'a [String],
     restore_command: &'a str,
+    /// What promoting at the target discards, when the WAL index can place it.
+    cost: Option<&'a crate::planning::cost::Cost>,
     plan: crate::engine::PlanView,
 }
 
@@ -107,6 +109,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
         journal_dir(ctx)?,
     )?;
     let plan = recovery::plan(&p.inputs);
+    let mut cost = p.cost.clone();
+    if let Some(c) = cost.as_mut() {
+        if let Ok(rt) = tokio::runtime::Runtime::new() {
+            rt.block_on(crate::planning::cost::name_tables(c, &p.inputs.server.dsn));
+        }
+    }
     if args.json {
         let report = PlanReport {
             format_version: 1,
@@ -116,6 +124,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
             wal: p.wal.as_ref(),
             notes: &p.notes,
             restore_command: &p.inputs.restore_command,
+            cost: cost.as_ref(),
             plan: plan.view(),
         };
         let text = serde_json::to_string_pretty(&report).map_err(Failure::bad_input)?;
@@ -125,6 +134,11 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     println!("Configuration: {}; role {:?}", ctx.origin_label(), ctx.role);
     for n in &p.notes {
         println!("{n}");
+    }
+    if let Some(c) = &cost {
+        for line in c.lines(&p.inputs.mode, &ctx.zone) {
+            println!("{line}");
+        }
     }
     print!("{}", plan.render());
     if let Some(r) = refused {

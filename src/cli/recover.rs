@@ -261,8 +261,9 @@ fn conclude(
     match status {
         RunStatus::Promoted => {
             say(format!(
-                "Server {name} recovered to {} and promoted. Journal: {j}",
-                inputs.target
+                "Server {name} recovered to {} and promoted. Journal: {j}{}",
+                inputs.target,
+                side_lines(inputs, &j.to_string())
             ));
             Ok(())
         }
@@ -290,8 +291,9 @@ fn conclude(
                 ),
             };
             say(format!(
-                "{which} is {how} {}, verified, waiting for a decision.\n  promote:   pitr-console resume {j} --action promote --yes\n  roll back: pitr-console resume {j} --action roll-back --yes",
-                inputs.target
+                "{which} is {how} {}, verified, waiting for a decision.\n  promote:   pitr-console resume {j} --action promote --yes\n  roll back: pitr-console resume {j} --action roll-back --yes{}",
+                inputs.target,
+                side_lines(inputs, &j.to_string())
             ));
             Ok(())
         }
@@ -530,4 +532,21 @@ impl Printer {
             EngineEvent::NeedsDecision { .. } | EngineEvent::RunFinished { .. } => {}
         }
     }
+}
+
+/// For a side restore: how to reach it with psql, and how to pull rows back from it.
+fn side_lines(inputs: &RecoveryInputs, journal: &str) -> String {
+    if !matches!(inputs.mode, RestoreMode::Side { .. }) {
+        return String::new();
+    }
+    // The side instance's address depends on the mode and socket only, not the run id.
+    let dsn = crate::engine::steps::Recovery {
+        inputs: inputs.clone(),
+        run_id: String::new(),
+    }
+    .recovered_dsn();
+    format!(
+        "\n  connect:   psql '{}'\n  repair:    pitr-console repair {journal} --table TABLE --dry-run",
+        crate::engine::redact::redact(&dsn).replace('\'', "'\\''")
+    )
 }

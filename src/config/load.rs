@@ -504,6 +504,44 @@ repository = "archive"
             "kind = \"walg\"\nwalg_config = \"/etc/wal-g.json\"",
         );
         assert!(parse(Path::new("a.toml"), &walg).is_ok());
+
+        let cloud = GOOD.replace(
+            "kind = \"local\"\nbackups = \"/srv/b\"\nwal_archive = \"/srv/w\"",
+            "kind = \"barman-cloud\"\ndestination = \"s3://pgarch/arch\"\ncloud_server = \"db\"\nwal_cache_mib = 512",
+        );
+        let c = parse(Path::new("a.toml"), &cloud).unwrap();
+        assert_eq!(c.repositories[0].kind, RepositoryKind::BarmanCloud);
+        let err = parse(
+            Path::new("a.toml"),
+            &cloud.replace("cloud_server = \"db\"\n", ""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("kind = \"barman-cloud\" needs `cloud_server`"),
+            "{err}"
+        );
+        let err = parse(
+            Path::new("a.toml"),
+            &barman.replace("barman_host", "endpoint_url"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`endpoint_url` belongs to kind = \"barman-cloud\""),
+            "{err}"
+        );
+        let err = parse(
+            Path::new("a.toml"),
+            &barman.replace("barman_host = \"backup1\"", "wal_cache_mib = 5"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("`wal_cache_mib` belongs to"), "{err}");
+        let err = parse(Path::new("a.toml"), &cloud.replace("= 512", "= 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("leaves no room"), "{err}");
     }
 
     #[test]

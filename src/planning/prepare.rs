@@ -62,6 +62,8 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// First and last WAL segment replay reads, when the catalog can tell.
     pub wal: Option<(String, String)>,
+    /// What promoting at the target discards, when the WAL index can place it.
+    pub cost: Option<super::cost::Cost>,
 }
 
 /// Refuses (and journals the refusal) when the role forbids this run.
@@ -208,6 +210,11 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         backup_check,
     };
     Ok(Prepared {
+        cost: req
+            .view
+            .index
+            .as_ref()
+            .and_then(|i| super::cost::discarded(i, &inputs.target)),
         inputs,
         notes: choice.notes,
         wal: choice.wal,

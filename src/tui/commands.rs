@@ -53,8 +53,20 @@ impl Commands {
                     let index_dir = index_dir.map(std::path::Path::to_path_buf);
                     tokio::task::spawn_blocking(move || {
                         let result = match repo {
-                            Some(r) => adapters::catalog::load_view(&r, index_dir.as_deref())
-                                .map_err(|e| e.to_string()),
+                            Some(r) => {
+                                let progress = |progress| {
+                                    let _ = tx.send(Msg::CatalogProgress {
+                                        repository: repository.clone(),
+                                        progress,
+                                    });
+                                };
+                                adapters::catalog::load_view_reporting(
+                                    &r,
+                                    index_dir.as_deref(),
+                                    &progress,
+                                )
+                                .map_err(|e| e.to_string())
+                            }
                             None => Err(format!("no [[repository]] named `{repository}`")),
                         };
                         if let Err(e) = &result {

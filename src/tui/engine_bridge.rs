@@ -47,6 +47,11 @@ pub fn prepare(
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
         let result = run_request::prepare_run(&config, &request, index_dir.as_deref()).map(|p| {
+            let mut cost = p.cost;
+            if let Some(c) = cost.as_mut() {
+                tokio::runtime::Handle::current()
+                    .block_on(crate::planning::cost::name_tables(c, &p.inputs.server.dsn));
+            }
             let run_id = new_run_id();
             let plan = build_plan(&p.inputs, &run_id);
             Box::new(PlanReady {
@@ -55,6 +60,7 @@ pub fn prepare(
                 run_id,
                 notes: p.notes,
                 wal: p.wal,
+                cost,
             })
         });
         let _ = tx.send(Msg::Prepared { request, result });

@@ -150,6 +150,17 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
     for n in &p.notes {
         head.push(Line::styled(format!(" {n}"), theme::DIM));
     }
+    if let Some(cost) = &p.cost {
+        for (i, n) in cost
+            .lines(&p.inputs.mode, &app.zone())
+            .into_iter()
+            .enumerate()
+        {
+            // The price is read before the steps; the recommendation stands out.
+            let style = if i > 0 { NOTICE } else { Style::new() };
+            head.push(Line::styled(format!(" {n}"), style));
+        }
+    }
     let inner = body.width.saturating_sub(2).max(1);
     let head_rows: u16 = head
         .iter()

@@ -75,7 +75,9 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
                 .to_string(),
             theme::DIM,
         )),
-        Some(RepoState::Loading) => Some((format!("reading the catalog of `{name}`…"), theme::DIM)),
+        Some(RepoState::Loading) => {
+            Some((loading(name, app.repo().and_then(|r| r.fetch)), theme::DIM))
+        }
         Some(RepoState::Failed(e)) => Some((format!("cannot read the catalog: {e}"), theme::BAD)),
         Some(RepoState::Ready(_)) => None,
     };
@@ -250,4 +252,17 @@ fn legend(estimated: bool, width: u16) -> Line<'static> {
         ));
     }
     Line::from(spans)
+}
+
+/// What loading says; fetching object-storage WAL can take a while, so it counts.
+fn loading(name: &str, fetch: Option<crate::adapters::wal_fetch::FetchProgress>) -> String {
+    match fetch {
+        Some(p) => format!(
+            "reading the catalog of `{name}`: fetched {}/{} WAL segments ({} MiB) from object storage…",
+            p.done,
+            p.total,
+            p.bytes >> 20
+        ),
+        None => format!("reading the catalog of `{name}`…"),
+    }
 }

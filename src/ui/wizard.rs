@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, app: &App, w: &Wizard, body: Rect) {
     }
     if let Some(asked) = w.run.as_ref().and_then(|r| r.question.as_ref()) {
         if w.modal.is_none() && w.journal.is_none() {
-            wizard_modal::question(frame, w, asked, body);
+            wizard_modal::question(frame, w, asked, &app.zone(), body);
         }
     }
     if let Some(modal) = &w.modal {

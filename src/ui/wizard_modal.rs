@@ -5,7 +5,8 @@ use super::layout::centred;
 use super::plan_view::{restore_mode, NOTICE};
 use super::theme;
 use crate::app::wizard::run::Asked;
-use crate::app::wizard::{decision_key, Modal, Wizard};
+use crate::app::wizard::{decision_key, Modal, PlanState, Wizard};
+use crate::domain::zone::Zone;
 use crate::engine::{Decision, Question};
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -223,7 +224,7 @@ fn describe(d: &Decision) -> &'static str {
 }
 
 /// The engine waits on this question.
-pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, body: Rect) {
+pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, zone: &Zone, body: Rect) {
     let title = match &asked.question {
         Question::PromoteOrRollBack => " Decision: promote or roll back ",
         Question::FailedStep { .. } => " A step failed ",
@@ -244,6 +245,14 @@ pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, body: Rect) {
                 format!(" Verification: {ok} passed, {failed} failed (details on the right)."),
                 if failed == 0 { theme::GOOD } else { theme::BAD },
             ));
+        }
+        // What promoting throws away, as the plan said it.
+        if let PlanState::Ready(p) = &w.plan {
+            if let Some(cost) = &p.cost {
+                for l in cost.lines(&p.inputs.mode, zone) {
+                    lines.push(Line::from(format!(" {l}")));
+                }
+            }
         }
     }
     lines.push(Line::default());
