@@ -352,6 +352,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         tool_restore: None,
         new_host: false,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
     }
 }
 

@@ -253,6 +253,7 @@ impl Lab {
             tool_restore: None,
             new_host: false,
             backup_check: Default::default(),
+            replay_stall_secs: 60,
         }
     }
 }

@@ -81,6 +81,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         tool_restore: None,
         new_host: false,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
         role: Role::Drill,
     }
 }

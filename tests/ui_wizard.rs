@@ -66,6 +66,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         tool_restore: None,
         new_host: false,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
         role: request.role,
     }
 }

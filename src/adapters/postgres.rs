@@ -1,13 +1,18 @@
 //! The engine's `Sql` port over tokio-postgres (simple query protocol: every value as text).
 
 use crate::domain::lsn::Lsn;
-use crate::engine::ports::{PortError, ReplayStatus, Rows, Sql};
+use crate::engine::ports::{PortError, ReplayStatus, Rows, Sql, BLOCKERS_SQL};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use std::time::Duration;
 use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
 pub struct Postgres;
+
+/// How long a statement of the console waits for a lock.
+pub const LOCK_TIMEOUT: &str = "10s";
+/// How long one statement of the console may run (exact row counts of big tables included).
+pub const STATEMENT_TIMEOUT: &str = "15min";
 
 async fn connect(dsn: &str) -> Result<Client, PortError> {
     let mut config: Config = dsn.parse().map_err(|e| {
@@ -19,6 +24,14 @@ async fn connect(dsn: &str) -> Result<Client, PortError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
+    // Nothing the console asks may wait in silence: a lock held elsewhere fails the
+    // statement within LOCK_TIMEOUT (and the holder is named), a slow one within
+    // STATEMENT_TIMEOUT.
+    let options = format!(
+        "{} -c lock_timeout={LOCK_TIMEOUT} -c statement_timeout={STATEMENT_TIMEOUT}",
+        config.get_options().unwrap_or_default()
+    );
+    config.options(options.trim());
     let (client, conn) = config.connect(NoTls).await.map_err(|e| {
         PortError(format!(
             "cannot connect ({}): {}",
@@ -42,10 +55,16 @@ fn error_text(e: &tokio_postgres::Error) -> String {
 }
 
 async fn query(client: &Client, sql: &str) -> Result<Rows, PortError> {
-    let msgs = client
-        .simple_query(sql)
-        .await
-        .map_err(|e| PortError(format!("`{sql}` failed: {}", error_text(&e))))?;
+    let msgs = match client.simple_query(sql).await {
+        Ok(m) => m,
+        Err(e) => {
+            let mut text = format!("`{sql}` failed: {}", error_text(&e));
+            if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                text.push_str(&blockers(client).await);
+            }
+            return Err(PortError(text));
+        }
+    };
     Ok(msgs
         .into_iter()
         .filter_map(|m| match m {
@@ -55,6 +74,31 @@ async fn query(client: &Client, sql: &str) -> Result<Rows, PortError> {
             _ => None,
         })
         .collect())
+}
+
+/// Who holds the locks, as lines for the error (the connection is still usable: the failed
+/// statement ran outside a transaction).
+async fn blockers(client: &Client) -> String {
+    let Ok(msgs) = client.simple_query(BLOCKERS_SQL).await else {
+        return String::new();
+    };
+    let lines: Vec<String> = msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                let c = |i: usize| r.get(i).unwrap_or_default().to_string();
+                Some(format!(
+                    "\n  blocked by pid {} (user {}, application `{}`, {}, transaction open {}) holding {} on {}: {}\n  end it if it is safe to: select pg_terminate_backend({})",
+                    c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7), c(0)
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        return "\n  (the lock holder had let go by the time it was looked up)".into();
+    }
+    lines.concat()
 }
 
 fn cell(rows: &Rows, col: usize) -> Option<String> {

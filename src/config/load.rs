@@ -341,6 +341,17 @@ fn validate(c: &Config) -> Result<(), String> {
                 ));
             }
         }
+        // The console starts, stops and waits on `port` but talks to the dsn's: when they
+        // differ, replay is waited on where no server answers and a roll back restarts
+        // production on a port it never ran on.
+        if let Ok(dsn) = s.dsn.parse::<tokio_postgres::Config>() {
+            if let Some(p) = dsn.get_ports().iter().find(|p| **p != s.port) {
+                return Err(format!(
+                    "[[server]] `{}`: key `dsn` connects to port {p} but key `port` is {}; make them the same port (the one the server runs on)",
+                    s.name, s.port
+                ));
+            }
+        }
         if s.control == Control::Patroni && s.patroni_url.is_none() {
             return Err(format!(
                 "[[server]] `{}`: control = \"patroni\" needs `patroni_url`",
@@ -446,6 +457,12 @@ repository = "archive"
         let bad = GOOD.replace("Europe/Berlin", "Europe/Atlantis");
         let err = parse(Path::new("a.toml"), &bad).unwrap_err().to_string();
         assert!(err.contains("timezone"), "{err}");
+        let bad = GOOD.replace("port=5432", "port=5433");
+        let err = parse(Path::new("a.toml"), &bad).unwrap_err().to_string();
+        assert!(
+            err.contains("port 5433") && err.contains("key `port` is 5432"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Role when the command line gives none.
     pub role: Option<Role>,
+    /// Seconds without replay progress before the run reports a stall (default 60).
+    pub replay_stall_secs: Option<u64>,
     /// The site's drill checklist (a copy of assets/drill-checklist.toml); the shipped one
     /// when absent.
     pub drill_checklist: Option<PathBuf>,

@@ -79,7 +79,7 @@ impl UnfinishedRun {
     pub fn next_steps(&self) -> String {
         let j = self.journal.display();
         format!(
-            "continue it with `pitr-console resume {j}` (add `--action roll-back --yes` to put everything back, `--action promote --yes` to keep it), or give it up with `pitr-console abandon {j}` (everything stays on disk); in the console: open the run's journal and press r to resume"
+            "continue it with `pitr-console resume {j}` (add `--action roll-back --yes` to put everything back, `--action promote --yes` to keep it), or give it up with `pitr-console abandon {j}` (everything stays on disk)"
         )
     }
 }
@@ -90,7 +90,7 @@ pub enum LockError {
     Held {
         key: Box<ServerKey>,
         path: PathBuf,
-        holder: LockHolder,
+        holder: Box<LockHolder>,
     },
     #[error("{} is busy: {} is locked by another process (holder unknown)", .key.describe(), .path.display())]
     HeldUnknown { key: Box<ServerKey>, path: PathBuf },
@@ -151,7 +151,7 @@ impl ServerLock {
                 Some(holder) => LockError::Held {
                     key: Box::new(key.clone()),
                     path,
-                    holder,
+                    holder: Box::new(holder),
                 },
                 None => LockError::HeldUnknown {
                     key: Box::new(key.clone()),

@@ -172,6 +172,15 @@ pub trait CommandRunner: Send + Sync {
     }
 }
 
+/// The sessions holding locks others wait for (or an ACCESS EXCLUSIVE lock on a table):
+/// who blocked the console's statement.
+pub const BLOCKERS_SQL: &str = "select a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(a.state, ''), \
+coalesce(to_char(now() - a.xact_start, 'HH24:MI:SS'), ''), l.mode, coalesce(l.relation::regclass::text, l.locktype), left(coalesce(a.query, ''), 120) \
+from pg_locks l join pg_stat_activity a on a.pid = l.pid \
+where l.granted and a.pid <> pg_backend_pid() and (l.mode = 'AccessExclusiveLock' and l.locktype = 'relation' \
+or exists (select 1 from pg_locks w where not w.granted and w.locktype = l.locktype and w.relation is not distinct from l.relation and w.transactionid is not distinct from l.transactionid)) \
+order by a.xact_start limit 5";
+
 /// Replay as seen from a server in recovery (or just out of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplayStatus {

@@ -114,6 +114,10 @@ pub struct RecoveryInputs {
     pub time_column: Option<TimeColumn>,
     /// Longest wait for replay to reach the target.
     pub replay_timeout_secs: u64,
+    /// Replay that has not moved for this long is reported (with the server log's tail and
+    /// the choices) instead of waited on in silence.
+    #[serde(default = "default_stall_secs")]
+    pub replay_stall_secs: u64,
     /// Who asked for the run; `start` refuses what the role forbids.
     #[serde(default)]
     pub role: Role,
@@ -127,6 +131,13 @@ pub struct RecoveryInputs {
     /// How preflight treats the backup's verification.
     #[serde(default)]
     pub backup_check: BackupCheck,
+}
+
+/// Replay stalls are reported after a minute by default (`replay_stall_secs`).
+pub const DEFAULT_STALL_SECS: u64 = 60;
+
+fn default_stall_secs() -> u64 {
+    DEFAULT_STALL_SECS
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

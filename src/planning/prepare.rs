@@ -249,6 +249,9 @@ pub fn assemble(
         journal_dir: asked.journal_dir,
         time_column,
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
+        replay_stall_secs: config
+            .replay_stall_secs
+            .unwrap_or(crate::engine::recovery::DEFAULT_STALL_SECS),
         role: asked.role,
         tool_restore: restore.tool_restore,
         new_host: asked.new_host,

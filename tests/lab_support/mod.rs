@@ -70,6 +70,7 @@ pub fn stop(dir: &Path) {
 
 /// A temp directory the server user can own (root's default temp dirs are 0700).
 pub fn lab_dir() -> LabGuard {
+    private_state_dir();
     let parent = tempfile::Builder::new()
         .prefix("pitr-lab-")
         .tempdir_in("/tmp")
@@ -178,4 +179,14 @@ impl Console {
             self.commands.spawn(cmds);
         }
     }
+}
+
+/// Server locks and unfinished-run records of this test process in a directory of its own
+/// (PITR_CONSOLE_STATE_DIR), never in the host's.
+pub fn private_state_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("pitr-test-state-{}", std::process::id()));
+        std::env::set_var("PITR_CONSOLE_STATE_DIR", dir);
+    });
 }

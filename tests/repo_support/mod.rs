@@ -69,6 +69,7 @@ pub const ROWS_AT_END: i64 = 1300;
 
 impl Primary {
     pub fn new(name: &str, port: u16, archive_command: &str) -> Primary {
+        private_state_dir();
         let dir = PathBuf::from(format!("/tmp/pitr-repo-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -386,6 +387,7 @@ pub async fn recover(
         tool_restore: how.tool_restore,
         new_host: false,
         backup_check: Default::default(),
+        replay_stall_secs: 60,
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();
@@ -433,4 +435,14 @@ pub async fn recover(
             failed.join("\n")
         )
     })
+}
+
+/// Server locks and unfinished-run records of this test process in a directory of its own
+/// (PITR_CONSOLE_STATE_DIR), never in the host's.
+pub fn private_state_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("pitr-test-state-{}", std::process::id()));
+        std::env::set_var("PITR_CONSOLE_STATE_DIR", dir);
+    });
 }

@@ -217,6 +217,7 @@ pub struct Lab {
 
 impl Lab {
     pub fn new(name: &str, port: u16) -> Lab {
+        private_state_dir();
         let t = template();
         let dir = PathBuf::from(format!("{}-{name}", t.dir.display()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -299,6 +300,7 @@ impl Lab {
             tool_restore: None,
             new_host: false,
             backup_check: Default::default(),
+            replay_stall_secs: 60,
         }
     }
 }
@@ -310,4 +312,14 @@ impl Drop for Lab {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Server locks and unfinished-run records of this test process in a directory of its own
+/// (PITR_CONSOLE_STATE_DIR), never in the host's.
+pub fn private_state_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let dir = std::env::temp_dir().join(format!("pitr-test-state-{}", std::process::id()));
+        std::env::set_var("PITR_CONSOLE_STATE_DIR", dir);
+    });
 }

@@ -40,6 +40,56 @@ impl WriteConfig {
         }
         Ok(lines)
     }
+
+    /// After promotion: the run's block taken out of postgresql.auto.conf again (so a
+    /// later restart does not carry a stale target or restore_command), the removed lines
+    /// journaled.
+    pub fn clean_after_promotion(&self, ctx: &mut StepCtx) -> Result<(), StepError> {
+        let r = &self.0;
+        let fs = ctx.ports.fs.clone();
+        let auto = r.data_dir().join("postgresql.auto.conf");
+        let Ok(text) = fs.read_to_string(&auto) else {
+            return ctx.note(format!(
+                "{} not readable: recovery settings left",
+                auto.display()
+            ));
+        };
+        let block = self.block().map_err(|e| StepError::Failed(e.to_string()))?;
+        let Some(cleaned) = without_block(&text, &block) else {
+            return ctx.note("no recovery settings of this run in postgresql.auto.conf");
+        };
+        ctx.journal_action(format!(
+            "remove this run's recovery settings from {}:\n{}",
+            auto.display(),
+            block.join("\n")
+        ))?;
+        fs.write_file(&auto, cleaned.as_bytes(), false, 0o600, r.run_as())?;
+        ctx.note(format!(
+            "recovery settings removed from {} (kept in this journal)",
+            auto.display()
+        ))
+    }
+}
+
+/// `text` without `block`'s lines where they follow each other, None when absent.
+fn without_block(text: &str, block: &[String]) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let first = block.first()?;
+    let at = lines.iter().position(|l| l == first)?;
+    let mut end = at;
+    for want in block {
+        if lines.get(end) != Some(&want.as_str()) {
+            break;
+        }
+        end += 1;
+    }
+    let mut kept: Vec<&str> = lines[..at].to_vec();
+    kept.extend_from_slice(&lines[end..]);
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    Some(out)
 }
 
 impl Step for WriteConfig {
@@ -96,5 +146,24 @@ impl Step for WriteConfig {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_block;
+
+    #[test]
+    fn the_runs_block_leaves_and_the_rest_stays() {
+        let block = vec![
+            "# pitr-console run r1".to_string(),
+            "restore_command = 'x'".into(),
+        ];
+        let text = "work_mem = '8MB'\n# pitr-console run r1\nrestore_command = 'x'\nshared_buffers = '1GB'\n";
+        assert_eq!(
+            without_block(text, &block).unwrap(),
+            "work_mem = '8MB'\nshared_buffers = '1GB'\n"
+        );
+        assert!(without_block("a = 1\n", &block).is_none());
     }
 }

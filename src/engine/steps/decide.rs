@@ -80,6 +80,10 @@ impl Step for Promote {
         vec![
             "SQL select pg_wal_replay_resume()  (when paused)".into(),
             "wait until select pg_is_in_recovery() is false".into(),
+            format!(
+                "remove this run's recovery settings from {}/postgresql.auto.conf (journaled)",
+                self.0.data_dir().display()
+            ),
         ]
     }
     fn destructive(&self) -> bool {
@@ -118,6 +122,7 @@ impl Step for Promote {
                 .ok()
                 .flatten();
             ctx.set_fact("promoted", &true);
+            super::config::WriteConfig(self.0.clone()).clean_after_promotion(ctx)?;
             ctx.note(format!(
                 "promoted; read-write now (checkpoint timeline {})",
                 tli.unwrap_or_default()

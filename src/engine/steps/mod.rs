@@ -230,6 +230,27 @@ impl Recovery {
             .env("LC_ALL", "C")
     }
 
+    /// The recovered instance's start: its log forced into the console's file (`-l`), so that
+    /// a FATAL line, a stall's last lines or a refused setting are read where they are
+    /// written even when production's configuration sends them to `log_directory`.
+    pub fn start_recovered_cmd(&self) -> CommandSpec {
+        let mut opts = format!("-p {} -c logging_collector=off", self.recovered_port());
+        if let Some(s) = self.recovered_socket_dir() {
+            opts.push_str(&format!(" -k '{}'", s.display()));
+        }
+        self.pg_ctl()
+            .args([
+                "start",
+                "-D",
+                &self.data_dir().display().to_string(),
+                "-w",
+                "-t",
+                &PG_CTL_WAIT_SECS.to_string(),
+            ])
+            .args(["-l", &self.log_file().display().to_string(), "-o", &opts])
+            .timeout(Duration::from_secs(PG_CTL_WAIT_SECS + 60))
+    }
+
     pub fn controldata_cmd(&self, dir: &Path) -> CommandSpec {
         CommandSpec::new(self.tool("pg_controldata"))
             .arg(dir.display().to_string())
@@ -281,6 +302,21 @@ pub fn fatal_lines(ctx: &StepCtx, log: &Path) -> String {
         .map(|l| format!("  \"{}\"", l.trim()))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The last lines of a server log, quoted for an error message.
+pub fn log_tail(ctx: &StepCtx, log: &Path, n: usize) -> String {
+    match ctx.ports.fs.read_to_string(log) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            lines[lines.len().saturating_sub(n)..]
+                .iter()
+                .map(|l| format!("  \"{}\"", l.trim()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Err(e) => format!("  (cannot read it: {})", e.0),
+    }
 }
 
 /// Stops the server in `dir`: fast, then immediate if fast does not finish.

@@ -534,6 +534,7 @@ mod tests {
                 tool_restore: None,
                 new_host: false,
                 backup_check: Default::default(),
+                replay_stall_secs: 60,
             },
         })
     }

@@ -8,7 +8,13 @@ use std::sync::Arc;
 
 pub struct Preflight(pub Arc<Recovery>);
 
-const TOOLS: [&str; 4] = ["pg_ctl", "pg_dump", "postgres", "pg_controldata"];
+const TOOLS: [&str; 5] = [
+    "pg_ctl",
+    "pg_dump",
+    "pg_dumpall",
+    "postgres",
+    "pg_controldata",
+];
 
 impl Step for Preflight {
     fn id(&self) -> &'static str {

@@ -1,7 +1,7 @@
 //! Following replay until the server pauses at the target (or, for `latest`, promotes at
 //! the end of the archive); a server that stops fails the step with its FATAL lines.
 
-use super::{fatal_lines, Recovery};
+use super::{fatal_lines, log_tail, Recovery};
 use crate::domain::lsn::Lsn;
 use crate::engine::event::ProgressUnit;
 use crate::engine::ports::ReplayStatus;
@@ -50,6 +50,10 @@ impl Step for Replay {
             format!("poll every {} ms: {STATUS_SQL}", POLL.as_millis()),
             until.to_string(),
             format!(
+                "no progress for {} s: stop and report it with the log's last lines (retry waits on)",
+                self.0.inputs.replay_stall_secs
+            ),
+            format!(
                 "on a stopped server: quote FATAL lines of {}",
                 self.0.log_file().display()
             ),
@@ -64,11 +68,21 @@ impl Step for Replay {
             let progress = ctx.progress(ProgressUnit::WalBytes, total);
             let deadline =
                 Instant::now() + Duration::from_secs(r.inputs.replay_timeout_secs.max(1));
+            let stall = Duration::from_secs(r.inputs.replay_stall_secs.max(1));
             let mut last_line: Option<Instant> = None;
+            let mut last_lsn: Option<Lsn> = None;
+            let mut moved = Instant::now();
+            let mut last_error: Option<String>;
+            let mut error_line: Option<Instant> = None;
             loop {
                 match ctx.ports.sql.replay_status(&dsn).await {
                     Ok(s) => {
+                        last_error = None;
                         let lsn = s.replay_lsn.unwrap_or(start);
+                        if last_lsn != Some(lsn) {
+                            last_lsn = Some(lsn);
+                            moved = Instant::now();
+                        }
                         progress.report(lsn.bytes_since(start), false);
                         if last_line.is_none_or(|l| l.elapsed() >= Duration::from_secs(2))
                             || self.done(&s)
@@ -110,7 +124,29 @@ impl Step for Replay {
                                 fatal_lines(ctx, &r.log_file())
                             ));
                         }
+                        // It runs but does not answer: say so, every few seconds.
+                        if error_line.is_none_or(|l| l.elapsed() >= Duration::from_secs(5)) {
+                            error_line = Some(Instant::now());
+                            ctx.output(&format!(
+                                "the recovering server runs but does not answer: {e}"
+                            ));
+                        }
+                        last_error = Some(e.to_string());
                     }
+                }
+                if moved.elapsed() >= stall {
+                    let at = last_lsn
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "nowhere yet".into());
+                    let why = last_error
+                        .map(|e| format!("; the server does not answer: {e}"))
+                        .unwrap_or_default();
+                    return fail(format!(
+                        "replay has not moved from {at} for {} s (replay_stall_secs){why}. The server still runs. Last lines of {}:\n{}\nRetry to wait longer, roll back to put everything back, or abort to leave it as it is (resume later)",
+                        stall.as_secs(),
+                        r.log_file().display(),
+                        log_tail(ctx, &r.log_file(), 8)
+                    ));
                 }
                 if Instant::now() > deadline {
                     return fail(format!(

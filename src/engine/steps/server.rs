@@ -102,14 +102,7 @@ impl Step for StartRecovered {
     }
     fn describe(&self) -> Vec<String> {
         let r = &self.0;
-        vec![r
-            .start_cmd(
-                r.data_dir(),
-                r.recovered_port(),
-                r.recovered_socket_dir().as_deref(),
-                &r.log_file(),
-            )
-            .display()]
+        vec![r.start_recovered_cmd().display()]
     }
     fn describe_undo(&self) -> Vec<String> {
         let r = &self.0;
@@ -125,17 +118,14 @@ impl Step for StartRecovered {
                 return ctx.note("the recovered server already runs");
             }
             let log = r.log_file();
-            let cmd = r.start_cmd(
-                r.data_dir(),
-                r.recovered_port(),
-                r.recovered_socket_dir().as_deref(),
-                &log,
-            );
-            let res = ctx.exec(&cmd).await?;
+            let res = ctx.exec(&r.start_recovered_cmd()).await?;
             if !res.success() {
+                // pg_ctl's own words first: a start that never reached the server's log
+                // (a directory it may not write, a port in use) is explained there.
                 return fail(format!(
-                    "PostgreSQL did not start on {} (log {}):\n{}",
+                    "PostgreSQL did not start on {} (pg_ctl: {}). Server log {}:\n{}",
                     r.data_dir().display(),
+                    crate::engine::step::tail(&res.output, 4).trim(),
                     log.display(),
                     fatal_lines(ctx, &log)
                 ));

@@ -1,6 +1,6 @@
 //! A short report of the run beside the journal.
 
-use super::dump::DumpFact;
+use super::dump::{DumpFact, DumpPart};
 use super::verify::CheckItem;
 use super::Recovery;
 use crate::engine::ports::PortError;
@@ -59,11 +59,25 @@ impl Step for Summary {
             if let Some(Some(t)) = ctx.fact::<Option<String>>("last_replay_time") {
                 let _ = writeln!(s, "last replayed commit: {t}");
             }
-            if !r.side() {
+            if !r.side() && ctx.ports.fs.exists(&r.aside_dir()) {
                 let _ = writeln!(s, "original data kept at: {}", r.aside_dir().display());
             }
-            if let Some(d) = ctx.fact::<DumpFact>("safety_dump") {
-                let _ = writeln!(s, "safety dump: {} sha256 {}", d.path.display(), d.sha256);
+            let parts = ctx
+                .fact::<Vec<DumpPart>>("safety_dumps")
+                .unwrap_or_default();
+            for p in &parts {
+                let what = p.database.as_deref().unwrap_or("(globals)");
+                let _ = writeln!(
+                    s,
+                    "safety dump {what}: {} sha256 {}",
+                    p.path.display(),
+                    p.sha256
+                );
+            }
+            if parts.is_empty() {
+                if let Some(d) = ctx.fact::<DumpFact>("safety_dump") {
+                    let _ = writeln!(s, "safety dump: {} sha256 {}", d.path.display(), d.sha256);
+                }
             }
             for i in ctx.fact::<Vec<CheckItem>>("checklist").unwrap_or_default() {
                 let _ = writeln!(

@@ -1,0 +1,423 @@
+//! One safe run per server, whatever happens: the stories of issue 10 replayed with the
+//! binary on real labs. Each test has its own state directory (PITR_CONSOLE_STATE_DIR), so
+//! the server locks and unfinished-run records are the test's own.
+//! Ports 57200-57299.
+
+mod lab_support;
+
+use lab_support::{build, psql, LabGuard};
+use pitr_console::engine::journal::{Body, JournalState};
+use pitr_console::engine::{RunStatus, StepStatus};
+use pitr_console::lab::LabRecord;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// The binary with the lab's configuration (or `config`) and the test's own state directory.
+fn cli(guard: &LabGuard, config: &Path, args: &[&str]) -> Out {
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("PITR_CONSOLE_STATE_DIR", guard.path("state"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ pitr-console {} -> exit {} in {:.1} s\n{}\n{}",
+        args.join(" "),
+        o.code,
+        started.elapsed().as_secs_f64(),
+        o.stdout,
+        o.stderr
+    );
+    o
+}
+
+fn expect(o: &Out, code: i32) {
+    assert_eq!(o.code, code, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+}
+
+fn orders(record: &LabRecord) -> String {
+    psql(record, record.port, "select count(*) from orders")
+}
+
+/// Every path under the data directory (server chatter excluded) and pg_control's bytes.
+fn fingerprint(pgdata: &Path) -> (Vec<String>, Vec<u8>) {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            if rel.starts_with("pg_stat_tmp") {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &p, out);
+            }
+            out.push(rel);
+        }
+    }
+    let mut names = Vec::new();
+    walk(pgdata, pgdata, &mut names);
+    names.sort();
+    let control = std::fs::read(pgdata.join("global/pg_control")).unwrap();
+    (names, control)
+}
+
+fn moved_aside(record: &LabRecord) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(&record.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pgdata.pitr-") && !n.ends_with(".log"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A journal path in a directory of its own (the server user may not write the test's dirs).
+fn journal_in(guard: &LabGuard, dir: &str) -> PathBuf {
+    let d = guard.path(dir);
+    std::fs::create_dir_all(&d).unwrap();
+    d.join("run.jsonl")
+}
+
+/// The lab's configuration with extra lines appended to its server (or to the file).
+fn config_with(guard: &LabGuard, record: &LabRecord, extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(&record.config_file).unwrap();
+    let path = guard.path("safe.toml");
+    std::fs::write(&path, format!("{text}\n{extra}\n")).unwrap();
+    path
+}
+
+#[test]
+fn a_damaged_backup_is_refused_before_production_is_touched() {
+    let (guard, rec) = build(57201, false);
+    let cfg = rec.config_file.clone();
+    let file = psql(&rec, rec.port, "select pg_relation_filepath('orders')");
+    let before_rows = orders(&rec);
+    let plain: Vec<&PathBuf> = rec
+        .backups
+        .iter()
+        .filter(|b| b.path.join(&file).exists())
+        .map(|b| &b.path)
+        .collect();
+    assert!(!plain.is_empty(), "no plain backup holds {file}");
+    for b in &plain {
+        std::fs::remove_file(b.join(&file)).unwrap();
+    }
+    let before = fingerprint(&rec.pgdata);
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+        ],
+    );
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(all.contains("is damaged: pg_verifybackup found"), "{all}");
+    assert!(all.contains(&file), "the missing file is named: {all}");
+    assert!(all.contains("Nothing was changed"), "{all}");
+    assert!(
+        o.stderr.contains("the server is free"),
+        "a refused run does not hold the server: {}",
+        o.stderr
+    );
+    assert_eq!(fingerprint(&rec.pgdata), before, "production was touched");
+    assert!(moved_aside(&rec).is_empty());
+    assert_eq!(orders(&rec), before_rows);
+    let journal = std::fs::read_dir(rec.dir.join("journal"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    let state = JournalState::read(&journal).unwrap();
+    assert!(
+        matches!(&state.ended, Some(RunStatus::Refused { reason }) if reason.contains("damaged")),
+        "{:?}",
+        state.ended
+    );
+}
+
+#[test]
+fn one_run_per_server_across_journal_dirs_until_it_ends() {
+    let (guard, rec) = build(57211, false);
+    let cfg = rec.config_file.clone();
+    let original_rows = orders(&rec);
+    psql(&rec, rec.port, "create database bench");
+    psql(&rec, rec.port, "create database \"it's ../odd\"");
+    let a = journal_in(&guard, "journals-a");
+    let b = journal_in(&guard, "journals-b");
+
+    // Paused at the target, waiting for a decision: the run holds the server.
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            a.to_str().unwrap(),
+        ],
+    );
+    expect(&o, 0);
+    assert!(o.stdout.contains("waiting for a decision"), "{}", o.stdout);
+    let aside = moved_aside(&rec);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    // The whole server is in the safety dump: every database and the globals, each summed.
+    let mut dumps: Vec<String> = std::fs::read_dir(guard.path("journals-a").join("dumps"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dumps.sort();
+    for part in [
+        format!("-{}.dump", rec.database),
+        "-bench.dump".into(),
+        "-it%27s%20%2E%2E%2Fodd.dump".into(),
+        "-postgres.dump".into(),
+        "-globals.sql".into(),
+    ] {
+        assert!(
+            dumps.iter().any(|d| d.ends_with(&part)),
+            "{part} in {dumps:?}"
+        );
+        let sum = format!("{part}.sha256");
+        assert!(
+            dumps.iter().any(|d| d.ends_with(&sum)),
+            "{sum} in {dumps:?}"
+        );
+    }
+    let paused = fingerprint(&rec.pgdata);
+
+    // A second run from another journal directory is refused, naming the first and the way on.
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            b.to_str().unwrap(),
+        ],
+    );
+    expect(&o, 5);
+    assert!(o.stderr.contains("unfinished run"), "{}", o.stderr);
+    assert!(o.stderr.contains("pitr-console abandon"), "{}", o.stderr);
+    assert!(o.stderr.contains("--action roll-back"), "{}", o.stderr);
+    assert!(!b.exists(), "no journal for the refused run");
+    assert_eq!(moved_aside(&rec), aside, "nothing moved a second time");
+    assert_eq!(fingerprint(&rec.pgdata), paused);
+
+    // `lab up` on this lab is refused too.
+    let o = cli(
+        &guard,
+        &cfg,
+        &["lab", "up", "--dir", rec.dir.to_str().unwrap()],
+    );
+    expect(&o, 5);
+    assert!(o.stderr.contains("unfinished run"), "{}", o.stderr);
+
+    // Headless roll back from the decision: the original is back, and the server is free.
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "resume",
+            a.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
+    expect(&o, 0);
+    assert!(o.stdout.contains("Rolled back"), "{}", o.stdout);
+    assert_eq!(orders(&rec), original_rows);
+    let state = JournalState::read(&a).unwrap();
+    assert_eq!(state.ended, Some(RunStatus::RolledBack));
+
+    // Promoted, then rolled back after promotion: the original back, the promoted kept.
+    let c = journal_in(&guard, "journals-c");
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--action",
+            "promote",
+            "--journal",
+            c.to_str().unwrap(),
+        ],
+    );
+    expect(&o, 0);
+    assert_ne!(orders(&rec), original_rows, "the recovered data runs");
+    let o = cli(&guard, &cfg, &["rollback", c.to_str().unwrap(), "--yes"]);
+    expect(&o, 0);
+    assert!(o.stdout.contains("WARNING"), "{}", o.stdout);
+    assert_eq!(orders(&rec), original_rows, "the original runs again");
+    assert!(
+        moved_aside(&rec).iter().any(|n| n.ends_with("-restored")),
+        "the promoted directory is kept: {:?}",
+        moved_aside(&rec)
+    );
+}
+
+#[test]
+fn a_promote_run_that_failed_its_checks_rolls_back_headless() {
+    let (guard, rec) = build(57221, false);
+    let cfg = config_with(
+        &guard,
+        &rec,
+        "[[check]]\nname = \"never\"\nsql = \"select false\"\n",
+    );
+    let original_rows = orders(&rec);
+    let j = journal_in(&guard, "journals");
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--action",
+            "promote",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("holds server lab"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("the original data is kept aside in"),
+        "{}",
+        o.stderr
+    );
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
+    expect(&o, 0);
+    assert!(o.stdout.contains("Rolled back"), "{}", o.stdout);
+    assert_eq!(orders(&rec), original_rows);
+    let state = JournalState::read(&j).unwrap();
+    assert_eq!(state.ended, Some(RunStatus::RolledBack));
+    let promoted = state.records.iter().any(|r| {
+        matches!(&r.body, Body::Outcome { step, ok: true, status: Some(StepStatus::Done), .. } if step == "promote")
+    });
+    assert!(!promoted, "never promoted");
+    let said = state.records.iter().any(|r| {
+        matches!(&r.body, Body::Note { text, .. }
+            if text.contains("overrides the action the run was started with (promote)"))
+    });
+    assert!(said, "the journal says the action was overridden");
+}
+
+#[test]
+fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
+    let (guard, rec) = build(57231, false);
+    let cfg = rec.config_file.clone();
+    let before = fingerprint(&rec.pgdata);
+    let mut holder = Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-q", "-h"])
+        .arg(&rec.socket_dir)
+        .args(["-p", &rec.port.to_string(), "-d", &rec.database])
+        .args([
+            "-c",
+            "set application_name = 'nightly-batch'",
+            "-c",
+            "begin; lock table orders in access exclusive mode; select pg_sleep(600);",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let j = journal_in(&guard, "journals");
+    let started = Instant::now();
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    let waited = started.elapsed().as_secs();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(all.contains("lock timeout"), "{all}");
+    assert!(all.contains("blocked by pid"), "{all}");
+    assert!(all.contains("nightly-batch"), "{all}");
+    assert!(all.contains("pg_terminate_backend"), "{all}");
+    assert!(waited < 120, "waited {waited} s");
+    assert_eq!(fingerprint(&rec.pgdata), before, "production was touched");
+    // The run stopped at the snapshot: rolled back headless, the server is free again.
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
+    expect(&o, 0);
+    assert_eq!(
+        JournalState::read(&j).unwrap().ended,
+        Some(RunStatus::RolledBack)
+    );
+}
