@@ -191,6 +191,7 @@ impl Lab {
             port: Some(port),
             scale: 1,
             with_gap: false,
+            ..Default::default()
         })
         .unwrap();
         let config = pitr_console::config::load::load(&record.config_file).unwrap();
@@ -249,6 +250,8 @@ impl Lab {
             replay_timeout_secs: 120,
             role: Default::default(),
             tool_restore: None,
+            chain: vec![],
+            wal_version: None,
         }
     }
 }

@@ -56,6 +56,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
             size_bytes: Some(52_428_800),
             manifest_wal_ranges: vec![],
             has_manifest: true,
+            pg_major: None,
+            incremental: None,
         },
         restore_command: "cp /srv/pg/wal/%f %p".into(),
         target: RecoveryTarget::Time {
@@ -77,6 +79,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 600,
         tool_restore: None,
+        chain: vec![],
+        wal_version: None,
         role: Role::Drill,
     }
 }

@@ -2,10 +2,12 @@
 
 pub mod assess;
 pub mod backup;
+pub mod backup_chain;
 pub mod catalog;
 pub mod coverage;
 pub mod lsn;
 pub mod patroni;
+pub mod pg_version;
 pub mod restore_command;
 pub mod segment;
 pub mod server_status;

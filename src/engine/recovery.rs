@@ -106,6 +106,14 @@ pub struct RecoveryInputs {
     /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
     #[serde(default)]
     pub tool_restore: Option<ToolRestore>,
+    /// When `backup` is incremental (17+): the backups it was taken on, the full one first.
+    /// The restore combines them with it (pg_combinebackup) instead of copying it.
+    #[serde(default)]
+    pub chain: Vec<Backup>,
+    /// The major version the archive's WAL pages were written by (their page magic), when
+    /// the archive was read; checked against the backup and the binaries before anything runs.
+    #[serde(default)]
+    pub wal_version: Option<u8>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.

@@ -143,6 +143,17 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
     };
     let restore = restore_for(repo, server, &choice.backup, &req.target, dest)
         .map_err(|e| Refusal::Input(e.to_string()))?;
+    let chain = crate::domain::backup_chain::chain(&req.view.catalog.backups, &choice.backup)
+        .map_err(|e| Refusal::Input(e.to_string()))?;
+    let chain: Vec<_> = chain[..chain.len() - 1]
+        .iter()
+        .map(|b| (*b).clone())
+        .collect();
+    let wal_version = req
+        .view
+        .index
+        .as_ref()
+        .and_then(|ix| ix.wal_versions().into_iter().last());
     let time_column = server
         .time_column
         .as_deref()
@@ -181,6 +192,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         replay_timeout_secs: REPLAY_TIMEOUT_SECS,
         role: req.role,
         tool_restore: restore.tool_restore,
+        chain,
+        wal_version,
     };
     Ok(Prepared {
         inputs,

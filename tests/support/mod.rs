@@ -279,6 +279,8 @@ impl Lab {
                 size_bytes: None,
                 manifest_wal_ranges: vec![],
                 has_manifest: true,
+                pg_major: None,
+                incremental: None,
             },
             restore_command: format!("cp {}/archive/%f %p", d.display()),
             target,
@@ -295,6 +297,8 @@ impl Lab {
             replay_timeout_secs: 120,
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
+            chain: vec![],
+            wal_version: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! from the run id.
 
 pub mod apps;
+pub mod combine;
 pub mod config;
 pub mod data_dir;
 pub mod decide;
@@ -14,6 +15,7 @@ pub mod snapshot;
 pub mod summary;
 pub mod tool_restore;
 pub mod verify;
+pub mod versions;
 
 use super::control_data::ControlData;
 use super::ports::CommandSpec;

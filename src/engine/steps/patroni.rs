@@ -512,6 +512,8 @@ mod tests {
             size_bytes: None,
             manifest_wal_ranges: vec![],
             has_manifest: false,
+            pg_major: None,
+            incremental: None,
         };
         Arc::new(Recovery {
             run_id: "r1".into(),
@@ -530,6 +532,8 @@ mod tests {
                 replay_timeout_secs: 1,
                 role: Default::default(),
                 tool_restore: None,
+                chain: vec![],
+                wal_version: None,
             },
         })
     }
