@@ -252,6 +252,7 @@ impl Lab {
             tool_restore: None,
             chain: vec![],
             wal_version: None,
+            backup_check: Default::default(),
         }
     }
 }
@@ -462,6 +463,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
             Default::default(),
+            None,
         )
         .unwrap(),
         |e| match e {

@@ -81,6 +81,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         tool_restore: None,
         chain: vec![],
         wal_version: None,
+        backup_check: Default::default(),
         role: Role::Drill,
     }
 }

@@ -64,6 +64,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         tool_restore: None,
         chain: vec![],
         wal_version: None,
+        backup_check: Default::default(),
         role: request.role,
     }
 }

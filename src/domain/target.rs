@@ -1,6 +1,7 @@
 //! Where a recovery should stop, and the server settings that say so.
 
 use super::lsn::Lsn;
+use super::setting::{quote_setting, shown, UnsafeSetting};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -33,8 +34,10 @@ pub enum RecoveryTarget {
 
 impl RecoveryTarget {
     /// The `postgresql.conf` lines that select this target, ending with the timeline line.
-    /// `recovery_target_action` is left to the caller, who knows whether to pause.
-    pub fn settings_lines(&self) -> Vec<String> {
+    /// `recovery_target_action` is left to the caller, who knows whether to pause. A restore
+    /// point name is chosen by whoever called `pg_create_restore_point`: it is escaped, and
+    /// refused only when it cannot be written at all.
+    pub fn settings_lines(&self) -> Result<Vec<String>, UnsafeSetting> {
         let mut lines = Vec::new();
         let inclusive = |lines: &mut Vec<String>, inclusive: bool| {
             lines.push(format!("recovery_target_inclusive = {inclusive}"));
@@ -56,13 +59,16 @@ impl RecoveryTarget {
                 inclusive(&mut lines, *i);
             }
             RecoveryTarget::Name { name } => {
-                lines.push(format!("recovery_target_name = {}", quote_setting(name)));
+                lines.push(format!(
+                    "recovery_target_name = {}",
+                    quote_setting("restore point name", name)?
+                ));
             }
             RecoveryTarget::Immediate => lines.push("recovery_target = 'immediate'".into()),
             RecoveryTarget::Latest => {}
         }
         lines.push("recovery_target_timeline = 'latest'".into());
-        lines
+        Ok(lines)
     }
 
     /// Whether the server stops at a target and can pause there. With `Latest` it replays
@@ -88,11 +94,6 @@ impl RecoveryTarget {
     }
 }
 
-/// A string as a single-quoted configuration value (quotes doubled).
-pub fn quote_setting(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
 impl fmt::Display for RecoveryTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let word = |i: bool| if i { "inclusive" } else { "exclusive" };
@@ -107,7 +108,7 @@ impl fmt::Display for RecoveryTarget {
             }
             RecoveryTarget::Xid { xid, inclusive } => write!(f, "xid {xid} ({})", word(*inclusive)),
             RecoveryTarget::Lsn { lsn, inclusive } => write!(f, "lsn {lsn} ({})", word(*inclusive)),
-            RecoveryTarget::Name { name } => write!(f, "restore point \"{name}\""),
+            RecoveryTarget::Name { name } => write!(f, "restore point \"{}\"", shown(name)),
             RecoveryTarget::Immediate => f.write_str("immediate (end of the base backup)"),
             RecoveryTarget::Latest => f.write_str("latest (end of the archive)"),
         }
@@ -127,7 +128,7 @@ mod tests {
             inclusive: false,
         };
         assert_eq!(
-            t.settings_lines(),
+            t.settings_lines().unwrap(),
             [
                 "recovery_target_time = '2024-01-15 14:30:00.000000+00'",
                 "recovery_target_inclusive = false",
@@ -142,17 +143,23 @@ mod tests {
             lsn: Lsn(0x1_0000_0028),
             inclusive: true,
         };
-        assert_eq!(lsn.settings_lines()[0], "recovery_target_lsn = '1/28'");
+        assert_eq!(
+            lsn.settings_lines().unwrap()[0],
+            "recovery_target_lsn = '1/28'"
+        );
         let name = RecoveryTarget::Name {
             name: "it's".into(),
         };
-        assert_eq!(name.settings_lines()[0], "recovery_target_name = 'it''s'");
         assert_eq!(
-            RecoveryTarget::Immediate.settings_lines()[0],
+            name.settings_lines().unwrap()[0],
+            "recovery_target_name = 'it''s'"
+        );
+        assert_eq!(
+            RecoveryTarget::Immediate.settings_lines().unwrap()[0],
             "recovery_target = 'immediate'"
         );
         assert_eq!(
-            RecoveryTarget::Latest.settings_lines(),
+            RecoveryTarget::Latest.settings_lines().unwrap(),
             ["recovery_target_timeline = 'latest'"]
         );
         assert!(!RecoveryTarget::Latest.pauses());
@@ -160,6 +167,9 @@ mod tests {
             xid: 42,
             inclusive: true,
         };
-        assert_eq!(xid.settings_lines()[0], "recovery_target_xid = '42'");
+        assert_eq!(
+            xid.settings_lines().unwrap()[0],
+            "recovery_target_xid = '42'"
+        );
     }
 }

@@ -6,3 +6,4 @@
 pub mod drill_run;
 pub mod prepare;
 pub mod run_request;
+pub mod side_dir;

@@ -136,6 +136,9 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         }
     }
     let repo = find_repository(req.config, server)?;
+    if let RestoreMode::Side { dir, .. } = &req.mode {
+        super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
+    }
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
     let dest = match &req.mode {
         RestoreMode::InPlace => server.pgdata.as_path(),
@@ -153,12 +156,29 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         .view
         .index
         .as_ref()
-        .and_then(|ix| ix.wal_versions().into_iter().last());
+        .and_then(|ix| ix.wal_versions().into_iter().next_back());
     let time_column = server
         .time_column
         .as_deref()
         .map(parse_time_column)
         .transpose()?;
+    // Named if preflight finds the chosen backup damaged.
+    let mut older: Vec<&crate::domain::backup::Backup> = req
+        .view
+        .catalog
+        .backups
+        .iter()
+        .filter(|b| {
+            b.id != choice.backup.id
+                && b.timeline == choice.backup.timeline
+                && b.stop_lsn < choice.backup.stop_lsn
+        })
+        .collect();
+    older.sort_by_key(|b| std::cmp::Reverse(b.stop_lsn));
+    let backup_check = crate::engine::recovery::BackupCheck {
+        allow_unverified: false,
+        alternatives: older.iter().map(|b| b.id.clone()).collect(),
+    };
     let inputs = RecoveryInputs {
         server: spec,
         backup: choice.backup,
@@ -194,6 +214,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         tool_restore: restore.tool_restore,
         chain,
         wal_version,
+        backup_check,
     };
     Ok(Prepared {
         inputs,

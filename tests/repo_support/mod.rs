@@ -384,6 +384,7 @@ pub async fn recover(
         tool_restore: how.tool_restore,
         chain: vec![],
         wal_version: None,
+        backup_check: Default::default(),
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -299,6 +299,7 @@ impl Lab {
             tool_restore: None,
             chain: vec![],
             wal_version: None,
+            backup_check: Default::default(),
         }
     }
 }
