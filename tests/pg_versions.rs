@@ -195,7 +195,7 @@ fn postgres_18_incremental_chain_crosses_a_hole_in_the_archive() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("incremental on backup1-plain"), "{out}");
     assert!(
-        out.contains(&format!("from backup backup3-incremental"))
+        out.contains("from backup backup3-incremental")
             && out.contains(&format!("[{}", incr.stop_lsn)),
         "{out}"
     );
