@@ -92,6 +92,8 @@ fn catalog() -> Catalog {
                 size_bytes: None,
                 manifest_wal_ranges: vec![],
                 has_manifest: true,
+                pg_major: None,
+                incremental: None,
             }
         })
         .collect();

@@ -269,6 +269,7 @@ fn main() {
         port: Some(LAB_PORT),
         scale,
         with_gap: false,
+        ..Default::default()
     })
     .unwrap();
     let last = rec

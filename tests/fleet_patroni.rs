@@ -351,6 +351,8 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         role: Default::default(),
         tool_restore: None,
         new_host: false,
+        chain: vec![],
+        wal_version: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
     }

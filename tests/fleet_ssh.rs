@@ -191,6 +191,7 @@ impl Lab {
             port: Some(port),
             scale: 1,
             with_gap: false,
+            ..Default::default()
         })
         .unwrap();
         let config = pitr_console::config::load::load(&record.config_file).unwrap();
@@ -252,6 +253,8 @@ impl Lab {
             role: Default::default(),
             tool_restore: None,
             new_host: false,
+            chain: vec![],
+            wal_version: None,
             backup_check: Default::default(),
             replay_stall_secs: 60,
         }

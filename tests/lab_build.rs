@@ -122,6 +122,7 @@ fn lab_without_gap() {
         port: None,
         scale: 1,
         with_gap: false,
+        ..Default::default()
     };
     assert_eq!(lab::up(&opts).unwrap(), record);
     let pg_ctl = record.bin_dir.join("pg_ctl");
@@ -231,6 +232,7 @@ fn down_refuses_a_directory_that_is_not_a_lab() {
         port: Some(55503),
         scale: 1,
         with_gap: false,
+        ..Default::default()
     })
     .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
@@ -250,6 +252,7 @@ fn refuses_a_directory_the_server_user_cannot_reach() {
         port: Some(55504),
         scale: 1,
         with_gap: false,
+        ..Default::default()
     })
     .unwrap_err();
     let text = err.to_string();

@@ -58,6 +58,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
             size_bytes: Some(52_428_800),
             manifest_wal_ranges: vec![],
             has_manifest: true,
+            pg_major: None,
+            incremental: None,
         },
         restore_command: "cp /srv/pg/wal/%f %p".into(),
         target: RecoveryTarget::Time {
@@ -80,6 +82,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         replay_timeout_secs: 600,
         tool_restore: None,
         new_host: false,
+        chain: vec![],
+        wal_version: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
         role: Role::Drill,

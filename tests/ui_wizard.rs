@@ -65,6 +65,8 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         replay_timeout_secs: 60,
         tool_restore: None,
         new_host: false,
+        chain: vec![],
+        wal_version: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
         role: request.role,

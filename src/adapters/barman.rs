@@ -144,6 +144,8 @@ impl Barman {
                 size_bytes: s.size_bytes.or(l.size_bytes),
                 manifest_wal_ranges: Vec::new(),
                 has_manifest: false,
+                pg_major: None,
+                incremental: None,
             })
             .collect();
         backups.sort_by(|a, b| (a.start_lsn, &a.id).cmp(&(b.start_lsn, &b.id)));

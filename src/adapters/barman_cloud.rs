@@ -428,6 +428,8 @@ fn backup_from(l: &ListedBackup, server: &str, size: SegmentSize) -> Result<Back
         size_bytes: l.cluster_size.or(l.size),
         manifest_wal_ranges: Vec::new(),
         has_manifest: false,
+        pg_major: None,
+        incremental: None,
     })
 }
 

@@ -10,7 +10,8 @@ mod backup_dir;
 mod label;
 mod manifest;
 
-use crate::domain::backup::Backup;
+use crate::domain::backup::{Backup, IncrementalFrom};
+use crate::domain::backup_chain;
 use crate::domain::catalog::{ArchivedSegment, Catalog, Compression};
 use crate::domain::lsn::Lsn;
 use crate::domain::segment::{SegmentSize, WalSegment};
@@ -167,6 +168,11 @@ pub fn read_catalog(
         }
     }
     backups.sort_by(|a, b| (a.start_lsn, &a.id).cmp(&(b.start_lsn, &b.id)));
+    for b in &backups {
+        if let Err(e) = backup_chain::chain(&backups, b) {
+            warnings.push(e.to_string());
+        }
+    }
 
     Ok(Catalog {
         repository: name.to_string(),
@@ -336,6 +342,19 @@ fn backup(
         Some(t) => (t, true),
         None => (to_utc(files.manifest_mtime.or(files.label_mtime)), false),
     };
+    let incremental = match (label.incremental_from_lsn, label.incremental_from_tli) {
+        (Some(lsn), tli) => Some(IncrementalFrom {
+            lsn,
+            timeline: tli.unwrap_or(timeline),
+        }),
+        (None, _) if files.has_incremental_files => {
+            return Err(
+                "it holds INCREMENTAL. files (an incremental backup) but its backup_label has no INCREMENTAL FROM LSN: its parent cannot be known, so it cannot be restored"
+                    .into(),
+            )
+        }
+        (None, _) => None,
+    };
     let system_identifier = files
         .control
         .map(|c| c.system_identifier)
@@ -362,6 +381,8 @@ fn backup(
                 .map(|m| m.wal_ranges.clone())
                 .unwrap_or_default(),
             has_manifest: files.manifest.is_some(),
+            pg_major: files.pg_major,
+            incremental,
         },
         warnings,
     ))

@@ -131,6 +131,8 @@ impl PgBackRest {
                 size_bytes: b.size_bytes,
                 manifest_wal_ranges: Vec::new(),
                 has_manifest: false,
+                pg_major: None,
+                incremental: None,
             })
             .collect();
         Ok(Catalog {

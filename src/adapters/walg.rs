@@ -184,6 +184,8 @@ pub fn catalog_from_json(name: &str, backup_list: &str, wal_show: &str) -> Resul
             size_bytes: b.uncompressed_size,
             manifest_wal_ranges: Vec::new(),
             has_manifest: false,
+            pg_major: None,
+            incremental: None,
         });
     }
     backups.sort_by(|a, b| (a.start_lsn, &a.id).cmp(&(b.start_lsn, &b.id)));

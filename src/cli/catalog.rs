@@ -162,7 +162,7 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
     for b in &c.backups {
         let _ = writeln!(
             out,
-            "  {:<28} tl {} {:?}  start {} @ {}  consistent {} @ {}",
+            "  {:<28} tl {} {:?}  start {} @ {}  consistent {} @ {}{}",
             b.id,
             b.timeline,
             b.format,
@@ -177,6 +177,7 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
                     Stamp::estimate(b.stop_time)
                 }
             ),
+            chain_note(&c.backups, b),
         );
     }
     for t in &view.coverage.timelines {
@@ -253,4 +254,22 @@ fn text(view: &RepositoryView, servers: &[&str], zone: &Zone) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     out
+}
+
+/// `  incremental on P (chain F + ... + B)` for an incremental backup, its broken chain named.
+fn chain_note(all: &[crate::domain::backup::Backup], b: &crate::domain::backup::Backup) -> String {
+    if b.incremental.is_none() {
+        return String::new();
+    }
+    match crate::domain::backup_chain::chain(all, b) {
+        Ok(chain) => {
+            let ids: Vec<&str> = chain.iter().map(|m| m.id.as_str()).collect();
+            format!(
+                "  incremental on {} (restored as the chain {})",
+                chain[chain.len() - 2].id,
+                ids.join(" + ")
+            )
+        }
+        Err(e) => format!("  BROKEN CHAIN: {e}"),
+    }
 }

@@ -19,6 +19,16 @@ pub enum LabCommand {
         /// Remove one archived segment after the second backup.
         #[arg(long)]
         with_gap: bool,
+        /// Run the lab on the PostgreSQL binaries in this directory.
+        #[arg(long, value_name = "DIR")]
+        pg_bin: Option<PathBuf>,
+        /// Run the lab on installed PostgreSQL N (/usr/lib/postgresql/N/bin, then the cache of
+        /// scripts/install-pg-versions).
+        #[arg(long, value_name = "N")]
+        pg_version: Option<u32>,
+        /// PostgreSQL 17+: add an incremental backup on backup 1, taken after the incident.
+        #[arg(long)]
+        incremental: bool,
         /// Open the console on the lab afterwards.
         #[arg(long)]
         open: bool,
@@ -92,6 +102,9 @@ pub fn run(
             port,
             scale,
             with_gap,
+            pg_bin,
+            pg_version,
+            incremental,
             open,
         } => {
             refuse_unfinished(&dir.clone().unwrap_or_else(lab::default_dir), "lab up")?;
@@ -100,6 +113,9 @@ pub fn run(
                 port,
                 scale,
                 with_gap,
+                pg_bin,
+                pg_version,
+                incremental,
             };
             let record = lab::up(&opts).map_err(Failure::bad_input)?;
             println!("{}", record.summary());

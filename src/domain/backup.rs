@@ -42,4 +42,19 @@ pub struct Backup {
     pub manifest_wal_ranges: Vec<(TimelineId, Lsn, Lsn)>,
     /// Whether a backup_manifest was found (pg_verifybackup can check it).
     pub has_manifest: bool,
+    /// The PostgreSQL major version that wrote it (its `PG_VERSION`), when known.
+    #[serde(default)]
+    pub pg_major: Option<u32>,
+    /// Set for an incremental backup (PostgreSQL 17+): what it was taken on.
+    #[serde(default)]
+    pub incremental: Option<IncrementalFrom>,
+}
+
+/// An incremental backup's `INCREMENTAL FROM LSN/TLI`: the start of the backup it was taken
+/// on (its parent, itself full or incremental). PostgreSQL will not start on an incremental
+/// until pg_combinebackup has combined it with every ancestor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncrementalFrom {
+    pub lsn: Lsn,
+    pub timeline: TimelineId,
 }

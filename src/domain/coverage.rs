@@ -170,10 +170,12 @@ pub fn compute(catalog: &Catalog, times: &dyn TimeSource) -> Coverage {
             .history(tli)
             .and_then(|h| h.fork_point())
             .map_or(Lsn::ZERO, |e| e.switch_point);
+        // An incremental whose chain is broken restores nothing: no window from it.
         for b in catalog
             .backups
             .iter()
             .filter(|b| path.iter().any(|&(t, _)| t == b.timeline))
+            .filter(|b| super::backup_chain::chain(&catalog.backups, b).is_ok())
         {
             if let Some(w) = window_for(b, tli, &runs, begin_seg, begin_lsn, size, times) {
                 windows.push(w);
@@ -351,6 +353,8 @@ pub(crate) mod tests {
             size_bytes: None,
             manifest_wal_ranges: vec![],
             has_manifest: true,
+            pg_major: None,
+            incremental: None,
         }
     }
 

@@ -2,12 +2,14 @@
 
 pub mod assess;
 pub mod backup;
+pub mod backup_chain;
 pub mod catalog;
 pub mod control;
 pub mod coverage;
 pub mod lsn;
 pub mod paths;
 pub mod patroni;
+pub mod pg_version;
 pub mod restore_command;
 pub mod segment;
 pub mod server_status;

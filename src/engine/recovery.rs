@@ -128,6 +128,14 @@ pub struct RecoveryInputs {
     /// snapshot, dump, stop or move aside.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub new_host: bool,
+    /// When `backup` is incremental (17+): the backups it was taken on, the full one first.
+    /// The restore combines them with it (pg_combinebackup) instead of copying it.
+    #[serde(default)]
+    pub chain: Vec<Backup>,
+    /// The major version the archive's WAL pages were written by (their page magic), when
+    /// the archive was read; checked against the backup and the binaries before anything runs.
+    #[serde(default)]
+    pub wal_version: Option<u8>,
     /// How preflight treats the backup's verification.
     #[serde(default)]
     pub backup_check: BackupCheck,

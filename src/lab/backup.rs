@@ -15,11 +15,14 @@ use std::path::PathBuf;
 /// the server's own account of the backup's WAL range, which the record keeps.
 /// `--no-sync`: a sandbox's backups need not survive a power cut, and syncing a thousand
 /// small files costs seconds on every build.
+/// `parent`: take an incremental backup on that backup's manifest (17+, plain only, since
+/// pg_combinebackup reads plain backups alone).
 pub fn take(
     c: &Cluster,
     id: &str,
     format: BackupFormat,
     label: &str,
+    parent: Option<&LabBackup>,
 ) -> Result<LabBackup, LabError> {
     let path = c.paths.backups().join(id);
     let before = history_files(c)?;
@@ -45,6 +48,12 @@ pub fn take(
         BackupFormat::Tar => cmd.args(["-F", "t", "--gzip"]),
         _ => cmd.args(["-F", "p"]),
     };
+    if let Some(p) = parent {
+        cmd.arg(format!(
+            "--incremental={}",
+            p.path.join("backup_manifest").display()
+        ));
+    }
     c.run(cmd)?;
     let finished_at = Utc::now();
     let new: Vec<PathBuf> = history_files(c)?
@@ -87,6 +96,7 @@ pub fn take(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        incremental_on: parent.map(|p| p.id.clone()),
         started_at,
         finished_at,
     })

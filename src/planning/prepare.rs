@@ -143,6 +143,17 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
     }
     let choice = choose_backup(req.view, &req.target, &req.zone)?;
+    let chain = crate::domain::backup_chain::chain(&req.view.catalog.backups, &choice.backup)
+        .map_err(|e| Refusal::Input(e.to_string()))?;
+    let chain: Vec<_> = chain[..chain.len() - 1]
+        .iter()
+        .map(|b| (*b).clone())
+        .collect();
+    let wal_version = req
+        .view
+        .index
+        .as_ref()
+        .and_then(|ix| ix.wal_versions().into_iter().next_back());
     // Named if preflight finds the chosen backup damaged.
     let mut older: Vec<&Backup> = req
         .view
@@ -173,6 +184,8 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
             journal_dir: req.journal_dir.clone(),
             backup_check,
             new_host: false,
+            chain,
+            wal_version,
         },
     )?;
     Ok(Prepared {
@@ -198,6 +211,10 @@ pub struct Journaled {
     pub backup_check: crate::engine::recovery::BackupCheck,
     /// Restored onto an empty data directory: no snapshot, dump or move aside.
     pub new_host: bool,
+    /// The older members of an incremental chain, full first (from the catalog).
+    pub chain: Vec<Backup>,
+    /// The WAL's major version, when the archive was read.
+    pub wal_version: Option<u8>,
 }
 
 /// The run's inputs: every command and path from the configuration, the rest as asked.
@@ -255,6 +272,8 @@ pub fn assemble(
         role: asked.role,
         tool_restore: restore.tool_restore,
         new_host: asked.new_host,
+        chain: asked.chain,
+        wal_version: asked.wal_version,
         backup_check: asked.backup_check,
     })
 }

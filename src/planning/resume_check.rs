@@ -26,6 +26,8 @@ pub fn check(config: &Config, journaled: &RecoveryInputs) -> Result<RecoveryInpu
             journal_dir: journaled.journal_dir.clone(),
             backup_check: journaled.backup_check.clone(),
             new_host: journaled.new_host,
+            chain: journaled.chain.clone(),
+            wal_version: journaled.wal_version,
         },
     )?;
     // The journal holds its inputs redacted: compare like with like.

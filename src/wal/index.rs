@@ -371,6 +371,16 @@ impl WalIndex {
         &self.stored.checkpoints
     }
 
+    /// The PostgreSQL major versions whose page magic the last segment read of each timeline
+    /// carries (one, unless the archive mixes clusters of different versions).
+    pub fn wal_versions(&self) -> std::collections::BTreeSet<u8> {
+        self.stored
+            .resume
+            .iter()
+            .filter_map(|(_, r)| r.stream.format.map(|f| f.version))
+            .collect()
+    }
+
     pub fn segment_summary(&self, segment: WalSegment) -> Option<&SegmentSummary> {
         self.summaries.get(&segment)
     }

@@ -87,17 +87,26 @@ pub fn lab_dir() -> LabGuard {
 }
 
 pub fn build(port: u16, with_gap: bool) -> (LabGuard, LabRecord) {
+    build_with(LabOptions {
+        port: Some(port),
+        with_gap,
+        ..Default::default()
+    })
+}
+
+/// A lab with any options (another PostgreSQL, an incremental backup); the directory is the
+/// guard's own.
+pub fn build_with(opts: LabOptions) -> (LabGuard, LabRecord) {
     let guard = lab_dir();
     let start = Instant::now();
     let record = lab::up(&LabOptions {
         dir: Some(guard.dir.clone()),
-        port: Some(port),
-        scale: 1,
-        with_gap,
+        scale: opts.scale.max(1),
+        ..opts.clone()
     })
     .unwrap();
     eprintln!(
-        "lab (with_gap={with_gap}) built in {:.1} s\n{}",
+        "lab ({opts:?}) built in {:.1} s\n{}",
         start.elapsed().as_secs_f64(),
         record.summary()
     );

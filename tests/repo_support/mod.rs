@@ -386,6 +386,8 @@ pub async fn recover(
         role: Default::default(),
         tool_restore: how.tool_restore,
         new_host: false,
+        chain: vec![],
+        wal_version: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
     };

@@ -282,6 +282,8 @@ impl Lab {
                 size_bytes: None,
                 manifest_wal_ranges: vec![],
                 has_manifest: true,
+                pg_major: None,
+                incremental: None,
             },
             restore_command: format!("cp {}/archive/%f %p", d.display()),
             target,
@@ -299,6 +301,8 @@ impl Lab {
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
             new_host: false,
+            chain: vec![],
+            wal_version: None,
             backup_check: Default::default(),
             replay_stall_secs: 60,
         }

@@ -89,6 +89,8 @@ fn backup(id: &str, tli: u32, start_seg: u64, stop_seg: u64) -> Backup {
         size_bytes: None,
         manifest_wal_ranges: vec![],
         has_manifest: true,
+        pg_major: None,
+        incremental: None,
     }
 }
 

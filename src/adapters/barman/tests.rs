@@ -122,6 +122,8 @@ fn backup() -> Backup {
         size_bytes: None,
         manifest_wal_ranges: vec![],
         has_manifest: false,
+        pg_major: None,
+        incremental: None,
     }
 }
 

@@ -30,6 +30,10 @@ pub struct BackupFiles {
     pub control: Option<ControlFacts>,
     /// From a segment in pg_wal/ (plain backups taken with -X fetch or stream).
     pub wal_header: Option<(SegmentSize, u64)>,
+    /// The major version in PG_VERSION (plain backups only: in a tar it may lie anywhere).
+    pub pg_major: Option<u32>,
+    /// A plain backup holding `INCREMENTAL.*` files under base/ (17+ incremental backups).
+    pub has_incremental_files: bool,
     /// Bytes on disk.
     pub size_bytes: u64,
     /// Problems that do not stop the backup from being listed.
@@ -89,8 +93,30 @@ pub fn read(dir: &Path) -> Result<BackupFiles, String> {
         } else {
             None
         },
+        pg_major: if plain {
+            std::fs::read_to_string(dir.join("PG_VERSION"))
+                .ok()
+                .and_then(|t| crate::domain::pg_version::major_of_pg_version_file(&t))
+        } else {
+            None
+        },
+        has_incremental_files: plain && has_incremental_files(&dir.join("base")),
         size_bytes: disk_usage(dir),
         warnings,
+    })
+}
+
+/// Whether any database directory under `base` holds an `INCREMENTAL.` file.
+fn has_incremental_files(base: &Path) -> bool {
+    let Ok(dbs) = std::fs::read_dir(base) else {
+        return false;
+    };
+    dbs.flatten().any(|db| {
+        std::fs::read_dir(db.path()).is_ok_and(|files| {
+            files
+                .flatten()
+                .any(|f| f.file_name().to_string_lossy().starts_with("INCREMENTAL."))
+        })
     })
 }
 

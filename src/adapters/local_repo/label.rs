@@ -17,6 +17,9 @@ pub struct LabelFile {
     pub start_timeline: Option<TimelineId>,
     pub stop_lsn: Option<Lsn>,
     pub stop_time: Option<String>,
+    /// `INCREMENTAL FROM LSN` / `INCREMENTAL FROM TLI` (17+): an incremental backup's parent.
+    pub incremental_from_lsn: Option<Lsn>,
+    pub incremental_from_tli: Option<TimelineId>,
 }
 
 impl LabelFile {
@@ -38,6 +41,10 @@ impl LabelFile {
                 "STOP TIME" => f.stop_time = Some(value.to_string()),
                 "LABEL" => f.label = Some(value.to_string()),
                 "START TIMELINE" => f.start_timeline = value.parse().ok().map(TimelineId),
+                "INCREMENTAL FROM LSN" => f.incremental_from_lsn = value.parse().ok(),
+                "INCREMENTAL FROM TLI" => {
+                    f.incremental_from_tli = value.parse().ok().map(TimelineId)
+                }
                 _ => {}
             }
         }

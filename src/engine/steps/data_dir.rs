@@ -134,7 +134,15 @@ impl Step for Restore {
         "restore"
     }
     fn title(&self) -> String {
-        format!("Restore base backup {}", self.0.inputs.backup.id)
+        let r = &self.0;
+        if r.inputs.backup.incremental.is_some() {
+            let ids: Vec<&str> = super::combine::members(r)
+                .iter()
+                .map(|b| b.id.as_str())
+                .collect();
+            return format!("Restore by combining the chain {}", ids.join(" + "));
+        }
+        format!("Restore base backup {}", r.inputs.backup.id)
     }
     fn describe(&self) -> Vec<String> {
         let r = &self.0;
@@ -143,6 +151,9 @@ impl Step for Restore {
             .map(|u| format!(", owned by {u}"))
             .unwrap_or_default();
         let to = r.data_dir().display();
+        if r.inputs.backup.incremental.is_some() {
+            return super::combine::describe(r);
+        }
         match r.inputs.backup.format {
             BackupFormat::Plain => vec![format!(
                 "copy {} to {to} (modes kept{owner})",
@@ -202,6 +213,7 @@ impl Step for Restore {
             let progress = ctx.progress(ProgressUnit::Bytes, total);
             let started = Instant::now();
             let bytes = match r.inputs.backup.format {
+                _ if r.inputs.backup.incremental.is_some() => super::combine::run(ctx, r).await?,
                 BackupFormat::Plain => {
                     let from = self.source();
                     ctx.journal_action(format!("copy {} {}", from.display(), to.display()))?;

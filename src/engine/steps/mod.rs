@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod backup_check;
+pub mod combine;
 pub mod config;
 pub mod data_dir;
 pub mod decide;
@@ -16,6 +17,7 @@ pub mod snapshot;
 pub mod summary;
 pub mod tool_restore;
 pub mod verify;
+pub mod versions;
 
 use super::control_data::ControlData;
 use super::ports::{shell_quote, CommandSpec};

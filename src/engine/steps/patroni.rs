@@ -514,6 +514,8 @@ mod tests {
             size_bytes: None,
             manifest_wal_ranges: vec![],
             has_manifest: false,
+            pg_major: None,
+            incremental: None,
         };
         Arc::new(Recovery {
             run_id: "r1".into(),
@@ -533,6 +535,8 @@ mod tests {
                 role: Default::default(),
                 tool_restore: None,
                 new_host: false,
+                chain: vec![],
+                wal_version: None,
                 backup_check: Default::default(),
                 replay_stall_secs: 60,
             },

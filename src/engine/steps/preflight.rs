@@ -35,6 +35,7 @@ impl Step for Preflight {
             .iter()
             .map(|t| format!("check {} exists", r.tool(t)))
             .collect();
+        d.push(super::versions::describe(r));
         d.push(format!(
             "check backup {} ({:?}) is readable",
             r.inputs.backup.location, r.inputs.backup.format
@@ -90,6 +91,7 @@ impl Step for Preflight {
                     ));
                 }
             }
+            super::versions::check(ctx, r).await?;
             let backup = &r.inputs.backup;
             let location = Path::new(&backup.location);
             // A tool-held backup lives in the tool's repository; the tool checks it.
@@ -115,6 +117,14 @@ impl Step for Preflight {
                     0
                 }
             };
+            // An incremental's combined size is at most its chain's: the full plus the
+            // changed blocks each incremental carries.
+            let need = need
+                + r.inputs
+                    .chain
+                    .iter()
+                    .filter_map(|b| b.size_bytes)
+                    .sum::<u64>();
             let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
             let free = fs.free_space(parent)?;
             let want = need + need / 20;
