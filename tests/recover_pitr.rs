@@ -93,7 +93,10 @@ async fn recover_before_the_delete_and_promote() {
         .any(|e| e.file_name().to_string_lossy().starts_with("primary.pitr-"));
     assert!(aside, "original data directory kept aside");
     let dumps = std::fs::read_dir(lab.dir.join("dumps")).unwrap().count();
-    assert_eq!(dumps, 2, "dump and its sha256");
+    assert_eq!(
+        dumps, 4,
+        "the database's dump and the globals, each with its sha256"
+    );
     assert!(events
         .iter()
         .any(|e| matches!(e, EngineEvent::Progress { .. })));
