@@ -148,7 +148,6 @@ fn last_segment(record: &LabRecord) -> String {
 }
 
 #[test]
-#[ignore = "known regression after the session-2 merges: the in-place run's journal end anchor (<journal>.end) is missing, so `journal show` says CANNOT BE TRUSTED; see the note on issue 11"]
 fn headless_recovery_on_the_lab() {
     let (guard, rec) = build(55751, false);
     let cfg = config_with_time_column(&guard, &rec);

@@ -600,6 +600,10 @@ pub struct JournalState {
 
 impl JournalState {
     pub fn read(path: &Path) -> Result<JournalState, JournalError> {
+        // `recover --journal FILE` makes FILE a link to the journal in its directory: the end
+        // anchor and the directory checks belong to the real file, not to the link.
+        let real = std::fs::canonicalize(path).map_err(io_err(path))?;
+        let path = real.as_path();
         let text = std::fs::read_to_string(path).map_err(io_err(path))?;
         let corrupt = |line: usize, what: String| JournalError::Corrupt {
             path: path.to_path_buf(),
