@@ -348,6 +348,8 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: None,
+        timeline: None,
+        prediction: None,
     }
 }
 

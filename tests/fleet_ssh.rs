@@ -249,6 +249,8 @@ impl Lab {
             replay_timeout_secs: 120,
             role: Default::default(),
             tool_restore: None,
+            timeline: None,
+            prediction: None,
         }
     }
 }

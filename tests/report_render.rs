@@ -77,6 +77,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 600,
         tool_restore: None,
+        timeline: None,
+        prediction: None,
         role: Role::Drill,
     }
 }

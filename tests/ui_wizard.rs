@@ -62,6 +62,8 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         time_column: None,
         replay_timeout_secs: 60,
         tool_restore: None,
+        timeline: None,
+        prediction: None,
         role: request.role,
     }
 }

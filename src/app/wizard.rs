@@ -161,6 +161,7 @@ pub fn open(app: &mut App) -> Vec<Cmd> {
         role: app.role,
         journal_dir,
         zone: app.zone(),
+        options: super::drill::timeline_options(app.timeline),
     };
     app.wizard = Some(Wizard {
         request: request.clone(),

@@ -77,9 +77,13 @@ pub fn prepare_inputs(
         role: ctx.role,
         journal_dir,
         zone: ctx.zone,
+        options: target.options(),
     };
-    run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref())
-        .map_err(|r| Failure::from(r.refusal))
+    run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref()).map_err(|r| {
+        let mut f = Failure::from(r.refusal);
+        f.detail = r.detail.and_then(|d| serde_json::to_value(*d).ok());
+        f
+    })
 }
 
 #[derive(Serialize)]
@@ -90,12 +94,23 @@ struct PlanReport<'a> {
     refused_by_role: Option<String>,
     backup: &'a crate::domain::backup::Backup,
     wal: Option<&'a (String, String)>,
+    /// The timeline the target was resolved on and the settings pin.
+    timeline: Option<crate::domain::timeline::TimelineId>,
+    /// What replay will reach; verification compares the server's position with it.
+    prediction: Option<&'a crate::domain::prediction::Prediction>,
+    /// `--latest` over a gap: the WAL that will not be replayed (recover needs --accept-wal-loss).
+    wal_loss: Option<&'a crate::planning::prepare::WalLoss>,
     notes: &'a [String],
     restore_command: &'a str,
     plan: crate::engine::PlanView,
 }
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
+    let json = args.json;
+    plan(ctx, args).map_err(|f| f.json_if(json))
+}
+
+fn plan(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     let mode = mode(args.restore_to.clone(), args.port);
     let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server).err();
     let p = prepare_inputs(
@@ -114,6 +129,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
             refused_by_role: refused,
             backup: &p.inputs.backup,
             wal: p.wal.as_ref(),
+            timeline: p.inputs.timeline,
+            prediction: p.inputs.prediction.as_ref(),
+            wal_loss: p.wal_loss.as_ref(),
             notes: &p.notes,
             restore_command: &p.inputs.restore_command,
             plan: plan.view(),
@@ -127,6 +145,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
         println!("{n}");
     }
     print!("{}", plan.render());
+    if p.wal_loss.is_some() {
+        println!("`recover` with these arguments needs --accept-wal-loss: the WAL after the gap is not replayed");
+    }
     if let Some(r) = refused {
         println!(
             "Role {:?}: `recover` with these arguments would be {r}",

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod coverage;
 pub mod lsn;
 pub mod patroni;
+pub mod prediction;
 pub mod restore_command;
 pub mod segment;
 pub mod server_status;

@@ -1,6 +1,7 @@
 //! Where a recovery should stop, and the server settings that say so.
 
 use super::lsn::Lsn;
+use super::timeline::TimelineId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -32,9 +33,11 @@ pub enum RecoveryTarget {
 }
 
 impl RecoveryTarget {
-    /// The `postgresql.conf` lines that select this target, ending with the timeline line.
+    /// The `postgresql.conf` lines that select this target, ending with the timeline line:
+    /// the planned timeline's number, so the server cannot follow another branch than the
+    /// one the target was resolved on ('latest' only for runs planned without one).
     /// `recovery_target_action` is left to the caller, who knows whether to pause.
-    pub fn settings_lines(&self) -> Vec<String> {
+    pub fn settings_lines(&self, timeline: Option<TimelineId>) -> Vec<String> {
         let mut lines = Vec::new();
         let inclusive = |lines: &mut Vec<String>, inclusive: bool| {
             lines.push(format!("recovery_target_inclusive = {inclusive}"));
@@ -61,7 +64,10 @@ impl RecoveryTarget {
             RecoveryTarget::Immediate => lines.push("recovery_target = 'immediate'".into()),
             RecoveryTarget::Latest => {}
         }
-        lines.push("recovery_target_timeline = 'latest'".into());
+        lines.push(match timeline {
+            Some(t) => format!("recovery_target_timeline = '{t}'"),
+            None => "recovery_target_timeline = 'latest'".into(),
+        });
         lines
     }
 
@@ -84,6 +90,34 @@ impl RecoveryTarget {
         match self {
             RecoveryTarget::Time { at, .. } => Some(*at),
             _ => None,
+        }
+    }
+}
+
+/// Which timeline a recovery follows, as `--timeline` and `recovery_target_timeline` say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineChoice {
+    /// The newest timeline in the repository.
+    #[default]
+    Latest,
+    /// The timeline of the newest base backup (PostgreSQL's 'current': the backup's own).
+    Current,
+    Number(TimelineId),
+}
+
+impl std::str::FromStr for TimelineChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "latest" => Ok(TimelineChoice::Latest),
+            "current" => Ok(TimelineChoice::Current),
+            n => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(TimelineChoice::Number(TimelineId(n))),
+                _ => Err(format!(
+                    "`{s}` is not a timeline: write a number (1, 2, ...), `current` or `latest`"
+                )),
+            },
         }
     }
 }
@@ -127,11 +161,11 @@ mod tests {
             inclusive: false,
         };
         assert_eq!(
-            t.settings_lines(),
+            t.settings_lines(Some(TimelineId(1))),
             [
                 "recovery_target_time = '2024-01-15 14:30:00.000000+00'",
                 "recovery_target_inclusive = false",
-                "recovery_target_timeline = 'latest'",
+                "recovery_target_timeline = '1'",
             ]
         );
     }
@@ -142,24 +176,36 @@ mod tests {
             lsn: Lsn(0x1_0000_0028),
             inclusive: true,
         };
-        assert_eq!(lsn.settings_lines()[0], "recovery_target_lsn = '1/28'");
+        assert_eq!(lsn.settings_lines(None)[0], "recovery_target_lsn = '1/28'");
         let name = RecoveryTarget::Name {
             name: "it's".into(),
         };
-        assert_eq!(name.settings_lines()[0], "recovery_target_name = 'it''s'");
         assert_eq!(
-            RecoveryTarget::Immediate.settings_lines()[0],
+            name.settings_lines(None)[0],
+            "recovery_target_name = 'it''s'"
+        );
+        assert_eq!(
+            RecoveryTarget::Immediate.settings_lines(None)[0],
             "recovery_target = 'immediate'"
         );
         assert_eq!(
-            RecoveryTarget::Latest.settings_lines(),
+            RecoveryTarget::Latest.settings_lines(None),
             ["recovery_target_timeline = 'latest'"]
+        );
+        assert_eq!(
+            "2".parse::<TimelineChoice>(),
+            Ok(TimelineChoice::Number(TimelineId(2)))
+        );
+        assert!("0".parse::<TimelineChoice>().is_err());
+        assert_eq!(
+            RecoveryTarget::Latest.settings_lines(Some(TimelineId(3))),
+            ["recovery_target_timeline = '3'"]
         );
         assert!(!RecoveryTarget::Latest.pauses());
         let xid = RecoveryTarget::Xid {
             xid: 42,
             inclusive: true,
         };
-        assert_eq!(xid.settings_lines()[0], "recovery_target_xid = '42'");
+        assert_eq!(xid.settings_lines(None)[0], "recovery_target_xid = '42'");
     }
 }

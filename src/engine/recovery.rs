@@ -106,6 +106,12 @@ pub struct RecoveryInputs {
     /// For backups a tool holds (`BackupFormat::Tool`): the tool's restore commands.
     #[serde(default)]
     pub tool_restore: Option<ToolRestore>,
+    /// The timeline the target was resolved on; the settings pin it.
+    #[serde(default)]
+    pub timeline: Option<crate::domain::timeline::TimelineId>,
+    /// What replay will reach, when the WAL index can tell; verification checks it.
+    #[serde(default)]
+    pub prediction: Option<crate::domain::prediction::Prediction>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.

@@ -122,7 +122,10 @@ mod tests {
     fn a_new_state_directory_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::open(&dir.path().join("state")).unwrap();
-        let mode = std::fs::metadata(state.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(state.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
     }
 

@@ -4,5 +4,6 @@
 //! The CLI and the TUI both plan through here, so they cannot disagree.
 
 pub mod drill_run;
+pub mod predict;
 pub mod prepare;
 pub mod run_request;

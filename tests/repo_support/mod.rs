@@ -382,6 +382,8 @@ pub async fn recover(
         replay_timeout_secs: 120,
         role: Default::default(),
         tool_restore: how.tool_restore,
+        timeline: None,
+        prediction: None,
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -295,6 +295,8 @@ impl Lab {
             replay_timeout_secs: 120,
             role: pitr_console::config::Role::Operator,
             tool_restore: None,
+            timeline: None,
+            prediction: None,
         }
     }
 }

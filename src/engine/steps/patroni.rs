@@ -530,6 +530,8 @@ mod tests {
                 replay_timeout_secs: 1,
                 role: Default::default(),
                 tool_restore: None,
+                timeline: None,
+                prediction: None,
             },
         })
     }
