@@ -34,6 +34,19 @@ pub struct PlanReady {
     pub view: PlanView,
     pub notes: Vec<String>,
     pub wal: Option<(String, String)>,
+    /// `--latest` over a gap: what is lost; starting needs the operator to say so.
+    pub wal_loss: Option<String>,
+}
+
+impl PlanReady {
+    /// What the operator types to start: the server's name, and with a WAL loss the words
+    /// that accept it.
+    pub fn confirmation_word(&self, server: &str) -> String {
+        match self.wal_loss {
+            Some(_) => format!("{server} lose-wal"),
+            None => server.to_string(),
+        }
+    }
 }
 
 /// What the event loop needs to start the shown plan.
@@ -497,17 +510,18 @@ fn modal_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
             KeyCode::Esc => w.modal = None,
             KeyCode::Enter => {
                 let typed = input.value().to_string();
-                if typed != w.request.server {
-                    *error = Some(format!(
-                        "`{typed}` is not the server's name: type `{}` exactly, or Esc",
-                        w.request.server
-                    ));
-                    return Vec::new();
-                }
                 let Some(p) = w.ready() else {
                     w.modal = None;
                     return Vec::new();
                 };
+                let word = p.confirmation_word(&w.request.server);
+                if typed != word {
+                    *error = Some(format!(
+                        "`{typed}` is not `{word}`: type it exactly, or Esc"
+                    ));
+                    return Vec::new();
+                }
+                let typed = w.request.server.clone();
                 let start = StartRun {
                     inputs: p.inputs.clone(),
                     run_id: p.run_id.clone(),

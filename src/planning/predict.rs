@@ -68,7 +68,10 @@ impl Span<'_> {
                 last.xid,
                 last.time().format("%Y-%m-%d %H:%M:%S%.6f")
             ));
-            out.push(format!("--lsn {} (just after it)", last.end));
+            out.push(format!(
+                "--lsn {} --exclusive (stops right after it)",
+                last.end
+            ));
             if let Some(t) = chrono::DateTime::from_timestamp_micros(last.time_us - 1) {
                 out.push(format!(
                     "--time '{} UTC' (keeps everything before it)",

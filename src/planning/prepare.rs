@@ -526,9 +526,12 @@ fn choose_backup(
                 alternatives.extend(nearest_before.map(fmt_time));
                 alternatives.extend(nearest_after.map(fmt_time));
                 if let Some(index) = view.index.as_ref() {
+                    // Of the windows ending there, one with a transaction end after its
+                    // consistency point (a later backup's may hold none).
                     let last = windows
                         .iter()
                         .filter(|w| nearest_before.is_some_and(|b| w.end == Some(b)))
+                        .filter(|w| w.start.zip(w.end).is_none_or(|(s, e)| s.at <= e.at))
                         .max_by_key(|w| w.end_lsn);
                     if let (Some(w), Ok(b)) =
                         (last, backup_of(last.map_or("", |w| w.backup_id.as_str())))

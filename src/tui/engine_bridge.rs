@@ -55,6 +55,7 @@ pub fn prepare(
                 run_id,
                 notes: p.notes,
                 wal: p.wal,
+                wal_loss: p.wal_loss.map(|l| l.explain(&request.zone)),
             })
         });
         let _ = tx.send(Msg::Prepared { request, result });
