@@ -483,6 +483,7 @@ fn modal_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     let Some(w) = app.wizard.as_mut() else {
         return Vec::new();
     };
+    let word = w.ready().map(|p| p.confirmation_word(&w.request.server));
     let Some(modal) = w.modal.as_mut() else {
         return Vec::new();
     };
@@ -510,17 +511,22 @@ fn modal_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
             KeyCode::Esc => w.modal = None,
             KeyCode::Enter => {
                 let typed = input.value().to_string();
+                let Some(word) = word else {
+                    w.modal = None;
+                    return Vec::new();
+                };
+                if typed != word {
+                    *error = Some(if word == w.request.server {
+                        format!("`{typed}` is not the server's name: type `{word}` exactly, or Esc")
+                    } else {
+                        format!("`{typed}` is not `{word}`: type it exactly to accept the WAL loss, or Esc")
+                    });
+                    return Vec::new();
+                }
                 let Some(p) = w.ready() else {
                     w.modal = None;
                     return Vec::new();
                 };
-                let word = p.confirmation_word(&w.request.server);
-                if typed != word {
-                    *error = Some(format!(
-                        "`{typed}` is not `{word}`: type it exactly, or Esc"
-                    ));
-                    return Vec::new();
-                }
                 let typed = w.request.server.clone();
                 let start = StartRun {
                     inputs: p.inputs.clone(),
