@@ -88,7 +88,7 @@ impl Prediction {
             None => out.push("the server reports no replay position".into()),
         }
         let fits = |m: Option<TxMark>| m.map(|m| m.at) == reached.last_replay_time;
-        if !fits(self.last_kept) && !(self.or_kept.is_some() && fits(self.or_kept)) {
+        if !(fits(self.last_kept) || self.or_kept.is_some() && fits(self.or_kept)) {
             out.push(format!(
                 "last replayed transaction end at {}, predicted {}",
                 reached.last_replay_time.map_or("none".into(), |t| t

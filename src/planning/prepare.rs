@@ -195,8 +195,7 @@ pub fn prepare_detailed(
     }
     let repo = find_repository(req.config, server).map_err(plain)?;
     let timeline = resolve_timeline(req.view, req.options.timeline).map_err(plain)?;
-    let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)
-        .map_err(|(r, d)| (r, d.map(Box::new)))?;
+    let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)?;
     let dest = match &req.mode {
         RestoreMode::InPlace => server.pgdata.as_path(),
         RestoreMode::Side { dir, .. } => dir.as_path(),
@@ -328,7 +327,7 @@ struct Choice {
     wal_loss: Option<WalLoss>,
 }
 
-type Refused = (Refusal, Option<RefusalDetail>);
+type Refused = (Refusal, Option<Box<RefusalDetail>>);
 
 fn stamp(zone: &Zone, s: Option<Stamp>) -> String {
     s.map_or("an unknown time".into(), |s| show(zone, s))
@@ -375,7 +374,7 @@ pub fn resolve_timeline(
 }
 
 fn refused(message: String, detail: RefusalDetail) -> Refused {
-    (Refusal::NotRecoverable(message), Some(detail))
+    (Refusal::NotRecoverable(message), Some(Box::new(detail)))
 }
 
 fn choose_backup(
