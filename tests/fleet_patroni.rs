@@ -350,6 +350,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         tool_restore: None,
         timeline: None,
         prediction: None,
+        backup_check: Default::default(),
     }
 }
 

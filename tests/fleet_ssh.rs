@@ -251,6 +251,7 @@ impl Lab {
             tool_restore: None,
             timeline: None,
             prediction: None,
+            backup_check: Default::default(),
         }
     }
 }
@@ -461,6 +462,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
             Default::default(),
+            None,
         )
         .unwrap(),
         |e| match e {

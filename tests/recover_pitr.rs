@@ -338,6 +338,7 @@ async fn kill_9_then_resume_finishes_without_repeating_steps() {
         local_ports(),
         Some("db1".into()),
         pitr_console::config::Role::Operator,
+        None,
     )
     .unwrap();
     let mut dirty = None;

@@ -79,6 +79,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         tool_restore: None,
         timeline: None,
         prediction: None,
+        backup_check: Default::default(),
         role: Role::Drill,
     }
 }

@@ -64,6 +64,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         tool_restore: None,
         timeline: None,
         prediction: None,
+        backup_check: Default::default(),
         role: request.role,
     }
 }

@@ -1,5 +1,7 @@
 //! Reading a repository's catalog, whatever kind of repository it is, and placing it in time.
 
+use crate::adapters::barman_cloud::BarmanCloud;
+use crate::adapters::wal_fetch::{self, FetchProgress, SegmentFetch};
 use crate::config::{RepositoryConfig, RepositoryKind, ServerConfig};
 use crate::domain::backup::Backup;
 use crate::domain::catalog::Catalog;
@@ -10,7 +12,7 @@ use crate::domain::target::RecoveryTarget;
 use crate::domain::times::{EstimatedTimes, TimeSource};
 use crate::engine::steps::tool_restore::ToolRestore;
 use crate::wal::{IndexedTimes, WalIndex};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,9 @@ pub fn load(repo: &RepositoryConfig) -> Result<Catalog, CatalogLoadError> {
             .map_err(err),
         RepositoryKind::Walg => crate::adapters::walg::WalG::from_config(repo)
             .read_catalog(&repo.name)
+            .map_err(err),
+        RepositoryKind::BarmanCloud => BarmanCloud::from_config(repo)
+            .and_then(|b| b.read_catalog(&repo.name))
             .map_err(err),
     }
 }
@@ -89,6 +94,9 @@ pub fn restore_for(
         RepositoryKind::Walg => {
             crate::adapters::walg::WalG::from_config(repo).restore(server, backup, dest)
         }
+        RepositoryKind::BarmanCloud => BarmanCloud::from_config(repo)
+            .map_err(err)?
+            .restore(server, backup, dest),
     };
     Ok(RepoRestore {
         restore_command,
@@ -160,23 +168,53 @@ impl RepositoryView {
 
 /// Loads a repository and computes its coverage. For a local archive the WAL is read into
 /// an index cached in `index_dir` (only new segments are read on later loads), which makes
-/// the times exact; without `index_dir`, or for other kinds, times are estimates.
+/// the times exact; object storage (barman-cloud, WAL-G) is first fetched into a bounded
+/// copy there. Without `index_dir` times are estimates. Fetch progress goes to the log.
 pub fn load_view(
     repo: &RepositoryConfig,
     index_dir: Option<&Path>,
 ) -> Result<RepositoryView, CatalogLoadError> {
-    let catalog = load(repo)?;
-    let (Some(dir), Some(archive), RepositoryKind::Local) =
-        (index_dir, &repo.wal_archive, repo.kind)
-    else {
+    load_view_reporting(repo, index_dir, &|p| {
+        tracing::info!(repository = %repo.name, done = p.done, total = p.total, bytes = p.bytes, "fetching WAL");
+    })
+}
+
+/// `load_view`, telling `progress` after each segment fetched from object storage.
+pub fn load_view_reporting(
+    repo: &RepositoryConfig,
+    index_dir: Option<&Path>,
+    progress: &(dyn Fn(FetchProgress) + Sync),
+) -> Result<RepositoryView, CatalogLoadError> {
+    let mut catalog = load(repo)?;
+    let Some(dir) = index_dir else {
         return Ok(RepositoryView::estimated(catalog));
     };
-    let cache = dir.join(index_file_name(&repo.name, archive));
     if let Err(e) = std::fs::create_dir_all(dir) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot create the WAL index directory; times stay estimates");
         return Ok(RepositoryView::estimated(catalog));
     }
-    match WalIndex::open_or_build(archive, &cache, Some(catalog.segment_size)) {
+    let (archive, cache_key) = match (repo.kind, &repo.wal_archive) {
+        (RepositoryKind::Local, Some(archive)) => (archive.clone(), archive.clone()),
+        (RepositoryKind::BarmanCloud | RepositoryKind::Walg, _) => {
+            match fetch_remote(repo, &catalog, dir, progress) {
+                Ok(Some((copy, key, warnings))) => {
+                    catalog.warnings.extend(warnings);
+                    (copy, key)
+                }
+                Ok(None) => return Ok(RepositoryView::estimated(catalog)),
+                Err(e) => {
+                    let mut view = RepositoryView::estimated(catalog);
+                    view.catalog
+                        .warnings
+                        .push(format!("WAL not fetched, times are estimates: {e}"));
+                    return Ok(view);
+                }
+            }
+        }
+        _ => return Ok(RepositoryView::estimated(catalog)),
+    };
+    let cache = dir.join(index_file_name(&repo.name, &cache_key));
+    match WalIndex::open_or_build(&archive, &cache, Some(catalog.segment_size)) {
         Ok(index) => Ok(RepositoryView::indexed(catalog, index)),
         Err(e) => {
             let mut view = RepositoryView::estimated(catalog);
@@ -185,6 +223,81 @@ pub fn load_view(
                 .push(format!("WAL not indexed, times are estimates: {e}"));
             Ok(view)
         }
+    }
+}
+
+/// Default bound of the local copy of object-storage WAL.
+const WAL_CACHE_MIB: u64 = 4096;
+
+/// Fetches the WAL the backups need into `index_dir`'s copy for this repository; returns
+/// the copy's directory, the key naming its index, and warnings for the segments that could
+/// not be fetched or did not fit. None: nothing to fetch with (WAL-G absent).
+fn fetch_remote(
+    repo: &RepositoryConfig,
+    catalog: &Catalog,
+    index_dir: &Path,
+    progress: &(dyn Fn(FetchProgress) + Sync),
+) -> Result<Option<(PathBuf, PathBuf, Vec<String>)>, String> {
+    let source: Box<dyn SegmentFetch> = match repo.kind {
+        RepositoryKind::BarmanCloud => Box::new(BarmanCloud::from_config(repo)?),
+        RepositoryKind::Walg => match crate::adapters::walg::WalG::fetcher(repo) {
+            Some(w) => Box::new(w),
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    let key = PathBuf::from(remote_key(repo));
+    let copy = index_dir
+        .join(index_file_name(&repo.name, &key))
+        .with_extension("wal");
+    let wanted: Vec<_> = wal_fetch::needed(catalog).collect();
+    let bound = repo
+        .wal_cache_mib
+        .unwrap_or(WAL_CACHE_MIB)
+        .saturating_mul(1 << 20);
+    let fetched = wal_fetch::fetch(
+        &wanted,
+        catalog.segment_size,
+        &copy,
+        bound,
+        source.as_ref(),
+        progress,
+    )?;
+    let mut warnings = Vec::new();
+    if fetched.beyond_bound > 0 {
+        warnings.push(format!(
+            "{} older segments exceed `wal_cache_mib` = {} and were not fetched; times before them are estimates",
+            fetched.beyond_bound,
+            bound >> 20
+        ));
+    }
+    warnings.extend(
+        fetched
+            .failures
+            .iter()
+            .map(|f| format!("{f}; times there are estimates")),
+    );
+    tracing::info!(repository = %repo.name, fetched = fetched.fetched, reused = fetched.reused, "WAL copy ready");
+    Ok(Some((copy, key, warnings)))
+}
+
+/// What names one object-storage WAL location: two repositories on the same bucket and
+/// server share their copy, two servers never do.
+fn remote_key(repo: &RepositoryConfig) -> String {
+    match repo.kind {
+        RepositoryKind::Walg => format!(
+            "wal-g:{}",
+            repo.walg_config
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
+        _ => format!(
+            "barman-cloud:{}|{}|{}",
+            repo.endpoint_url.as_deref().unwrap_or(""),
+            repo.destination.as_deref().unwrap_or(""),
+            repo.cloud_server.as_deref().unwrap_or("")
+        ),
     }
 }
 

@@ -92,6 +92,7 @@ fn buffered(mut src: &File, mut dst: &File, want: usize) -> io::Result<usize> {
 }
 
 fn copy_dir(
+    root: &Path,
     from: &Path,
     to: &Path,
     ids: Option<(Uid, Gid)>,
@@ -112,11 +113,12 @@ fn copy_dir(
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         let m = fs::symlink_metadata(&src).map_err(|e| PortError::io(src.display(), e))?;
         if m.file_type().is_symlink() {
+            expected_link(src.strip_prefix(root).unwrap_or(&src), &src)?;
             let target = fs::read_link(&src).map_err(|e| PortError::io(src.display(), e))?;
             symlink(&target, &dst).map_err(|e| PortError::io(dst.display(), e))?;
             give(&dst, ids)?;
         } else if m.is_dir() {
-            copy_dir(&src, &dst, ids, done, progress)?;
+            copy_dir(root, &src, &dst, ids, done, progress)?;
         } else if m.is_file() {
             copy_file(&src, &dst, m.mode() & 0o7777, done, progress).map_err(|e| {
                 PortError::io(format!("copying {} to {}", src.display(), dst.display()), e)
@@ -125,6 +127,115 @@ fn copy_dir(
         }
     }
     Ok(())
+}
+
+/// A backup may hold a symbolic link only where PostgreSQL puts one: a tablespace
+/// (`pg_tblspc/<oid>`) or a relocated `pg_wal`. Anywhere else it would make the console (as
+/// root) or the server write outside the data directory.
+fn expected_link(rel: &Path, whence: &Path) -> Result<(), PortError> {
+    let parts: Vec<_> = rel.components().map(|c| c.as_os_str()).collect();
+    let ok = match parts.as_slice() {
+        [one] => *one == "pg_wal",
+        [dir, oid] => {
+            *dir == "pg_tblspc"
+                && oid
+                    .to_str()
+                    .is_some_and(|o| o.bytes().all(|b| b.is_ascii_digit()))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PortError(format!(
+            "{} in {} is a symbolic link; a backup may hold links only at pg_tblspc/<oid> and pg_wal, so it was not restored: check who wrote this backup, or choose another",
+            rel.display(),
+            whence.display()
+        )))
+    }
+}
+
+/// While alive, this thread's file-system identity is the server's user: files are created
+/// and permission-checked as that user, not as root (fsuid is per thread on Linux).
+struct FsIdentity {
+    uid: Uid,
+    gid: Gid,
+}
+
+impl FsIdentity {
+    fn become_(ids: Option<(Uid, Gid)>) -> Option<FsIdentity> {
+        let (uid, gid) = ids?;
+        let old_gid = nix::unistd::setfsgid(gid);
+        let old_uid = nix::unistd::setfsuid(uid);
+        Some(FsIdentity {
+            uid: old_uid,
+            gid: old_gid,
+        })
+    }
+}
+
+impl Drop for FsIdentity {
+    fn drop(&mut self) {
+        nix::unistd::setfsuid(self.uid);
+        nix::unistd::setfsgid(self.gid);
+    }
+}
+
+/// Opens `p` for writing as the server's user, relative to its directory and without
+/// following a link at either: a link or hard link planted in a backup (say
+/// `postgresql.auto.conf -> /etc/passwd`) is refused instead of written through.
+fn open_no_follow(
+    p: &Path,
+    append: bool,
+    mode: u32,
+    ids: Option<(Uid, Gid)>,
+) -> Result<File, PortError> {
+    use nix::fcntl::{openat, OFlag};
+    use nix::sys::stat::Mode;
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(PortError(format!("{}: not a file path", p.display())));
+    };
+    let _as_server = FsIdentity::become_(ids);
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW).bits())
+        .open(dir)
+        .map_err(|e| {
+            PortError::io(
+                format!("{} (the directory, not followed if a link)", dir.display()),
+                e,
+            )
+        })?;
+    let flags = OFlag::O_WRONLY
+        | OFlag::O_CREAT
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_CLOEXEC
+        | if append {
+            OFlag::O_APPEND
+        } else {
+            OFlag::empty()
+        };
+    let fd = openat(&d, name, flags, Mode::from_bits_truncate(mode)).map_err(|e| {
+        let why = if e == nix::errno::Errno::ELOOP {
+            " (it is a symbolic link, which the console never writes through: move it aside and retry)".to_string()
+        } else {
+            String::new()
+        };
+        PortError(format!("cannot open {}: {e}{why}", p.display()))
+    })?;
+    let f = File::from(fd);
+    let meta = f.metadata().map_err(|e| PortError::io(p.display(), e))?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        return Err(PortError(format!(
+            "refusing to write {}: it is not a plain file of its own ({} links); a backup should not hold that, move it aside and retry",
+            p.display(),
+            meta.nlink()
+        )));
+    }
+    if !append {
+        f.set_len(0).map_err(|e| PortError::io(p.display(), e))?;
+    }
+    Ok(f)
 }
 
 /// Counts the bytes read from the archive, for progress.
@@ -195,7 +306,7 @@ impl Fs for LocalFs {
     ) -> Result<u64, PortError> {
         let ids = owner_ids(owner)?;
         let mut done = 0;
-        copy_dir(from, to, ids, &mut done, progress)?;
+        copy_dir(from, from, to, ids, &mut done, progress)?;
         Ok(done)
     }
 
@@ -238,6 +349,16 @@ impl Fs for LocalFs {
                 .path()
                 .map_err(|e| PortError::io(archive.display(), e))?
                 .into_owned();
+            let kind = entry.header().entry_type();
+            if kind.is_symlink() {
+                expected_link(&rel, archive)?;
+            } else if !(kind.is_file() || kind.is_dir()) {
+                return Err(PortError(format!(
+                    "{} in {} is a {kind:?} entry: a base backup holds only files, directories and the tablespace and pg_wal links; refusing to restore it",
+                    rel.display(),
+                    archive.display()
+                )));
+            }
             entry.unpack_in(to).map_err(|e| {
                 PortError::io(
                     format!("extracting {} from {}", rel.display(), archive.display()),
@@ -282,18 +403,11 @@ impl Fs for LocalFs {
         owner: Option<&str>,
     ) -> Result<(), PortError> {
         let ids = owner_ids(owner)?;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .mode(mode)
-            .open(p)
-            .map_err(|e| PortError::io(p.display(), e))?;
+        let f = open_no_follow(p, append, mode, ids)?;
+        let mut f = &f;
         f.write_all(contents)
             .and_then(|_| f.sync_all())
-            .map_err(|e| PortError::io(p.display(), e))?;
-        give(p, ids)
+            .map_err(|e| PortError::io(p.display(), e))
     }
 
     fn create_dir_all(&self, p: &Path, mode: u32, owner: Option<&str>) -> Result<(), PortError> {
@@ -363,7 +477,7 @@ mod tests {
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::write(src.join("sub/a"), vec![7u8; 3 << 20]).unwrap();
         fs::set_permissions(src.join("sub/a"), fs::Permissions::from_mode(0o600)).unwrap();
-        symlink("sub/a", src.join("link")).unwrap();
+        symlink("sub", src.join("pg_wal")).unwrap();
         let done = std::sync::atomic::AtomicU64::new(0);
         let n = LocalFs
             .copy_tree(&src, &d.path().join("dst"), None, &|b| {
@@ -375,9 +489,51 @@ mod tests {
         let m = fs::metadata(d.path().join("dst/sub/a")).unwrap();
         assert_eq!(m.permissions().mode() & 0o777, 0o600);
         assert_eq!(
-            fs::read_link(d.path().join("dst/link")).unwrap(),
-            Path::new("sub/a")
+            fs::read_link(d.path().join("dst/pg_wal")).unwrap(),
+            Path::new("sub")
         );
+    }
+
+    #[test]
+    fn links_a_backup_should_not_hold_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(&src).unwrap();
+        symlink("/etc/passwd", src.join("postgresql.auto.conf")).unwrap();
+        let e = LocalFs
+            .copy_tree(&src, &d.path().join("dst"), None, &|_| {})
+            .unwrap_err();
+        assert!(
+            e.0.contains("links only at pg_tblspc/<oid> and pg_wal"),
+            "{e}"
+        );
+        assert!(!d.path().join("dst/postgresql.auto.conf").exists());
+    }
+
+    #[test]
+    fn writes_never_go_through_a_link() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let data = d.path().join("data");
+        fs::create_dir(&data).unwrap();
+        symlink(&victim, data.join("recovery.signal")).unwrap();
+        fs::hard_link(&victim, data.join("postgresql.auto.conf")).unwrap();
+        let e = LocalFs
+            .write_file(&data.join("recovery.signal"), b"", false, 0o600, None)
+            .unwrap_err();
+        assert!(e.0.contains("symbolic link"), "{e}");
+        let e = LocalFs
+            .write_file(
+                &data.join("postgresql.auto.conf"),
+                b"x = 1\n",
+                true,
+                0o600,
+                None,
+            )
+            .unwrap_err();
+        assert!(e.0.contains("not a plain file of its own"), "{e}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
     }
 
     #[test]

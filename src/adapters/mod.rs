@@ -2,6 +2,7 @@
 //! repositories.
 
 pub mod barman;
+pub mod barman_cloud;
 pub mod catalog;
 pub mod drill_checks;
 pub mod fs;
@@ -15,4 +16,5 @@ pub mod repo_tool;
 pub mod run_as;
 pub mod server_status;
 pub mod ssh;
+pub mod wal_fetch;
 pub mod walg;

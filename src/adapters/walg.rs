@@ -39,6 +39,14 @@ impl WalG {
         }
     }
 
+    /// The per-segment fetcher for the WAL index, where `wal-g` is on PATH: WAL-G lists no
+    /// instants, so exact times need the segments read.
+    pub fn fetcher(repo: &RepositoryConfig) -> Option<WalG> {
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("wal-g").is_file()));
+        on_path.then(|| WalG::from_config(repo))
+    }
+
     fn words(&self, args: &[&str]) -> Vec<String> {
         let mut w = Vec::new();
         if let Some(c) = &self.config {
@@ -87,6 +95,21 @@ impl WalG {
             },
             rc.join(" "),
         )
+    }
+}
+
+impl super::wal_fetch::SegmentFetch for WalG {
+    fn command(&self, name: &str, dest: &Path) -> CommandSpec {
+        self.tool.command(
+            "wal-g",
+            &self.words(&["wal-fetch", name, &dest.display().to_string()]),
+        )
+    }
+    fn tool(&self) -> &str {
+        "WAL-G"
+    }
+    fn hint(&self) -> &str {
+        HINT
     }
 }
 

@@ -535,7 +535,11 @@ pub fn target_before(row: &TxRow, relations: &str, zone: &Zone) -> (RecoveryTarg
         ),
         RowKind::RestorePoint { name } => (
             RecoveryTarget::Name { name: name.clone() },
-            format!("restore point '{name}' ({})", zone.format(row.time)),
+            format!(
+                "restore point '{}' ({})",
+                crate::domain::setting::shown(name),
+                zone.format(row.time)
+            ),
         ),
     }
 }

@@ -2,7 +2,7 @@
 
 use super::context::Context;
 use super::exit::Failure;
-use crate::adapters::catalog::{load_view, RepositoryView};
+use crate::adapters::catalog::{load_view_reporting, RepositoryView};
 use crate::domain::assess::show;
 use crate::domain::coverage::WindowEnd;
 use crate::domain::times::Stamp;
@@ -59,7 +59,19 @@ pub fn run(ctx: &Context, server: Option<&str>, json: bool) -> Result<(), Failur
     };
     let mut reports = Vec::new();
     for repo in repos {
-        let view = load_view(repo, ctx.index_dir().as_deref()).map_err(Failure::bad_input)?;
+        // Fetching object-storage WAL takes a while: say how far it is (stderr, so --json
+        // stays clean).
+        let view = load_view_reporting(repo, ctx.index_dir().as_deref(), &|p| {
+            eprint!(
+                "\rfetching WAL of `{}`: {}/{} segments ({} MiB){}",
+                repo.name,
+                p.done,
+                p.total,
+                p.bytes >> 20,
+                if p.done == p.total { "\n" } else { "" }
+            );
+        })
+        .map_err(Failure::bad_input)?;
         let servers = ctx
             .config
             .servers

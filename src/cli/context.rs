@@ -26,6 +26,7 @@ impl Context {
         let (path, origin) = config::locate(flag, env.as_deref(), user.as_deref(), lab.as_deref())
             .map_err(Failure::bad_input)?;
         let config = config::load(&path).map_err(Failure::bad_input)?;
+        crate::engine::state_dir::configure(config.state_dir.as_deref());
         let zone_text = tz.or(config.timezone.as_deref()).unwrap_or("UTC");
         let zone = zone_text
             .parse::<Zone>()

@@ -62,6 +62,24 @@ fn lab_dir(dir: Option<PathBuf>, config: Option<&Path>) -> Result<PathBuf, Failu
     }
 }
 
+/// A run that has not ended on the lab's server holds it: rebuilding or removing the lab
+/// under it would lose what the run kept aside.
+fn refuse_unfinished(dir: &Path, what: &str) -> Result<(), Failure> {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let runs = super::unfinished::unfinished_under(&dir)?;
+    let Some(run) = runs.first() else {
+        return Ok(());
+    };
+    Err(Failure::refused(format!(
+        "`{what}` refused: server {} of the lab in {} has an unfinished run {} (journal {}). {}",
+        run.server,
+        dir.display(),
+        run.run_id,
+        run.journal.display(),
+        run.next_steps()
+    )))
+}
+
 pub fn run(
     cmd: LabCommand,
     config: Option<&Path>,
@@ -76,6 +94,7 @@ pub fn run(
             with_gap,
             open,
         } => {
+            refuse_unfinished(&dir.clone().unwrap_or_else(lab::default_dir), "lab up")?;
             let opts = LabOptions {
                 dir,
                 port,
@@ -102,6 +121,7 @@ pub fn run(
         }
         LabCommand::Down { dir } => {
             let dir = lab_dir(dir, config)?;
+            refuse_unfinished(&dir, "lab down")?;
             lab::down(&dir).map_err(Failure::bad_input)?;
             println!("lab in {} stopped and removed", dir.display());
             Ok(())

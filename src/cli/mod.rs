@@ -11,6 +11,7 @@ mod recover;
 mod report;
 mod target_args;
 mod train;
+mod unfinished;
 
 use crate::config::Role;
 use clap::{Parser, Subcommand};
@@ -57,6 +58,20 @@ pub enum Command {
     Recover(recover::RecoverArgs),
     /// Continue a run from its journal (after a crash, a failure, or a pause for decision).
     Resume(recover::ResumeArgs),
+    /// Give up a run that has not ended: nothing on disk is touched, the server is freed for
+    /// a new run, and where everything is gets printed.
+    Abandon {
+        /// The run's journal file.
+        journal: PathBuf,
+    },
+    /// After a promotion: put the original data back (the promoted directory is kept aside).
+    Rollback {
+        /// The run's journal file.
+        journal: PathBuf,
+        /// Stands for typing the server's name.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Read a run's journal.
     #[command(subcommand)]
     Journal(journal::JournalCommand),
@@ -127,6 +142,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .ok()
                 .map(|c| c.config);
             recover::resume(role, config.as_ref(), args)
+        }
+        Some(Command::Abandon { journal }) => {
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            unfinished::abandon(config.as_ref(), &journal)
+        }
+        Some(Command::Rollback { journal, yes }) => {
+            let (role, _) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            unfinished::rollback(role, config.as_ref(), &journal, yes)
         }
         Some(Command::Journal(cmd)) => {
             let (_, zone) =

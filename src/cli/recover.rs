@@ -10,10 +10,11 @@ use crate::adapters::ssh::SshPool;
 use crate::config::Config;
 use crate::config::Role;
 use crate::engine::journal::JournalState;
+use crate::engine::lock::LockError;
 use crate::engine::recovery::{self, FinalAction, RecoveryInputs, RestoreMode};
 use crate::engine::{
-    Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, RunHandle, RunStatus,
-    Runner, StepStatus,
+    Decision, EngineError, EngineEvent, Phase, ProgressUnit, Question, ResumeAction, RunHandle,
+    RunStatus, Runner, StepStatus,
 };
 use crate::planning::prepare::{enforce_role, find_server};
 use crate::planning::run_request;
@@ -57,6 +58,9 @@ pub struct RecoverArgs {
     /// JSON events, one per line, on standard output.
     #[arg(long)]
     pub json: bool,
+    /// Restore a backup that has no backup_manifest (it cannot be verified beforehand).
+    #[arg(long)]
+    pub allow_unverified_backup: bool,
 }
 
 #[derive(Debug, Args)]
@@ -65,9 +69,11 @@ pub struct ResumeArgs {
     pub journal: PathBuf,
     #[arg(long)]
     pub yes: bool,
-    /// At the decision: promote, roll-back, or pause (stop again and exit).
-    #[arg(long, value_enum, default_value = "pause")]
-    pub action: Action,
+    /// What to do now, over the action the run was started with: roll-back (from wherever
+    /// the run stands), promote (at the decision), or pause (stop at the decision and exit).
+    /// Without it, the run's own action.
+    #[arg(long, value_enum)]
+    pub action: Option<Action>,
     #[arg(long)]
     pub json: bool,
 }
@@ -127,7 +133,8 @@ fn recover_run(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
             println!("{n}");
         }
     }
-    let inputs = p.inputs.clone();
+    let mut inputs = p.inputs.clone();
+    inputs.backup_check.allow_unverified = args.allow_unverified_backup;
     let plan = recovery::plan(&inputs);
     let confirmation = args.yes.then(|| inputs.server.name.clone());
     let started = recovery::start(
@@ -163,10 +170,19 @@ pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Resu
     })?;
     let confirmation = args.yes.then(|| state.server.clone());
     let ports = run_request::ports(config, &state.server, &SshPool::new());
-    let started =
-        recovery::resume(&args.journal, ports, confirmation, ctx_role).map_err(engine_failure)?;
+    let given = args.action.map(|a| match a {
+        Action::Pause => ResumeAction::Pause,
+        Action::Promote => ResumeAction::Promote,
+        Action::RollBack => ResumeAction::RollBack,
+    });
+    let started = recovery::resume(&args.journal, ports, confirmation, ctx_role, given)
+        .map_err(engine_failure)?;
+    let recorded = match inputs.action {
+        FinalAction::Promote => Action::Promote,
+        FinalAction::Pause => Action::Pause,
+    };
     let driver = Driver {
-        action: args.action,
+        action: args.action.unwrap_or(recorded),
         json: args.json,
         resumed: true,
     };
@@ -204,6 +220,9 @@ pub(super) fn engine_failure(e: EngineError) -> Failure {
         EngineError::BadConfirmation { .. } | EngineError::AlreadyEnded { .. } => {
             Failure::bad_input(e)
         }
+        EngineError::Lock(
+            LockError::Unfinished { .. } | LockError::Held { .. } | LockError::HeldUnknown { .. },
+        ) => Failure::refused(format!("{e}\nnothing was touched")),
         other => Failure::step_failed(other),
     }
 }
@@ -217,6 +236,7 @@ struct Driver {
 /// What the driver learned while answering, for the final message.
 #[derive(Default)]
 struct Outcome {
+    run_id: String,
     left_paused: bool,
     needs_yes: bool,
     journal: PathBuf,
@@ -297,12 +317,23 @@ fn conclude(
             } else {
                 ""
             };
+            let r = crate::engine::steps::Recovery {
+                inputs: inputs.clone(),
+                run_id: o.run_id.clone(),
+            };
+            let kept = if r.side() {
+                "production was not touched".to_string()
+            } else if r.aside_dir().exists() {
+                format!("the original data is kept aside in {}", r.aside_dir().display())
+            } else {
+                format!("the original data was not moved: it is in {}", r.pgdata().display())
+            };
             Err(Failure::step_failed(format!(
-                "the run stopped at step {at}{hint}. The state is left safe (nothing deleted; the original is kept aside). Journal: {j}; continue with `pitr-console resume {j}`"
+                "the run stopped at step {at}{hint}. Nothing was deleted; {kept}. The run holds server {name} until it ends. Journal: {j}; continue with `pitr-console resume {j}`, roll back with `pitr-console resume {j} --action roll-back --yes`, or give it up with `pitr-console abandon {j}`"
             )))
         }
         RunStatus::Refused { reason } => Err(Failure::step_failed(format!(
-            "the run was refused: {reason}. Journal: {j}"
+            "the run was refused: {reason}. Nothing was changed and the server is free. Journal: {j}"
         ))),
     }
 }
@@ -310,6 +341,7 @@ fn conclude(
 impl Driver {
     async fn drive(self, (runner, mut handle): (Runner, RunHandle)) -> (RunStatus, Outcome) {
         let mut outcome = Outcome {
+            run_id: handle.run_id.clone(),
             journal: handle.journal.clone(),
             ..Outcome::default()
         };

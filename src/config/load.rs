@@ -1,6 +1,7 @@
 //! Finding and reading the configuration file, with errors that point at the line.
 
 use super::model::{Config, RepositoryConfig, RepositoryKind};
+use crate::domain::paths::{check_name, check_plain_path};
 use crate::domain::zone::Zone;
 use std::path::{Path, PathBuf};
 
@@ -94,10 +95,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+const BARMAN_CLOUD: RepositoryKind = RepositoryKind::BarmanCloud;
+
 /// Each kind's required keys present, and no key that belongs to another kind.
 fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
-    let kind = format!("{:?}", r.kind).to_lowercase();
-    let keys: [(&str, bool, RepositoryKind); 12] = [
+    let kind = r.kind.name();
+    let keys: [(&str, bool, RepositoryKind); 18] = [
         ("backups", r.backups.is_some(), RepositoryKind::Local),
         (
             "wal_archive",
@@ -142,11 +145,21 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         ),
         ("walg_config", r.walg_config.is_some(), RepositoryKind::Walg),
         ("walg_user", r.walg_user.is_some(), RepositoryKind::Walg),
+        ("destination", r.destination.is_some(), BARMAN_CLOUD),
+        ("cloud_server", r.cloud_server.is_some(), BARMAN_CLOUD),
+        ("endpoint_url", r.endpoint_url.is_some(), BARMAN_CLOUD),
+        ("cloud_tools", r.cloud_tools.is_some(), BARMAN_CLOUD),
+        ("aws_profile", r.aws_profile.is_some(), BARMAN_CLOUD),
+        (
+            "aws_credentials_file",
+            r.aws_credentials_file.is_some(),
+            BARMAN_CLOUD,
+        ),
     ];
     if let Some((key, _, owner)) = keys.iter().find(|(_, set, owner)| *set && *owner != r.kind) {
         return Err(format!(
             "key `{key}` belongs to kind = \"{}\", but this repository is kind = \"{kind}\"",
-            format!("{owner:?}").to_lowercase()
+            owner.name()
         ));
     }
     let needs: &[(&str, bool)] = match r.kind {
@@ -157,6 +170,10 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         RepositoryKind::Barman => &[("barman_server", r.barman_server.is_some())],
         RepositoryKind::Pgbackrest => &[("stanza", r.stanza.is_some())],
         RepositoryKind::Walg => &[],
+        BARMAN_CLOUD => &[
+            ("destination", r.destination.is_some()),
+            ("cloud_server", r.cloud_server.is_some()),
+        ],
     };
     if let Some((key, _)) = needs.iter().find(|(_, set)| !set) {
         let all: Vec<&str> = needs.iter().map(|(k, _)| *k).collect();
@@ -165,6 +182,19 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
             all.join(", ")
         ));
     }
+    if let Some(mib) = r.wal_cache_mib {
+        if !matches!(r.kind, RepositoryKind::Walg | BARMAN_CLOUD) {
+            return Err(format!(
+                "key `wal_cache_mib` belongs to kind = \"barman-cloud\" or \"walg\", but this repository is kind = \"{kind}\""
+            ));
+        }
+        if mib == 0 {
+            return Err(
+                "key `wal_cache_mib` = 0 leaves no room for fetched WAL; give MiB, e.g. 4096"
+                    .into(),
+            );
+        }
+    }
     if let Some(m) = r.restore_method {
         if m.kind() != r.kind {
             let allowed = match r.kind {
@@ -172,7 +202,9 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
                     "\"barman-recover\", \"get-wal\" or \"barman-wal-restore\""
                 }
                 RepositoryKind::Pgbackrest => "\"pgbackrest\" or \"archive-get\"",
-                RepositoryKind::Local | RepositoryKind::Walg => "nothing (leave it out)",
+                RepositoryKind::Local | RepositoryKind::Walg | BARMAN_CLOUD => {
+                    "nothing (leave it out)"
+                }
             };
             return Err(format!(
                 "key `restore_method` = {:?} does not fit kind = \"{kind}\"; it accepts {allowed}",
@@ -184,6 +216,17 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn check_absolute(what: &str, p: &Path) -> Result<(), String> {
+    if p.is_absolute() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} is `{}`: give an absolute path",
+            p.display()
+        ))
+    }
 }
 
 /// The key assigned on a 1-based line (`port = "x"` gives `port`).
@@ -223,8 +266,29 @@ fn validate(c: &Config) -> Result<(), String> {
                 .into(),
         );
     }
+    for (key, dir) in [("journal_dir", &c.journal_dir), ("state_dir", &c.state_dir)] {
+        if let Some(d) = dir {
+            check_plain_path(&format!("key `{key}`"), d)?;
+        }
+    }
     let mut names = std::collections::HashSet::new();
     for r in &c.repositories {
+        check_name("a [[repository]] `name`", &r.name)?;
+        let at = |key: &str| format!("[[repository]] `{}`: key `{key}`", r.name);
+        for (key, dir) in [("backups", &r.backups), ("wal_archive", &r.wal_archive)] {
+            if let Some(d) = dir {
+                check_plain_path(&at(key), d)?;
+            }
+        }
+        for (key, file) in [
+            ("barman_config", &r.barman_config),
+            ("pgbackrest_config", &r.pgbackrest_config),
+            ("walg_config", &r.walg_config),
+        ] {
+            if let Some(f) = file {
+                check_absolute(&at(key), f)?;
+            }
+        }
         if !names.insert(&r.name) {
             return Err(format!(
                 "two [[repository]] sections are named `{}`",
@@ -235,6 +299,20 @@ fn validate(c: &Config) -> Result<(), String> {
     }
     let mut server_names = std::collections::HashSet::new();
     for s in &c.servers {
+        check_name("a [[server]] `name`", &s.name)?;
+        let at = |key: &str| format!("[[server]] `{}`: key `{key}`", s.name);
+        check_plain_path(&at("pgdata"), &s.pgdata)?;
+        if let Some(b) = &s.bin_dir {
+            check_plain_path(&at("bin_dir"), b)?;
+        }
+        for (key, file) in [
+            ("ssh_identity", &s.ssh_identity),
+            ("ssh_known_hosts", &s.ssh_known_hosts),
+        ] {
+            if let Some(f) = file {
+                check_absolute(&at(key), f)?;
+            }
+        }
         if !server_names.insert(&s.name) {
             return Err(format!("two [[server]] sections are named `{}`", s.name));
         }

@@ -47,6 +47,22 @@ pub enum RepositoryKind {
     Barman,
     Pgbackrest,
     Walg,
+    /// Barman's cloud tools (`barman-cloud-*`) on an S3 API.
+    #[serde(rename = "barman-cloud")]
+    BarmanCloud,
+}
+
+impl RepositoryKind {
+    /// The name a configuration file gives the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            RepositoryKind::Local => "local",
+            RepositoryKind::Barman => "barman",
+            RepositoryKind::Pgbackrest => "pgbackrest",
+            RepositoryKind::Walg => "walg",
+            RepositoryKind::BarmanCloud => "barman-cloud",
+        }
+    }
 }
 
 /// `Default` is for code building one by hand (tests, benches): it names nothing.
@@ -80,6 +96,22 @@ pub struct RepositoryConfig {
     pub walg_config: Option<PathBuf>,
     /// walg: OS user WAL-G runs as (default `postgres`).
     pub walg_user: Option<String>,
+    /// barman-cloud: where the tools keep backups and WAL, `s3://BUCKET/PREFIX`.
+    pub destination: Option<String>,
+    /// barman-cloud: the server name the tools were given (`... s3://B/P SERVER`).
+    pub cloud_server: Option<String>,
+    /// barman-cloud: the S3 API's URL (`--endpoint-url`); absent: AWS itself.
+    pub endpoint_url: Option<String>,
+    /// barman-cloud: the directory holding `barman-cloud-*` (default
+    /// /opt/pitr-console/cloud-venv/bin, where scripts/install-object-storage puts them).
+    pub cloud_tools: Option<PathBuf>,
+    /// barman-cloud: the AWS profile (`--profile`); absent: the environment's credentials.
+    pub aws_profile: Option<String>,
+    /// barman-cloud: an AWS shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`), readable
+    /// by the server's user, for replay's restore_command. Only its path is ever written.
+    pub aws_credentials_file: Option<PathBuf>,
+    /// barman-cloud and walg: bound of the local copy of fetched WAL, in MiB (default 4096).
+    pub wal_cache_mib: Option<u64>,
     /// barman and pgbackrest: how a recovery restores the base backup and fetches WAL.
     pub restore_method: Option<RestoreMethod>,
 }

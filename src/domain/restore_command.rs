@@ -26,11 +26,6 @@ pub fn local(archive_dir: &str) -> String {
     )
 }
 
-/// The line for postgresql.auto.conf: single quotes doubled as the server's parser wants.
-pub fn conf_value(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,7 +35,6 @@ mod tests {
         assert_eq!(shell_quote("/srv/wal"), "/srv/wal");
         assert_eq!(shell_quote("/srv/my wal"), "'/srv/my wal'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(conf_value("cp 'a' b"), "'cp ''a'' b'");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where a recovery should stop, and the server settings that say so.
 
 use super::lsn::Lsn;
+use super::setting::{quote_setting, shown, UnsafeSetting};
 use super::timeline::TimelineId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,8 +37,13 @@ impl RecoveryTarget {
     /// The `postgresql.conf` lines that select this target, ending with the timeline line:
     /// the planned timeline's number, so the server cannot follow another branch than the
     /// one the target was resolved on ('latest' only for runs planned without one).
-    /// `recovery_target_action` is left to the caller, who knows whether to pause.
-    pub fn settings_lines(&self, timeline: Option<TimelineId>) -> Vec<String> {
+    /// `recovery_target_action` is left to the caller, who knows whether to pause. A restore
+    /// point name is chosen by whoever called `pg_create_restore_point`: it is escaped, and
+    /// refused only when it cannot be written at all.
+    pub fn settings_lines(
+        &self,
+        timeline: Option<TimelineId>,
+    ) -> Result<Vec<String>, UnsafeSetting> {
         let mut lines = Vec::new();
         let inclusive = |lines: &mut Vec<String>, inclusive: bool| {
             lines.push(format!("recovery_target_inclusive = {inclusive}"));
@@ -59,7 +65,10 @@ impl RecoveryTarget {
                 inclusive(&mut lines, *i);
             }
             RecoveryTarget::Name { name } => {
-                lines.push(format!("recovery_target_name = {}", quote_setting(name)));
+                lines.push(format!(
+                    "recovery_target_name = {}",
+                    quote_setting("restore point name", name)?
+                ));
             }
             RecoveryTarget::Immediate => lines.push("recovery_target = 'immediate'".into()),
             RecoveryTarget::Latest => {}
@@ -68,7 +77,7 @@ impl RecoveryTarget {
             Some(t) => format!("recovery_target_timeline = '{t}'"),
             None => "recovery_target_timeline = 'latest'".into(),
         });
-        lines
+        Ok(lines)
     }
 
     /// Whether the server stops at a target and can pause there. With `Latest` it replays
@@ -122,11 +131,6 @@ impl std::str::FromStr for TimelineChoice {
     }
 }
 
-/// A string as a single-quoted configuration value (quotes doubled).
-pub fn quote_setting(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
 impl fmt::Display for RecoveryTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let word = |i: bool| if i { "inclusive" } else { "exclusive" };
@@ -141,7 +145,7 @@ impl fmt::Display for RecoveryTarget {
             }
             RecoveryTarget::Xid { xid, inclusive } => write!(f, "xid {xid} ({})", word(*inclusive)),
             RecoveryTarget::Lsn { lsn, inclusive } => write!(f, "lsn {lsn} ({})", word(*inclusive)),
-            RecoveryTarget::Name { name } => write!(f, "restore point \"{name}\""),
+            RecoveryTarget::Name { name } => write!(f, "restore point \"{}\"", shown(name)),
             RecoveryTarget::Immediate => f.write_str("immediate (end of the base backup)"),
             RecoveryTarget::Latest => f.write_str("latest (end of the archive)"),
         }
@@ -161,7 +165,7 @@ mod tests {
             inclusive: false,
         };
         assert_eq!(
-            t.settings_lines(Some(TimelineId(1))),
+            t.settings_lines(Some(TimelineId(1))).unwrap(),
             [
                 "recovery_target_time = '2024-01-15 14:30:00.000000+00'",
                 "recovery_target_inclusive = false",
@@ -176,20 +180,23 @@ mod tests {
             lsn: Lsn(0x1_0000_0028),
             inclusive: true,
         };
-        assert_eq!(lsn.settings_lines(None)[0], "recovery_target_lsn = '1/28'");
+        assert_eq!(
+            lsn.settings_lines(None).unwrap()[0],
+            "recovery_target_lsn = '1/28'"
+        );
         let name = RecoveryTarget::Name {
             name: "it's".into(),
         };
         assert_eq!(
-            name.settings_lines(None)[0],
+            name.settings_lines(None).unwrap()[0],
             "recovery_target_name = 'it''s'"
         );
         assert_eq!(
-            RecoveryTarget::Immediate.settings_lines(None)[0],
+            RecoveryTarget::Immediate.settings_lines(None).unwrap()[0],
             "recovery_target = 'immediate'"
         );
         assert_eq!(
-            RecoveryTarget::Latest.settings_lines(None),
+            RecoveryTarget::Latest.settings_lines(None).unwrap(),
             ["recovery_target_timeline = 'latest'"]
         );
         assert_eq!(
@@ -198,7 +205,9 @@ mod tests {
         );
         assert!("0".parse::<TimelineChoice>().is_err());
         assert_eq!(
-            RecoveryTarget::Latest.settings_lines(Some(TimelineId(3))),
+            RecoveryTarget::Latest
+                .settings_lines(Some(TimelineId(3)))
+                .unwrap(),
             ["recovery_target_timeline = '3'"]
         );
         assert!(!RecoveryTarget::Latest.pauses());
@@ -206,6 +215,9 @@ mod tests {
             xid: 42,
             inclusive: true,
         };
-        assert_eq!(xid.settings_lines(None)[0], "recovery_target_xid = '42'");
+        assert_eq!(
+            xid.settings_lines(None).unwrap()[0],
+            "recovery_target_xid = '42'"
+        );
     }
 }

@@ -132,3 +132,18 @@ pub fn ports() -> Ports {
         patroni: Arc::new(NoPatroni),
     }
 }
+
+/// Run options for a fake run journaled in `dir`, its server's lock under `dir/state`.
+pub fn run_options(dir: &Path, confirmation: Option<&str>) -> super::runner::RunOptions {
+    super::runner::RunOptions {
+        journal_dir: dir.to_path_buf(),
+        confirmation: confirmation.map(str::to_string),
+        state_dir: super::state_dir::StateDir::open(&dir.join("state")).unwrap(),
+        key: super::lock::ServerKey {
+            server: "db1".into(),
+            host: "test".into(),
+            pgdata: dir.join("pgdata"),
+        },
+        action: None,
+    }
+}

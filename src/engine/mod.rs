@@ -25,4 +25,4 @@ mod runner_tests;
 
 pub use event::{Decision, EngineEvent, Phase, ProgressUnit, Question, RunStatus, StepStatus};
 pub use plan::{Plan, PlanView, StepView};
-pub use runner::{EngineError, Notebook, RunHandle, RunOptions, Runner};
+pub use runner::{EngineError, Notebook, ResumeAction, RunHandle, RunOptions, Runner};

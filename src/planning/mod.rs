@@ -7,3 +7,4 @@ pub mod drill_run;
 pub mod predict;
 pub mod prepare;
 pub mod run_request;
+pub mod side_dir;

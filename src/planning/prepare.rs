@@ -194,6 +194,9 @@ pub fn prepare_detailed(
         }
     }
     let repo = find_repository(req.config, server).map_err(plain)?;
+    if let RestoreMode::Side { dir, .. } = &req.mode {
+        super::side_dir::check(server, repo, dir).map_err(|e| plain(Refusal::Input(e)))?;
+    }
     let timeline = resolve_timeline(req.view, req.options.timeline).map_err(plain)?;
     let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)?;
     let dest = match &req.mode {
@@ -208,6 +211,23 @@ pub fn prepare_detailed(
         .map(parse_time_column)
         .transpose()
         .map_err(plain)?;
+    // Named if preflight finds the chosen backup damaged.
+    let mut older: Vec<&crate::domain::backup::Backup> = req
+        .view
+        .catalog
+        .backups
+        .iter()
+        .filter(|b| {
+            b.id != choice.backup.id
+                && b.timeline == choice.backup.timeline
+                && b.stop_lsn < choice.backup.stop_lsn
+        })
+        .collect();
+    older.sort_by_key(|b| std::cmp::Reverse(b.stop_lsn));
+    let backup_check = crate::engine::recovery::BackupCheck {
+        allow_unverified: false,
+        alternatives: older.iter().map(|b| b.id.clone()).collect(),
+    };
     let inputs = RecoveryInputs {
         server: spec,
         backup: choice.backup,
@@ -243,6 +263,7 @@ pub fn prepare_detailed(
         tool_restore: restore.tool_restore,
         timeline: Some(timeline),
         prediction: choice.prediction,
+        backup_check,
     };
     Ok(Prepared {
         inputs,

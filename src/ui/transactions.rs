@@ -106,8 +106,9 @@ fn row_line(
     let text = match &row.kind {
         RowKind::RestorePoint { name } => {
             format!(
-                "{mark} {time} {:>8}  {RESTORE_POINT_MARK} restore point '{name}'",
-                ""
+                "{mark} {time} {:>8}  {RESTORE_POINT_MARK} restore point '{}'",
+                "",
+                crate::domain::setting::shown(name)
             )
         }
         RowKind::Tx(_) => {

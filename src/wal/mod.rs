@@ -1,4 +1,4 @@
-//! Native reader for PostgreSQL 13 to 17 write-ahead log, and the commit index built on it.
+//! Native reader for PostgreSQL 13 to 18 write-ahead log, and the commit index built on it.
 //!
 //! Layout facts: /work/shared/reference/wal-format.md (checked against pg_waldump).
 //! `reader` validates records the way PostgreSQL's xlogreader does, `collect` keeps the

@@ -9,16 +9,42 @@ pub const XLP_FIRST_IS_OVERWRITE_CONTRECORD: u16 = 0x8;
 pub const SHORT_HEADER_LEN: usize = 24;
 pub const LONG_HEADER_LEN: usize = 40;
 
-/// PostgreSQL major version that writes pages with this magic, 13 to 17.
+/// Page magic of each major version this reader knows (`XLOG_PAGE_MAGIC` in each release's
+/// xlog_internal.h). 16 to 18 changed the magic but not the page, record or block-header layout.
+pub const KNOWN_MAGICS: [(u16, u8); 6] = [
+    (0xD106, 13),
+    (0xD10D, 14),
+    (0xD110, 15),
+    (0xD113, 16),
+    (0xD116, 17),
+    (0xD118, 18),
+];
+
+/// PostgreSQL major version that writes pages with this magic, 13 to 18.
 pub fn version_for_magic(magic: u16) -> Option<u8> {
-    match magic {
-        0xD106 => Some(13),
-        0xD10D => Some(14),
-        0xD110 => Some(15),
-        0xD113 => Some(16),
-        0xD116 => Some(17),
-        _ => None,
-    }
+    KNOWN_MAGICS
+        .iter()
+        .find(|(m, _)| *m == magic)
+        .map(|(_, v)| *v)
+}
+
+/// Why a page magic is not read: which side of the known range it falls on, so the operator
+/// learns "newer than 18" rather than a bare number. Magics only grow between releases.
+pub fn unknown_magic(magic: u16) -> String {
+    let list = KNOWN_MAGICS
+        .iter()
+        .map(|(m, v)| format!("{v}: {m:#06X}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let guess = match magic {
+        0xD000..=0xD105 => "WAL of a PostgreSQL older than 13, which this console does not read",
+        0xD119..=0xD1FF => {
+            "WAL of a PostgreSQL newer than 18 (or a development build), which this console \
+             does not read yet"
+        }
+        _ => "not PostgreSQL WAL of any release",
+    };
+    format!("page magic {magic:#06X} is {guess} (it reads 13 to 18: {list})")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +116,7 @@ impl WalFormat {
                 b.len()
             ));
         };
-        let version = version_for_magic(h.magic).ok_or_else(|| {
-            format!(
-                "page magic {:#06X} is not PostgreSQL 13 to 17 WAL (expected 0xD106, 0xD10D, 0xD110, 0xD113 or 0xD116)",
-                h.magic
-            )
-        })?;
+        let version = version_for_magic(h.magic).ok_or_else(|| unknown_magic(h.magic))?;
         if h.info & XLP_LONG_HEADER == 0 {
             return Err("first page lacks the long header flag".into());
         }
@@ -129,7 +150,20 @@ mod tests {
     fn magic_per_version() {
         assert_eq!(version_for_magic(0xD110), Some(15));
         assert_eq!(version_for_magic(0xD116), Some(17));
+        assert_eq!(version_for_magic(0xD118), Some(18));
         assert_eq!(version_for_magic(0xD101), None);
+    }
+
+    #[test]
+    fn an_unknown_magic_names_the_version_it_would_be() {
+        let newer = unknown_magic(0xD120);
+        assert!(
+            newer.contains("0xD120") && newer.contains("newer than 18"),
+            "{newer}"
+        );
+        assert!(newer.contains("18: 0xD118"), "{newer}");
+        assert!(unknown_magic(0xD101).contains("older than 13"));
+        assert!(unknown_magic(0x1234).contains("not PostgreSQL WAL"));
     }
 
     #[test]

@@ -384,6 +384,7 @@ pub async fn recover(
         tool_restore: how.tool_restore,
         timeline: None,
         prediction: None,
+        backup_check: Default::default(),
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

@@ -297,6 +297,7 @@ impl Lab {
             tool_restore: None,
             timeline: None,
             prediction: None,
+            backup_check: Default::default(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! A throwaway PostgreSQL 15 cluster that archives its WAL, for the WAL tests and bench.
+//! A throwaway PostgreSQL cluster (15 unless told another bin directory) that archives its WAL, for the WAL tests and bench.
 //! Stopped and removed on drop, also when a test fails.
 
 #![allow(dead_code)]
@@ -14,6 +14,7 @@ pub struct Cluster {
     pub data: PathBuf,
     pub archive: PathBuf,
     pub port: u16,
+    pub bin: PathBuf,
     switch: Switch,
     running: bool,
     keep: bool,
@@ -32,6 +33,17 @@ fn check(what: &str, out: Output) -> String {
 impl Cluster {
     /// initdb in a fresh directory under `parent` (or /var/tmp) with `conf` lines added.
     pub fn init(port: u16, wal_segsize_mb: u32, conf: &[&str], parent: Option<&Path>) -> Cluster {
+        Self::init_with(Path::new(PG_BIN), port, wal_segsize_mb, conf, parent)
+    }
+
+    /// The same with the server binaries of `bin` (another major version).
+    pub fn init_with(
+        bin: &Path,
+        port: u16,
+        wal_segsize_mb: u32,
+        conf: &[&str],
+        parent: Option<&Path>,
+    ) -> Cluster {
         let user = default_server_user();
         let switch = Switch::to(user.as_deref());
         let parent = parent.map_or_else(|| PathBuf::from("/var/tmp"), Path::to_path_buf);
@@ -55,6 +67,7 @@ impl Cluster {
             data,
             archive,
             port,
+            bin: bin.to_path_buf(),
             switch,
             running: false,
             keep: false,
@@ -94,7 +107,7 @@ impl Cluster {
     }
 
     pub fn pg(&self, bin: &str) -> Command {
-        self.switch.command(Path::new(PG_BIN).join(bin))
+        self.switch.command(self.bin.join(bin))
     }
 
     pub fn start(&mut self) {
@@ -226,7 +239,18 @@ pub fn segment_names(dir: &Path) -> Vec<String> {
 
 /// Runs `pg_waldump -p DIR FIRST LAST ARGS` with TZ=UTC; returns (status ok, stdout, stderr).
 pub fn waldump(dir: &Path, first: &str, last: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(Path::new(PG_BIN).join("pg_waldump"))
+    waldump_of(Path::new(PG_BIN), dir, first, last, args)
+}
+
+/// `waldump` with the pg_waldump of `bin` (it reads only its own major version's WAL).
+pub fn waldump_of(
+    bin: &Path,
+    dir: &Path,
+    first: &str,
+    last: &str,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = Command::new(bin.join("pg_waldump"))
         .env("TZ", "UTC")
         .arg("-p")
         .arg(dir)
@@ -239,4 +263,22 @@ pub fn waldump(dir: &Path, first: &str, last: &str, args: &[&str]) -> (bool, Str
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The bin directory of PostgreSQL `major` (Debian's, else `scripts/install-pg-versions`'
+/// cache). Missing binaries fail the test under CI (the scripts must have installed them) and
+/// skip it loudly elsewhere.
+pub fn pg_bin_or_skip(major: u32, test: &str) -> Option<PathBuf> {
+    match pitr_console::lab::binaries::PgBinaries::for_major(major) {
+        Ok(b) => Some(b.dir),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{test}: PostgreSQL {major} is not installed under CI: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "\n*** SKIPPED {test}: PostgreSQL {major} not installed ({e}); run scripts/install-pg-versions ***\n"
+            );
+            None
+        }
+    }
 }

@@ -106,6 +106,11 @@ impl Step for StartApps {
         }
         start_lines(apps)
     }
+    /// Only a roll back after promotion undoes it: the applications leave the promoted
+    /// server before it is stopped and put aside.
+    fn describe_undo(&self) -> Vec<String> {
+        stop_lines(&self.0.inputs.apps)
+    }
     fn branch(&self) -> Branch {
         Branch::AfterPromote
     }
@@ -116,5 +121,8 @@ impl Step for StartApps {
             }
             start_all(ctx, &self.0.inputs.apps).await
         })
+    }
+    fn undo<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
+        Box::pin(async move { stop_all(ctx, &self.0.inputs.apps).await })
     }
 }

@@ -1,8 +1,8 @@
 //! The recovery settings (appended to postgresql.auto.conf) and recovery.signal.
 
 use super::Recovery;
-use crate::domain::target::quote_setting;
-use crate::engine::step::{Step, StepCtx, StepFuture};
+use crate::domain::setting::{quote_setting, UnsafeSetting};
+use crate::engine::step::{Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 
 pub struct WriteConfig(pub Arc<Recovery>);
@@ -12,15 +12,16 @@ impl WriteConfig {
         format!("# pitr-console run {}", self.0.run_id)
     }
 
-    /// The settings block, marked with the run id so a retry does not append it twice.
-    pub fn block(&self) -> Vec<String> {
+    /// The settings block, marked with the run id so a retry does not append it twice. Every
+    /// value goes through `quote_setting`: none is pasted into the file as it came.
+    pub fn block(&self) -> Result<Vec<String>, UnsafeSetting> {
         let r = &self.0;
         let mut lines = vec![self.marker()];
         lines.push(format!(
             "restore_command = {}",
-            quote_setting(&r.inputs.restore_command)
+            quote_setting("restore_command", &r.inputs.restore_command)?
         ));
-        lines.extend(r.inputs.target.settings_lines(r.inputs.timeline));
+        lines.extend(r.inputs.target.settings_lines(r.inputs.timeline)?);
         lines.push("recovery_target_action = 'pause'".into());
         // Pausing needs hot standby; without it `pause` acts as shutdown.
         lines.push("hot_standby = on".into());
@@ -29,7 +30,7 @@ impl WriteConfig {
             if let Some(s) = r.recovered_socket_dir() {
                 lines.push(format!(
                     "unix_socket_directories = {}",
-                    quote_setting(&s.display().to_string())
+                    quote_setting("socket directory", &s.display().to_string())?
                 ));
             }
             // The side instance must never write into production's archive, nor its logs:
@@ -37,7 +38,7 @@ impl WriteConfig {
             lines.push("archive_mode = off".into());
             lines.push("logging_collector = off".into());
         }
-        lines
+        Ok(lines)
     }
 }
 
@@ -54,7 +55,10 @@ impl Step for WriteConfig {
             "append to {}:",
             dir.join("postgresql.auto.conf").display()
         )];
-        d.extend(self.block().into_iter().map(|l| format!("    {l}")));
+        match self.block() {
+            Ok(block) => d.extend(block.into_iter().map(|l| format!("    {l}"))),
+            Err(e) => d.push(format!("    refused: {e}")),
+        }
         d.push(format!("touch {}", dir.join("recovery.signal").display()));
         d
     }
@@ -64,6 +68,7 @@ impl Step for WriteConfig {
     fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
         Box::pin(async move {
             let r = &self.0;
+            let block = self.block().map_err(|e| StepError::Failed(e.to_string()))?;
             let fs = ctx.ports.fs.clone();
             let auto = r.data_dir().join("postgresql.auto.conf");
             let existing = if fs.exists(&auto) {
@@ -78,7 +83,7 @@ impl Step for WriteConfig {
                 if !existing.is_empty() && !existing.ends_with('\n') {
                     text.push('\n');
                 }
-                text.push_str(&self.block().join("\n"));
+                text.push_str(&block.join("\n"));
                 text.push('\n');
                 ctx.journal_action(format!("append recovery settings to {}", auto.display()))?;
                 fs.write_file(&auto, text.as_bytes(), true, 0o600, r.run_as())?;
@@ -86,8 +91,8 @@ impl Step for WriteConfig {
             let signal = r.data_dir().join("recovery.signal");
             ctx.journal_action(format!("touch {}", signal.display()))?;
             fs.write_file(&signal, b"", false, 0o600, r.run_as())?;
-            for l in self.block() {
-                ctx.output(&l);
+            for l in &block {
+                ctx.output(l);
             }
             Ok(())
         })

@@ -3,6 +3,7 @@
 use super::Recovery;
 use crate::engine::event::{Decision, Question};
 use crate::engine::recovery::FinalAction;
+use crate::engine::runner::ACTION_OVERRIDE;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +31,18 @@ impl Step for Decide {
     fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
         Box::pin(async move {
             let r = &self.0;
-            if r.inputs.action == FinalAction::Promote {
+            // A resume's --action stands over the action the run was started with.
+            let wanted = ctx.fact::<String>(ACTION_OVERRIDE);
+            let promote = match wanted.as_deref() {
+                Some("promote") => true,
+                Some("roll_back") => {
+                    ctx.set_fact("decision", &"roll_back");
+                    return ctx.note("rolling back as asked on resume (--action roll-back)");
+                }
+                Some(_) => false,
+                None => r.inputs.action == FinalAction::Promote,
+            };
+            if promote {
                 ctx.set_fact("decision", &"promote");
                 return ctx.note("promoting as asked (--action promote)");
             }

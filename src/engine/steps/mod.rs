@@ -2,6 +2,7 @@
 //! from the run id.
 
 pub mod apps;
+pub mod backup_check;
 pub mod config;
 pub mod data_dir;
 pub mod decide;

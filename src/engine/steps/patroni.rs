@@ -406,7 +406,7 @@ mod tests {
     use crate::engine::plan::Plan;
     use crate::engine::ports::{PatroniApi, PortError, Ports};
     use crate::engine::recovery::{FinalAction, RecoveryInputs, RestoreMode, ServerSpec};
-    use crate::engine::runner::{RunOptions, Runner};
+    use crate::engine::runner::Runner;
     use futures::future::BoxFuture;
     use std::sync::Mutex;
 
@@ -532,6 +532,7 @@ mod tests {
                 tool_restore: None,
                 timeline: None,
                 prediction: None,
+                backup_check: Default::default(),
             },
         })
     }
@@ -550,10 +551,7 @@ mod tests {
             Default::default(),
             steps,
         );
-        let opts = RunOptions {
-            journal_dir: dir.path().to_path_buf(),
-            confirmation: Some("db1".into()),
-        };
+        let opts = crate::engine::fakes::run_options(dir.path(), Some("db1"));
         let (runner, mut handle) = Runner::start(plan, ports, opts).unwrap();
         let task = tokio::spawn(runner.run());
         let mut prompts = Vec::new();

@@ -2,7 +2,7 @@
 
 use super::Recovery;
 use crate::domain::backup::BackupFormat;
-use crate::engine::step::{fail, Step, StepCtx, StepFuture};
+use crate::engine::step::{fail, Step, StepCtx, StepError, StepFuture};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,6 +19,10 @@ impl Step for Preflight {
         "Preflight: tools, backup, disk space, lock".into()
     }
 
+    fn gate(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> Vec<String> {
         let r = &self.0;
         let mut d: Vec<String> = TOOLS
@@ -30,9 +34,16 @@ impl Step for Preflight {
             r.inputs.backup.location, r.inputs.backup.format
         ));
         d.push(format!(
-            "check free space beside {} for the restore",
+            "check free space beside {} for the restore (a tar backup: its manifest's uncompressed sizes)",
             r.data_dir().display()
         ));
+        d.extend(super::backup_check::describe(r));
+        if !r.side() {
+            d.push(format!(
+                "check {} has no recovery.signal or standby.signal and, if running, is not in recovery",
+                r.pgdata().display()
+            ));
+        }
         if r.side() {
             d.push(format!(
                 "check {} is absent or empty and port {} differs from production",
@@ -46,8 +57,7 @@ impl Step for Preflight {
             ));
         }
         d.push(format!(
-            "lock {}/{}.lock (taken by the runner)",
-            r.inputs.journal_dir.display(),
+            "server {} locked for this run in the per-host state directory (taken by the runner)",
             r.inputs.server.name
         ));
         d
@@ -57,7 +67,10 @@ impl Step for Preflight {
         Box::pin(async move {
             let r = &self.0;
             let fs = ctx.ports.fs.clone();
-            for t in TOOLS {
+            let verifies =
+                r.inputs.backup.has_manifest && r.inputs.backup.format != BackupFormat::Tool;
+            let extra = verifies.then_some("pg_verifybackup");
+            for t in TOOLS.into_iter().chain(extra) {
                 if !fs.exists(Path::new(&r.tool(t))) {
                     return fail(format!(
                         "{t} not found in {}: set the server's bin_dir to the directory holding PostgreSQL's binaries",
@@ -78,10 +91,13 @@ impl Step for Preflight {
             let need = match (backup.size_bytes, backup.format) {
                 (Some(s), _) => s,
                 (None, BackupFormat::Plain) => fs.tree_size(location)?,
-                (None, BackupFormat::Tar) => {
-                    ctx.note("tar backup without a recorded size: counting its compressed size, the real need is larger")?;
-                    fs.tree_size(location)?
-                }
+                (None, BackupFormat::Tar) => match uncompressed_size(ctx, location) {
+                    Some(n) => n,
+                    None => {
+                        ctx.note("tar backup without a readable manifest: counting its compressed size, the real need is larger")?;
+                        fs.tree_size(location)?
+                    }
+                },
                 (None, BackupFormat::Tool) => {
                     ctx.note(format!("backup {} is held by a backup tool that gives no size: free space not checked", backup.id))?;
                     0
@@ -105,6 +121,10 @@ impl Step for Preflight {
                 ));
             }
             ctx.set_fact("restore_bytes", &need);
+            if !r.side() {
+                refuse_recovering(ctx, r).await?;
+            }
+            super::backup_check::verify(ctx, r).await?;
             if r.side() {
                 if !fs.is_absent_or_empty(r.data_dir())? {
                     return fail(format!(
@@ -137,4 +157,57 @@ impl Step for Preflight {
             Ok(())
         })
     }
+}
+
+/// The uncompressed size of a tar backup: its manifest's file sizes plus the WAL archive.
+fn uncompressed_size(ctx: &StepCtx, location: &Path) -> Option<u64> {
+    let text = ctx
+        .ports
+        .fs
+        .read_to_string(&location.join("backup_manifest"))
+        .ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let files: u64 = manifest
+        .get("Files")?
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.get("Size").and_then(serde_json::Value::as_u64))
+        .sum();
+    let wal: u64 = ctx
+        .ports
+        .fs
+        .list_dir(location)
+        .ok()?
+        .iter()
+        .filter(|n| n.starts_with("pg_wal.tar"))
+        .filter_map(|n| ctx.ports.fs.file_size(&location.join(n)).ok())
+        .sum();
+    Some(files + wal)
+}
+
+/// A server in archive recovery, or a data directory with a signal file the console did not
+/// write, is not "production as it runs": a standby, a replica, or a run left unfinished.
+async fn refuse_recovering(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
+    for signal in ["recovery.signal", "standby.signal"] {
+        let path = r.pgdata().join(signal);
+        if ctx.ports.fs.exists(&path) {
+            return fail(format!(
+                "{} exists: this data directory is set to start in recovery (a standby, or a recovery left unfinished), not the production data to recover over; find out who wrote it before running again",
+                path.display()
+            ));
+        }
+    }
+    // A Patroni member's role is the Patroni step's to check.
+    if r.inputs.server.patroni.is_some() || !super::is_running(ctx, r, r.pgdata()).await? {
+        return Ok(());
+    }
+    if let Ok(status) = ctx.ports.sql.replay_status(&r.inputs.server.dsn).await {
+        if status.in_recovery {
+            return fail(format!(
+                "server {} is in archive recovery (pg_is_in_recovery() is true): a standby or an unfinished recovery, not a primary to recover over",
+                r.inputs.server.name
+            ));
+        }
+    }
+    Ok(())
 }

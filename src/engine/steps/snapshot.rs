@@ -1,18 +1,37 @@
 //! The "before" picture: row counts of user tables and pg_control identity.
 
 use super::{is_running, read_control, Recovery};
+use crate::engine::ports::{PortError, Sql};
 use crate::engine::step::{Step, StepCtx, StepFuture};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub struct Snapshot(pub Arc<Recovery>);
 
-/// Exact row counts of every user table in one statement.
-pub const ROW_COUNTS_SQL: &str = "select format('%I.%I', n.nspname, c.relname), \
-(xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', n.nspname, c.relname), false, true, '')))[1]::text \
+/// Builds one statement counting the rows of every user table exactly (`select 'name',
+/// count(*) from name union all ...`); NULL when there is no user table. Two round trips on
+/// purpose: a single statement would need query_to_xml, which servers built without libxml
+/// (the PostgreSQL 16 wheel, some minimal builds) refuse with "unsupported XML feature".
+pub const ROW_COUNTS_SQL: &str = "select string_agg(format('select %L, count(*) from %I.%I', \
+format('%I.%I', n.nspname, c.relname), n.nspname, c.relname), ' union all ' order by n.nspname, c.relname) \
 from pg_class c join pg_namespace n on n.oid = c.relnamespace \
-where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' \
-order by 1";
+where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'";
+
+/// Exact row counts of every user table, by the statement [`ROW_COUNTS_SQL`] builds.
+pub async fn row_counts(sql: &dyn Sql, dsn: &str) -> Result<BTreeMap<String, i64>, PortError> {
+    let Some(count_all) = sql.scalar(dsn, ROW_COUNTS_SQL).await? else {
+        return Ok(BTreeMap::new());
+    };
+    let rows = sql.rows(dsn, &count_all).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let name = row.first().cloned().flatten()?;
+            let n = row.get(1).cloned().flatten()?.parse().ok()?;
+            Some((name, n))
+        })
+        .collect())
+}
 
 impl Step for Snapshot {
     fn id(&self) -> &'static str {
@@ -27,7 +46,7 @@ impl Step for Snapshot {
         let r = &self.0;
         vec![
             r.status_cmd(r.pgdata()).display(),
-            format!("SQL (if running) {ROW_COUNTS_SQL}"),
+            format!("SQL (if running) {ROW_COUNTS_SQL}, then the statement it returns"),
             r.controldata_cmd(r.pgdata()).display(),
         ]
     }
@@ -38,19 +57,7 @@ impl Step for Snapshot {
             let running = is_running(ctx, r, r.pgdata()).await?;
             ctx.set_fact("was_running", &running);
             if running {
-                let rows = ctx
-                    .ports
-                    .sql
-                    .rows(&r.inputs.server.dsn, ROW_COUNTS_SQL)
-                    .await?;
-                let counts: BTreeMap<String, i64> = rows
-                    .into_iter()
-                    .filter_map(|row| {
-                        let name = row.first().cloned().flatten()?;
-                        let n = row.get(1).cloned().flatten()?.parse().ok()?;
-                        Some((name, n))
-                    })
-                    .collect();
+                let counts = row_counts(ctx.ports.sql.as_ref(), &r.inputs.server.dsn).await?;
                 for (t, n) in &counts {
                     ctx.output(&format!("{t}: {n} rows"));
                 }

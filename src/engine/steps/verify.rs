@@ -1,7 +1,7 @@
 //! The checklist while paused at the target. Row counts against the snapshot inform; the
 //! other items must hold.
 
-use super::snapshot::ROW_COUNTS_SQL;
+use super::snapshot::{row_counts, ROW_COUNTS_SQL};
 use super::Recovery;
 use crate::domain::prediction::{Prediction, Reached};
 use crate::domain::target::RecoveryTarget;
@@ -140,7 +140,7 @@ impl Step for Verify {
             ));
         }
         d.push(format!(
-            "SQL {ROW_COUNTS_SQL}  (compared with the snapshot)"
+            "SQL {ROW_COUNTS_SQL}, then the statement it returns  (compared with the snapshot)"
         ));
         if let Some(sql) = self.time_column_sql() {
             d.push(format!("SQL {sql}  (must be 0)"));
@@ -210,17 +210,7 @@ impl Step for Verify {
                 });
             }
             let before: BTreeMap<String, i64> = ctx.fact("row_counts").unwrap_or_default();
-            let now: BTreeMap<String, i64> = sql
-                .rows(&dsn, ROW_COUNTS_SQL)
-                .await?
-                .into_iter()
-                .filter_map(|row| {
-                    Some((
-                        row.first().cloned().flatten()?,
-                        row.get(1).cloned().flatten()?.parse().ok()?,
-                    ))
-                })
-                .collect();
+            let now = row_counts(sql.as_ref(), &dsn).await?;
             let mut diffs = Vec::new();
             for t in before
                 .keys()
