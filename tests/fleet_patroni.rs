@@ -353,6 +353,8 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         new_host: false,
         chain: vec![],
         wal_version: None,
+        timeline: None,
+        prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
     }

@@ -84,6 +84,8 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         new_host: false,
         chain: vec![],
         wal_version: None,
+        timeline: None,
+        prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
         role: Role::Drill,

@@ -67,6 +67,8 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         new_host: false,
         chain: vec![],
         wal_version: None,
+        timeline: None,
+        prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
         role: request.role,
@@ -86,6 +88,7 @@ fn plan_for(request: &RunRequest) -> Box<PlanReady> {
             "000000020000000000000046".into(),
         )),
         cost: None,
+        wal_loss: None,
     })
 }
 
@@ -685,6 +688,7 @@ fn a_refusal_offers_the_nearest_instants() {
             result: Err(Refused {
                 refusal: Refusal::NotRecoverable("2024-03-01 12:30:30+01:00 is not recoverable: WAL segment 00000001000000000000001E is missing".into()),
                 nearest: vec![at(29 * 60), at(32 * 60)],
+                detail: None,
             }),
         },
     );
@@ -767,6 +771,7 @@ fn snapshot_refusal() {
                 result: Err(Refused {
                     refusal: Refusal::NotRecoverable("2024-03-01 12:30:30+01:00 is not recoverable: WAL segment 00000001000000000000001E is missing from the archive. Nearest recoverable instants: before 2024-03-01 12:29:00+01:00, after 2024-03-01 12:32:00+01:00".into()),
                     nearest: vec![at(29 * 60), at(32 * 60)],
+                    detail: None,
                 }),
             },
         );

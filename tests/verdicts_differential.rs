@@ -99,7 +99,6 @@ struct Outcome {
 }
 
 #[test]
-#[ignore = "fails on main until the verdicts work (wip/verdicts.patch) is merged: 31 mismatches on main, 1 with it; run with --ignored; see the note on issue 9"]
 fn verdicts_agree_with_postgresql_on_every_timeline_window_edge_and_gap() {
     let started = Instant::now();
     let tmp = server_tempdir();

@@ -85,6 +85,20 @@ pub fn read_catalog(
                 compression,
                 partial,
             } => match WalSegment::parse_file_name(hex, segment_size) {
+                // PostgreSQL refuses such a file at restore ("archive file has wrong size"):
+                // it is damaged, and where it should be, the window ends as at a gap.
+                Some(_)
+                    if *compression == Compression::None
+                        && !*partial
+                        && f.size_bytes != segment_size.bytes() =>
+                {
+                    warnings.push(format!(
+                        "{}: {} bytes where a segment has {}: damaged (PostgreSQL refuses it with \"archive file has wrong size\"); treated as missing",
+                        f.path.display(),
+                        f.size_bytes,
+                        segment_size.bytes()
+                    ))
+                }
                 Some(segment) => segments.push(ArchivedSegment {
                     segment,
                     file_name: f.name.clone(),
@@ -99,14 +113,14 @@ pub fn read_catalog(
                     segment_size.bytes() >> 20
                 )),
             },
-            ArchiveName::History(tli) => match std::fs::read_to_string(&f.path)
+            ArchiveName::History(tli, compression) => match archive::read_text(&f.path, *compression)
                 .map_err(|e| e.to_string())
                 .and_then(|t| TimelineHistory::parse(*tli, &t).map_err(|e| e.to_string()))
             {
                 Ok(h) => histories.push(h),
                 Err(e) => warnings.push(format!("{}: {e}; ignored", f.path.display())),
             },
-            ArchiveName::BackupHistory => match std::fs::read_to_string(&f.path) {
+            ArchiveName::BackupHistory(compression) => match archive::read_text(&f.path, *compression) {
                 Ok(text) => {
                     let parsed = LabelFile::parse(&text);
                     match parsed.start_lsn {

@@ -50,6 +50,8 @@ pub struct DrillStart {
     pub role: Role,
     pub checklist: Checklist,
     pub zone: Zone,
+    /// The timeline selected on the timeline pane.
+    pub options: crate::planning::prepare::PlanOptions,
 }
 
 /// The prepared drill with the plan's identity, for `Cmd::StartRun`.
@@ -305,6 +307,19 @@ pub fn open(app: &mut App) {
     ));
 }
 
+/// The pane's timeline, when one is selected; else the newest.
+pub fn timeline_options(
+    timeline: Option<crate::domain::timeline::TimelineId>,
+) -> crate::planning::prepare::PlanOptions {
+    crate::planning::prepare::PlanOptions {
+        timeline: timeline.map_or(
+            crate::domain::target::TimelineChoice::Latest,
+            crate::domain::target::TimelineChoice::Number,
+        ),
+        force_unknown_xid: false,
+    }
+}
+
 /// Keys go to the open screen first; only quitting passes through. None when closed.
 pub fn route_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
     let d = app.drill.as_mut()?;
@@ -318,6 +333,7 @@ pub fn route_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
                 role: app.role,
                 checklist: app.checklist.clone(),
                 zone: app.zone_choice().zone,
+                options: timeline_options(app.timeline),
             };
             return Some(vec![Cmd::DrillPrepare(Box::new(start))]);
         }

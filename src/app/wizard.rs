@@ -36,6 +36,19 @@ pub struct PlanReady {
     pub wal: Option<(String, String)>,
     /// What promoting at the target discards (plan and decision say it).
     pub cost: Option<crate::planning::cost::Cost>,
+    /// `--latest` over a gap: what is lost; starting needs the operator to say so.
+    pub wal_loss: Option<String>,
+}
+
+impl PlanReady {
+    /// What the operator types to start: the server's name, and with a WAL loss the words
+    /// that accept it.
+    pub fn confirmation_word(&self, server: &str) -> String {
+        match self.wal_loss {
+            Some(_) => format!("{server} lose-wal"),
+            None => server.to_string(),
+        }
+    }
 }
 
 /// What the event loop needs to start the shown plan.
@@ -163,6 +176,7 @@ pub fn open(app: &mut App) -> Vec<Cmd> {
         role: app.role,
         journal_dir,
         zone: app.zone(),
+        options: super::drill::timeline_options(app.timeline),
     };
     app.wizard = Some(Wizard {
         request: request.clone(),
@@ -471,6 +485,7 @@ fn modal_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     let Some(w) = app.wizard.as_mut() else {
         return Vec::new();
     };
+    let word = w.ready().map(|p| p.confirmation_word(&w.request.server));
     let Some(modal) = w.modal.as_mut() else {
         return Vec::new();
     };
@@ -498,17 +513,23 @@ fn modal_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
             KeyCode::Esc => w.modal = None,
             KeyCode::Enter => {
                 let typed = input.value().to_string();
-                if typed != w.request.server {
-                    *error = Some(format!(
-                        "`{typed}` is not the server's name: type `{}` exactly, or Esc",
-                        w.request.server
-                    ));
+                let Some(word) = word else {
+                    w.modal = None;
+                    return Vec::new();
+                };
+                if typed != word {
+                    *error = Some(if word == w.request.server {
+                        format!("`{typed}` is not the server's name: type `{word}` exactly, or Esc")
+                    } else {
+                        format!("`{typed}` is not `{word}`: type it exactly to accept the WAL loss, or Esc")
+                    });
                     return Vec::new();
                 }
                 let Some(p) = w.ready() else {
                     w.modal = None;
                     return Vec::new();
                 };
+                let typed = w.request.server.clone();
                 let start = StartRun {
                     inputs: p.inputs.clone(),
                     run_id: p.run_id.clone(),

@@ -90,6 +90,7 @@ pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
         journal_dir: journal_dir(ctx)?,
         index_dir: ctx.index_dir(),
         zone: ctx.zone,
+        options: args.target.options(),
     };
     println!("Preparation");
     let prep = drill_run::prepare(&ctx.config, &checklist, &req)?;

@@ -100,6 +100,10 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => 0,
+        Err(f) if f.json => {
+            println!("{}", f.to_json());
+            f.code
+        }
         Err(f) => {
             eprintln!("pitr-console: {}", f.message);
             f.code

@@ -81,9 +81,13 @@ pub fn prepare_inputs(
         role: ctx.role,
         journal_dir,
         zone: ctx.zone,
+        options: target.options(),
     };
-    run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref())
-        .map_err(|r| Failure::from(r.refusal))
+    run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref()).map_err(|r| {
+        let mut f = Failure::from(r.refusal);
+        f.detail = r.detail.and_then(|d| serde_json::to_value(*d).ok());
+        f
+    })
 }
 
 #[derive(Serialize)]
@@ -94,6 +98,12 @@ struct PlanReport<'a> {
     refused_by_role: Option<String>,
     backup: &'a crate::domain::backup::Backup,
     wal: Option<&'a (String, String)>,
+    /// The timeline the target was resolved on and the settings pin.
+    timeline: Option<crate::domain::timeline::TimelineId>,
+    /// What replay will reach; verification compares the server's position with it.
+    prediction: Option<&'a crate::domain::prediction::Prediction>,
+    /// `--latest` over a gap: the WAL that will not be replayed (recover needs --accept-wal-loss).
+    wal_loss: Option<&'a crate::planning::prepare::WalLoss>,
     notes: &'a [String],
     restore_command: &'a str,
     /// What promoting at the target discards, when the WAL index can place it.
@@ -102,6 +112,11 @@ struct PlanReport<'a> {
 }
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
+    let json = args.json;
+    plan(ctx, args).map_err(|f| f.json_if(json))
+}
+
+fn plan(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     let mode = mode(args.restore_to.clone(), args.port);
     let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server).err();
     let mut p = prepare_inputs(
@@ -127,6 +142,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
             refused_by_role: refused,
             backup: &p.inputs.backup,
             wal: p.wal.as_ref(),
+            timeline: p.inputs.timeline,
+            prediction: p.inputs.prediction.as_ref(),
+            wal_loss: p.wal_loss.as_ref(),
             notes: &p.notes,
             restore_command: &p.inputs.restore_command,
             cost: cost.as_ref(),
@@ -146,6 +164,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
         }
     }
     print!("{}", plan.render());
+    if p.wal_loss.is_some() {
+        println!("`recover` with these arguments needs --accept-wal-loss: the WAL after the gap is not replayed");
+    }
     if let Some(r) = refused {
         println!(
             "Role {:?}: `recover` with these arguments would be {r}",

@@ -86,6 +86,11 @@ pub struct ResumeArgs {
 }
 
 pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
+    let json = args.json;
+    recover_run(ctx, args).map_err(|f| f.json_if(json))
+}
+
+fn recover_run(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
     if args.action == Action::RollBack {
         return Err(Failure::bad_input(
             "--action roll-back applies to `resume` of a run paused at its target; recover takes pause or promote",
@@ -120,6 +125,16 @@ pub fn recover(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
         _ => FinalAction::Pause,
     };
     let mut p = prepare_inputs(ctx, &args.server, &args.target, mode, action, jdir)?;
+    if let Some(loss) = p.wal_loss.as_ref().filter(|_| !args.target.accept_wal_loss) {
+        let mut f = Failure::not_recoverable(format!(
+            "--latest does not reach the end of the archive: {}. Nothing was changed; pass --accept-wal-loss to recover there anyway, or restore the missing segment first",
+            loss.explain(&ctx.zone)
+        ));
+        f.detail = serde_json::to_value(loss)
+            .ok()
+            .map(|v| serde_json::json!({ "wal_loss": v, "alternatives": ["--accept-wal-loss"] }));
+        return Err(f);
+    }
     p.inputs.new_host = args.new_host;
     if args.confirm_leader {
         let Some(patroni) = p.inputs.server.patroni.as_mut() else {

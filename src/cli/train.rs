@@ -29,6 +29,9 @@ pub struct TrainArgs {
     /// Stop just before the target instead of just after (time, xid, lsn).
     #[arg(long)]
     pub exclusive: bool,
+    /// The timeline to judge along: a number, `current` or `latest`.
+    #[arg(long, value_name = "N|current|latest", default_value = "latest")]
+    pub timeline: crate::domain::target::TimelineChoice,
     /// Which of the lab's incidents (1 = the one the build made).
     #[arg(long, default_value_t = 1)]
     pub incident: usize,
@@ -86,6 +89,9 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<(), Failure> {
         immediate: false,
         latest: false,
         exclusive: args.exclusive,
+        timeline: args.timeline,
+        force_unknown_xid: false,
+        accept_wal_loss: false,
     }
     .target(ctx.zone)?;
     let repo = ctx
@@ -96,6 +102,8 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<(), Failure> {
         .or(ctx.config.repositories.first())
         .ok_or_else(|| Failure::bad_input("the lab's configuration names no repository"))?;
     let view = load_view(repo, ctx.index_dir().as_deref()).map_err(Failure::bad_input)?;
+    let timeline = crate::planning::prepare::resolve_timeline(&view, args.timeline)?;
+    let path = view.catalog.path(timeline);
     let index = view.index.ok_or_else(|| {
         Failure::bad_input("the lab's WAL could not be indexed, so the exercise cannot be judged (see `pitr-console catalog`)")
     })?;
@@ -105,7 +113,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> Result<(), Failure> {
         commit_time: inc.commit_time,
         deleted: inc.deleted,
     };
-    let answer = judge(&index, &incident, &target);
+    let answer = judge(&index, &path, &incident, &target);
     if args.json {
         let text = serde_json::to_string_pretty(&answer).map_err(Failure::bad_input)?;
         println!("{text}");

@@ -125,40 +125,23 @@ impl<'a> Recoverability<'a> {
     /// The windows usable for recovery onto `timeline`: its own, and its ancestors' up to the
     /// point where the path leaves them.
     pub fn path_windows(&self, timeline: TimelineId) -> Vec<RecoverableWindow> {
+        // The path as the history file reads it (switch points clamped), so a fork taken
+        // before an earlier fork cuts the older timeline's windows at the earlier point.
+        let path = self.catalog.path(timeline);
         let mut out = Vec::new();
-        let mut current = timeline;
-        let mut limit: Option<Lsn> = None;
-        loop {
+        for part in path.0.iter().rev().filter(|p| p.begin < p.end) {
             for w in self
                 .coverage
                 .windows
                 .iter()
-                .filter(|w| w.timeline == current)
+                .filter(|w| w.timeline == part.timeline && w.start_lsn < part.end)
             {
                 let mut w = w.clone();
-                if let Some(l) = limit {
-                    if w.start_lsn >= l {
-                        continue;
-                    }
-                    if w.end_lsn > l {
-                        w.end_lsn = l;
-                        w.end = self.times.time_at(current, l);
-                    }
+                if w.end_lsn > part.end {
+                    w.end_lsn = part.end;
+                    w.end = self.times.time_at(part.timeline, part.end);
                 }
                 out.push(w);
-            }
-            let parent = self
-                .coverage
-                .timelines
-                .iter()
-                .find(|t| t.timeline == current)
-                .and_then(|t| t.parent);
-            match parent {
-                Some((p, switch)) if p != current => {
-                    limit = Some(switch);
-                    current = p;
-                }
-                _ => break,
             }
         }
         out
@@ -170,7 +153,16 @@ impl<'a> Recoverability<'a> {
     }
 
     pub fn at_time(&self, timeline: TimelineId, at: DateTime<Utc>) -> Verdict {
-        let windows = self.path_windows(timeline);
+        // A window without a transaction end after its consistency point has no instant
+        // a time target reaches: replay would never stop.
+        let windows: Vec<RecoverableWindow> = self
+            .path_windows(timeline)
+            .into_iter()
+            .filter(|w| match (w.start, w.end) {
+                (Some(s), Some(e)) => s.at <= e.at,
+                _ => true,
+            })
+            .collect();
         let contains = |w: &RecoverableWindow| {
             w.start.is_some_and(|s| s.at <= at) && w.end.is_some_and(|e| at <= e.at)
         };

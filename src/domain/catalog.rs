@@ -46,6 +46,14 @@ impl Catalog {
         self.histories.iter().find(|h| h.timeline == timeline)
     }
 
+    /// What recovery onto `timeline` replays, by its history file (none: the root).
+    pub fn path(&self, timeline: TimelineId) -> super::timeline::TimelinePath {
+        self.history(timeline).map_or_else(
+            || super::timeline::TimelinePath::root(timeline),
+            TimelineHistory::path,
+        )
+    }
+
     /// Every timeline that appears in backups, segments or history files, ascending.
     pub fn timelines(&self) -> Vec<TimelineId> {
         let mut t: Vec<TimelineId> = self

@@ -219,10 +219,14 @@ fn window_for(
             last_segment: WalSegment::new(last_tli, hi).file_name(size),
         },
     };
-    let start = if start_lsn == backup.stop_lsn && backup.stop_time_exact {
-        Some(Stamp::exact(backup.stop_time))
-    } else {
-        times.time_at(tli, start_lsn)
+    // The WAL's own instant at the consistency point is exact to the microsecond where
+    // it was read; a backup label's stop time has whole seconds only.
+    let start = match times.time_at(tli, start_lsn) {
+        Some(s) if !s.estimated => Some(s),
+        _ if start_lsn == backup.stop_lsn && backup.stop_time_exact => {
+            Some(Stamp::exact(backup.stop_time))
+        }
+        other => other,
     };
     Some(RecoverableWindow {
         timeline: tli,
@@ -230,7 +234,7 @@ fn window_for(
         start_lsn,
         end_lsn,
         start,
-        end: times.time_at(tli, end_lsn),
+        end: times.last_reachable(tli, end_lsn),
         ends_because,
     })
 }
@@ -264,7 +268,7 @@ fn timeline_coverage(
             start_lsn,
             end_lsn,
             start: times.time_at(tli, start_lsn),
-            end: times.time_at(tli, end_lsn),
+            end: times.first_time_from(tli, end_lsn),
         });
     };
     if let (Some(first_expected), Some(&first)) = (expected_first, numbers.first()) {

@@ -10,6 +10,7 @@ pub mod lsn;
 pub mod paths;
 pub mod patroni;
 pub mod pg_version;
+pub mod prediction;
 pub mod restore_command;
 pub mod segment;
 pub mod server_status;

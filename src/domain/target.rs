@@ -2,6 +2,7 @@
 
 use super::lsn::Lsn;
 use super::setting::{quote_setting, shown, UnsafeSetting};
+use super::timeline::TimelineId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -33,11 +34,16 @@ pub enum RecoveryTarget {
 }
 
 impl RecoveryTarget {
-    /// The `postgresql.conf` lines that select this target, ending with the timeline line.
+    /// The `postgresql.conf` lines that select this target, ending with the timeline line:
+    /// the planned timeline's number, so the server cannot follow another branch than the
+    /// one the target was resolved on ('latest' only for runs planned without one).
     /// `recovery_target_action` is left to the caller, who knows whether to pause. A restore
     /// point name is chosen by whoever called `pg_create_restore_point`: it is escaped, and
     /// refused only when it cannot be written at all.
-    pub fn settings_lines(&self) -> Result<Vec<String>, UnsafeSetting> {
+    pub fn settings_lines(
+        &self,
+        timeline: Option<TimelineId>,
+    ) -> Result<Vec<String>, UnsafeSetting> {
         let mut lines = Vec::new();
         let inclusive = |lines: &mut Vec<String>, inclusive: bool| {
             lines.push(format!("recovery_target_inclusive = {inclusive}"));
@@ -67,7 +73,10 @@ impl RecoveryTarget {
             RecoveryTarget::Immediate => lines.push("recovery_target = 'immediate'".into()),
             RecoveryTarget::Latest => {}
         }
-        lines.push("recovery_target_timeline = 'latest'".into());
+        lines.push(match timeline {
+            Some(t) => format!("recovery_target_timeline = '{t}'"),
+            None => "recovery_target_timeline = 'latest'".into(),
+        });
         Ok(lines)
     }
 
@@ -90,6 +99,34 @@ impl RecoveryTarget {
         match self {
             RecoveryTarget::Time { at, .. } => Some(*at),
             _ => None,
+        }
+    }
+}
+
+/// Which timeline a recovery follows, as `--timeline` and `recovery_target_timeline` say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineChoice {
+    /// The newest timeline in the repository.
+    #[default]
+    Latest,
+    /// The timeline of the newest base backup (PostgreSQL's 'current': the backup's own).
+    Current,
+    Number(TimelineId),
+}
+
+impl std::str::FromStr for TimelineChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "latest" => Ok(TimelineChoice::Latest),
+            "current" => Ok(TimelineChoice::Current),
+            n => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(TimelineChoice::Number(TimelineId(n))),
+                _ => Err(format!(
+                    "`{s}` is not a timeline: write a number (1, 2, ...), `current` or `latest`"
+                )),
+            },
         }
     }
 }
@@ -128,11 +165,11 @@ mod tests {
             inclusive: false,
         };
         assert_eq!(
-            t.settings_lines().unwrap(),
+            t.settings_lines(Some(TimelineId(1))).unwrap(),
             [
                 "recovery_target_time = '2024-01-15 14:30:00.000000+00'",
                 "recovery_target_inclusive = false",
-                "recovery_target_timeline = 'latest'",
+                "recovery_target_timeline = '1'",
             ]
         );
     }
@@ -144,23 +181,34 @@ mod tests {
             inclusive: true,
         };
         assert_eq!(
-            lsn.settings_lines().unwrap()[0],
+            lsn.settings_lines(None).unwrap()[0],
             "recovery_target_lsn = '1/28'"
         );
         let name = RecoveryTarget::Name {
             name: "it's".into(),
         };
         assert_eq!(
-            name.settings_lines().unwrap()[0],
+            name.settings_lines(None).unwrap()[0],
             "recovery_target_name = 'it''s'"
         );
         assert_eq!(
-            RecoveryTarget::Immediate.settings_lines().unwrap()[0],
+            RecoveryTarget::Immediate.settings_lines(None).unwrap()[0],
             "recovery_target = 'immediate'"
         );
         assert_eq!(
-            RecoveryTarget::Latest.settings_lines().unwrap(),
+            RecoveryTarget::Latest.settings_lines(None).unwrap(),
             ["recovery_target_timeline = 'latest'"]
+        );
+        assert_eq!(
+            "2".parse::<TimelineChoice>(),
+            Ok(TimelineChoice::Number(TimelineId(2)))
+        );
+        assert!("0".parse::<TimelineChoice>().is_err());
+        assert_eq!(
+            RecoveryTarget::Latest
+                .settings_lines(Some(TimelineId(3)))
+                .unwrap(),
+            ["recovery_target_timeline = '3'"]
         );
         assert!(!RecoveryTarget::Latest.pauses());
         let xid = RecoveryTarget::Xid {
@@ -168,7 +216,7 @@ mod tests {
             inclusive: true,
         };
         assert_eq!(
-            xid.settings_lines().unwrap()[0],
+            xid.settings_lines(None).unwrap()[0],
             "recovery_target_xid = '42'"
         );
     }

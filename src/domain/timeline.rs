@@ -63,12 +63,18 @@ impl TimelineHistory {
                 .and_then(|f| f.parse::<Lsn>().ok())
                 .ok_or_else(|| err("expected a switch point LSN like 0/3000000 second"))?;
             let reason = fields.next().unwrap_or("").trim().to_string();
-            if entries.last().is_some_and(|e: &HistoryEntry| {
-                e.parent.0 >= parent || e.switch_point > switch_point
-            }) {
-                return Err(err(
-                    "timelines and switch points must increase line by line",
-                ));
+            // PostgreSQL's readTimeLineHistory checks the same two rules and no more:
+            // switch points may fall, when a recovery stopped before an earlier fork.
+            if entries
+                .last()
+                .is_some_and(|e: &HistoryEntry| e.parent.0 >= parent)
+            {
+                return Err(err("parent timelines must increase line by line"));
+            }
+            if parent >= timeline.0 {
+                return Err(err(&format!(
+                    "parent timeline {parent} is not older than timeline {timeline}"
+                )));
             }
             entries.push(HistoryEntry {
                 parent: TimelineId(parent),
@@ -76,7 +82,37 @@ impl TimelineHistory {
                 reason,
             });
         }
+        // A line whose switch point lies after a later line's contributed no WAL: the
+        // later fork left the older timeline first. Clamp, so that every span is
+        // [previous switch, switch) as tliOfPointInHistory reads it.
+        let mut min = Lsn(u64::MAX);
+        for e in entries.iter_mut().rev() {
+            min = min.min(e.switch_point);
+            e.switch_point = min;
+        }
         Ok(TimelineHistory { timeline, entries })
+    }
+
+    /// The parts of the WAL recovery onto this timeline replays, oldest first.
+    pub fn path(&self) -> TimelinePath {
+        let mut parts = Vec::with_capacity(self.entries.len() + 1);
+        let mut begin = Lsn::ZERO;
+        for e in &self.entries {
+            if begin < e.switch_point {
+                parts.push(PathPart {
+                    timeline: e.parent,
+                    begin,
+                    end: e.switch_point,
+                });
+            }
+            begin = e.switch_point;
+        }
+        parts.push(PathPart {
+            timeline: self.timeline,
+            begin,
+            end: Lsn(u64::MAX),
+        });
+        TimelinePath(parts)
     }
 
     /// The timeline whose WAL holds `lsn` when following this history, i.e. what recovery
@@ -105,6 +141,49 @@ impl TimelineHistory {
             .iter()
             .find(|e| e.parent == ancestor)
             .map(|e| e.switch_point)
+    }
+}
+
+/// WAL of `timeline` from `begin` (inclusive) to `end` (exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathPart {
+    pub timeline: TimelineId,
+    pub begin: Lsn,
+    pub end: Lsn,
+}
+
+/// What recovery onto one timeline replays: a parent's WAL up to the fork, then the
+/// child's, and so on. Xids, names and times are looked up on this path only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelinePath(pub Vec<PathPart>);
+
+impl TimelinePath {
+    /// A timeline without a history file.
+    pub fn root(timeline: TimelineId) -> TimelinePath {
+        TimelinePath(vec![PathPart {
+            timeline,
+            begin: Lsn::ZERO,
+            end: Lsn(u64::MAX),
+        }])
+    }
+
+    /// The timeline recovery reads `lsn` from.
+    pub fn timeline_at(&self, lsn: Lsn) -> Option<TimelineId> {
+        self.0
+            .iter()
+            .find(|p| p.begin <= lsn && lsn < p.end)
+            .map(|p| p.timeline)
+    }
+
+    /// Whether WAL of `timeline` at `lsn` is replayed on this path.
+    pub fn holds(&self, timeline: TimelineId, lsn: Lsn) -> bool {
+        self.0
+            .iter()
+            .any(|p| p.timeline == timeline && p.begin <= lsn && lsn < p.end)
+    }
+
+    pub fn target(&self) -> TimelineId {
+        self.0.last().map_or(TimelineId(1), |p| p.timeline)
     }
 }
 
@@ -137,6 +216,36 @@ mod tests {
         assert_eq!(
             h.switch_point_from(TimelineId(2)),
             Some("0/5000000".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn a_recovery_before_an_earlier_fork_writes_a_falling_switch_point() {
+        // Timeline 2 left 1 at 0/5000000; recovering onto 2 to a point at 0/4000000 (still
+        // timeline 1's WAL) made timeline 3, whose history PostgreSQL writes like this.
+        let h =
+            TimelineHistory::parse(TimelineId(3), "1\t0/5000000\tx\n2\t0/4000000\ty\n").unwrap();
+        let path = h.path();
+        assert_eq!(path.0.len(), 2, "{path:?}");
+        assert_eq!(
+            path.timeline_at("0/3FFFFFF".parse().unwrap()),
+            Some(TimelineId(1))
+        );
+        assert_eq!(
+            path.timeline_at("0/4000000".parse().unwrap()),
+            Some(TimelineId(3))
+        );
+        assert!(!path.holds(TimelineId(2), "0/4800000".parse().unwrap()));
+        assert_eq!(h.timeline_at("0/4800000".parse().unwrap()), TimelineId(3));
+    }
+
+    #[test]
+    fn a_fork_from_an_older_timeline_skips_the_ones_between() {
+        let h = TimelineHistory::parse(TimelineId(4), "1\t0/3000000\tx\n").unwrap();
+        assert_eq!(h.path().0[0].timeline, TimelineId(1));
+        assert!(TimelineHistory::parse(TimelineId(2), "2\t0/3000000\tx\n").is_err());
+        assert!(
+            TimelineHistory::parse(TimelineId(4), "2\t0/3000000\tx\n1\t0/4000000\ty\n").is_err()
         );
     }
 

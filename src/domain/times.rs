@@ -39,6 +39,18 @@ pub trait TimeSource {
     fn time_at(&self, timeline: TimelineId, lsn: Lsn) -> Option<Stamp>;
     /// The latest position whose time is at or before `at` (None: before everything known).
     fn lsn_at(&self, timeline: TimelineId, at: DateTime<Utc>) -> Option<Lsn>;
+
+    /// The last instant a time target (inclusive, the default) reaches with WAL up to
+    /// `lsn`: just before the newest commit or abort that ends by then, since replay stops
+    /// a time target only before a later transaction end.
+    fn last_reachable(&self, timeline: TimelineId, lsn: Lsn) -> Option<Stamp> {
+        self.time_at(timeline, lsn).map(|s| Stamp::estimate(s.at))
+    }
+
+    /// The instant of the first record read at or after `lsn` (a gap's far edge).
+    fn first_time_from(&self, timeline: TimelineId, lsn: Lsn) -> Option<Stamp> {
+        self.time_at(timeline, lsn)
+    }
 }
 
 /// Known (position, instant) pairs of one timeline, ascending in both.

@@ -136,6 +136,12 @@ pub struct RecoveryInputs {
     /// the archive was read; checked against the backup and the binaries before anything runs.
     #[serde(default)]
     pub wal_version: Option<u8>,
+    /// The timeline the target was resolved on; the settings pin it.
+    #[serde(default)]
+    pub timeline: Option<crate::domain::timeline::TimelineId>,
+    /// What replay will reach, when the WAL index can tell; verification checks it.
+    #[serde(default)]
+    pub prediction: Option<crate::domain::prediction::Prediction>,
     /// How preflight treats the backup's verification.
     #[serde(default)]
     pub backup_check: BackupCheck,

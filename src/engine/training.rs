@@ -110,7 +110,12 @@ pub(crate) fn stop_index(
 }
 
 /// Judges `target` against the incident.
-pub fn judge(index: &WalIndex, incident: &Incident, target: &RecoveryTarget) -> Answer {
+pub fn judge(
+    index: &WalIndex,
+    path: &crate::domain::timeline::TimelinePath,
+    incident: &Incident,
+    target: &RecoveryTarget,
+) -> Answer {
     let mut answer = Answer {
         target: target.to_string(),
         verdict: Verdict::CannotTell,
@@ -123,7 +128,7 @@ pub fn judge(index: &WalIndex, incident: &Incident, target: &RecoveryTarget) -> 
     };
     let Some(del) = u32::try_from(incident.xid)
         .ok()
-        .and_then(|x| index.tx_end_by_xid(x))
+        .and_then(|x| crate::wal::path::tx_end_by_xid(index, path, x))
     else {
         answer.explanation = format!(
             "the WAL index holds no commit of the DELETE's transaction {}: is the archive complete?",
@@ -132,12 +137,15 @@ pub fn judge(index: &WalIndex, incident: &Incident, target: &RecoveryTarget) -> 
         return answer;
     };
     answer.incident_commit = Some(TxMark::of(del));
-    let ends: Vec<TxEnd> = index
-        .tx_ends()
-        .iter()
-        .filter(|t| t.timeline == del.timeline)
-        .cloned()
-        .collect();
+    // Recovery along the chosen timeline replays its path only.
+    let ends: Vec<TxEnd> = crate::wal::path::tx_ends(
+        index,
+        path,
+        crate::domain::lsn::Lsn::ZERO,
+        crate::domain::lsn::Lsn(u64::MAX),
+    )
+    .cloned()
+    .collect();
     let Some(del_at) = ends
         .iter()
         .position(|t| t.xid == del.xid && t.lsn == del.lsn)
@@ -145,7 +153,9 @@ pub fn judge(index: &WalIndex, incident: &Incident, target: &RecoveryTarget) -> 
         answer.explanation = "the DELETE's commit is missing from its own timeline".into();
         return answer;
     };
-    let Some(stop) = stop_index(&ends, target, |n| index.restore_point(n).map(|p| p.lsn)) else {
+    let Some(stop) = stop_index(&ends, target, |n| {
+        crate::wal::path::restore_point(index, path, n).map(|p| p.lsn)
+    }) else {
         answer.explanation = match target {
             RecoveryTarget::Immediate => "immediate stops at the end of the base backup: see `plan` for which backup, then compare its end with the DELETE".into(),
             RecoveryTarget::Xid { xid, .. } => format!("no commit or abort of transaction {xid} is in the archived WAL"),

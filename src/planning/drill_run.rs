@@ -28,6 +28,7 @@ pub struct DrillRequest {
     pub journal_dir: PathBuf,
     pub index_dir: Option<PathBuf>,
     pub zone: Zone,
+    pub options: prepare::PlanOptions,
 }
 
 /// A prepared drill: the record so far (preparation timed) and the run's inputs.
@@ -77,6 +78,7 @@ pub fn prepare(
         role: req.role,
         journal_dir: req.journal_dir.clone(),
         zone: req.zone,
+        options: req.options,
     })?;
     let inputs = prepared.inputs;
     let b = &inputs.backup;

@@ -5,6 +5,7 @@
 
 pub mod cost;
 pub mod drill_run;
+pub mod predict;
 pub mod prepare;
 pub mod resume_check;
 pub mod run_request;

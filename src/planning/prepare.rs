@@ -6,12 +6,14 @@
 
 use crate::adapters::catalog::{restore_for, RepositoryView};
 use crate::config::{Config, RepositoryConfig, Role, ServerConfig};
-use crate::domain::assess::{show, Recoverability, Verdict};
+use crate::domain::assess::{show, Reason, Recoverability, Verdict};
 use crate::domain::backup::Backup;
 use crate::domain::control::Control;
 use crate::domain::coverage::{RecoverableWindow, WindowEnd};
 use crate::domain::lsn::Lsn;
-use crate::domain::target::RecoveryTarget;
+use crate::domain::prediction::Prediction;
+use crate::domain::target::{RecoveryTarget, TimelineChoice};
+use crate::domain::timeline::TimelineId;
 use crate::domain::times::Stamp;
 use crate::domain::zone::Zone;
 use crate::engine::recovery::{
@@ -19,6 +21,7 @@ use crate::engine::recovery::{
     TimeColumn,
 };
 use crate::engine::roles::{journal_role_refusal, role_permits};
+use crate::planning::predict::{Span, Unreachable};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +45,50 @@ pub enum Refusal {
     },
 }
 
+/// How the target is resolved besides the target itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PlanOptions {
+    /// The timeline whose history the target is looked up on, and recovery follows.
+    pub timeline: TimelineChoice,
+    /// Plan an xid the complete WAL index never saw end (it may end in WAL not archived yet).
+    pub force_unknown_xid: bool,
+}
+
+/// What a refusal to plan says, for people and for `--json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RefusalDetail {
+    pub reason: String,
+    pub timeline: Option<TimelineId>,
+    pub missing_segment: Option<String>,
+    pub nearest_before: Option<Stamp>,
+    pub nearest_after: Option<Stamp>,
+    /// Targets that would work instead, as command-line flags.
+    pub alternatives: Vec<String>,
+}
+
+/// WAL that `--latest` cannot reach because of a gap: the run needs an explicit yes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WalLoss {
+    pub missing_segment: String,
+    /// Where replay stops.
+    pub stop_lsn: Lsn,
+    pub stop: Option<Stamp>,
+    /// The newest archived segment, unreachable behind the gap.
+    pub archive_end_segment: String,
+}
+
+impl WalLoss {
+    pub fn explain(&self, zone: &Zone) -> String {
+        format!(
+            "WAL segment {} is missing: replay stops at {} ({}) and the server promotes there; the WAL archived after the gap, up to {}, is NOT replayed and is lost to this recovery",
+            self.missing_segment,
+            self.stop_lsn,
+            stamp(zone, self.stop),
+            self.archive_end_segment
+        )
+    }
+}
+
 pub struct Request<'a> {
     pub config: &'a Config,
     pub server: &'a str,
@@ -53,6 +100,7 @@ pub struct Request<'a> {
     pub journal_dir: PathBuf,
     /// Zone of the explanations and nearest instants.
     pub zone: Zone,
+    pub options: PlanOptions,
 }
 
 /// Inputs ready for `recovery::plan`, and what the operator should read beside the plan.
@@ -65,6 +113,8 @@ pub struct Prepared {
     pub wal: Option<(String, String)>,
     /// What promoting at the target discards, when the WAL index can place it.
     pub cost: Option<super::cost::Cost>,
+    /// Set for `--latest` when a gap stops replay short of the archive's end.
+    pub wal_loss: Option<WalLoss>,
 }
 
 /// Refuses (and journals the refusal) when the role forbids this run.
@@ -128,23 +178,32 @@ pub fn find_repository<'c>(
 
 /// Chooses the backup, checks the target, and assembles the inputs of the plan.
 pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
-    let server = find_server(req.config, req.server)?;
-    let spec = server_spec(server)?;
+    prepare_detailed(req).map_err(|(r, _)| r)
+}
+
+/// As `prepare`, with the detail of a refusal to place the target.
+pub fn prepare_detailed(
+    req: &Request<'_>,
+) -> Result<Prepared, (Refusal, Option<Box<RefusalDetail>>)> {
+    let plain = |r: Refusal| (r, None);
+    let server = find_server(req.config, req.server).map_err(plain)?;
+    let spec = server_spec(server).map_err(plain)?;
     if let RestoreMode::Side { port, .. } = &req.mode {
         if *port == spec.port {
-            return Err(Refusal::Input(format!(
+            return Err(plain(Refusal::Input(format!(
                 "--port {port} is server {}'s own port: choose a free port for the side instance",
                 spec.name
-            )));
+            ))));
         }
     }
-    let repo = find_repository(req.config, server)?;
+    let repo = find_repository(req.config, server).map_err(plain)?;
     if let RestoreMode::Side { dir, .. } = &req.mode {
-        super::side_dir::check(server, repo, dir).map_err(Refusal::Input)?;
+        super::side_dir::check(server, repo, dir).map_err(|e| plain(Refusal::Input(e)))?;
     }
-    let choice = choose_backup(req.view, &req.target, &req.zone)?;
+    let timeline = resolve_timeline(req.view, req.options.timeline).map_err(plain)?;
+    let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)?;
     let chain = crate::domain::backup_chain::chain(&req.view.catalog.backups, &choice.backup)
-        .map_err(|e| Refusal::Input(e.to_string()))?;
+        .map_err(|e| plain(Refusal::Input(e.to_string())))?;
     let chain: Vec<_> = chain[..chain.len() - 1]
         .iter()
         .map(|b| (*b).clone())
@@ -186,8 +245,11 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
             new_host: false,
             chain,
             wal_version,
+            timeline: Some(timeline),
+            prediction: choice.prediction,
         },
-    )?;
+    )
+    .map_err(plain)?;
     Ok(Prepared {
         cost: req
             .view
@@ -197,6 +259,7 @@ pub fn prepare(req: &Request<'_>) -> Result<Prepared, Refusal> {
         inputs,
         notes: choice.notes,
         wal: choice.wal,
+        wal_loss: choice.wal_loss,
     })
 }
 
@@ -215,6 +278,10 @@ pub struct Journaled {
     pub chain: Vec<Backup>,
     /// The WAL's major version, when the archive was read.
     pub wal_version: Option<u8>,
+    /// The timeline the target was resolved on; the settings pin it.
+    pub timeline: Option<crate::domain::timeline::TimelineId>,
+    /// What replay will reach, when the WAL index could tell; verification checks it.
+    pub prediction: Option<crate::domain::prediction::Prediction>,
 }
 
 /// The run's inputs: every command and path from the configuration, the rest as asked.
@@ -275,6 +342,8 @@ pub fn assemble(
         chain: asked.chain,
         wal_version: asked.wal_version,
         backup_check: asked.backup_check,
+        timeline: asked.timeline,
+        prediction: asked.prediction,
     })
 }
 
@@ -351,43 +420,103 @@ struct Choice {
     backup: Backup,
     notes: Vec<String>,
     wal: Option<(String, String)>,
+    prediction: Option<Prediction>,
+    wal_loss: Option<WalLoss>,
 }
+
+type Refused = (Refusal, Option<Box<RefusalDetail>>);
 
 fn stamp(zone: &Zone, s: Option<Stamp>) -> String {
     s.map_or("an unknown time".into(), |s| show(zone, s))
 }
 
+/// The timeline `choice` names in this repository.
+pub fn resolve_timeline(
+    view: &RepositoryView,
+    choice: TimelineChoice,
+) -> Result<TimelineId, Refusal> {
+    let known = view.catalog.timelines();
+    let listed = || {
+        known
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let picked = match choice {
+        TimelineChoice::Latest => known.last().copied(),
+        TimelineChoice::Current => view
+            .catalog
+            .backups
+            .iter()
+            .max_by_key(|b| (b.stop_lsn, b.timeline))
+            .map(|b| b.timeline),
+        TimelineChoice::Number(n) => {
+            if !known.contains(&n) {
+                return Err(Refusal::Input(format!(
+                    "--timeline {n}: repository `{}` has no timeline {n}; it has {}",
+                    view.catalog.repository,
+                    listed()
+                )));
+            }
+            Some(n)
+        }
+    };
+    picked.ok_or_else(|| {
+        Refusal::NotRecoverable(format!(
+            "repository `{}` holds no backups and no WAL",
+            view.catalog.repository
+        ))
+    })
+}
+
+fn refused(message: String, detail: RefusalDetail) -> Refused {
+    (Refusal::NotRecoverable(message), Some(Box::new(detail)))
+}
+
 fn choose_backup(
     view: &RepositoryView,
     target: &RecoveryTarget,
+    timeline: TimelineId,
+    options: PlanOptions,
     zone: &Zone,
-) -> Result<Choice, Refusal> {
+) -> Result<Choice, Refused> {
     let r = Recoverability {
         catalog: &view.catalog,
         coverage: &view.coverage,
         times: view.times.as_ref(),
     };
-    let Some(timeline) = r.latest_timeline() else {
-        return Err(Refusal::NotRecoverable(format!(
-            "repository `{}` holds no backups and no WAL",
-            view.catalog.repository
-        )));
-    };
+    let path = view.catalog.path(timeline);
     let windows = r.path_windows(timeline);
-    let backup_of = |id: &str| -> Result<Backup, Refusal> {
+    let backup_of = |id: &str| -> Result<Backup, Refused> {
         view.catalog
             .backups
             .iter()
             .find(|b| b.id == id)
             .cloned()
-            .ok_or_else(|| Refusal::NotRecoverable(format!("backup {id} is in no catalog listing")))
+            .ok_or_else(|| {
+                (
+                    Refusal::NotRecoverable(format!("backup {id} is in no catalog listing")),
+                    None,
+                )
+            })
     };
-    // The WAL index knows where transactions end and restore points are.
+    // The end of the WAL a backup's windows on this path reach.
+    let window_end = |id: &str| {
+        windows
+            .iter()
+            .filter(|w| w.backup_id == id)
+            .map(|w| w.end_lsn)
+            .max()
+    };
+    // The WAL index knows where transactions end and restore points are, on this path.
     let placed = view.index.as_ref().and_then(|index| match target {
-        RecoveryTarget::Xid { xid, .. } => index
-            .tx_end_by_xid((*xid % (1 << 32)) as u32)
-            .map(|t| t.lsn),
-        RecoveryTarget::Name { name } => index.restore_point(name).map(|p| p.lsn),
+        RecoveryTarget::Xid { xid, .. } => {
+            crate::wal::path::tx_end_by_xid(index, &path, (*xid % (1 << 32)) as u32).map(|t| t.lsn)
+        }
+        RecoveryTarget::Name { name } => {
+            crate::wal::path::restore_point(index, &path, name).map(|p| p.lsn)
+        }
         _ => None,
     });
     let verdict = match (target, placed) {
@@ -396,14 +525,59 @@ fn choose_backup(
         (_, Some(lsn)) => Some(r.at_lsn(timeline, lsn)),
         _ => None,
     };
+    // Predicts from the WAL index; a target replay would not meet is refused here.
+    let predict = |backup: &Backup,
+                   notes: &mut Vec<String>|
+     -> Result<Option<Prediction>, Refused> {
+        let (Some(index), Some(end)) = (view.index.as_ref(), window_end(&backup.id)) else {
+            notes.push("no WAL index: the stop position is not predicted, and verification cannot compare it".into());
+            return Ok(None);
+        };
+        let span = Span {
+            index,
+            path: &path,
+            backup,
+            end,
+        };
+        match span.predict(target) {
+            Ok(Some(p)) => {
+                notes.push(format!("prediction: {}", p.describe()));
+                Ok(Some(p))
+            }
+            Ok(None) => {
+                notes.push("the WAL index has not read all WAL this replay needs: the stop position is not predicted".into());
+                Ok(None)
+            }
+            Err(Unreachable {
+                reason,
+                alternatives,
+            }) => {
+                let message = format!(
+                    "{target} is not recoverable on timeline {timeline}: {reason}. Would work instead: {}",
+                    alternatives.join("; ")
+                );
+                Err(refused(
+                    message,
+                    RefusalDetail {
+                        reason,
+                        timeline: Some(timeline),
+                        alternatives,
+                        ..RefusalDetail::default()
+                    },
+                ))
+            }
+        }
+    };
     if let Some(v) = verdict {
         return match v {
             Verdict::Recoverable(rec) => {
                 let backup = backup_of(&rec.backup_id)?;
-                before_backup_end(&backup, target, placed, zone)?;
+                before_backup_end(&backup, target, placed, zone).map_err(|r| (r, None))?;
                 let mut notes = Vec::new();
                 if let Some(lsn) = placed {
-                    notes.push(format!("the WAL index places {target} at {lsn}"));
+                    notes.push(format!(
+                        "the WAL index places {target} at {lsn} on timeline {timeline}'s path"
+                    ));
                 }
                 notes.push(format!(
                     "backup {} (consistent from {}): the latest whose consistency point is at or before the target; replay reads {} .. {} ({} segments) on timeline {}",
@@ -417,28 +591,87 @@ fn choose_backup(
                 if rec.estimated {
                     notes.push("times near this window's edges are estimated from file times (~): the server, not the catalog, has the last word on where replay stops".into());
                 }
+                let prediction = predict(&backup, &mut notes)?;
                 Ok(Choice {
                     backup,
                     notes,
                     wal: Some((rec.first_segment, rec.last_segment)),
+                    prediction,
+                    wal_loss: None,
                 })
             }
             Verdict::NotRecoverable {
                 reason,
                 nearest_before,
                 nearest_after,
-            } => Err(Refusal::NotRecoverable(format!(
-                "{target} is not recoverable: {}. Nearest recoverable instants: before {}, after {}",
-                reason.explain(zone),
-                nearest_before.map_or("none".into(), |s| show(zone, s)),
-                nearest_after.map_or("none".into(), |s| show(zone, s)),
-            ))),
+            } => {
+                let missing_segment = match &reason {
+                    Reason::InGap {
+                        missing_segment, ..
+                    } => Some(missing_segment.clone()),
+                    _ => None,
+                };
+                let mut alternatives = Vec::new();
+                let fmt_time = |s: Stamp| {
+                    format!(
+                        "--time '{} UTC'{}",
+                        s.at.format("%Y-%m-%d %H:%M:%S%.6f"),
+                        if s.estimated { " (estimated)" } else { "" }
+                    )
+                };
+                alternatives.extend(nearest_before.map(fmt_time));
+                alternatives.extend(nearest_after.map(fmt_time));
+                if let Some(index) = view.index.as_ref() {
+                    // Of the windows ending there, one with a transaction end after its
+                    // consistency point (a later backup's may hold none).
+                    let last = windows
+                        .iter()
+                        .filter(|w| nearest_before.is_some_and(|b| w.end == Some(b)))
+                        .filter(|w| w.start.zip(w.end).is_none_or(|(s, e)| s.at <= e.at))
+                        .max_by_key(|w| w.end_lsn);
+                    if let (Some(w), Ok(b)) =
+                        (last, backup_of(last.map_or("", |w| w.backup_id.as_str())))
+                    {
+                        let span = Span {
+                            index,
+                            path: &path,
+                            backup: &b,
+                            end: w.end_lsn,
+                        };
+                        alternatives.extend(
+                            span.alternatives()
+                                .into_iter()
+                                .filter(|a| !a.starts_with("--time")),
+                        );
+                    }
+                }
+                let explained = reason.explain(zone);
+                let message = format!(
+                    "{target} is not recoverable on timeline {timeline}: {explained}. Nearest recoverable instants: before {}, after {}",
+                    nearest_before.map_or("none".into(), |s| show(zone, s)),
+                    nearest_after.map_or("none".into(), |s| show(zone, s)),
+                );
+                Err(refused(
+                    message,
+                    RefusalDetail {
+                        reason: explained,
+                        timeline: Some(timeline),
+                        missing_segment,
+                        nearest_before,
+                        nearest_after,
+                        alternatives,
+                    },
+                ))
+            }
         };
     }
     let latest = windows.iter().max_by_key(|w| (w.start_lsn, w.timeline));
     let Some(latest) = latest else {
-        return Err(Refusal::NotRecoverable(
-            "not recoverable: no base backup has the WAL it needs to become consistent".into(),
+        return Err((
+            Refusal::NotRecoverable(
+                "not recoverable: no base backup has the WAL it needs to become consistent".into(),
+            ),
+            None,
         ));
     };
     let segs = |w: &RecoverableWindow, b: &Backup| {
@@ -453,42 +686,98 @@ fn choose_backup(
                 .iter()
                 .filter(|w| matches!(w.ends_because, WindowEnd::EndOfArchive { .. }))
                 .max_by_key(|w| (w.start_lsn, w.timeline));
-            let (w, mut notes) = match reaching {
-                Some(w) => (w, Vec::new()),
+            let (w, wal_loss) = match reaching {
+                Some(w) => (w, None),
                 None => {
                     let missing = match &latest.ends_because {
                         WindowEnd::Gap { missing_segment } => missing_segment.clone(),
                         WindowEnd::EndOfArchive { last_segment } => last_segment.clone(),
                     };
+                    let size = view.coverage.segment_size;
+                    let archive_end = view
+                        .catalog
+                        .segments
+                        .iter()
+                        .filter(|s| {
+                            !s.partial
+                                && path.timeline_at(s.segment.start_lsn(size))
+                                    == Some(s.segment.timeline)
+                        })
+                        .max_by_key(|s| s.segment.number)
+                        .map_or_else(|| missing.clone(), |s| s.file_name.clone());
                     (
                         latest,
-                        vec![format!(
-                            "WARNING: no backup's WAL reaches the end of the archive: WAL segment {missing} is missing, so replay stops at {} (~{}) and the server promotes there, short of the archive's end",
-                            latest.end_lsn,
-                            stamp(zone, latest.end)
-                        )],
+                        Some(WalLoss {
+                            missing_segment: missing,
+                            stop_lsn: latest.end_lsn,
+                            stop: latest.end,
+                            archive_end_segment: archive_end,
+                        }),
                     )
                 }
             };
             let backup = backup_of(&w.backup_id)?;
             let wal = segs(w, &backup);
-            notes.insert(
-                0,
-                format!(
-                    "backup {}: the latest whose WAL reaches {}; replay reads {} .. {} and the server promotes itself there",
-                    backup.id,
-                    if reaching.is_some() { "the end of the archive" } else { "furthest" },
-                    wal.0,
-                    wal.1
-                ),
-            );
+            let mut notes = vec![format!(
+                "backup {}: the latest whose WAL reaches {} on timeline {timeline}; replay reads {} .. {} and the server promotes itself there",
+                backup.id,
+                if reaching.is_some() { "the end of the archive" } else { "furthest" },
+                wal.0,
+                wal.1
+            )];
+            if let Some(loss) = &wal_loss {
+                notes.push(format!("WARNING: {}", loss.explain(zone)));
+            }
+            let prediction = predict(&backup, &mut notes)?;
             Ok(Choice {
                 backup,
                 notes,
                 wal: Some(wal),
+                prediction,
+                wal_loss,
             })
         }
         _ => {
+            if let (RecoveryTarget::Xid { xid, .. }, Some(index)) = (target, view.index.as_ref()) {
+                let b = backup_of(&latest.backup_id)?;
+                let span = Span {
+                    index,
+                    path: &path,
+                    backup: &b,
+                    end: latest.end_lsn,
+                };
+                let earliest = windows
+                    .iter()
+                    .filter_map(|w| view.catalog.backups.iter().find(|b| b.id == w.backup_id))
+                    .map(|b| b.start_lsn)
+                    .min()
+                    .unwrap_or(b.start_lsn);
+                if !options.force_unknown_xid
+                    && crate::wal::path::covers(index, &path, earliest, latest.end_lsn)
+                    && span.complete()
+                {
+                    let reason = format!(
+                        "the WAL index read all WAL on timeline {timeline}'s path from {earliest} to {} and xid {xid} never commits or aborts there",
+                        latest.end_lsn
+                    );
+                    let alternatives = vec![
+                        "--force-unknown-xid (plan it anyway: replay runs to the end of the WAL and fails if the xid is not there)".to_string(),
+                        "another --timeline".to_string(),
+                    ];
+                    return Err(refused(
+                        format!(
+                            "{target} is not recoverable: {reason}; {}",
+                            alternatives.join("; ")
+                        ),
+                        RefusalDetail {
+                            reason,
+                            timeline: Some(timeline),
+                            alternatives,
+                            ..RefusalDetail::default()
+                        },
+                    ));
+                }
+            }
             let backup = backup_of(&latest.backup_id)?;
             let wal = segs(latest, &backup);
             let mut notes = vec![format!(
@@ -504,10 +793,17 @@ fn choose_backup(
                     stamp(zone, latest.start)
                 ));
             }
+            let prediction = if matches!(target, RecoveryTarget::Immediate) {
+                predict(&backup, &mut notes)?
+            } else {
+                None
+            };
             Ok(Choice {
                 backup,
                 notes,
                 wal: Some(wal),
+                prediction,
+                wal_loss: None,
             })
         }
     }

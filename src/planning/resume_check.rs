@@ -28,6 +28,8 @@ pub fn check(config: &Config, journaled: &RecoveryInputs) -> Result<RecoveryInpu
             new_host: journaled.new_host,
             chain: journaled.chain.clone(),
             wal_version: journaled.wal_version,
+            timeline: journaled.timeline,
+            prediction: journaled.prediction.clone(),
         },
     )?;
     // The journal holds its inputs redacted: compare like with like.

@@ -2,15 +2,14 @@
 //! commands and the console's wizard so that both plan exactly the same run: a fresh read of
 //! the server's repository, `engine::prepare`, the journal directory and the ports.
 
-use crate::adapters::catalog::{load_view, RepositoryView};
+use crate::adapters::catalog::load_view;
 use crate::adapters::ssh::SshPool;
 use crate::config::{Config, Role};
-use crate::domain::assess::{Recoverability, Verdict};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::zone::Zone;
 use crate::engine::ports::Ports;
 use crate::engine::recovery::{FinalAction, RestoreMode};
-use crate::planning::prepare::{self, Prepared, Refusal, Request};
+use crate::planning::prepare::{self, PlanOptions, Prepared, Refusal, RefusalDetail, Request};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +24,7 @@ pub struct RunRequest {
     pub role: Role,
     pub journal_dir: PathBuf,
     pub zone: Zone,
+    pub options: PlanOptions,
 }
 
 /// A refusal, with the recoverable instants nearest a time target when there are any.
@@ -32,6 +32,8 @@ pub struct RunRequest {
 pub struct Refused {
     pub refusal: Refusal,
     pub nearest: Vec<DateTime<Utc>>,
+    /// Why, in parts (`--json`), when the target could not be placed.
+    pub detail: Option<Box<RefusalDetail>>,
 }
 
 impl From<Refusal> for Refused {
@@ -39,6 +41,7 @@ impl From<Refusal> for Refused {
         Refused {
             refusal,
             nearest: Vec::new(),
+            detail: None,
         }
     }
 }
@@ -70,7 +73,7 @@ pub fn prepare_run(
     let server = prepare::find_server(config, &req.server)?;
     let repo = prepare::find_repository(config, server)?;
     let view = load_view(repo, index_dir).map_err(|e| Refusal::Input(e.to_string()))?;
-    prepare::prepare(&Request {
+    prepare::prepare_detailed(&Request {
         config,
         server: &req.server,
         view: &view,
@@ -80,39 +83,17 @@ pub fn prepare_run(
         role: req.role,
         journal_dir: req.journal_dir.clone(),
         zone: req.zone,
+        options: req.options,
     })
-    .map_err(|refusal| Refused {
-        nearest: match &refusal {
-            Refusal::NotRecoverable(_) => nearest(&view, &req.target),
-            _ => Vec::new(),
-        },
+    .map_err(|(refusal, detail)| Refused {
+        nearest: detail.as_ref().map_or_else(Vec::new, |d| {
+            [d.nearest_before, d.nearest_after]
+                .into_iter()
+                .flatten()
+                .map(|s| s.at)
+                .collect()
+        }),
         refusal,
+        detail,
     })
-}
-
-/// The recoverable instants just before and after a time target that is not recoverable.
-fn nearest(view: &RepositoryView, target: &RecoveryTarget) -> Vec<DateTime<Utc>> {
-    let RecoveryTarget::Time { at, .. } = target else {
-        return Vec::new();
-    };
-    let r = Recoverability {
-        catalog: &view.catalog,
-        coverage: &view.coverage,
-        times: view.times.as_ref(),
-    };
-    let Some(timeline) = r.latest_timeline() else {
-        return Vec::new();
-    };
-    match r.at_time(timeline, *at) {
-        Verdict::NotRecoverable {
-            nearest_before,
-            nearest_after,
-            ..
-        } => [nearest_before, nearest_after]
-            .into_iter()
-            .flatten()
-            .map(|s| s.at)
-            .collect(),
-        Verdict::Recoverable(_) => Vec::new(),
-    }
 }

@@ -52,6 +52,7 @@ pub fn prepare(
                 journal_dir,
                 index_dir,
                 zone: start.zone,
+                options: start.options,
             };
             let prep =
                 drill_run::prepare(&config, &start.checklist, &req).map_err(|e| e.to_string())?;

@@ -61,6 +61,7 @@ pub fn prepare(
                 notes: p.notes,
                 wal: p.wal,
                 cost,
+                wal_loss: p.wal_loss.map(|l| l.explain(&request.zone)),
             })
         });
         let _ = tx.send(Msg::Prepared { request, result });

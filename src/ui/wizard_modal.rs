@@ -89,11 +89,24 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 )),
                 Line::from(format!(" Restore {what}.")),
                 Line::default(),
-                Line::styled(
+            ];
+            let loss = w.ready().and_then(|p| p.wal_loss.clone());
+            match &loss {
+                Some(l) => {
+                    lines.push(Line::styled(format!(" {l}"), theme::BAD));
+                    lines.push(Line::styled(
+                        format!(
+                            " Type `{} lose-wal` to accept that and start:",
+                            w.request.server
+                        ),
+                        Style::new().add_modifier(Modifier::BOLD),
+                    ));
+                }
+                None => lines.push(Line::styled(
                     format!(" Type the server's name ({}) to start:", w.request.server),
                     Style::new().add_modifier(Modifier::BOLD),
-                ),
-            ];
+                )),
+            }
             let row = lines_rows(&lines, body);
             lines.push(typed_line(input));
             if let Some(e) = error {

@@ -10,6 +10,7 @@ mod crc;
 mod decode;
 mod index;
 mod page;
+pub mod path;
 mod reader;
 mod record;
 mod scan;

@@ -45,6 +45,12 @@ impl Marks {
         self.latest.get(i.saturating_sub(1)).copied()
     }
 
+    /// The instant of the first mark at or after `lsn`.
+    fn time_from(&self, lsn: Lsn) -> Option<i64> {
+        let i = self.lsn.partition_point(|&l| l < lsn);
+        self.latest.get(i).copied()
+    }
+
     /// Index of the first mark whose instant is after `us`.
     fn first_after(&self, us: i64) -> usize {
         self.latest.partition_point(|&t| t <= us)
@@ -58,6 +64,8 @@ struct Read {
     all: Marks,
     /// Transaction ends only, at their start: where a time target stops replay.
     stops: Marks,
+    /// Transaction ends only, at their end: what WAL up to a position holds.
+    stop_ends: Marks,
     first: Lsn,
     until: Lsn,
 }
@@ -73,12 +81,17 @@ impl IndexedTimes {
     pub fn new(index: &WalIndex, catalog: &Catalog) -> IndexedTimes {
         let mut all: BTreeMap<TimelineId, Vec<(Lsn, i64)>> = BTreeMap::new();
         let mut stops: BTreeMap<TimelineId, Vec<(Lsn, i64)>> = BTreeMap::new();
+        let mut stop_ends: BTreeMap<TimelineId, Vec<(Lsn, i64)>> = BTreeMap::new();
         for t in index.tx_ends() {
             all.entry(t.timeline).or_default().push((t.end, t.time_us));
             stops
                 .entry(t.timeline)
                 .or_default()
                 .push((t.lsn, t.time_us));
+            stop_ends
+                .entry(t.timeline)
+                .or_default()
+                .push((t.end, t.time_us));
         }
         for p in index.restore_points() {
             all.entry(p.timeline).or_default().push((p.end, p.time_us));
@@ -101,6 +114,7 @@ impl IndexedTimes {
         for (tl, r) in read.iter_mut() {
             r.all = Marks::from_unsorted(all.remove(tl).unwrap_or_default());
             r.stops = Marks::from_unsorted(stops.remove(tl).unwrap_or_default());
+            r.stop_ends = Marks::from_unsorted(stop_ends.remove(tl).unwrap_or_default());
         }
         let parents = catalog
             .histories
@@ -144,6 +158,50 @@ impl TimeSource for IndexedTimes {
             .and_then(from_us)
             .map(Stamp::exact);
         exact.or_else(|| self.fallback.time_at(timeline, lsn))
+    }
+
+    fn last_reachable(&self, timeline: TimelineId, lsn: Lsn) -> Option<Stamp> {
+        let owner = self.owner(timeline, lsn);
+        let Some(r) = self
+            .read
+            .get(&owner)
+            .filter(|r| r.first <= lsn && lsn <= r.until)
+        else {
+            return self
+                .fallback
+                .time_at(timeline, lsn)
+                .map(|s| Stamp::estimate(s.at));
+        };
+        // A child's first segment repeats its parent's WAL up to the fork, so the child's
+        // own marks already hold the parent's last transaction ends before the switch.
+        let own = r
+            .stop_ends
+            .time_at(lsn)
+            .filter(|_| r.stop_ends.lsn.first().is_some_and(|&first| first <= lsn));
+        let inherited = self
+            .parents
+            .get(&owner)
+            .and_then(|&(parent, switch)| self.last_reachable(parent, switch))
+            .filter(|s| !s.estimated)
+            .map(|s| s.at.timestamp_micros() + 1);
+        match own.max(inherited) {
+            Some(us) => from_us(us - 1).map(Stamp::exact),
+            None => self
+                .fallback
+                .time_at(timeline, lsn)
+                .map(|s| Stamp::estimate(s.at)),
+        }
+    }
+
+    fn first_time_from(&self, timeline: TimelineId, lsn: Lsn) -> Option<Stamp> {
+        let owner = self.owner(timeline, lsn);
+        self.read
+            .get(&owner)
+            .filter(|r| lsn <= r.until)
+            .and_then(|r| r.all.time_from(lsn))
+            .and_then(from_us)
+            .map(Stamp::exact)
+            .or_else(|| self.fallback.time_at(timeline, lsn))
     }
 
     fn lsn_at(&self, timeline: TimelineId, at: DateTime<Utc>) -> Option<Lsn> {

@@ -388,6 +388,8 @@ pub async fn recover(
         new_host: false,
         chain: vec![],
         wal_version: None,
+        timeline: None,
+        prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
     };

@@ -303,6 +303,8 @@ impl Lab {
             new_host: false,
             chain: vec![],
             wal_version: None,
+            timeline: None,
+            prediction: None,
             backup_check: Default::default(),
             replay_stall_secs: 60,
         }

@@ -16,23 +16,40 @@ pub enum ArchiveName {
         compression: Compression,
         partial: bool,
     },
-    /// `TTTTTTTT.history`
-    History(TimelineId),
-    /// `<segment>.<offset>.backup`
-    BackupHistory,
+    /// `TTTTTTTT.history`, compressed like segments when the archive compresses them.
+    History(TimelineId, Compression),
+    /// `<segment>.<offset>.backup`, likewise.
+    BackupHistory(Compression),
     Unknown,
 }
 
+/// A name without its compression suffix, and which one it was.
+fn uncompressed(name: &str) -> (&str, Compression) {
+    [
+        (".gz", Compression::Gzip),
+        (".zst", Compression::Zstd),
+        (".lz4", Compression::Lz4),
+    ]
+    .into_iter()
+    .find_map(|(suffix, c)| name.strip_suffix(suffix).map(|r| (r, c)))
+    .unwrap_or((name, Compression::None))
+}
+
 pub fn classify(name: &str) -> ArchiveName {
-    if let Some(tli) = name.strip_suffix(".history") {
+    // Archive commands that compress segments (gzip %p, pgBackRest-like scripts) compress
+    // the history and backup history files too: seed 003's archive holds .history.gz.
+    let (bare, compression) = uncompressed(name);
+    if let Some(tli) = bare.strip_suffix(".history") {
         return match u32::from_str_radix(tli, 16) {
-            Ok(t) if tli.len() == 8 && t > 0 => ArchiveName::History(TimelineId(t)),
+            Ok(t) if tli.len() == 8 && t > 0 => ArchiveName::History(TimelineId(t), compression),
             _ => ArchiveName::Unknown,
         };
     }
-    if let Some(rest) = name.strip_suffix(".backup") {
+    if let Some(rest) = bare.strip_suffix(".backup") {
         return match rest.split_once('.') {
-            Some((seg, off)) if is_hex(seg, 24) && is_hex(off, 8) => ArchiveName::BackupHistory,
+            Some((seg, off)) if is_hex(seg, 24) && is_hex(off, 8) => {
+                ArchiveName::BackupHistory(compression)
+            }
             _ => ArchiveName::Unknown,
         };
     }
@@ -74,6 +91,13 @@ pub fn classify(name: &str) -> ArchiveName {
 
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The decompressed text of a small archived file (history, backup history).
+pub fn read_text(path: &Path, compression: Compression) -> std::io::Result<String> {
+    let mut text = String::new();
+    open_decompressed(path, compression)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// A reader over the decompressed bytes of an archived file.
@@ -149,11 +173,19 @@ mod tests {
         );
         assert_eq!(
             classify("00000002.history"),
-            ArchiveName::History(TimelineId(2))
+            ArchiveName::History(TimelineId(2), Compression::None)
+        );
+        assert_eq!(
+            classify("00000003.history.gz"),
+            ArchiveName::History(TimelineId(3), Compression::Gzip)
         );
         assert_eq!(
             classify(&format!("{n}.00000028.backup")),
-            ArchiveName::BackupHistory
+            ArchiveName::BackupHistory(Compression::None)
+        );
+        assert_eq!(
+            classify(&format!("{n}.00000028.backup.zst")),
+            ArchiveName::BackupHistory(Compression::Zstd)
         );
         for bad in [
             "README",
@@ -161,6 +193,7 @@ mod tests {
             "0000000100000000000000.gz",
             &format!("{n}.gz.gz"),
             "00000000.history",
+            "00000002.history.gz.gz",
         ] {
             assert_eq!(classify(bad), ArchiveName::Unknown, "{bad}");
         }

@@ -73,7 +73,9 @@ fn tar_gz_with_label(text: &str) -> Vec<u8> {
 fn repository(root: &Path) -> (PathBuf, PathBuf) {
     let wal = root.join("wal");
     let backups = root.join("backups");
-    let seg = header(MIB);
+    // Whole segments: a file of another size is damaged, as PostgreSQL sees it.
+    let mut seg = header(MIB);
+    seg.resize(MIB as usize, 0);
     for n in [3, 4, 5, 7] {
         write(&wal.join(format!("0000000100000000000000{n:02X}")), &seg);
     }
@@ -303,4 +305,36 @@ fn segment_size_from_pg_control_when_the_archive_is_empty() {
         c.warnings
     );
     assert_eq!(c.backups.len(), 2, "the manifests give the stop positions");
+}
+
+#[test]
+fn a_segment_of_the_wrong_size_is_damaged_and_compressed_history_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (backups, wal) = repository(tmp.path());
+    // Truncated after an XLOG SWITCH by a careless copy: PostgreSQL refuses it.
+    write(&wal.join("000000010000000000000005"), &header(MIB));
+    write(
+        &wal.join("00000003.history.gz"),
+        &gzip(b"1\t0/A000000\tx\n2\t0/9000000\ty\n"),
+    );
+    let c = read_catalog("hand", &backups, &wal).unwrap();
+    assert!(!c
+        .segments
+        .iter()
+        .any(|s| s.segment.number == 5
+            && s.segment.timeline == crate::domain::timeline::TimelineId(1)));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("000000010000000000000005") && w.contains("wrong size")),
+        "{:?}",
+        c.warnings
+    );
+    let h3 = c
+        .history(crate::domain::timeline::TimelineId(3))
+        .expect("the gzip history file is read");
+    assert_eq!(
+        h3.fork_point().unwrap().switch_point.to_string(),
+        "0/9000000"
+    );
 }

@@ -21,7 +21,7 @@ impl WriteConfig {
             "restore_command = {}",
             quote_setting("restore_command", &r.inputs.restore_command)?
         ));
-        lines.extend(r.inputs.target.settings_lines()?);
+        lines.extend(r.inputs.target.settings_lines(r.inputs.timeline)?);
         lines.push("recovery_target_action = 'pause'".into());
         // Pausing needs hot standby; without it `pause` acts as shutdown.
         lines.push("hot_standby = on".into());

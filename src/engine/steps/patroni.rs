@@ -537,6 +537,8 @@ mod tests {
                 new_host: false,
                 chain: vec![],
                 wal_version: None,
+                timeline: None,
+                prediction: None,
                 backup_check: Default::default(),
                 replay_stall_secs: 60,
             },

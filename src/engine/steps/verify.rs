@@ -3,7 +3,9 @@
 
 use super::snapshot::{row_counts, ROW_COUNTS_SQL};
 use super::Recovery;
+use crate::domain::prediction::{Prediction, Reached};
 use crate::domain::target::RecoveryTarget;
+use crate::engine::ports::ReplayStatus;
 use crate::engine::step::{fail, Step, StepCtx, StepFuture};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -66,6 +68,43 @@ impl Verify {
     }
 }
 
+/// The reached position against the planner's prediction: a mismatch fails the step,
+/// since a recovery that stopped elsewhere is not the one that was planned.
+fn prediction_item(prediction: Option<&Prediction>, status: &ReplayStatus) -> CheckItem {
+    let Some(p) = prediction else {
+        return CheckItem {
+            item: "reached the predicted stop".into(),
+            ok: true,
+            required: false,
+            detail: format!(
+                "not predicted (WAL not indexed); replay at {}",
+                status
+                    .replay_lsn
+                    .map_or("an unknown position".into(), |l| l.to_string())
+            ),
+        };
+    };
+    let mismatches = p.check(&Reached {
+        replay_lsn: status.replay_lsn,
+        last_replay_time: status.last_replay_time,
+    });
+    CheckItem {
+        item: "reached the predicted stop".into(),
+        ok: mismatches.is_empty(),
+        required: true,
+        detail: if mismatches.is_empty() {
+            format!(
+                "timeline {}, replay at {}, last transaction end {}",
+                p.timeline,
+                status.replay_lsn.map_or("?".into(), |l| l.to_string()),
+                p.last_kept.map_or("none".into(), |m| m.to_string())
+            )
+        } else {
+            mismatches.join("; ")
+        },
+    }
+}
+
 fn truthy(v: Option<&str>) -> bool {
     matches!(v, Some("t" | "true" | "on" | "1"))
 }
@@ -86,6 +125,13 @@ impl Step for Verify {
         }];
         if r.inputs.target.time().is_some() {
             d.push("SQL select pg_last_xact_replay_timestamp()  (not after the target)".into());
+        }
+        match &r.inputs.prediction {
+            Some(p) => d.push(format!(
+                "SQL select pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp()  (must match the prediction: {})",
+                p.describe()
+            )),
+            None => d.push("no prediction to compare the replay position with (WAL not indexed)".into()),
         }
         for c in &r.inputs.checks {
             d.push(format!(
@@ -147,6 +193,7 @@ impl Step for Verify {
                     detail,
                 });
             }
+            items.push(prediction_item(r.inputs.prediction.as_ref(), &status));
             for c in &r.inputs.checks {
                 let (ok, detail) = match sql.scalar(&dsn, &c.sql).await {
                     Ok(v) => (
@@ -225,7 +272,46 @@ impl Step for Verify {
 
 #[cfg(test)]
 mod tests {
-    use super::CheckItem;
+    use super::*;
+    use crate::domain::lsn::Lsn;
+    use crate::domain::prediction::{Stop, TxMark};
+    use crate::domain::timeline::TimelineId;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_replay_that_stopped_elsewhere_fails_the_check() {
+        let kept = TxMark {
+            xid: 740,
+            lsn: Lsn(0x300_0100),
+            end: Lsn(0x300_0130),
+            at: chrono::Utc.timestamp_opt(1_700_000_000, 5000).unwrap(),
+        };
+        let p = Prediction {
+            timeline: TimelineId(1),
+            stop: Stop::AfterTx { record: kept },
+            last_kept: Some(kept),
+            or_kept: None,
+            replay_min: kept.end,
+            replay_max: kept.end,
+        };
+        let at = |lsn: u64, t| ReplayStatus {
+            in_recovery: true,
+            replay_lsn: Some(Lsn(lsn)),
+            last_replay_time: Some(t),
+            pause_state: Some("paused".into()),
+        };
+        assert!(prediction_item(Some(&p), &at(0x300_0130, kept.at)).ok);
+        // Timeline 2's xid 740 of the same number, later and elsewhere.
+        let other = chrono::Utc.timestamp_opt(1_700_000_100, 0).unwrap();
+        let item = prediction_item(Some(&p), &at(0x500_0000, other));
+        assert!(!item.ok && item.required, "{item:?}");
+        assert!(
+            item.detail.contains("replay reached 0/5000000"),
+            "{}",
+            item.detail
+        );
+        assert!(!prediction_item(None, &at(1, other)).required);
+    }
 
     #[test]
     fn checklist_lines_read_back() {
