@@ -752,18 +752,34 @@ fn choose_backup(
                     .map(|b| b.start_lsn)
                     .min()
                     .unwrap_or(b.start_lsn);
-                if !options.force_unknown_xid
-                    && crate::wal::path::covers(index, &path, earliest, latest.end_lsn)
-                    && span.complete()
-                {
-                    let reason = format!(
-                        "the WAL index read all WAL on timeline {timeline}'s path from {earliest} to {} and xid {xid} never commits or aborts there",
-                        latest.end_lsn
-                    );
-                    let alternatives = vec![
+                // Every backup's WAL up to the archive's end, or up to a hole: the xid is
+                // either nowhere or in the hole, and no backup's replay reaches it there
+                // (one before the hole stops at it; one after it starts past the xid).
+                let hole = windows.iter().find_map(|w| match &w.ends_because {
+                    WindowEnd::Gap { missing_segment } => Some(missing_segment.clone()),
+                    WindowEnd::EndOfArchive { .. } => None,
+                });
+                let complete = crate::wal::path::covers(index, &path, earliest, latest.end_lsn)
+                    && span.complete();
+                if !options.force_unknown_xid && (complete || hole.is_some()) {
+                    let reason = match &hole {
+                        Some(seg) if !complete => format!(
+                            "the WAL index read the WAL on timeline {timeline}'s path from {earliest} except what is missing from segment {seg} on, and xid {xid} never commits or aborts in it: if it does at all, it is in the missing WAL, which replay cannot cross"
+                        ),
+                        _ => format!(
+                            "the WAL index read all WAL on timeline {timeline}'s path from {earliest} to {} and xid {xid} never commits or aborts there",
+                            latest.end_lsn
+                        ),
+                    };
+                    let mut alternatives = vec![
                         "--force-unknown-xid (plan it anyway: replay runs to the end of the WAL and fails if the xid is not there)".to_string(),
                         "another --timeline".to_string(),
                     ];
+                    if let Some(seg) = &hole {
+                        alternatives.push(format!(
+                            "put segment {seg} back in the archive and plan again"
+                        ));
+                    }
                     return Err(refused(
                         format!(
                             "{target} is not recoverable: {reason}; {}",
@@ -772,6 +788,7 @@ fn choose_backup(
                         RefusalDetail {
                             reason,
                             timeline: Some(timeline),
+                            missing_segment: hole,
                             alternatives,
                             ..RefusalDetail::default()
                         },
