@@ -93,6 +93,22 @@ fn check_sees_what_would_break_a_recovery_before_the_incident() {
     let restore = probe(&report, "restore_command");
     assert_eq!(restore[0].0, "critical", "{restore:?}");
     assert!(restore[0].1.contains("run as postgres"), "{restore:?}");
+    // And a plan that needs it is refused before anything runs (issue 9: such a segment is
+    // damaged for PostgreSQL, though root can read it).
+    let plan = Command::new(BIN)
+        .env("PITR_CONSOLE_STATE_DIR", &state)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["plan", "--server", "lab", "--latest"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&plan.stderr);
+    assert_eq!(plan.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("postgres cannot read") && said.contains(names.last().unwrap()),
+        "{said}"
+    );
     let pg = nix::unistd::User::from_name(&rec.server_user)
         .unwrap()
         .unwrap();
