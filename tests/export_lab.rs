@@ -105,7 +105,11 @@ fn the_deleted_rows_come_out_of_a_side_restore_into_a_file() {
     assert!(o.stderr.contains("invalid name syntax"), "{}", o.stderr);
     let o = run(&["export", &journal, "--table", "no_such_table"]);
     o.expect(2);
-    assert!(o.stderr.contains("no table `no_such_table`"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("no table `no_such_table`"),
+        "{}",
+        o.stderr
+    );
     let o = run(&["export", &journal, "--table", "orders", "--where", "id < 5"]);
     o.expect(2);
     assert!(o.stderr.contains("--format csv"), "{}", o.stderr);
