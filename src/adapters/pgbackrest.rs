@@ -172,6 +172,13 @@ impl PgBackRest {
             ToolRestore {
                 tool: "pgbackrest".into(),
                 commands: vec![command],
+                // Every file of every backup against its checksum, and the archive's WAL
+                // (pgBackRest 2.45 verifies the whole stanza; `--set` came later).
+                verify: vec![self.tool.command("pgbackrest", &{
+                    let mut v = self.global();
+                    v.push("verify".into());
+                    v
+                })],
             },
             rc.join(" "),
         )

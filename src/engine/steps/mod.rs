@@ -175,7 +175,8 @@ impl Recovery {
 
     /// The start of the server in `dir` by its service. A pg_ctl start (production's own,
     /// or any side directory) runs with `-p`, `-k`, production's `config_file` when it lives
-    /// outside the data directory (a side copy gets its own `data_directory`), and `extra`.
+    /// outside the data directory (a side copy gets its own `data_directory`), and `extra`;
+    /// pg_ctl waits `wait_secs` for the server to accept connections.
     pub fn start_cmd(
         &self,
         dir: &Path,
@@ -183,8 +184,9 @@ impl Recovery {
         socket: Option<&Path>,
         log: &Path,
         extra: &str,
+        wait_secs: u64,
     ) -> CommandSpec {
-        let wait = Duration::from_secs(PG_CTL_WAIT_SECS + 60);
+        let wait = Duration::from_secs(wait_secs + 60);
         match self.service_for(dir) {
             // The cluster's own port, socket, config and log; no extra options, so that
             // pg_ctlcluster still hands the start to systemd where systemd runs.
@@ -227,7 +229,7 @@ impl Recovery {
                 &dir.display().to_string(),
                 "-w",
                 "-t",
-                &PG_CTL_WAIT_SECS.to_string(),
+                &wait_secs.to_string(),
             ])
             .args(["-l", &log.display().to_string(), "-o", &opts])
             .timeout(wait)
@@ -245,6 +247,10 @@ impl Recovery {
     /// start forces its log into the console's file (`-l`, `logging_collector=off`), so that
     /// a FATAL line, a stall's last lines or a refused setting are read where they are
     /// written even when production's configuration sends them to `log_directory`.
+    ///
+    /// pg_ctl waits no longer than a stall: a server that does not accept connections by
+    /// then (replay before a consistent state, waiting on a slow archive) is followed, and
+    /// reported, by the replay step rather than waited on in silence.
     pub fn start_recovered_cmd(&self) -> CommandSpec {
         self.start_cmd(
             self.data_dir(),
@@ -252,7 +258,12 @@ impl Recovery {
             self.recovered_socket_dir().as_deref(),
             &self.log_file(),
             "-c logging_collector=off",
+            self.start_wait_secs(),
         )
+    }
+
+    pub fn start_wait_secs(&self) -> u64 {
+        self.inputs.replay_stall_secs.clamp(5, PG_CTL_WAIT_SECS)
     }
 
     /// Where the recovered instance's start logs.

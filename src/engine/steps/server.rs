@@ -37,7 +37,14 @@ impl StopServer {
                 .args(["-l", &log.display().to_string()])
                 .timeout(std::time::Duration::from_secs(super::PG_CTL_WAIT_SECS + 60));
         }
-        r.start_cmd(r.pgdata(), s.port, s.socket_dir.as_deref(), &log, "")
+        r.start_cmd(
+            r.pgdata(),
+            s.port,
+            s.socket_dir.as_deref(),
+            &log,
+            "",
+            super::PG_CTL_WAIT_SECS,
+        )
     }
 }
 
@@ -68,6 +75,7 @@ impl Step for StopServer {
             s.socket_dir.as_deref(),
             &self.original_log(),
             "",
+            super::PG_CTL_WAIT_SECS,
         );
         if matches!(s.service, Service::PgCtl) {
             vec![
@@ -167,6 +175,15 @@ impl Step for StartRecovered {
             }
             let log = r.recovered_log();
             let res = ctx.exec(&r.start_recovered_cmd()).await?;
+            if !res.success() && is_running(ctx, r, r.data_dir()).await? {
+                ctx.note(format!(
+                    "pg_ctl stopped waiting after {} s: the server runs but does not accept connections yet (replay before a consistent state); the replay step follows it. Last lines of {}:\n{}",
+                    r.start_wait_secs(),
+                    log.display(),
+                    super::log_tail(ctx, &log, 4)
+                ))?;
+                return Ok(());
+            }
             if !res.success() {
                 // pg_ctl's own words first: a start that never reached the server's log
                 // (a directory it may not write, a port in use) is explained there.
