@@ -17,6 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
 /// `pitr-console --config CONFIG recover --server db1 --name before_delete --yes`, with
 /// the test's own state directory: (exit code, stdout and stderr).
 fn recover(p: &Primary, config: &Path) -> (i32, String) {
+    std::fs::create_dir_all(p.dir.join("journal")).unwrap();
     let out = Command::new(BIN)
         .arg("--config")
         .arg(config)
@@ -27,7 +28,9 @@ fn recover(p: &Primary, config: &Path) -> (i32, String) {
             "--name",
             "before_delete",
             "--yes",
+            "--journal",
         ])
+        .arg(p.dir.join("journal").join("run.jsonl"))
         .env("PITR_CONSOLE_STATE_DIR", p.dir.join("state"))
         .stdin(Stdio::null())
         .output()

@@ -551,3 +551,52 @@ fn a_stalled_replay_is_reported_and_roll_back_restarts_production_as_it_ran() {
         Some(RunStatus::RolledBack)
     );
 }
+
+#[test]
+fn a_restored_server_running_as_a_standby_is_not_taken_for_the_recovered_one() {
+    let (guard, rec) = build(57251, false);
+    let original_rows = orders(&rec);
+    // The backup was taken for a replica (`pg_basebackup -R`): it carries standby.signal,
+    // which pg_verifybackup leaves out of its check as pg_basebackup -R writes it.
+    for b in &rec.backups {
+        if b.path.join("PG_VERSION").exists() {
+            std::fs::write(b.path.join("standby.signal"), "").unwrap();
+        }
+    }
+    let j = journal_in(&guard, "journals");
+    let o = cli(
+        &guard,
+        &rec.config_file,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        all.contains("standby.signal exists: the restored server runs as a standby"),
+        "{all}"
+    );
+    assert!(!all.contains("waiting for a decision"), "{all}");
+    let o = cli(
+        &guard,
+        &rec.config_file,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
+    expect(&o, 0);
+    assert_eq!(orders(&rec), original_rows);
+    assert_eq!(psql(&rec, rec.port, "select pg_is_in_recovery()"), "f");
+}

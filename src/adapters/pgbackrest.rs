@@ -13,6 +13,7 @@ use crate::domain::restore_command::shell_quote;
 use crate::domain::segment::{SegmentSize, WalSegment};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::timeline::{TimelineHistory, TimelineId};
+use crate::engine::ports::CommandSpec;
 use crate::engine::steps::tool_restore::ToolRestore;
 use chrono::DateTime;
 use serde_json::Value;
@@ -172,16 +173,29 @@ impl PgBackRest {
             ToolRestore {
                 tool: "pgbackrest".into(),
                 commands: vec![command],
-                // Every file of every backup against its checksum, and the archive's WAL
-                // (pgBackRest 2.45 verifies the whole stanza; `--set` came later).
-                verify: vec![self.tool.command("pgbackrest", &{
-                    let mut v = self.global();
-                    v.push("verify".into());
-                    v
-                })],
+                verify: vec![self.verify(backup)],
             },
             rc.join(" "),
         )
+    }
+}
+
+impl PgBackRest {
+    /// `pgbackrest verify`: every file of every backup against its checksum, and the
+    /// archive's WAL (2.45 verifies the whole stanza; `--set` came in 2.55). It exits 0 even
+    /// when it finds damage and says so only in its report, so the report is printed and
+    /// the backup's own line must read `status: valid`.
+    fn verify(&self, backup: &Backup) -> CommandSpec {
+        let mut line = vec!["pgbackrest".to_string()];
+        line.extend(self.global().iter().map(|w| shell_quote(w)));
+        line.push("--output=text verify".into());
+        let want = shell_quote(&format!("backup: {}, status: valid", backup.id));
+        let script = format!(
+            "out=$({} 2>&1); rc=$?; printf '%s\\n' \"$out\"; [ $rc -eq 0 ] || exit $rc; printf '%s\\n' \"$out\" | grep -qF -- {want} || {{ echo \"pgbackrest verify does not report {}: status valid\"; exit 1; }}",
+            line.join(" "),
+            backup.id
+        );
+        self.tool.command("sh", &["-c".to_string(), script])
     }
 }
 

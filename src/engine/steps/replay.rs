@@ -75,6 +75,13 @@ impl Step for Replay {
             let mut last_error: Option<String>;
             let mut error_line: Option<Instant> = None;
             loop {
+                let standby = r.data_dir().join("standby.signal");
+                if ctx.ports.fs.exists(&standby) {
+                    return fail(format!(
+                        "{} exists: the restored server runs as a standby (following a primary through primary_conninfo or the archive), not as the recovered server; a backup taken with `pg_basebackup -R`, or a cluster manager (Patroni) restarting the member as a replica, puts it there. Nothing is waited on. Roll back to put everything back; to recover from this backup, take the file out of the backup (or pause the cluster manager) and run again",
+                        standby.display()
+                    ));
+                }
                 match ctx.ports.sql.replay_status(&dsn).await {
                     Ok(s) => {
                         last_error = None;
