@@ -300,6 +300,58 @@ fn one_run_per_server_across_journal_dirs_until_it_ends() {
         "the promoted directory is kept: {:?}",
         moved_aside(&rec)
     );
+
+    // The second way back: the first run's safety dump, restored into a new database
+    // beside the live one, checked against its sha256; never over an existing database.
+    let o = cli(
+        &guard,
+        &cfg,
+        &["restore-dump", a.to_str().unwrap(), "--yes"],
+    );
+    expect(&o, 0);
+    let run_a = JournalState::read(&a).unwrap().run_id;
+    let into = format!(
+        "{}_before_{}",
+        rec.database,
+        run_a.to_lowercase().replace('-', "_")
+    );
+    assert!(
+        o.stdout.contains(&format!("into the new database {into}")),
+        "{}",
+        o.stdout
+    );
+    let restored = Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-q", "-h"])
+        .arg(&rec.socket_dir)
+        .args(["-p", &rec.port.to_string(), "-d", &into])
+        .args(["-c", "select count(*) from orders"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&restored.stdout).trim(),
+        original_rows,
+        "the dump holds the data as it was before the run"
+    );
+    assert_eq!(
+        orders(&rec),
+        original_rows,
+        "the live database is untouched"
+    );
+    let o = cli(
+        &guard,
+        &cfg,
+        &["restore-dump", a.to_str().unwrap(), "--yes"],
+    );
+    expect(&o, 5);
+    assert!(
+        o.stderr.contains("never writes over a database"),
+        "{}",
+        o.stderr
+    );
+    let said = JournalState::read(&a).unwrap().records.iter().any(|r| {
+        matches!(&r.body, Body::Note { text, .. } if text.contains("restored into new database"))
+    });
+    assert!(said, "the restore is journaled in the run's journal");
 }
 
 #[test]
@@ -599,4 +651,41 @@ fn a_restored_server_running_as_a_standby_is_not_taken_for_the_recovered_one() {
     expect(&o, 0);
     assert_eq!(orders(&rec), original_rows);
     assert_eq!(psql(&rec, rec.port, "select pg_is_in_recovery()"), "f");
+}
+
+#[test]
+fn a_side_dir_the_server_user_cannot_write_beside_is_refused_in_preflight() {
+    let (guard, rec) = build(57261, false);
+    let locked = guard.path("root-only");
+    std::fs::create_dir_all(&locked).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let side = locked.join("side");
+    let o = cli(
+        &guard,
+        &rec.config_file,
+        &[
+            "--role",
+            "drill",
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--restore-to",
+            side.to_str().unwrap(),
+            "--port",
+            "57262",
+        ],
+    );
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        all.contains(&format!(
+            "{} cannot be written by postgres (EACCES)",
+            locked.display()
+        )),
+        "{all}"
+    );
+    assert!(!side.exists(), "nothing restored");
 }
