@@ -44,7 +44,12 @@ impl Step for Preflight {
             "check free space beside {} for the restore (a tar backup: its manifest's uncompressed sizes)",
             r.data_dir().display()
         ));
-        let parent = r.data_dir().parent().unwrap_or(Path::new("/")).display().to_string();
+        let parent = r
+            .data_dir()
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .display()
+            .to_string();
         d.push(format!(
             "check {} may write {parent} (the restored server's log goes there): {}",
             r.run_as().unwrap_or("the console's user"),
