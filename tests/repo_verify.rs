@@ -185,6 +185,11 @@ fn pgbackrest_refuses_a_damaged_repository_and_names_the_older_backup() {
         "the damaged backup is named: {out}"
     );
     assert!(out.contains("verify"), "pgBackRest's check is named: {out}");
+    assert!(
+        out.contains(&format!("backup: {newer}, status: invalid"))
+            && out.contains("checksum invalid: 1"),
+        "what is wrong, in pgBackRest's words: {out}"
+    );
     assert!(out.contains("Nothing was changed"), "{out}");
     assert!(out.contains(older), "the older backup is offered: {out}");
     untouched(&p, rows);

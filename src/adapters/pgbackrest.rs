@@ -183,15 +183,16 @@ impl PgBackRest {
 impl PgBackRest {
     /// `pgbackrest verify`: every file of every backup against its checksum, and the
     /// archive's WAL (2.45 verifies the whole stanza; `--set` came in 2.55). It exits 0 even
-    /// when it finds damage and says so only in its report, so the report is printed and
-    /// the backup's own line must read `status: valid`.
+    /// when it finds damage and reports a damaged backup only in its info-level log
+    /// (`backup: ID, status: invalid` with the missing and invalid files before it), so that
+    /// log is printed and read.
     fn verify(&self, backup: &Backup) -> CommandSpec {
         let mut line = vec!["pgbackrest".to_string()];
         line.extend(self.global().iter().map(|w| shell_quote(w)));
-        line.push("--output=text verify".into());
-        let want = shell_quote(&format!("backup: {}, status: valid", backup.id));
+        line.push("--log-level-console=info verify".into());
+        let bad = shell_quote(&format!("backup: {}, status: invalid", backup.id));
         let script = format!(
-            "out=$({} 2>&1); rc=$?; printf '%s\\n' \"$out\"; [ $rc -eq 0 ] || exit $rc; printf '%s\\n' \"$out\" | grep -qF -- {want} || {{ echo \"pgbackrest verify does not report {}: status valid\"; exit 1; }}",
+            "out=$({} 2>&1); rc=$?; printf '%s\\n' \"$out\"; [ $rc -eq 0 ] || exit $rc; if printf '%s\\n' \"$out\" | grep -qF -- {bad}; then echo \"pgbackrest verify reports backup {} invalid\"; exit 1; fi",
             line.join(" "),
             backup.id
         );
