@@ -5,7 +5,7 @@ use super::journal::JournalState;
 use super::lock::ServerKey;
 use super::plan::Plan;
 use super::ports::Ports;
-use super::roles::{journal_role_refusal, role_permits};
+use super::roles::{journal_role_refusal, log_refusal, role_permits};
 use super::runner::{EngineError, ResumeAction, RunHandle, RunOptions, Runner};
 use super::state_dir::{self, StateDir};
 use super::step::Step;
@@ -310,9 +310,16 @@ pub fn resume_with(
     let state_dir = open_state_dir()?;
     let key = server_key(&inputs.server, &ports);
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        let logged = log_refusal(
+            &state_dir,
+            journal,
+            &inputs.server.name,
+            &state.target,
+            role,
+            &message,
+        );
         return Err(EngineError::RefusedByRole {
-            journal: journal_resume_refusal(&state, &message, &state_dir, &key)
-                .then(|| journal.to_path_buf()),
+            journal: logged.ok(),
             message,
         });
     }
@@ -333,27 +340,6 @@ pub fn resume_with(
             action,
         },
     )
-}
-
-/// Appends the refusal to the run's journal, under the server's lock so no running process
-/// writes beside it. False when it could not be written (the lock is held, for one).
-fn journal_resume_refusal(
-    state: &JournalState,
-    message: &str,
-    state_dir: &StateDir,
-    key: &ServerKey,
-) -> bool {
-    let Ok(_lock) = super::lock::ServerLock::acquire(state_dir, key, &state.run_id) else {
-        return false;
-    };
-    super::journal::Journal::reopen(state)
-        .and_then(|mut j| {
-            j.write(super::journal::Body::Note {
-                index: None,
-                text: format!("resume {message}"),
-            })
-        })
-        .is_ok()
 }
 
 /// Puts the original back after the run was promoted: the promoted server is stopped and
@@ -389,14 +375,22 @@ pub fn roll_back_promoted(
             })
         }
     }
+    let state_dir = open_state_dir()?;
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        let logged = log_refusal(
+            &state_dir,
+            journal,
+            &inputs.server.name,
+            &state.target,
+            role,
+            &message,
+        );
         return Err(EngineError::RefusedByRole {
+            journal: logged.ok(),
             message,
-            journal: None,
         });
     }
     let plan = build_plan(&inputs, &state.run_id);
-    let state_dir = open_state_dir()?;
     let key = server_key(&inputs.server, &ports);
     let journal_dir = journal
         .parent()

@@ -3,6 +3,7 @@
 //! forwarded as `Msg`s, and the operator's decisions and notes passed back to it.
 
 use crate::adapters::ssh::SshPool;
+use crate::app::msg::RoleRefusal;
 use crate::app::wizard::{PlanReady, StartRun};
 use crate::app::Msg;
 use crate::config::Config;
@@ -65,6 +66,23 @@ pub fn prepare(
             })
         });
         let _ = tx.send(Msg::Prepared { request, result });
+    });
+}
+
+/// Journals a role's refusal to start, as `recover` does, off the loop; answers with
+/// `Msg::RefusalJournaled`.
+pub fn journal_refusal(r: RoleRefusal, tx: &UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = crate::engine::roles::journal_role_refusal(
+            &r.journal_dir,
+            &r.server,
+            &r.target,
+            r.role,
+            &r.reason,
+        )
+        .map_err(|e| e.to_string());
+        let _ = tx.send(Msg::RefusalJournaled(result));
     });
 }
 
