@@ -309,8 +309,19 @@ fn secrets_stay_in_memory_and_journals_cannot_be_forged() {
     assert!(seen_in_argv.is_empty(), "{seen_in_argv:?}");
     assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
     let journal = journal_of(&stdout);
-    let written = [files(&journals), files(&state)].concat();
+    let report = cli(&cfg, &state, &["report", journal.to_str().unwrap()]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(!report.stdout.contains(SECRET));
+    // Journals, reports, state, and the restored side instance (its settings and log).
+    let written = [files(&journals), files(&state), files(&side)].concat();
     assert!(written.len() >= 3, "{written:?}");
+    assert!(
+        written.iter().any(|f| f.ends_with("postgresql.auto.conf"))
+            && written
+                .iter()
+                .any(|f| f.to_string_lossy().ends_with("-report.md")),
+        "{written:?}"
+    );
     for f in &written {
         let bytes = std::fs::read(f).unwrap();
         assert!(
@@ -952,4 +963,132 @@ fn links_planted_in_a_backup_are_refused_and_nothing_is_written_through_them() {
             && all.contains("backup_manifest lists no file of tablespace 16999"),
         "{all}"
     );
+}
+
+/// The story of `ps` on a production host: a recovery in place of a server that wants a
+/// password (scram, no trust left) takes its safety dump with pg_dump and pg_dumpall, and
+/// no command line on the machine holds the password while the run goes; no file the
+/// console writes holds it either. The run's `[[app]]` commands come from the
+/// configuration on resume: a changed one is refused by name, never run from the journal.
+#[test]
+fn a_password_never_shows_in_ps_and_app_commands_come_from_the_configuration() {
+    const SECRET: &str = "Hunter2inPlacePW";
+    let (guard, rec) = build(57370, false);
+    let state = state_dir(guard.parent.path());
+    psql(
+        &rec,
+        57370,
+        &format!("alter role {} password '{SECRET}'", rec.superuser),
+    );
+    let hba = rec.pgdata.join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(&hba, text.replace("trust", "scram-sha-256")).unwrap();
+    let reload = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(rec.bin_dir.join("pg_ctl"))
+        .arg("reload")
+        .arg("-D")
+        .arg(&rec.pgdata)
+        .output()
+        .unwrap();
+    assert!(reload.status.success());
+    let journals = guard.path("journals");
+    let started = guard.path("app-started");
+    let app = |start: &Path| {
+        format!(
+            "\n[[app]]\nname = \"api\"\nstop = \"true\"\nstart = \"touch {}\"\n",
+            start.display()
+        )
+    };
+    let cfg = config_edited(&guard, &rec, "secret-in-place.toml", |t| {
+        let t = t.replacen("dsn = \"", &format!("dsn = \"password={SECRET} "), 1);
+        with_journal_dir(&t, &journals) + &app(&started)
+    });
+
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args([
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+        ])
+        .env("PITR_CONSOLE_STATE_DIR", &state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut seen, mut samples) = (Vec::new(), 0);
+    while child.try_wait().unwrap().is_none() {
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+                let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                if c.contains(SECRET) {
+                    seen.push(c);
+                }
+            }
+        }
+        samples += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("{stdout}\n{stderr}\n{samples} samples of /proc/*/cmdline");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(samples > 10 && seen.is_empty(), "{seen:?}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    // The dumps were taken: the password reached pg_dump and pg_dumpall another way.
+    let dumps = files(&journals.join("dumps"));
+    assert!(
+        dumps.iter().any(|d| d.to_string_lossy().ends_with(".dump"))
+            && dumps
+                .iter()
+                .any(|d| d.to_string_lossy().ends_with("globals.sql")),
+        "{dumps:?}"
+    );
+    let written = [
+        files(&journals),
+        files(&state),
+        vec![rec.pgdata.join("postgresql.auto.conf")],
+    ]
+    .concat();
+    for f in &written {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "{} holds the password",
+            f.display()
+        );
+    }
+
+    // The run resumed under a configuration whose app start command differs: refused,
+    // the input named, the command not run.
+    let journal = journal_of(&stdout);
+    let elsewhere = guard.path("app-forged");
+    let changed = config_edited(&guard, &rec, "secret-changed.toml", |t| {
+        let t = t.replacen("dsn = \"", &format!("dsn = \"password={SECRET} "), 1);
+        with_journal_dir(&t, &journals) + &app(&elsewhere)
+    });
+    let j = journal.to_str().unwrap();
+    let o = cli(
+        &changed,
+        &state,
+        &["resume", j, "--action", "promote", "--yes"],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("`apps[0].start` differs"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains(&*started.to_string_lossy()),
+        "{}",
+        o.stderr
+    );
+    assert!(!elsewhere.exists() && !started.exists());
+    let o = cli(&cfg, &state, &["resume", j, "--action", "promote", "--yes"]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(started.exists() && !elsewhere.exists());
 }
