@@ -182,6 +182,19 @@ fn shell_metacharacters_in_paths_are_refused_before_anything_runs() {
         stderr.contains("[[server]] `lab`: key `pgdata`") && stderr.contains("not allowed"),
         "{stderr}"
     );
+    let bin_dir = format!("bin_dir = \"{}\"", rec.bin_dir.display());
+    assert!(text.contains(&bin_dir), "{text}");
+    std::fs::write(
+        &bad,
+        text.replace(&bin_dir, "bin_dir = \"/usr/lib/`id>PWN`\""),
+    )
+    .unwrap();
+    let (code, stderr) = run(&bad, &["plan", "--server", "lab", "--latest"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("[[server]] `lab`: key `bin_dir`") && stderr.contains("not allowed"),
+        "{stderr}"
+    );
     for dir in [
         cwd.as_path(),
         Path::new("/"),
