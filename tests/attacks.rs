@@ -982,7 +982,8 @@ fn links_planted_in_a_backup_are_refused_and_nothing_is_written_through_them() {
 /// password (scram, no trust left) takes its safety dump with pg_dump and pg_dumpall, and
 /// no command line on the machine holds the password while the run goes; no file the
 /// console writes holds it either. The run's `[[app]]` commands come from the
-/// configuration on resume: a changed one is refused by name, never run from the journal.
+/// configuration on resume and on roll back after promotion: a changed one is refused by
+/// name, never run from the journal.
 #[test]
 fn a_password_never_shows_in_ps_and_app_commands_come_from_the_configuration() {
     const SECRET: &str = "Hunter2inPlacePW";
@@ -1104,4 +1105,18 @@ fn a_password_never_shows_in_ps_and_app_commands_come_from_the_configuration() {
     let o = cli(&cfg, &state, &["resume", j, "--action", "promote", "--yes"]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     assert!(started.exists() && !elsewhere.exists());
+
+    // Rolling the promoted run back rebuilds its commands from the configuration too.
+    let o = cli(&changed, &state, &["rollback", j, "--yes"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("`apps[0].start` differs"), "{}", o.stderr);
+    assert!(!elsewhere.exists());
+    let o = cli(&cfg, &state, &["rollback", j, "--yes"]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("Rolled back after promotion"),
+        "{}",
+        o.stdout
+    );
+    assert!(!elsewhere.exists());
 }

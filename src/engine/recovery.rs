@@ -345,19 +345,18 @@ pub fn resume_with(
 /// Puts the original back after the run was promoted: the promoted server is stopped and
 /// its directory kept aside (it holds every write made since the promotion), the original
 /// data directory moved back and started as it ran. The journal's undo steps, in reverse.
+/// `trusted`: the inputs rebuilt from the configuration (`planning::resume_check`), run
+/// instead of the journal's own copy, as `resume_with` does.
 pub fn roll_back_promoted(
     journal: &Path,
+    trusted: RecoveryInputs,
     ports: Ports,
     confirmation: Option<String>,
     role: Role,
 ) -> Result<(Runner, RunHandle), EngineError> {
     let mut state = JournalState::read(journal)?;
-    let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
-        EngineError::Inputs(format!(
-            "journal {} holds no readable recovery inputs: {e}",
-            journal.display()
-        ))
-    })?;
+    state.require_intact()?;
+    let inputs = trusted;
     match &state.ended {
         Some(super::event::RunStatus::Promoted) => state.ended = None,
         None if state.rolling_back => {}
