@@ -1,9 +1,11 @@
 //! The command line: the TUI by default, and the headless subcommands of DESIGN.md.
 
 mod catalog;
+mod check;
 mod context;
 mod drill;
 mod exit;
+mod export;
 mod journal;
 mod lab;
 mod plan;
@@ -83,8 +85,20 @@ pub enum Command {
     /// Pull rows back from a side restore into production, in one transaction (`--undo`
     /// takes them out again).
     Repair(repair::RepairArgs),
+    /// Pull a table, or some of its rows, out of a side restore into a file beside its
+    /// journal (pg_dump custom format, or CSV with --where); production is not touched.
+    Export(export::ExportArgs),
     /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
     Train(train::TrainArgs),
+    /// Could each server be recovered right now? Archiver, newest backup, WAL continuity,
+    /// the restore command as the server user, free space. Exit 0 ok, 1 warning, 2 critical.
+    Check {
+        /// Only this server (default: every configured server).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -99,7 +113,7 @@ pub fn main() -> i32 {
     }
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(f) if f.json => {
             println!("{}", f.to_json());
             f.code
@@ -111,8 +125,8 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
+fn run(cli: Cli) -> Result<i32, Failure> {
+    let done = match cli.command {
         None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
         Some(Command::Lab(cmd)) => {
             if !matches!(cmd, lab::LabCommand::Status { .. }) {
@@ -183,9 +197,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .map(|c| c.config);
             repair::run(role, config.as_ref(), args)
         }
+        Some(Command::Export(args)) => {
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            export::run(config.as_ref(), args)
+        }
         Some(Command::Train(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             train::run(&ctx, args)
         }
-    }
+        Some(Command::Check { server, json }) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            return check::run(&ctx, server.as_deref(), json);
+        }
+    };
+    done.map(|()| 0)
 }
