@@ -681,3 +681,102 @@ fn the_binary_recovers_a_configured_remote_server_beside_production() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Every process command line on this machine that holds `secret`, sampled until `stop`;
+/// and how many samples were taken.
+fn watch_command_lines(
+    secret: &'static str,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(Vec<String>, usize)> {
+    std::thread::spawn(move || {
+        let (mut seen, mut samples) = (Vec::new(), 0);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+                    let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                    if c.contains(secret) {
+                        seen.push(c);
+                    }
+                }
+            }
+            samples += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        (seen, samples)
+    })
+}
+
+/// A server that wants a password (scram, no trust left) dumped over SSH as its OS user,
+/// as the safety dump does: the password reaches pg_dump through its environment, read
+/// from standard input by the remote shell, and no command line on the host (ssh, sshd,
+/// sudo, the shell, pg_dump) holds it while the dump runs. Ports 58200-58201.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_over_ssh_never_enters_a_command_line() {
+    use pitr_console::engine::ports::{CommandRunner, CommandSpec};
+    if !have_sshd() {
+        return;
+    }
+    const SECRET: &str = "Hunter2overSSHpw";
+    let mut sshd = Sshd::new("secret", 58200);
+    sshd.start();
+    let lab = Lab::up("secret", 58201);
+    let r = &lab.record;
+    lab.psql(&format!("alter role {} password '{SECRET}'", r.superuser));
+    let hba = r.pgdata.join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    assert!(text.contains("trust"), "{text}");
+    std::fs::write(&hba, text.replace("trust", "scram-sha-256")).unwrap();
+    sh(&format!(
+        "runuser -u postgres -- {}/pg_ctl reload -D {}",
+        r.bin_dir.display(),
+        r.pgdata.display()
+    ));
+    let dumps = r.dir.join("secret-dumps");
+    sh(&format!(
+        "mkdir -m 700 {0} && chown postgres: {0}",
+        dumps.display()
+    ));
+    let dsn = format!(
+        "host={} port={} user={} dbname={}",
+        r.socket_dir.display(),
+        r.port,
+        r.superuser,
+        r.database
+    );
+    let dump = |file: &str| {
+        CommandSpec::new(r.bin_dir.join("pg_dump").display().to_string())
+            .args(["-Fc", "-d", &dsn])
+            .run_as(Some("postgres"))
+            .timeout(Duration::from_secs(60))
+            .stdout_to(&dumps.join(file))
+    };
+    let remote = pitr_console::adapters::ssh::RemoteCommands::new(sshd.target(), SshPool::new());
+    let quiet = |_: &str| {};
+
+    // Without the password the server now refuses: the dump below needs it.
+    let refused = remote.run(&dump("none.dump"), &quiet).await.unwrap();
+    assert!(!refused.success(), "{}", refused.output);
+    assert!(refused.output.contains("password"), "{}", refused.output);
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = watch_command_lines(SECRET, stop.clone());
+    let slow = CommandSpec::new("sh")
+        .args(["-c", "sleep 1; test -n \"$PGPASSWORD\""])
+        .run_as(Some("postgres"))
+        .secret_env("PGPASSWORD", SECRET);
+    let waited = remote.run(&slow, &quiet).await.unwrap();
+    let dumped = remote
+        .run(&dump("with.dump").secret_env("PGPASSWORD", SECRET), &quiet)
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (seen, samples) = watcher.join().unwrap();
+    assert!(waited.success(), "{}", waited.output);
+    assert!(dumped.success(), "{}", dumped.output);
+    eprintln!("{samples} samples of /proc/*/cmdline during the remote commands");
+    assert!(samples > 20, "{samples}");
+    assert!(seen.is_empty(), "{seen:?}");
+    let bytes = std::fs::read(dumps.join("with.dump")).unwrap();
+    assert!(bytes.starts_with(b"PGDMP"));
+    assert!(!String::from_utf8_lossy(&bytes).contains(SECRET));
+}

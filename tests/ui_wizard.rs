@@ -606,7 +606,16 @@ fn a_trainee_sees_plans_but_never_starts_one() {
     let mut app = wizard_app(Role::Trainee, 80, 24);
     open_plan(&mut app);
     assert!(app.wizard.as_ref().unwrap().ready().is_some());
-    assert!(key(&mut app, KeyCode::Char('r')).is_empty());
+    // The refusal is journaled, as the CLI's is: the only command the key gives.
+    let cmds = key(&mut app, KeyCode::Char('r'));
+    match cmds.as_slice() {
+        [Cmd::JournalRefusal(r)] => {
+            assert_eq!((r.server.as_str(), r.role), ("db1", Role::Trainee));
+            assert_eq!(r.journal_dir, PathBuf::from(JOURNAL_DIR));
+            assert!(r.reason.contains("refused by role trainee"), "{r:?}");
+        }
+        other => panic!("{other:?}"),
+    }
     let w = app.wizard.as_ref().unwrap();
     assert!(w.modal.is_none());
     assert!(
@@ -617,6 +626,18 @@ fn a_trainee_sees_plans_but_never_starts_one() {
         "{:?}",
         w.notice
     );
+    update(
+        &mut app,
+        Msg::RefusalJournaled(Ok(PathBuf::from("/j/db1-refused.jsonl"))),
+    );
+    assert!(app
+        .wizard
+        .as_ref()
+        .unwrap()
+        .notice
+        .as_deref()
+        .unwrap()
+        .ends_with("; the refusal is journaled in /j/db1-refused.jsonl"));
     // Even typing the name blindly starts nothing.
     for c in "db1".chars() {
         assert!(start_cmd(&key(&mut app, KeyCode::Char(c))).is_none());

@@ -2,6 +2,7 @@
 //! (copy_file_range, falling back to 1 MiB buffers), tar extraction, ownership for the
 //! server's OS user.
 
+use super::backup_links::LinkRules;
 use crate::engine::ports::{ByteProgress, Fs, PortError};
 use nix::unistd::{Gid, Uid, User};
 use sha2::{Digest, Sha256};
@@ -91,8 +92,15 @@ fn buffered(mut src: &File, mut dst: &File, want: usize) -> io::Result<usize> {
     Ok(n)
 }
 
+/// The top of a tree copy: where the backup is, where it goes, what its links may be.
+struct CopyRoot<'a> {
+    from: &'a Path,
+    to: &'a Path,
+    links: LinkRules,
+}
+
 fn copy_dir(
-    root: &Path,
+    root: &CopyRoot<'_>,
     from: &Path,
     to: &Path,
     ids: Option<(Uid, Gid)>,
@@ -113,8 +121,9 @@ fn copy_dir(
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         let m = fs::symlink_metadata(&src).map_err(|e| PortError::io(src.display(), e))?;
         if m.file_type().is_symlink() {
-            expected_link(src.strip_prefix(root).unwrap_or(&src), &src)?;
             let target = fs::read_link(&src).map_err(|e| PortError::io(src.display(), e))?;
+            let rel = src.strip_prefix(root.from).unwrap_or(&src);
+            root.links.check(rel, &target, root.to, root.from)?;
             symlink(&target, &dst).map_err(|e| PortError::io(dst.display(), e))?;
             give(&dst, ids)?;
         } else if m.is_dir() {
@@ -127,32 +136,6 @@ fn copy_dir(
         }
     }
     Ok(())
-}
-
-/// A backup may hold a symbolic link only where PostgreSQL puts one: a tablespace
-/// (`pg_tblspc/<oid>`) or a relocated `pg_wal`. Anywhere else it would make the console (as
-/// root) or the server write outside the data directory.
-fn expected_link(rel: &Path, whence: &Path) -> Result<(), PortError> {
-    let parts: Vec<_> = rel.components().map(|c| c.as_os_str()).collect();
-    let ok = match parts.as_slice() {
-        [one] => *one == "pg_wal",
-        [dir, oid] => {
-            *dir == "pg_tblspc"
-                && oid
-                    .to_str()
-                    .is_some_and(|o| o.bytes().all(|b| b.is_ascii_digit()))
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(PortError(format!(
-            "{} in {} is a symbolic link; a backup may hold links only at pg_tblspc/<oid> and pg_wal, so it was not restored: check who wrote this backup, or choose another",
-            rel.display(),
-            whence.display()
-        )))
-    }
 }
 
 /// While alive, this thread's file-system identity is the server's user: files are created
@@ -331,7 +314,12 @@ impl Fs for LocalFs {
     ) -> Result<u64, PortError> {
         let ids = owner_ids(owner)?;
         let mut done = 0;
-        copy_dir(from, from, to, ids, &mut done, progress)?;
+        let root = CopyRoot {
+            from,
+            to,
+            links: LinkRules::of_backup(from),
+        };
+        copy_dir(&root, from, to, ids, &mut done, progress)?;
         Ok(done)
     }
 
@@ -343,6 +331,16 @@ impl Fs for LocalFs {
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
         let ids = owner_ids(owner)?;
+        // A link at the destination (a `pg_wal` link from base.tar before pg_wal.tar) would
+        // take every entry, written as root, wherever it points.
+        if fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(PortError(format!(
+                "{} is a symbolic link: {} is extracted only into a real directory, never through a link; check who wrote this backup, or choose another",
+                to.display(),
+                archive.display()
+            )));
+        }
+        let links = LinkRules::of_backup(archive.parent().unwrap_or(Path::new("/")));
         if !to.exists() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -376,7 +374,12 @@ impl Fs for LocalFs {
                 .into_owned();
             let kind = entry.header().entry_type();
             if kind.is_symlink() {
-                expected_link(&rel, archive)?;
+                let target = entry
+                    .link_name()
+                    .map_err(|e| PortError::io(archive.display(), e))?
+                    .unwrap_or_default()
+                    .into_owned();
+                links.check(&rel, &target, to, archive)?;
             } else if !(kind.is_file() || kind.is_dir()) {
                 return Err(PortError(format!(
                     "{} in {} is a {kind:?} entry: a base backup holds only files, directories and the tablespace and pg_wal links; refusing to restore it",
@@ -502,7 +505,9 @@ mod tests {
         fs::create_dir_all(src.join("sub")).unwrap();
         fs::write(src.join("sub/a"), vec![7u8; 3 << 20]).unwrap();
         fs::set_permissions(src.join("sub/a"), fs::Permissions::from_mode(0o600)).unwrap();
-        symlink("sub", src.join("pg_wal")).unwrap();
+        let wal = d.path().join("wal");
+        fs::create_dir(&wal).unwrap();
+        symlink(&wal, src.join("pg_wal")).unwrap();
         let done = std::sync::atomic::AtomicU64::new(0);
         let n = LocalFs
             .copy_tree(&src, &d.path().join("dst"), None, &|b| {
@@ -513,10 +518,7 @@ mod tests {
         assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), 3 << 20);
         let m = fs::metadata(d.path().join("dst/sub/a")).unwrap();
         assert_eq!(m.permissions().mode() & 0o777, 0o600);
-        assert_eq!(
-            fs::read_link(d.path().join("dst/pg_wal")).unwrap(),
-            Path::new("sub")
-        );
+        assert_eq!(fs::read_link(d.path().join("dst/pg_wal")).unwrap(), wal);
     }
 
     #[test]
@@ -579,5 +581,42 @@ mod tests {
         let n = LocalFs.extract_tar(&arch, &out, None, &|_| {}).unwrap();
         assert_eq!(n, 5);
         assert_eq!(fs::read(out.join("global/pg_control")).unwrap(), b"hello");
+    }
+
+    /// base.tar links pg_wal to a root-owned directory; pg_wal.tar must not land there.
+    #[test]
+    fn a_tar_is_never_extracted_through_a_link() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, "pg_wal", &victim).unwrap();
+        fs::write(d.path().join("base.tar"), b.into_inner().unwrap()).unwrap();
+        let mut w = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(5);
+        h.set_mode(0o600);
+        h.set_cksum();
+        w.append_data(&mut h, "000000010000000000000001", &b"hello"[..])
+            .unwrap();
+        fs::write(d.path().join("pg_wal.tar"), w.into_inner().unwrap()).unwrap();
+        let out = d.path().join("out");
+        LocalFs
+            .extract_tar(&d.path().join("base.tar"), &out, None, &|_| {})
+            .unwrap();
+        let e = LocalFs
+            .extract_tar(
+                &d.path().join("pg_wal.tar"),
+                &out.join("pg_wal"),
+                None,
+                &|_| {},
+            )
+            .unwrap_err();
+        assert!(e.0.contains("never through a link"), "{e}");
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0);
     }
 }

@@ -1,6 +1,7 @@
 //! Implementations of the engine's ports against the real world: processes, PostgreSQL,
 //! repositories.
 
+pub mod backup_links;
 pub mod barman;
 pub mod barman_cloud;
 pub mod catalog;

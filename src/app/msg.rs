@@ -51,6 +51,8 @@ pub enum Msg {
     /// The run's journal, read again.
     JournalRead(Result<Vec<Record>, String>),
     NoteWritten(Result<(), String>),
+    /// Where a role's refusal to start was journaled, or why it could not be.
+    RefusalJournaled(Result<PathBuf, String>),
     /// The drill's preparation (backup located and verified), or why it could not be done.
     DrillPrepared(Result<Box<super::drill::DrillReady>, String>),
     /// The drill's end: its record as written, and the Markdown report's path.
@@ -82,9 +84,21 @@ pub enum Cmd {
     /// A note for the running engine's journal.
     WriteNote(String),
     ReadJournal(PathBuf),
+    /// Journal that the role refused to start this plan (nothing else is done).
+    JournalRefusal(Box<RoleRefusal>),
     /// Locate and verify the backup for a drill (reads only); answers `Msg::DrillPrepared`.
     DrillPrepare(Box<super::drill::DrillStart>),
     /// Verify the side instance, sign off, write the record and report; answers
     /// `Msg::DrillConcluded`.
     DrillConclude(Box<super::drill::DrillConclusion>),
+}
+
+/// A run the role refused, as the journal records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleRefusal {
+    pub journal_dir: PathBuf,
+    pub server: String,
+    pub target: String,
+    pub role: crate::config::Role,
+    pub reason: String,
 }

@@ -66,6 +66,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             wizard::on_engine(app, event);
             cmds
         }
+        Msg::RefusalJournaled(result) => {
+            wizard::on_refusal_journaled(app, result);
+            Vec::new()
+        }
         Msg::RunNotStarted(error) => {
             super::drill::on_not_started(app, &error);
             wizard::on_not_started(app, error);

@@ -5,7 +5,7 @@
 pub mod journal_lines;
 pub mod run;
 
-use super::msg::Cmd;
+use super::msg::{Cmd, RoleRefusal};
 use super::state::{App, Mode};
 use super::Action;
 use crate::config::Role;
@@ -293,7 +293,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::Quit => return quit(app),
         Action::Help => app.mode = Mode::Help,
         Action::Close => return close(app),
-        Action::StartRun => start(w, role),
+        Action::StartRun => return start(w, role),
         Action::ToggleSide => return toggle_side(w),
         Action::EditSide => edit_side(w),
         Action::AddNote if w.live() => {
@@ -381,23 +381,46 @@ pub fn role_refusal(role: Role, mode: &RestoreMode, server: &str) -> Option<Stri
     })
 }
 
-fn start(w: &mut Wizard, role: Role) {
+/// Opens the confirmation, or refuses; a role's refusal is journaled as the CLI's is.
+fn start(w: &mut Wizard, role: Role) -> Vec<Cmd> {
     if w.run.is_some() {
         w.notice = Some("this plan already ran; Esc closes the wizard once it is over".into());
-        return;
+        return Vec::new();
     }
     let Some(p) = w.ready() else {
         w.notice = Some("there is no plan to start: see the reason above".into());
-        return;
+        return Vec::new();
     };
     if let Some(refusal) = role_refusal(role, &p.inputs.mode, &p.inputs.server.name) {
+        let cmd = Cmd::JournalRefusal(Box::new(RoleRefusal {
+            journal_dir: p.inputs.journal_dir.clone(),
+            server: p.inputs.server.name.clone(),
+            target: p.inputs.target.to_string(),
+            role,
+            reason: refusal.clone(),
+        }));
         w.notice = Some(refusal);
-        return;
+        return vec![cmd];
     }
     w.modal = Some(Modal::Confirm {
         input: Input::default(),
         error: None,
     });
+    Vec::new()
+}
+
+/// The refusal's journal, named after the refusal already shown.
+pub fn on_refusal_journaled(app: &mut App, result: Result<PathBuf, String>) {
+    let Some(w) = app.wizard.as_mut() else {
+        return;
+    };
+    let said = match result {
+        Ok(path) => format!("; the refusal is journaled in {}", path.display()),
+        Err(e) => format!(" (and the refusal could not be journaled: {e})"),
+    };
+    if let Some(n) = w.notice.as_mut() {
+        n.push_str(&said);
+    }
 }
 
 /// Re-prepares the plan after the restore mode changed.

@@ -193,9 +193,9 @@ fn run(cli: Cli) -> Result<i32, Failure> {
             journal::run(cmd, zone)
         }
         Some(Command::Report(args)) => {
-            let (_, zone) =
+            let (role, zone) =
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
-            report::run(args, zone)
+            report::run(args, role, zone)
         }
         Some(Command::Drill(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;

@@ -83,10 +83,23 @@ pub fn rollback(
 ) -> Result<(), Failure> {
     let state = JournalState::read(journal).map_err(Failure::bad_input)?;
     let inputs = inputs_of(&state, journal)?;
+    let Some(trusted) = config else {
+        return Err(Failure::bad_input(format!(
+            "rollback rebuilds every command of run {} from the configuration, and none was found: give --config with the configuration the run started with",
+            state.run_id
+        )));
+    };
+    let rebuilt =
+        crate::planning::resume_check::check(trusted, &inputs).map_err(Failure::bad_input)?;
     let ports = run_request::ports(config, &state.server, &SshPool::new());
-    let started =
-        recovery::roll_back_promoted(journal, ports, yes.then(|| state.server.clone()), role)
-            .map_err(engine_failure)?;
+    let started = recovery::roll_back_promoted(
+        journal,
+        rebuilt,
+        ports,
+        yes.then(|| state.server.clone()),
+        role,
+    )
+    .map_err(engine_failure)?;
     let (status, journal) = run_to_end(started, Action::RollBack)?;
     let r = Recovery {
         inputs: inputs.clone(),

@@ -99,6 +99,8 @@ pub enum LockError {
         key: Box<ServerKey>,
         run: Box<UnfinishedRun>,
     },
+    #[error("lock file {} is a symbolic link, which the console never follows: someone else may write the state directory; move the link aside, check who made it, and retry", .path.display())]
+    Link { path: PathBuf },
     #[error("cannot use lock file {}: {err}", .path.display())]
     Io { path: PathBuf, err: std::io::Error },
     #[error(transparent)]
@@ -142,7 +144,10 @@ impl ServerLock {
             .mode(0o600)
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(io)?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(nix::libc::ELOOP) => LockError::Link { path: path.clone() },
+                _ => io(e),
+            })?;
         let mut text = String::new();
         let _ = file.read_to_string(&mut text);
         let previous = serde_json::from_str::<LockHolder>(&text).ok();
@@ -377,7 +382,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             ServerLock::acquire(&state, &k, "run-a"),
-            Err(LockError::Io { .. })
+            Err(LockError::Link { .. })
         ));
     }
 }

@@ -5,7 +5,7 @@ use super::journal::JournalState;
 use super::lock::ServerKey;
 use super::plan::Plan;
 use super::ports::Ports;
-use super::roles::{journal_role_refusal, role_permits};
+use super::roles::{journal_role_refusal, log_refusal, role_permits};
 use super::runner::{EngineError, ResumeAction, RunHandle, RunOptions, Runner};
 use super::state_dir::{self, StateDir};
 use super::step::Step;
@@ -315,9 +315,16 @@ pub fn resume_with(
     let state_dir = open_state_dir()?;
     let key = run_key(&inputs, &ports);
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        let logged = log_refusal(
+            &state_dir,
+            journal,
+            &inputs.server.name,
+            &state.target,
+            role,
+            &message,
+        );
         return Err(EngineError::RefusedByRole {
-            journal: journal_resume_refusal(&state, &message, &state_dir, &key)
-                .then(|| journal.to_path_buf()),
+            journal: logged.ok(),
             message,
         });
     }
@@ -340,43 +347,21 @@ pub fn resume_with(
     )
 }
 
-/// Appends the refusal to the run's journal, under the server's lock so no running process
-/// writes beside it. False when it could not be written (the lock is held, for one).
-fn journal_resume_refusal(
-    state: &JournalState,
-    message: &str,
-    state_dir: &StateDir,
-    key: &ServerKey,
-) -> bool {
-    let Ok(_lock) = super::lock::ServerLock::acquire(state_dir, key, &state.run_id) else {
-        return false;
-    };
-    super::journal::Journal::reopen(state)
-        .and_then(|mut j| {
-            j.write(super::journal::Body::Note {
-                index: None,
-                text: format!("resume {message}"),
-            })
-        })
-        .is_ok()
-}
-
 /// Puts the original back after the run was promoted: the promoted server is stopped and
 /// its directory kept aside (it holds every write made since the promotion), the original
 /// data directory moved back and started as it ran. The journal's undo steps, in reverse.
+/// `trusted`: the inputs rebuilt from the configuration (`planning::resume_check`), run
+/// instead of the journal's own copy, as `resume_with` does.
 pub fn roll_back_promoted(
     journal: &Path,
+    trusted: RecoveryInputs,
     ports: Ports,
     confirmation: Option<String>,
     role: Role,
 ) -> Result<(Runner, RunHandle), EngineError> {
     let mut state = JournalState::read(journal)?;
-    let inputs: RecoveryInputs = serde_json::from_value(state.inputs.clone()).map_err(|e| {
-        EngineError::Inputs(format!(
-            "journal {} holds no readable recovery inputs: {e}",
-            journal.display()
-        ))
-    })?;
+    state.require_intact()?;
+    let inputs = trusted;
     match &state.ended {
         Some(super::event::RunStatus::Promoted) => state.ended = None,
         None if state.rolling_back => {}
@@ -394,14 +379,22 @@ pub fn roll_back_promoted(
             })
         }
     }
+    let state_dir = open_state_dir()?;
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        let logged = log_refusal(
+            &state_dir,
+            journal,
+            &inputs.server.name,
+            &state.target,
+            role,
+            &message,
+        );
         return Err(EngineError::RefusedByRole {
+            journal: logged.ok(),
             message,
-            journal: None,
         });
     }
     let plan = build_plan(&inputs, &state.run_id);
-    let state_dir = open_state_dir()?;
     let key = run_key(&inputs, &ports);
     let journal_dir = journal
         .parent()

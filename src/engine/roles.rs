@@ -4,6 +4,7 @@
 
 use super::journal::{Body, Journal, JournalError};
 use super::recovery::{new_run_id, RestoreMode};
+use super::state_dir::StateDir;
 use crate::config::Role;
 use std::path::{Path, PathBuf};
 
@@ -45,4 +46,28 @@ pub fn journal_role_refusal(
         },
     })?;
     Ok(j.path().to_path_buf())
+}
+
+/// The console's own log of refusals, `<state dir>/refusals`: a refusal to act on someone
+/// else's journal (resume, roll back) is journaled here, never appended to that journal.
+pub fn refusal_log(state: &StateDir) -> PathBuf {
+    state.path().join("refusals")
+}
+
+/// Journals, in the console's own log, that `role` was refused acting on `journal`.
+pub fn log_refusal(
+    state: &StateDir,
+    journal: &Path,
+    server: &str,
+    target: &str,
+    role: Role,
+    reason: &str,
+) -> Result<PathBuf, JournalError> {
+    journal_role_refusal(
+        &refusal_log(state),
+        server,
+        target,
+        role,
+        &format!("{reason} (asked for {})", journal.display()),
+    )
 }

@@ -31,8 +31,24 @@ pub fn json(report: &RunReport) -> String {
 
 /// Writes `<journal stem>-report.md` and `-report.json` beside the journal; returns both paths.
 pub fn write(report: &RunReport, zone: &Zone) -> std::io::Result<(PathBuf, PathBuf)> {
-    let md = sibling(&report.journal, "report.md");
-    let js = sibling(&report.journal, "report.json");
+    let dir = report.journal.parent().unwrap_or(Path::new("."));
+    write_in(report, zone, dir)
+}
+
+/// Like `write`, into `dir` (created 0700 if missing) instead of beside the journal.
+pub fn write_in(
+    report: &RunReport,
+    zone: &Zone,
+    dir: &Path,
+) -> std::io::Result<(PathBuf, PathBuf)> {
+    crate::engine::journal::create_private_dir(dir)?;
+    let name = report
+        .journal
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "run".into());
+    let md = sibling(&dir.join(&name), "report.md");
+    let js = sibling(&dir.join(&name), "report.json");
     write_private(&md, markdown(report, zone).as_bytes())?;
     write_private(&js, json(report).as_bytes())?;
     Ok((md, js))

@@ -3,6 +3,7 @@
 //! forwarded as `Msg`s, and the operator's decisions and notes passed back to it.
 
 use crate::adapters::ssh::SshPool;
+use crate::app::msg::RoleRefusal;
 use crate::app::wizard::{PlanReady, StartRun};
 use crate::app::Msg;
 use crate::config::Config;
@@ -68,6 +69,23 @@ pub fn prepare(
     });
 }
 
+/// Journals a role's refusal to start, as `recover` does, off the loop; answers with
+/// `Msg::RefusalJournaled`.
+pub fn journal_refusal(r: RoleRefusal, tx: &UnboundedSender<Msg>) {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = crate::engine::roles::journal_role_refusal(
+            &r.journal_dir,
+            &r.server,
+            &r.target,
+            r.role,
+            &r.reason,
+        )
+        .map_err(|e| e.to_string());
+        let _ = tx.send(Msg::RefusalJournaled(result));
+    });
+}
+
 /// Reads the run's journal off the loop; answers with `Msg::JournalRead`.
 pub fn read_journal(path: PathBuf, tx: &UnboundedSender<Msg>) {
     let tx = tx.clone();
@@ -85,11 +103,11 @@ impl Bridge {
     pub fn start(&mut self, config: &Config, start: StartRun, tx: &UnboundedSender<Msg>) {
         let plan = build_plan(&start.inputs, &start.run_id);
         if plan.checksum() != start.checksum {
-            let _ = tx.send(Msg::RunNotStarted(format!(
-                "the plan changed since it was shown (checksum {} now {}): nothing was started; Esc and open the plan again",
-                start.checksum,
-                plan.checksum()
-            )));
+            // Checksums are not shown: like resume's, they would tell a forger what to write.
+            let _ = tx.send(Msg::RunNotStarted(
+                "the plan changed since it was shown: nothing was started; Esc and open the plan again"
+                    .to_string(),
+            ));
             return;
         }
         let ports = run_request::ports(Some(config), &start.inputs.server.name, &self.ssh);

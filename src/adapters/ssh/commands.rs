@@ -49,16 +49,25 @@ impl RemoteCommands {
                 .join(" ")
         };
         let mut inner: Vec<String> = Vec::new();
-        // Known gap: over SSH a secret still travels in the remote command line (visible
-        // to the remote host's `ps`); a .pgpass on that host avoids it.
-        if !cmd.env.is_empty() || !cmd.secret_env.is_empty() {
+        // Secrets never enter the command line (the remote host's `ps` shows it to every
+        // user there): a shell reads them from standard input and exports them for the
+        // command it then becomes. `sudo -n` in front does not reset what it sets.
+        if !cmd.secret_env.is_empty() {
+            let reads: Vec<String> = cmd
+                .secret_env
+                .iter()
+                .map(|(k, _)| format!("IFS= read -r {k} && export {k}"))
+                .collect();
+            inner.extend([
+                "sh".into(),
+                "-c".into(),
+                format!("{} && exec \"$@\"", reads.join(" && ")),
+                "sh".into(),
+            ]);
+        }
+        if !cmd.env.is_empty() {
             inner.push("env".into());
-            inner.extend(
-                cmd.env
-                    .iter()
-                    .chain(&cmd.secret_env)
-                    .map(|(k, v)| format!("{k}={v}")),
-            );
+            inner.extend(cmd.env.iter().map(|(k, v)| format!("{k}={v}")));
         }
         inner.push(cmd.program.clone());
         inner.extend(cmd.args.iter().cloned());
@@ -260,6 +269,29 @@ async fn pump<R: AsyncRead + Unpin>(r: Option<R>, want_lines: bool) -> (String, 
     (text, list)
 }
 
+/// The secrets `remote_line` reads, one a line, in order; None without any. A name that
+/// is not a shell variable, or a value holding a newline, cannot be passed this way.
+fn secret_input(cmd: &CommandSpec) -> Result<Option<Vec<u8>>, PortError> {
+    if cmd.secret_env.is_empty() {
+        return Ok(None);
+    }
+    let mut input = Vec::new();
+    for (k, v) in &cmd.secret_env {
+        let name_ok = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok || v.contains(['\n', '\r', '\0']) {
+            return Err(PortError(format!(
+                "{k} cannot be passed to `{}` over SSH: a secret must be a single line under a shell variable's name; use a .pgpass on that host instead",
+                cmd.display()
+            )));
+        }
+        input.extend_from_slice(v.as_bytes());
+        input.push(b'\n');
+    }
+    Ok(Some(input))
+}
+
 impl CommandRunner for RemoteCommands {
     fn run<'a>(
         &'a self,
@@ -270,8 +302,15 @@ impl CommandRunner for RemoteCommands {
             let started = Instant::now();
             let line = self.remote_line(cmd);
             tracing::debug!(host = %self.target.label(), %line, "remote command");
+            let secrets = secret_input(cmd)?;
             let (c, output, timed_out) = self
-                .capture(&line, &cmd.display(), None, Some(lines), cmd.timeout)
+                .capture(
+                    &line,
+                    &cmd.display(),
+                    secrets.as_deref(),
+                    Some(lines),
+                    cmd.timeout,
+                )
                 .await?;
             let output = if output.is_empty() {
                 String::from_utf8_lossy(&c.stdout).into_owned()
@@ -328,5 +367,24 @@ mod tests {
         );
         let s = CommandSpec::shell("systemctl stop api");
         assert_eq!(r.remote_line(&s), "sh -c 'systemctl stop api'");
+    }
+
+    #[test]
+    fn a_secret_travels_on_standard_input_never_in_the_line() {
+        let r = runner(Some("admin"));
+        let c = CommandSpec::new("pg_dump")
+            .args(["-d", "host=db1"])
+            .run_as(Some("postgres"))
+            .env("LC_ALL", "C")
+            .secret_env("PGPASSWORD", "Hunter2 x");
+        let line = r.remote_line(&c);
+        assert!(!line.contains("Hunter2"), "{line}");
+        assert_eq!(
+            line,
+            r#"cd / && sudo -n -u postgres -- sh -c 'IFS= read -r PGPASSWORD && export PGPASSWORD && exec "$@"' sh env LC_ALL=C pg_dump -d host=db1"#
+        );
+        assert_eq!(secret_input(&c).unwrap().unwrap(), b"Hunter2 x\n");
+        let bad = CommandSpec::new("pg_dump").secret_env("PGPASSWORD", "a\nb");
+        assert!(secret_input(&bad).unwrap_err().0.contains(".pgpass"));
     }
 }

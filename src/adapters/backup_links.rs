@@ -1,0 +1,221 @@
+//! Which symbolic links a base backup may hold, and where they may point.
+//!
+//! PostgreSQL puts a link at `pg_tblspc/<oid>` for each tablespace and, with a relocated
+//! WAL directory, at `pg_wal`. A backup is written by whoever can write the repository, so
+//! each link is checked before it is restored: at one of those places, to an absolute path
+//! outside the directory being restored, and for a tablespace to where the backup itself
+//! says (its `tablespace_map` line, else a tablespace its `backup_manifest` lists files of).
+
+use crate::engine::ports::PortError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+/// What a backup says about its tablespaces.
+#[derive(Debug, Default)]
+pub struct LinkRules {
+    /// `tablespace_map`: oid -> location, when the backup has one.
+    map: Option<BTreeMap<String, PathBuf>>,
+    /// The tablespace oids `backup_manifest` lists files under, when it has one.
+    manifest: Option<BTreeSet<String>>,
+}
+
+impl LinkRules {
+    /// The rules of the backup whose files are in `dir` (its `tablespace_map` and
+    /// `backup_manifest`, when present and readable).
+    pub fn of_backup(dir: &Path) -> LinkRules {
+        LinkRules {
+            map: std::fs::read_to_string(dir.join("tablespace_map"))
+                .ok()
+                .map(|t| parse_map(&t)),
+            manifest: std::fs::read(dir.join("backup_manifest"))
+                .ok()
+                .and_then(|b| manifest_tablespaces(&b)),
+        }
+    }
+
+    /// Refuses the link at `rel` (relative to the restored directory `dest`) pointing at
+    /// `target` unless PostgreSQL would have put it there; `whence` names the backup.
+    pub fn check(
+        &self,
+        rel: &Path,
+        target: &Path,
+        dest: &Path,
+        whence: &Path,
+    ) -> Result<(), PortError> {
+        let refuse = |why: String| {
+            Err(PortError(format!(
+                "{} in {} is a symbolic link to {}: {why}, so it was not restored: check who wrote this backup, or choose another",
+                rel.display(),
+                whence.display(),
+                target.display()
+            )))
+        };
+        let oid = match place(rel) {
+            Some(Place::Wal) => None,
+            Some(Place::Tablespace(oid)) => Some(oid),
+            None => {
+                return refuse(
+                    "a backup may hold links only at pg_tblspc/<oid> and pg_wal".to_string(),
+                )
+            }
+        };
+        if !target.is_absolute() || target.components().any(|c| c == Component::ParentDir) {
+            return refuse(
+                "PostgreSQL links to absolute locations, without `..`, and nothing else is followed"
+                    .to_string(),
+            );
+        }
+        if target.starts_with(dest) || dest.starts_with(target) {
+            return refuse(format!(
+                "it points into (or above) the restored directory {}",
+                dest.display()
+            ));
+        }
+        let Some(oid) = oid else { return Ok(()) };
+        if let Some(map) = &self.map {
+            return match map.get(&oid) {
+                Some(p) if p == target => Ok(()),
+                Some(p) => refuse(format!(
+                    "the backup's tablespace_map puts tablespace {oid} at {}",
+                    p.display()
+                )),
+                None => refuse(format!(
+                    "the backup's tablespace_map has no tablespace {oid}"
+                )),
+            };
+        }
+        match &self.manifest {
+            Some(oids) if !oids.contains(&oid) => refuse(format!(
+                "the backup's backup_manifest lists no file of tablespace {oid}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+enum Place {
+    Wal,
+    Tablespace(String),
+}
+
+fn place(rel: &Path) -> Option<Place> {
+    let parts: Vec<_> = rel.components().map(|c| c.as_os_str()).collect();
+    match parts.as_slice() {
+        [one] if *one == "pg_wal" => Some(Place::Wal),
+        [dir, oid] if *dir == "pg_tblspc" => oid
+            .to_str()
+            .filter(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit()))
+            .map(|o| Place::Tablespace(o.to_string())),
+        _ => None,
+    }
+}
+
+/// `<oid> <path>` lines; PostgreSQL escapes a newline or backslash in the path with `\`.
+fn parse_map(text: &str) -> BTreeMap<String, PathBuf> {
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(oid, path)| {
+            let mut out = String::new();
+            let mut chars = path.chars();
+            while let Some(c) = chars.next() {
+                out.push(if c == '\\' {
+                    chars.next().unwrap_or(c)
+                } else {
+                    c
+                });
+            }
+            (oid.to_string(), PathBuf::from(out))
+        })
+        .collect()
+}
+
+/// The oids of `pg_tblspc/<oid>/...` paths among the manifest's files.
+fn manifest_tablespaces(bytes: &[u8]) -> Option<BTreeSet<String>> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(rename = "Files")]
+        files: Vec<File>,
+    }
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(rename = "Path")]
+        path: Option<String>,
+    }
+    let m: Manifest = serde_json::from_slice(bytes).ok()?;
+    Some(
+        m.files
+            .iter()
+            .filter_map(|f| f.path.as_deref()?.strip_prefix("pg_tblspc/"))
+            .filter_map(|rest| rest.split_once('/').map(|(oid, _)| oid.to_string()))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(rules: &LinkRules, rel: &str, target: &str) -> Result<(), String> {
+        rules
+            .check(
+                Path::new(rel),
+                Path::new(target),
+                Path::new("/srv/restore"),
+                Path::new("/repo/b1"),
+            )
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn links_go_only_where_postgresql_puts_them() {
+        let none = LinkRules::default();
+        assert!(check(&none, "pg_wal", "/srv/wal").is_ok());
+        assert!(check(&none, "pg_tblspc/16384", "/srv/ts1").is_ok());
+        for (rel, target) in [
+            ("postgresql.auto.conf", "/etc/passwd"),
+            ("pg_tblspc/x", "/srv/ts"),
+            ("base/1/1259", "/srv/x"),
+        ] {
+            let e = check(&none, rel, target).unwrap_err();
+            assert!(
+                e.contains("links only at pg_tblspc/<oid> and pg_wal"),
+                "{e}"
+            );
+        }
+        for target in ["../../etc", "/srv/../etc", "ts"] {
+            let e = check(&none, "pg_tblspc/16384", target).unwrap_err();
+            assert!(e.contains("absolute locations"), "{e}");
+        }
+        for target in ["/srv/restore/base", "/srv", "/"] {
+            let e = check(&none, "pg_wal", target).unwrap_err();
+            assert!(e.contains("into (or above) the restored directory"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_tablespace_points_where_the_backup_says() {
+        let mapped = LinkRules {
+            map: Some(parse_map("16384 /srv/ts\\ one\n")),
+            manifest: None,
+        };
+        assert!(check(&mapped, "pg_tblspc/16384", "/srv/ts one").is_ok());
+        let e = check(&mapped, "pg_tblspc/16384", "/etc").unwrap_err();
+        assert!(
+            e.contains("tablespace_map puts tablespace 16384 at /srv/ts one"),
+            "{e}"
+        );
+        let e = check(&mapped, "pg_tblspc/16999", "/srv/ts one").unwrap_err();
+        assert!(e.contains("has no tablespace 16999"), "{e}");
+
+        let manifest = br#"{"PostgreSQL-Backup-Manifest-Version": 1, "Files": [
+            {"Path": "base/1/1259", "Size": 8192},
+            {"Path": "pg_tblspc/16384/PG_15_202209061/5/16385", "Size": 0}]}"#;
+        let listed = LinkRules {
+            map: None,
+            manifest: manifest_tablespaces(manifest),
+        };
+        assert!(check(&listed, "pg_tblspc/16384", "/srv/ts").is_ok());
+        let e = check(&listed, "pg_tblspc/16999", "/etc").unwrap_err();
+        assert!(e.contains("lists no file of tablespace 16999"), "{e}");
+    }
+}
