@@ -6,6 +6,7 @@ pub mod barman_cloud;
 pub mod catalog;
 pub mod drill_checks;
 pub mod fs;
+pub mod live_tail;
 pub mod local_repo;
 pub mod patroni;
 pub mod pgbackrest;

@@ -5,6 +5,7 @@ pub mod buckets;
 pub mod drill;
 pub mod geometry;
 pub mod keymap;
+pub mod live_tail;
 pub mod msg;
 pub mod repo;
 pub mod state;
