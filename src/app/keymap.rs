@@ -135,9 +135,7 @@ impl Action {
             Action::ScrollUp => "wizard: scroll the plan or journal up a page",
             Action::ScrollDown => "wizard: scroll the plan or journal down a page",
             Action::Drill => "the restore drill's checklist (Esc closes it)",
-            Action::SwitchWal => {
-                "pg_switch_wal() on the selected primary (y confirms): the archive gets the live tail"
-            }
+            Action::SwitchWal => "pg_switch_wal() on the selected primary (y confirms)",
         }
     }
 }

@@ -103,6 +103,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         y += 1;
     }
     let live = live_columns(app, data);
+    let mut drew_live = false;
     for row in buckets.rows.iter().take(usize::from(timeline_rows)) {
         let selected = app.timeline == Some(row.timeline);
         let label = format!("{}TL {}", if selected { "▶" } else { " " }, row.timeline);
@@ -116,7 +117,10 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             let in_tail =
                 live.is_some_and(|(tl, a, b)| tl == row.timeline && (a..=b).contains(&(i as u16)));
             let (symbol, style) = match cell {
-                Cell::Empty if in_tail => (LIVE_TAIL_CHAR, theme::LIVE_TAIL),
+                Cell::Empty if in_tail => {
+                    drew_live = true;
+                    (LIVE_TAIL_CHAR, theme::LIVE_TAIL)
+                }
                 Cell::Empty => (" ", Style::new()),
                 Cell::Wal => (WAL_CHAR, theme::UNREACHABLE_WAL),
                 Cell::Recoverable => (RECOVERABLE_CHAR, theme::RECOVERABLE),
@@ -139,7 +143,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     if bottom.saturating_sub(y) >= 3 {
         y = bottom - 3;
         axis(buf, inner, y, &app.view, zone, cursor);
-        let legend = legend(data.estimated, live.is_some(), inner.width);
+        let legend = legend(data.estimated, drew_live, inner.width);
         frame.render_widget(legend, Rect::new(inner.x, y + 2, inner.width, 1));
     }
 }
@@ -245,6 +249,9 @@ fn live_columns(
         .and_then(|r| r.tx_ends.last())
         .map(|t| t.time());
     let until = last_commit.map_or(probed, |c| c.max(probed));
+    if until <= archived_end {
+        return None;
+    }
     let (a, b) = app.view.columns_of(archived_end, until)?;
     Some((tail.timeline, a, b))
 }
@@ -267,17 +274,22 @@ fn legend(estimated: bool, live: bool, width: u16) -> Line<'static> {
         Span::raw(" cursor"),
     ];
     if live {
+        let words = if width >= 100 {
+            "not yet archived"
+        } else {
+            "unarchived"
+        };
         spans.push(Span::styled(
-            format!("  {LIVE_TAIL_CHAR} not yet archived"),
+            format!("  {LIVE_TAIL_CHAR} {words}"),
             theme::LIVE_TAIL,
         ));
     }
     if estimated {
         spans.push(Span::styled(
-            if width >= 100 {
-                "  ~ times estimated from file times"
-            } else {
-                "  ~ estimated"
+            match (width >= 100, live) {
+                (true, _) => "  ~ times estimated from file times",
+                (false, false) => "  ~ estimated",
+                (false, true) => "  ~ est.",
             },
             theme::DIM,
         ));
