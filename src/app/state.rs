@@ -105,6 +105,14 @@ pub struct Assessment {
     pub verdict: Verdict,
 }
 
+/// A live tail read as the pane's log joined it: the server, and the read's (from, upto).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TailKey {
+    server: String,
+    from: Lsn,
+    upto: Lsn,
+}
+
 pub struct App {
     pub role: Role,
     /// Where the configuration came from, as the title bar shows it.
@@ -131,7 +139,7 @@ pub struct App {
     pub transactions: Transactions,
     /// What the transactions pane's log was built from: the repository and the live tail
     /// read (server, from, up to) joined to it.
-    tail_attached: Option<(usize, Option<(String, Lsn, Lsn)>)>,
+    tail_attached: Option<(usize, Option<TailKey>)>,
     /// The target picked in the transactions pane, for the recovery wizard.
     pub pending_target: Option<PendingTarget>,
     /// The recovery wizard, while open (it covers the panes).
@@ -350,7 +358,11 @@ impl App {
         });
         let key = (
             repo,
-            tail.as_ref().map(|(n, _, r)| (n.clone(), r.from, r.upto)),
+            tail.as_ref().map(|(n, _, r)| TailKey {
+                server: n.clone(),
+                from: r.from,
+                upto: r.upto,
+            }),
         );
         if self.tail_attached.as_ref() == Some(&key) {
             return;
