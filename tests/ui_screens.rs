@@ -72,6 +72,26 @@ fn live_tail() {
     }
 }
 
+/// On open, a run this host left paused holds db1: the status bar says so, with its age and
+/// the commands that end it.
+#[test]
+fn unfinished_run_banner() {
+    snapshot("unfinished_run", |app| {
+        pitr_console::app::update(
+            app,
+            pitr_console::app::Msg::Unfinished(vec![
+                pitr_console::app::unfinished::UnfinishedBanner {
+                    run_id: "20240301-120501-db1".into(),
+                    server: "db1".into(),
+                    journal: "/var/lib/pitr-console/journals/db1-20240301-120501.jsonl".into(),
+                    since: at(4300) - chrono::Duration::minutes(12),
+                    state: "paused".into(),
+                },
+            ]),
+        );
+    });
+}
+
 #[test]
 fn help_overlay() {
     snapshot("help_overlay", |app| {

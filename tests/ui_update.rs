@@ -233,7 +233,8 @@ fn servers_are_probed_at_start_and_again_every_few_seconds() {
         None,
     );
     let first = app.start(at(0));
-    assert_eq!(first.len(), 4);
+    assert_eq!(first.len(), 5);
+    assert!(first.contains(&Cmd::ListUnfinished), "{first:?}");
     assert!(first.contains(&Cmd::LoadCatalog {
         repository: "archive".into()
     }));

@@ -10,6 +10,7 @@ pub mod msg;
 pub mod repo;
 pub mod state;
 pub mod transactions;
+pub mod unfinished;
 pub mod update;
 pub mod view;
 pub mod wizard;

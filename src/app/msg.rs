@@ -49,6 +49,8 @@ pub enum Msg {
         server: String,
         result: Result<crate::domain::lsn::Lsn, String>,
     },
+    /// The runs this host left unfinished, found on open.
+    Unfinished(Vec<super::unfinished::UnfinishedBanner>),
     /// The plan (or refusal) for a `Cmd::Prepare`.
     Prepared {
         request: RunRequest,
@@ -76,6 +78,8 @@ pub enum Cmd {
     LoadCatalog {
         repository: String,
     },
+    /// List the runs left unfinished on this host (reads the state directory).
+    ListUnfinished,
     ProbeServer {
         server: String,
     },

@@ -151,6 +151,10 @@ pub struct App {
     /// The drill's checklist: the shipped one until the loop loads the site's.
     pub checklist: crate::engine::drill::Checklist,
     pub quitting: bool,
+    /// Runs left unfinished on this host, and when the console learnt of them.
+    pub unfinished: Vec<super::unfinished::UnfinishedBanner>,
+    /// The loop's last clock tick (ages are shown against it).
+    pub now: Option<DateTime<Utc>>,
 }
 
 impl App {
@@ -216,6 +220,8 @@ impl App {
             drill: None,
             checklist: crate::engine::drill::Checklist::builtin(),
             quitting: false,
+            unfinished: Vec::new(),
+            now: None,
         }
     }
 
@@ -233,6 +239,8 @@ impl App {
                 repository: r.name.clone(),
             })
             .collect();
+        self.now = Some(now);
+        cmds.push(Cmd::ListUnfinished);
         for s in &mut self.servers {
             s.probing_since = Some(now);
             cmds.push(Cmd::ProbeServer {

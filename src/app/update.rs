@@ -23,6 +23,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Tick { now } => {
+            app.now = Some(now);
             let mut cmds = probes_due(app, now);
             cmds.extend(wizard::on_tick(app, now));
             super::drill::on_tick(app, now);
@@ -53,6 +54,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 row.probing_since = None;
                 row.status = Some(status);
             }
+            Vec::new()
+        }
+        Msg::Unfinished(runs) => {
+            app.unfinished = runs;
             Vec::new()
         }
         Msg::TailRead { server, result } => {

@@ -76,6 +76,12 @@ impl Commands {
                         let _ = tx.send(Msg::CatalogLoaded { repository, result });
                     });
                 }
+                Cmd::ListUnfinished => {
+                    let tx = tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(Msg::Unfinished(super::unfinished::list()));
+                    });
+                }
                 Cmd::ProbeServer { server } => {
                     let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
                         continue;

@@ -14,6 +14,12 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         frame.render_widget(Line::from(ask).style(theme::LIVE_TAIL), area);
         return;
     }
+    if let (Mode::Normal, None, Some(run), Some(now)) =
+        (&app.mode, &app.wizard, app.unfinished.first(), app.now)
+    {
+        frame.render_widget(Line::from(run.line(now)).style(theme::BAD), area);
+        return;
+    }
     let hint = match (&app.mode, &app.wizard) {
         (Mode::Normal, Some(w)) => super::wizard::hint(w),
         (Mode::Normal, None) => {
