@@ -230,6 +230,7 @@ impl Out {
 
 /// The console's binary with `--config config`, its state in `state`, no terminal.
 pub fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
+    let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_pitr-console"))
         .env("PITR_CONSOLE_STATE_DIR", state)
         .arg("--config")
@@ -244,11 +245,10 @@ pub fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
     eprintln!(
-        "$ pitr-console {} -> exit {}\n{}{}",
+        "$ pitr-console {} -> exit {} in {:.1} s",
         args.join(" "),
         o.code,
-        o.stdout,
-        o.stderr
+        started.elapsed().as_secs_f64()
     );
     o
 }
