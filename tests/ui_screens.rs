@@ -43,6 +43,55 @@ fn patroni_members_in_the_servers_pane() {
     });
 }
 
+/// db1 wrote a big DELETE after its last archived segment: the servers pane says how much
+/// is not archived, the timeline runs on past the archive, and the transactions pane lists
+/// the DELETE read from pg_wal, marked.
+#[test]
+fn live_tail() {
+    use pitr_console::app::{update, Msg};
+    for (w, h) in SIZES {
+        let mut app = app(w, h);
+        let mut status = db1_status();
+        status.checked_at = at(4500);
+        update(&mut app, Msg::ServerStatus(status));
+        update(
+            &mut app,
+            Msg::TailRead {
+                server: "db1".into(),
+                result: Ok(std::sync::Arc::new(unarchived_delete())),
+            },
+        );
+        key(&mut app, KeyCode::Char('.'));
+        if w < 100 {
+            key(&mut app, KeyCode::Char('x'));
+        }
+        let terminal = draw(&app, w, h);
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("live_tail_{w}x{h}"), terminal.backend());
+        });
+    }
+}
+
+/// On open, a run this host left paused holds db1: the status bar says so, with its age and
+/// the commands that end it.
+#[test]
+fn unfinished_run_banner() {
+    snapshot("unfinished_run", |app| {
+        pitr_console::app::update(
+            app,
+            pitr_console::app::Msg::Unfinished(vec![
+                pitr_console::app::unfinished::UnfinishedBanner {
+                    run_id: "20240301-120501-db1".into(),
+                    server: "db1".into(),
+                    journal: "/var/lib/pitr-console/journals/db1-20240301-120501.jsonl".into(),
+                    since: at(4300) - chrono::Duration::minutes(12),
+                    state: "paused".into(),
+                },
+            ]),
+        );
+    });
+}
+
 #[test]
 fn help_overlay() {
     snapshot("help_overlay", |app| {

@@ -233,7 +233,8 @@ fn servers_are_probed_at_start_and_again_every_few_seconds() {
         None,
     );
     let first = app.start(at(0));
-    assert_eq!(first.len(), 4);
+    assert_eq!(first.len(), 5);
+    assert!(first.contains(&Cmd::ListUnfinished), "{first:?}");
     assert!(first.contains(&Cmd::LoadCatalog {
         repository: "archive".into()
     }));
@@ -390,4 +391,65 @@ fn without_an_index_the_keys_say_why_they_do_nothing() {
         .unwrap()
         .contains("no WAL index"));
     assert!(app.transactions.rows.is_empty());
+}
+
+/// The live tail of db1 (0x1234 bytes past segment 0x45): read from pg_wal once per insert
+/// position; `W` is refused to a trainee, asks to confirm, and after `y` the console
+/// switches, waits for the archive to hold the closed segment, and reads the repository.
+#[test]
+fn a_wal_switch_is_confirmed_then_awaited_in_the_archive() {
+    use pitr_console::config::Role;
+    use pitr_console::domain::lsn::Lsn;
+    use pitr_console::domain::server_status::ServerState;
+    let mut app = app(160, 48);
+    let cmds = update(&mut app, Msg::ServerStatus(db1_status()));
+    assert!(
+        !cmds.iter().any(|c| matches!(c, Cmd::ReadTail { .. })),
+        "asked once, when the probe came: {cmds:?}"
+    );
+    let tail = app.servers[0].tail.tail.clone().unwrap();
+    assert_eq!(tail.unarchived_bytes(), Some(0x1234));
+
+    app.role = Role::Trainee;
+    key(&mut app, KeyCode::Char('W'));
+    assert!(matches!(app.mode, Mode::Normal));
+    app.role = Role::Operator;
+    key(&mut app, KeyCode::Char('W'));
+    assert!(matches!(app.mode, Mode::ConfirmSwitch { .. }));
+    assert!(key(&mut app, KeyCode::Enter).is_empty(), "only y switches");
+    assert!(matches!(app.mode, Mode::Normal));
+    key(&mut app, KeyCode::Char('W'));
+    let cmds = key(&mut app, KeyCode::Char('y'));
+    assert_eq!(
+        cmds,
+        vec![Cmd::SwitchWal {
+            server: "db1".into()
+        }]
+    );
+    let end = Lsn(70 * (16 << 20) + 0x1300);
+    let cmds = update(
+        &mut app,
+        Msg::WalSwitched {
+            server: "db1".into(),
+            result: Ok(end),
+        },
+    );
+    assert!(cmds.contains(&Cmd::ProbeServer {
+        server: "db1".into()
+    }));
+    let reload = |cmds: &[Cmd]| cmds.iter().any(|c| matches!(c, Cmd::LoadCatalog { .. }));
+    // Not archived yet: no reload; archived: the repository is read again, once.
+    let cmds = update(&mut app, Msg::ServerStatus(db1_status()));
+    assert!(!reload(&cmds), "{cmds:?}");
+    let mut archived = db1_status();
+    if let ServerState::Up(f) = &mut archived.state {
+        f.archiver.last_archived_wal = Some("000000020000000000000046".into());
+        f.lsn = Some(Lsn(71 * (16 << 20)));
+    }
+    let cmds = update(&mut app, Msg::ServerStatus(archived.clone()));
+    assert!(reload(&cmds), "{cmds:?}");
+    assert!(app.servers[0].tail.switching.is_none());
+    let cmds = update(&mut app, Msg::ServerStatus(archived));
+    assert!(!reload(&cmds), "{cmds:?}");
+    assert!(!app.servers[0].tail.tail.as_ref().unwrap().is_pending());
 }

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod drill_checks;
 pub mod export;
 pub mod fs;
+pub mod live_tail;
 pub mod local_repo;
 pub mod patroni;
 pub mod pgbackrest;

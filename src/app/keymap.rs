@@ -49,10 +49,11 @@ pub enum Action {
     ScrollUp,
     ScrollDown,
     Drill,
+    SwitchWal,
 }
 
 impl Action {
-    pub const ALL: [Action; 37] = [
+    pub const ALL: [Action; 38] = [
         Action::Quit,
         Action::Help,
         Action::Close,
@@ -90,6 +91,7 @@ impl Action {
         Action::ScrollUp,
         Action::ScrollDown,
         Action::Drill,
+        Action::SwitchWal,
     ];
 
     pub fn describe(self) -> &'static str {
@@ -133,6 +135,7 @@ impl Action {
             Action::ScrollUp => "wizard: scroll the plan or journal up a page",
             Action::ScrollDown => "wizard: scroll the plan or journal down a page",
             Action::Drill => "the restore drill's checklist (Esc closes it)",
+            Action::SwitchWal => "pg_switch_wal() on the selected primary (y confirms)",
         }
     }
 }

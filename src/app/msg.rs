@@ -39,6 +39,18 @@ pub enum Msg {
         server: String,
         result: Result<Vec<(RelFileNode, Option<String>)>, String>,
     },
+    /// What `Cmd::ReadTail` found in the server's pg_wal.
+    TailRead {
+        server: String,
+        result: Result<std::sync::Arc<crate::wal::TailRead>, String>,
+    },
+    /// The server's answer to `Cmd::SwitchWal`: what `pg_switch_wal()` returned.
+    WalSwitched {
+        server: String,
+        result: Result<crate::domain::lsn::Lsn, String>,
+    },
+    /// The runs this host left unfinished, found on open.
+    Unfinished(Vec<super::unfinished::UnfinishedBanner>),
     /// The plan (or refusal) for a `Cmd::Prepare`.
     Prepared {
         request: RunRequest,
@@ -68,6 +80,8 @@ pub enum Cmd {
     LoadCatalog {
         repository: String,
     },
+    /// List the runs left unfinished on this host (reads the state directory).
+    ListUnfinished,
     ProbeServer {
         server: String,
     },
@@ -75,6 +89,18 @@ pub enum Cmd {
     ResolveRelations {
         server: String,
         nodes: Vec<RelFileNode>,
+    },
+    /// Read the unarchived `segments` from the server's pg_wal, up to its insert position.
+    ReadTail {
+        server: String,
+        segments: Vec<crate::domain::segment::WalSegment>,
+        size: crate::domain::segment::SegmentSize,
+        upto: crate::domain::lsn::Lsn,
+    },
+    /// `pg_switch_wal()` on the server, which the operator confirmed; journaled in the
+    /// console's log.
+    SwitchWal {
+        server: String,
     },
     /// Read the server's repository afresh and prepare the plan (changes nothing).
     Prepare(RunRequest),

@@ -3,6 +3,7 @@
 use super::buckets::{self, Buckets};
 use super::geometry;
 use super::keymap::Keymap;
+use super::live_tail::{TailState, Tailed};
 use super::msg::Cmd;
 use super::repo::RepoData;
 use super::transactions::{PendingTarget, Transactions, TxLog};
@@ -11,6 +12,7 @@ use super::wizard::Wizard;
 use crate::adapters::wal_fetch::FetchProgress;
 use crate::config::{Config, Role};
 use crate::domain::assess::Verdict;
+use crate::domain::lsn::Lsn;
 use crate::domain::server_status::ServerStatus;
 use crate::domain::timeline::TimelineId;
 use crate::domain::zone::Zone;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 
 /// How often servers are probed again.
 pub const SERVER_REFRESH: Duration = Duration::seconds(5);
+/// While a WAL switch waits for the archive, the server is probed this often.
+pub const SWITCH_REFRESH: Duration = Duration::seconds(1);
 /// A probe that has not come back after this long is asked again.
 pub const PROBE_STALE: Duration = Duration::seconds(15);
 
@@ -56,6 +60,10 @@ pub enum Mode {
     Normal,
     Help,
     Input(TimeInput),
+    /// `pg_switch_wal()` on this server asked for, waiting for `y`.
+    ConfirmSwitch {
+        server: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +73,8 @@ pub struct ServerRow {
     pub status: Option<ServerStatus>,
     /// When the probe in flight was asked for.
     pub probing_since: Option<DateTime<Utc>>,
+    /// Its WAL not archived yet, when it is a primary.
+    pub tail: TailState,
 }
 
 pub enum RepoState {
@@ -95,6 +105,14 @@ pub struct Assessment {
     pub verdict: Verdict,
 }
 
+/// A live tail read as the pane's log joined it: the server, and the read's (from, upto).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TailKey {
+    server: String,
+    from: Lsn,
+    upto: Lsn,
+}
+
 pub struct App {
     pub role: Role,
     /// Where the configuration came from, as the title bar shows it.
@@ -119,6 +137,9 @@ pub struct App {
     pub placed: Option<usize>,
     /// Commits, aborts and restore points around the cursor.
     pub transactions: Transactions,
+    /// What the transactions pane's log was built from: the repository and the live tail
+    /// read (server, from, up to) joined to it.
+    tail_attached: Option<(usize, Option<TailKey>)>,
     /// The target picked in the transactions pane, for the recovery wizard.
     pub pending_target: Option<PendingTarget>,
     /// The recovery wizard, while open (it covers the panes).
@@ -130,6 +151,10 @@ pub struct App {
     /// The drill's checklist: the shipped one until the loop loads the site's.
     pub checklist: crate::engine::drill::Checklist,
     pub quitting: bool,
+    /// Runs left unfinished on this host, and when the console learnt of them.
+    pub unfinished: Vec<super::unfinished::UnfinishedBanner>,
+    /// The loop's last clock tick (ages are shown against it).
+    pub now: Option<DateTime<Utc>>,
 }
 
 impl App {
@@ -165,6 +190,7 @@ impl App {
                     repository: s.repository.clone(),
                     status: None,
                     probing_since: None,
+                    tail: TailState::default(),
                 })
                 .collect(),
             selected_server: 0,
@@ -187,12 +213,15 @@ impl App {
             assessment: None,
             placed: None,
             transactions: Transactions::default(),
+            tail_attached: None,
             pending_target: None,
             wizard: None,
             journal_dir: crate::planning::run_request::journal_dir(config),
             drill: None,
             checklist: crate::engine::drill::Checklist::builtin(),
             quitting: false,
+            unfinished: Vec::new(),
+            now: None,
         }
     }
 
@@ -210,6 +239,8 @@ impl App {
                 repository: r.name.clone(),
             })
             .collect();
+        self.now = Some(now);
+        cmds.push(Cmd::ListUnfinished);
         for s in &mut self.servers {
             s.probing_since = Some(now);
             cmds.push(Cmd::ProbeServer {
@@ -271,10 +302,7 @@ impl App {
         let Some(repo) = self.repo_index() else {
             return;
         };
-        let Some(data) = (match &self.repos[repo].state {
-            RepoState::Ready(d) => Some(d.as_ref()),
-            _ => None,
-        }) else {
+        let RepoState::Ready(data) = &self.repos[repo].state else {
             return;
         };
         if self.placed != Some(repo) {
@@ -284,9 +312,11 @@ impl App {
                 self.view = TimeView::fitting(from, to, self.view.columns);
                 self.cursor = to;
             }
-            let log = data.index.clone().map(|i| i as Arc<dyn TxLog>);
-            self.transactions.attach(repo, log);
         }
+        self.attach_log(repo);
+        let RepoState::Ready(data) = &self.repos[repo].state else {
+            return;
+        };
         if !self.view.contains(self.cursor) {
             self.view = self.view.centred_on(self.cursor);
         }
@@ -317,6 +347,46 @@ impl App {
         }
     }
 
+    /// The server whose live tail the pane joins to repository `repo`'s WAL: the one
+    /// relation names come from.
+    pub fn tail_server(&self) -> Option<&ServerRow> {
+        let name = self.names_server()?;
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// Attaches the pane's log for `repo` again when the archive or the tail read changed.
+    fn attach_log(&mut self, repo: usize) {
+        let RepoState::Ready(data) = &self.repos[repo].state else {
+            return;
+        };
+        let tail = self.tail_server().and_then(|s| {
+            let t = s.tail.tail.as_ref()?;
+            let read = s.tail.commits()?;
+            Some((s.name.clone(), t.timeline, read.clone()))
+        });
+        let key = (
+            repo,
+            tail.as_ref().map(|(n, _, r)| TailKey {
+                server: n.clone(),
+                from: r.from,
+                upto: r.upto,
+            }),
+        );
+        if self.tail_attached.as_ref() == Some(&key) {
+            return;
+        }
+        let archive = data.index.clone().map(|i| i as Arc<dyn TxLog>);
+        let log = match tail {
+            Some((_, timeline, read)) => {
+                let from = read.from;
+                Some(Arc::new(Tailed::new(archive, read, timeline, from)) as Arc<dyn TxLog>)
+            }
+            None => archive,
+        };
+        self.transactions.attach(repo, log);
+        self.tail_attached = Some(key);
+    }
+
     /// Forgets what was derived from a repository's data, after it was (re)loaded.
     pub(crate) fn invalidate(&mut self, repo: usize) {
         if self.buckets.as_ref().is_some_and(|(r, _, _)| *r == repo) {
@@ -327,6 +397,9 @@ impl App {
         }
         if self.placed == Some(repo) {
             self.placed = None;
+        }
+        if self.tail_attached.as_ref().is_some_and(|(r, _)| *r == repo) {
+            self.tail_attached = None;
         }
     }
 }

@@ -24,18 +24,48 @@ const BIG_FACTOR: u64 = 8;
 const BIG_MIN_RECORDS: u64 = 100;
 const BIG_MIN_BYTES: u64 = 64 * 1024;
 
+/// Commits and aborts in LSN order: those the archive holds, then those only the live
+/// server's pg_wal holds yet.
+#[derive(Debug, Clone, Copy)]
+pub struct TxSpan<'a> {
+    pub archived: &'a [TxEnd],
+    pub unarchived: &'a [TxEnd],
+}
+
+impl<'a> TxSpan<'a> {
+    pub fn archived(archived: &'a [TxEnd]) -> TxSpan<'a> {
+        TxSpan {
+            archived,
+            unarchived: &[],
+        }
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &'a TxEnd> {
+        self.archived.iter().chain(self.unarchived)
+    }
+}
+
 /// Where commits, aborts and restore points come from.
 pub trait TxLog: Send + Sync {
     /// Commits and aborts of `timeline` with `from <= lsn < to`, ascending.
-    fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> &[TxEnd];
+    fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> TxSpan<'_>;
     fn relations(&self, t: &TxEnd) -> &[RelationTouch];
     /// Every restore point, by (timeline, LSN).
     fn restore_points(&self) -> &[RestorePoint];
+    /// Whether `t` is in WAL the archive does not hold yet.
+    fn is_unarchived(&self, _t: &TxEnd) -> bool {
+        false
+    }
+    /// Where the cursor at `at` stands in this log, given the archive's answer `before`
+    /// (replay to `at` stops before it); a log that knows WAL past the archive moves it on.
+    fn place(&self, _timeline: TimelineId, _at: DateTime<Utc>, before: Option<Lsn>) -> Option<Lsn> {
+        before
+    }
 }
 
 impl TxLog for WalIndex {
-    fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> &[TxEnd] {
-        WalIndex::tx_ends_between(self, timeline, from, to)
+    fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> TxSpan<'_> {
+        TxSpan::archived(WalIndex::tx_ends_between(self, timeline, from, to))
     }
     fn relations(&self, t: &TxEnd) -> &[RelationTouch] {
         WalIndex::relations(self, t)
@@ -56,14 +86,14 @@ pub struct TxList {
 }
 
 impl TxLog for TxList {
-    fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> &[TxEnd] {
+    fn tx_ends_between(&self, timeline: TimelineId, from: Lsn, to: Lsn) -> TxSpan<'_> {
         let lo = self
             .tx_ends
             .partition_point(|t| (t.timeline, t.lsn) < (timeline, from));
         let hi = self
             .tx_ends
             .partition_point(|t| (t.timeline, t.lsn) < (timeline, to));
-        &self.tx_ends[lo..hi.max(lo)]
+        TxSpan::archived(&self.tx_ends[lo..hi.max(lo)])
     }
     fn relations(&self, t: &TxEnd) -> &[RelationTouch] {
         let (s, n) = (t.rel_start as usize, t.rel_len as usize);
@@ -95,6 +125,8 @@ pub struct TxRow {
     pub more_relations: bool,
     /// Wrote far more than the rows around it.
     pub big: bool,
+    /// Read from the live server's pg_wal: the archive does not hold it yet.
+    pub unarchived: bool,
 }
 
 impl TxRow {
@@ -220,10 +252,11 @@ impl Transactions {
         if pin.is_none() {
             self.pin = None;
         }
+        let before = pin.or_else(|| log.place(timeline, at, before));
         let key = Key {
             repo,
             timeline,
-            before: pin.or(before).unwrap_or(Lsn(0)),
+            before: before.unwrap_or(Lsn(0)),
         };
         if self.key == Some(key) {
             return;
@@ -353,6 +386,7 @@ fn tx_row(log: &dyn TxLog, t: &TxEnd) -> TxRow {
         relations: log.relations(t).iter().map(|r| r.node).collect(),
         more_relations: t.more_relations,
         big: false,
+        unarchived: log.is_unarchived(t),
     }
 }
 
@@ -370,6 +404,7 @@ fn point_row(p: &RestorePoint) -> TxRow {
         relations: Vec::new(),
         more_relations: false,
         big: false,
+        unarchived: false,
     }
 }
 
@@ -400,7 +435,8 @@ fn collect_before(
         }
         let to = to.min(before);
         let mut points: Vec<&RestorePoint> = points_in(log, tl, from, to).collect();
-        let mut txs = log.tx_ends_between(tl, from, to).iter().rev();
+        let span = log.tx_ends_between(tl, from, to);
+        let mut txs = span.iter().rev();
         let mut next_tx = txs.next();
         while out.len() < n {
             let take_point = match (points.last(), next_tx) {
@@ -442,7 +478,8 @@ fn collect_after(
         }
         let from = from.max(after);
         let mut points = points_in(log, tl, from, to).peekable();
-        let mut txs = log.tx_ends_between(tl, from, to).iter().peekable();
+        let span = log.tx_ends_between(tl, from, to);
+        let mut txs = span.iter().peekable();
         while out.len() < n {
             let take_point = match (points.peek(), txs.peek()) {
                 (Some(p), Some(t)) => p.lsn < t.lsn,
@@ -649,6 +686,7 @@ mod tests {
             relations: vec![],
             more_relations: false,
             big: false,
+            unarchived: false,
         }
     }
 

@@ -4,7 +4,9 @@ use super::geometry;
 use super::keymap::Action;
 use super::msg::{Cmd, Msg};
 use super::repo::{next_after, previous_before, RepoData};
-use super::state::{App, Focus, Mode, RepoState, TimeInput, PROBE_STALE, SERVER_REFRESH};
+use super::state::{
+    App, Focus, Mode, RepoState, TimeInput, PROBE_STALE, SERVER_REFRESH, SWITCH_REFRESH,
+};
 use super::transactions::{self, Seek};
 use super::view::{STEPS, ZOOMS};
 use super::wizard;
@@ -21,6 +23,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Tick { now } => {
+            app.now = Some(now);
             let mut cmds = probes_due(app, now);
             cmds.extend(wizard::on_tick(app, now));
             super::drill::on_tick(app, now);
@@ -53,6 +56,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::Unfinished(runs) => {
+            app.unfinished = runs;
+            Vec::new()
+        }
+        Msg::TailRead { server, result } => {
+            super::live_tail::on_read(app, &server, result);
+            Vec::new()
+        }
+        Msg::WalSwitched { server, result } => super::live_tail::on_switched(app, &server, result),
         Msg::RelationNames { server, result } => {
             app.transactions.names_resolved(&server, result);
             Vec::new()
@@ -89,8 +101,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
     };
-    app.refresh();
     let mut cmds = cmds;
+    cmds.extend(super::live_tail::follow(app));
+    app.refresh();
     let up = app
         .servers
         .get(app.selected_server)
@@ -105,9 +118,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
 fn probes_due(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
     let mut cmds = Vec::new();
     for s in &mut app.servers {
+        let refresh = if s.tail.switching.is_some() {
+            SWITCH_REFRESH
+        } else {
+            SERVER_REFRESH
+        };
         let due = match (&s.probing_since, &s.status) {
             (Some(since), _) => now - *since >= PROBE_STALE,
-            (None, Some(st)) => now - st.checked_at >= SERVER_REFRESH,
+            (None, Some(st)) => now - st.checked_at >= refresh,
             (None, None) => true,
         };
         if due {
@@ -127,6 +145,11 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     }
     if let Some(cmds) = super::drill::route_key(app, key) {
         return cmds;
+    }
+    if let Mode::ConfirmSwitch { server } = &app.mode {
+        let yes = key.code == KeyCode::Char('y');
+        let server = server.clone();
+        return super::live_tail::confirm_switch(app, server, yes);
     }
     if let Mode::Input(input) = &mut app.mode {
         match key.code {
@@ -210,6 +233,7 @@ fn act(app: &mut App, action: Action) -> Vec<Cmd> {
         | Action::ScrollUp
         | Action::ScrollDown => {}
         Action::Drill => super::drill::open(app),
+        Action::SwitchWal => super::live_tail::ask_switch(app),
     }
     Vec::new()
 }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod control;
 pub mod coverage;
 pub mod health;
+pub mod live_tail;
 pub mod lsn;
 pub mod paths;
 pub mod patroni;

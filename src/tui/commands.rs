@@ -77,6 +77,12 @@ impl Commands {
                         let _ = tx.send(Msg::CatalogLoaded { repository, result });
                     });
                 }
+                Cmd::ListUnfinished => {
+                    let tx = tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(Msg::Unfinished(super::unfinished::list()));
+                    });
+                }
                 Cmd::ProbeServer { server } => {
                     let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
                         continue;
@@ -85,6 +91,32 @@ impl Commands {
                     tokio::spawn(async move {
                         let status = adapters::server_status::probe(&s).await;
                         let _ = tx.send(Msg::ServerStatus(status));
+                    });
+                }
+                Cmd::ReadTail {
+                    server,
+                    segments,
+                    size,
+                    upto,
+                } => {
+                    let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                        continue;
+                    };
+                    let tx = tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let result = adapters::live_tail::read(&s, &segments, size, upto)
+                            .map(std::sync::Arc::new);
+                        let _ = tx.send(Msg::TailRead { server, result });
+                    });
+                }
+                Cmd::SwitchWal { server } => {
+                    let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                        continue;
+                    };
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let result = adapters::live_tail::switch(&s).await;
+                        let _ = tx.send(Msg::WalSwitched { server, result });
                     });
                 }
                 Cmd::ResolveRelations { server, nodes } => {

@@ -6,6 +6,7 @@ mod commands;
 mod drill_runner;
 pub mod engine_bridge;
 mod logging;
+mod unfinished;
 
 use crate::app::{update, App, Msg};
 use crate::config::{Config, Role};

@@ -12,6 +12,27 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
+/// Past the archive, on a primary whose WAL is not archived yet: how to make it reachable.
+fn live_tail_line(app: &App) -> Option<Line<'static>> {
+    let (_, archived_end) = app.data()?.extent?;
+    if app.cursor <= archived_end {
+        return None;
+    }
+    let s = app.tail_server()?;
+    let tail = s.tail.tail.as_ref().filter(|t| t.is_pending())?;
+    let bytes = tail
+        .unarchived_bytes()
+        .map_or("WAL".to_string(), |b| bytesize::ByteSize(b).to_string());
+    Some(Line::from(vec![
+        Span::styled("Live     ", theme::LABEL),
+        Span::styled(
+            format!("{bytes} on {} not yet archived", s.name),
+            theme::LIVE_TAIL,
+        ),
+        Span::raw(": W switches WAL (pg_switch_wal), then the archive reaches it"),
+    ]))
+}
+
 pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered()
         .title(" Cursor ")
@@ -104,6 +125,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
                     stamp(&zone, *nearest_after)
                 )),
             ]));
+            lines.extend(live_tail_line(app));
         }
     }
     if let Some(d) = app.data() {

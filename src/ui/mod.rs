@@ -62,7 +62,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         drill::render(frame, app, d, areas.body);
     }
     match &app.mode {
-        Mode::Normal => {}
+        Mode::Normal | Mode::ConfirmSwitch { .. } => {}
         Mode::Help => help::render(frame, app, frame.area()),
         Mode::Input(input) => input::render(frame, app, input, areas.body),
     }

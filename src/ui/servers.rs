@@ -2,6 +2,7 @@
 
 use super::layout::MAX_SERVER_ROWS;
 use super::theme;
+use crate::app::live_tail::TailState;
 use crate::app::{App, Focus};
 use crate::domain::patroni::{Lag, Role as PatroniRole};
 use crate::domain::server_status::{PatroniState, ServerFacts, ServerState};
@@ -51,6 +52,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             }
             Some(ServerState::Up(facts)) => spans.extend(up_spans(app, facts)),
         }
+        spans.extend(tail_spans(&row.tail));
         lines.push(Line::from(spans));
         if let Some(patroni) = row.status.as_ref().and_then(|s| s.patroni.as_ref()) {
             lines.extend(patroni_lines(patroni));
@@ -140,6 +142,25 @@ fn up_spans(app: &App, f: &ServerFacts) -> Vec<Span<'static>> {
         ));
     } else {
         spans.push(Span::styled("0", theme::DIM));
+    }
+    spans
+}
+
+/// What the archive lacks of a primary, and what the last WAL switch came to.
+fn tail_spans(t: &TailState) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    if let Some(tail) = t.tail.as_ref().filter(|t| t.is_pending()) {
+        let text = match tail.unarchived_bytes() {
+            Some(b) => format!("  {} not yet archived", bytesize::ByteSize(b)),
+            None => "  archive end unknown".to_string(),
+        };
+        spans.push(Span::styled(text, theme::LIVE_TAIL));
+        if let Some(Err(e)) = &t.read {
+            spans.push(Span::styled(format!(" (pg_wal not read: {e})"), theme::DIM));
+        }
+    }
+    if let Some(note) = &t.note {
+        spans.push(Span::styled(format!("  {note}"), theme::DIM));
     }
     spans
 }

@@ -7,6 +7,19 @@ use ratatui::text::Line;
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, app: &App, area: Rect) {
+    if let Mode::ConfirmSwitch { server } = &app.mode {
+        let ask = format!(
+            " pg_switch_wal() on `{server}`: the archive gets the WAL not yet archived. y switches, any other key cancels"
+        );
+        frame.render_widget(Line::from(ask).style(theme::LIVE_TAIL), area);
+        return;
+    }
+    if let (Mode::Normal, None, Some(run), Some(now)) =
+        (&app.mode, &app.wizard, app.unfinished.first(), app.now)
+    {
+        frame.render_widget(Line::from(run.line(now)).style(theme::BAD), area);
+        return;
+    }
     let hint = match (&app.mode, &app.wizard) {
         (Mode::Normal, Some(w)) => super::wizard::hint(w),
         (Mode::Normal, None) => {
@@ -14,6 +27,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         }
         (Mode::Help, _) => " ? or Esc closes the help  q quits",
         (Mode::Input(_), _) => " Enter goes to the instant  Esc cancels",
+        (Mode::ConfirmSwitch { .. }, _) => "",
     };
     frame.render_widget(Line::from(hint).style(theme::LABEL), area);
 }

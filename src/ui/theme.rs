@@ -13,6 +13,8 @@ pub fn pane_border(focused: bool) -> Style {
 pub const GAP: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 pub const RECOVERABLE: Style = Style::new().fg(Color::Green);
 pub const UNREACHABLE_WAL: Style = Style::new().fg(Color::DarkGray);
+/// WAL a live server wrote that the archive does not hold yet.
+pub const LIVE_TAIL: Style = Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD);
 pub const BACKUP: Style = Style::new().fg(Color::Yellow);
 pub const CURSOR: Style = Style::new().fg(Color::White).bg(Color::Blue);
 pub const BAD: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);

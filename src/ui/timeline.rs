@@ -22,6 +22,7 @@ pub const RECOVERABLE_CHAR: &str = "█";
 pub const WAL_CHAR: &str = "▒";
 pub const BACKUP_CHAR: &str = "▼";
 pub const CURSOR_CHAR: &str = "▲";
+pub const LIVE_TAIL_CHAR: &str = "░";
 
 const S: i64 = 1000;
 /// Tick spacings, in milliseconds, for the axis labels.
@@ -101,6 +102,8 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         backups_row(buf, inner, y, buckets, cursor);
         y += 1;
     }
+    let live = live_columns(app, data);
+    let mut drew_live = false;
     for row in buckets.rows.iter().take(usize::from(timeline_rows)) {
         let selected = app.timeline == Some(row.timeline);
         let label = format!("{}TL {}", if selected { "▶" } else { " " }, row.timeline);
@@ -111,7 +114,13 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         };
         buf.set_stringn(inner.x, y, label, usize::from(TIMELINE_LABEL_WIDTH), style);
         for (i, cell) in row.cells.iter().enumerate().take(usize::from(inner.width)) {
+            let in_tail =
+                live.is_some_and(|(tl, a, b)| tl == row.timeline && (a..=b).contains(&(i as u16)));
             let (symbol, style) = match cell {
+                Cell::Empty if in_tail => {
+                    drew_live = true;
+                    (LIVE_TAIL_CHAR, theme::LIVE_TAIL)
+                }
                 Cell::Empty => (" ", Style::new()),
                 Cell::Wal => (WAL_CHAR, theme::UNREACHABLE_WAL),
                 Cell::Recoverable => (RECOVERABLE_CHAR, theme::RECOVERABLE),
@@ -134,7 +143,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     if bottom.saturating_sub(y) >= 3 {
         y = bottom - 3;
         axis(buf, inner, y, &app.view, zone, cursor);
-        let legend = legend(data.estimated, inner.width);
+        let legend = legend(data.estimated, drew_live, inner.width);
         frame.render_widget(legend, Rect::new(inner.x, y + 2, inner.width, 1));
     }
 }
@@ -224,7 +233,30 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
     );
 }
 
-fn legend(estimated: bool, width: u16) -> Line<'static> {
+/// The columns the selected server's unarchived WAL covers on its timeline: from the
+/// archive's last instant to the server's last answer (or its last unarchived commit).
+fn live_columns(
+    app: &App,
+    data: &crate::app::repo::RepoData,
+) -> Option<(crate::domain::timeline::TimelineId, u16, u16)> {
+    let server = app.tail_server()?;
+    let tail = server.tail.tail.as_ref().filter(|t| t.is_pending())?;
+    let (_, archived_end) = data.extent?;
+    let probed = server.status.as_ref()?.checked_at;
+    let last_commit = server
+        .tail
+        .commits()
+        .and_then(|r| r.tx_ends.last())
+        .map(|t| t.time());
+    let until = last_commit.map_or(probed, |c| c.max(probed));
+    if until <= archived_end {
+        return None;
+    }
+    let (a, b) = app.view.columns_of(archived_end, until)?;
+    Some((tail.timeline, a, b))
+}
+
+fn legend(estimated: bool, live: bool, width: u16) -> Line<'static> {
     let mut spans = vec![
         Span::styled(RECOVERABLE_CHAR, theme::RECOVERABLE),
         Span::raw(" recoverable  "),
@@ -241,12 +273,23 @@ fn legend(estimated: bool, width: u16) -> Line<'static> {
         Span::styled(CURSOR_CHAR, theme::CURSOR),
         Span::raw(" cursor"),
     ];
+    if live {
+        let words = if width >= 100 {
+            "not yet archived"
+        } else {
+            "unarchived"
+        };
+        spans.push(Span::styled(
+            format!("  {LIVE_TAIL_CHAR} {words}"),
+            theme::LIVE_TAIL,
+        ));
+    }
     if estimated {
         spans.push(Span::styled(
-            if width >= 100 {
-                "  ~ times estimated from file times"
-            } else {
-                "  ~ estimated"
+            match (width >= 100, live) {
+                (true, _) => "  ~ times estimated from file times",
+                (false, false) => "  ~ estimated",
+                (false, true) => "  ~ est.",
             },
             theme::DIM,
         ));

@@ -20,6 +20,8 @@ pub const CURRENT_MARK: &str = "▶";
 /// Marks a transaction that wrote far more than those around it (visible without colour).
 pub const BIG_MARK: &str = "!";
 pub const RESTORE_POINT_MARK: &str = "◆";
+/// Before the relations of a transaction only the live server's pg_wal holds yet.
+pub const UNARCHIVED: &str = "not yet archived";
 
 const BIG: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 const CURRENT: Style = Style::new().add_modifier(Modifier::REVERSED);
@@ -101,7 +103,11 @@ fn row_line(
         if current { CURRENT_MARK } else { " " },
         if row.big { BIG_MARK } else { " " }
     );
-    let base = if row.big { BIG } else { Style::new() };
+    let base = match (row.big, row.unarchived) {
+        (true, _) => BIG,
+        (false, true) => theme::LIVE_TAIL,
+        (false, false) => Style::new(),
+    };
     let style = if current { base.patch(CURRENT) } else { base };
     let text = match &row.kind {
         RowKind::RestorePoint { name } => {
@@ -122,11 +128,14 @@ fn row_line(
                 row.relations.len(),
                 if row.more_relations { "+" } else { "" }
             );
-            let relations = if names.is_empty() {
+            let mut relations = if names.is_empty() {
                 "-".to_string()
             } else {
                 format!("{count}: {}", names.join(", "))
             };
+            if row.unarchived {
+                relations = format!("{UNARCHIVED} · {relations}");
+            }
             format!(
                 "{mark} {time} {:>8}  {:<7} {:>8} {:>9}  {relations}",
                 row.xid,

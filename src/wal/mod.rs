@@ -15,6 +15,7 @@ mod reader;
 mod record;
 mod scan;
 mod store;
+mod tail;
 mod times;
 
 pub use collect::{Checkpoint, RelationTouch, RestorePoint, TxEnd, MAX_RELATIONS};
@@ -22,6 +23,7 @@ pub use decode::XactKind;
 pub use index::{BuildStats, SegmentSummary, WalIndex, WalIndexError, WalRun};
 pub use page::version_for_magic;
 pub use record::RelFileNode;
+pub use tail::{read_unarchived, TailRead};
 pub use times::IndexedTimes;
 
 /// Feeds `data` to a fresh reader as segment `seg_no` (and, if given, `next` as the

@@ -145,6 +145,43 @@ fn up(name: &str, failed: i64) -> ServerStatus {
     }
 }
 
+/// db1's probe: a primary whose archive ends with segment 0x45.
+pub fn db1_status() -> ServerStatus {
+    up("db1", 0)
+}
+
+/// What db1's pg_wal holds past the archive: one DELETE of 1200 orders at 13:11:10.
+pub fn unarchived_delete() -> pitr_console::wal::TailRead {
+    let from = Lsn(70 * SegmentSize::DEFAULT.bytes());
+    pitr_console::wal::TailRead {
+        tx_ends: vec![TxEnd {
+            timeline: TimelineId(2),
+            lsn: Lsn(from.0 + 0x1000),
+            end: Lsn(from.0 + 0x1030),
+            xid: 951,
+            time_us: at(4450).timestamp_micros(),
+            kind: XactKind::Commit,
+            records: 1201,
+            bytes: 1_800_000,
+            rel_start: 0,
+            rel_len: 1,
+            more_relations: false,
+        }],
+        relations: vec![RelationTouch {
+            node: RelFileNode {
+                spc: 1663,
+                db: 16384,
+                rel: 16385,
+            },
+            blocks: 40,
+        }],
+        restore_points: vec![],
+        from,
+        upto: Lsn(from.0 + 0x1234),
+        read_to: Lsn(from.0 + 0x1234),
+    }
+}
+
 /// db1 as the leader of a two-member Patroni cluster whose replica lags.
 pub fn patroni_status() -> ServerStatus {
     let member = |name: &str, role: &str, lag: Lag| Member {
