@@ -19,4 +19,5 @@ pub mod target;
 pub mod time_input;
 pub mod timeline;
 pub mod times;
+pub mod wal_spool;
 pub mod zone;
