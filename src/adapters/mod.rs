@@ -11,6 +11,7 @@ pub mod patroni;
 pub mod pgbackrest;
 pub mod postgres;
 pub mod process;
+pub mod readable;
 pub mod relation_names;
 pub mod repair;
 pub mod repo_tool;

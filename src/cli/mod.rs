@@ -1,6 +1,7 @@
 //! The command line: the TUI by default, and the headless subcommands of DESIGN.md.
 
 mod catalog;
+mod check;
 mod context;
 mod drill;
 mod exit;
@@ -85,6 +86,15 @@ pub enum Command {
     Repair(repair::RepairArgs),
     /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
     Train(train::TrainArgs),
+    /// Could each server be recovered right now? Archiver, newest backup, WAL continuity,
+    /// the restore command as the server user, free space. Exit 0 ok, 1 warning, 2 critical.
+    Check {
+        /// Only this server (default: every configured server).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -99,7 +109,7 @@ pub fn main() -> i32 {
     }
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(f) if f.json => {
             println!("{}", f.to_json());
             f.code
@@ -111,8 +121,8 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
+fn run(cli: Cli) -> Result<i32, Failure> {
+    let done = match cli.command {
         None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
         Some(Command::Lab(cmd)) => {
             if !matches!(cmd, lab::LabCommand::Status { .. }) {
@@ -187,5 +197,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             train::run(&ctx, args)
         }
-    }
+        Some(Command::Check { server, json }) => {
+            let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            return check::run(&ctx, server.as_deref(), json);
+        }
+    };
+    done.map(|()| 0)
 }

@@ -27,7 +27,7 @@ pub fn abandon(config: Option<&Config>, journal: &Path) -> Result<(), Failure> {
     }
     let dir = state_dir::current().map_err(Failure::bad_input)?;
     let ports = run_request::ports(config, &state.server, &SshPool::new());
-    let key = recovery::server_key(&inputs.server, &ports);
+    let key = recovery::run_key(&inputs, &ports);
     // Taking the lock proves no process drives the run right now.
     let held = ServerLock::acquire(&dir, &key, &state.run_id).map_err(Failure::refused)?;
     Journal::reopen(&state)

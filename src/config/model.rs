@@ -34,6 +34,9 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     #[serde(default, rename = "check")]
     pub checks: Vec<CheckConfig>,
+    /// Thresholds of `pitr-console check` (`[health]`).
+    #[serde(default)]
+    pub health: crate::domain::health::Thresholds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]

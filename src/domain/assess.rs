@@ -144,6 +144,32 @@ impl<'a> Recoverability<'a> {
                 out.push(w);
             }
         }
+        // Replay crosses a switch point without stopping: a time between the parent's last
+        // transaction end and the child's first one stops before that first one. A window
+        // that begins at a switch point therefore begins where its backup's window on the
+        // parent ends (issue 9: such times were refused though PostgreSQL reaches them).
+        let parent_ends: Vec<(String, Lsn, Option<Stamp>)> = out
+            .iter()
+            .map(|w| (w.backup_id.clone(), w.end_lsn, w.end))
+            .collect();
+        for w in out.iter_mut() {
+            let at_switch = path.0.iter().skip(1).any(|p| p.begin == w.start_lsn);
+            if !at_switch {
+                continue;
+            }
+            let parent_end = parent_ends
+                .iter()
+                .filter(|(id, end, _)| *id == w.backup_id && *end == w.start_lsn)
+                .find_map(|(_, _, e)| *e);
+            if let (Some(e), Some(s)) = (parent_end, w.start) {
+                if e.at < s.at {
+                    w.start = Some(Stamp {
+                        at: e.at,
+                        estimated: e.estimated || s.estimated,
+                    });
+                }
+            }
+        }
         out
     }
 
@@ -328,6 +354,34 @@ mod tests {
             segments,
             vec![backup("b1", 1, 2, 3), backup("b2", 1, 16, 16)],
         )
+    }
+
+    #[test]
+    fn a_time_between_the_parents_last_commit_and_the_fork_reaches_the_fork() {
+        // Timeline 2 forks from 1 inside segment 6; its WAL was written from t(1000) on.
+        let mut segments: Vec<_> = (1..=10).map(|n| seg(1, n)).collect();
+        segments.extend((6..=12).map(|n| seg(2, n)));
+        let mut c = catalog(segments, vec![backup("b1", 1, 2, 3)]);
+        c.histories.push(
+            crate::domain::timeline::TimelineHistory::parse(
+                TimelineId(2),
+                "1\t0/6000100\tbefore the bad delete\n",
+            )
+            .unwrap(),
+        );
+        let times = EstimatedTimes::from_catalog(&c);
+        let cov = compute(&c, &times);
+        let r = Recoverability {
+            catalog: &c,
+            coverage: &cov,
+            times: &times,
+        };
+        // Replay on timeline 2's path crosses the switch point without stopping: a time in
+        // between stops before timeline 2's first transaction end.
+        let Verdict::Recoverable(v) = r.at_time(TimelineId(2), t(500)) else {
+            panic!("a time between the fork's parent and its first commit is reachable")
+        };
+        assert_eq!(v.backup_id, "b1");
     }
 
     #[test]

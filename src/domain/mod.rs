@@ -6,6 +6,7 @@ pub mod backup_chain;
 pub mod catalog;
 pub mod control;
 pub mod coverage;
+pub mod health;
 pub mod lsn;
 pub mod paths;
 pub mod patroni;

@@ -12,6 +12,31 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
+/// The command line PostgreSQL would run for `restore_command`: `%f` is the segment's file
+/// name, `%p` the path to write it to, `%r` (the oldest file to keep) the segment too, `%%`
+/// a percent sign, as in PostgreSQL's own expansion.
+pub fn expand(command: &str, file: &str, path: &str) -> String {
+    let mut out = String::with_capacity(command.len() + 64);
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') | Some('r') => out.push_str(file),
+            Some('p') => out.push_str(path),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
 /// For a local archive directory: copies the segment, or decompresses the `.gz`, `.zst` or
 /// `.lz4` file of that name. A missing file exits non-zero, which tells the server the
 /// archive ends there, as PostgreSQL expects of a restore_command.
@@ -35,6 +60,14 @@ mod tests {
         assert_eq!(shell_quote("/srv/wal"), "/srv/wal");
         assert_eq!(shell_quote("/srv/my wal"), "'/srv/my wal'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn expansion_is_postgresqls() {
+        assert_eq!(
+            expand("cp /a/%f \"%p\" # 100%% %r %x", "SEG", "/d/X"),
+            "cp /a/SEG \"/d/X\" # 100% SEG %x"
+        );
     }
 
     #[test]

@@ -253,22 +253,27 @@ pub fn start(
         journal_dir: inputs.journal_dir.clone(),
         confirmation,
         state_dir: open_state_dir()?,
-        key: server_key(&inputs.server, &ports),
+        key: run_key(&inputs, &ports),
         action: None,
     };
     Runner::start(plan, ports, opts)
 }
 
-/// The server a run is for: its data directory on the host the run's commands reach
-/// (a side restore too: production is the server it belongs to).
-pub fn server_key(server: &ServerSpec, ports: &Ports) -> ServerKey {
+/// What a run holds: the data directory it writes, on the host its commands reach. In
+/// place that is production's; a side restore holds only its own directory, so several side
+/// restores at different instants and the in-place run they inform can go on together
+/// (production is touched by the in-place run alone).
+pub fn run_key(inputs: &RecoveryInputs, ports: &Ports) -> ServerKey {
     ServerKey {
-        server: server.name.clone(),
+        server: inputs.server.name.clone(),
         host: ports
             .commands
             .host()
             .unwrap_or_else(super::journal::host_name),
-        pgdata: server.pgdata.clone(),
+        pgdata: match &inputs.mode {
+            RestoreMode::InPlace => inputs.server.pgdata.clone(),
+            RestoreMode::Side { dir, .. } => dir.clone(),
+        },
     }
 }
 
@@ -311,7 +316,7 @@ pub fn resume_with(
         })?,
     };
     let state_dir = open_state_dir()?;
-    let key = server_key(&inputs.server, &ports);
+    let key = run_key(&inputs, &ports);
     if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
         return Err(EngineError::RefusedByRole {
             journal: journal_resume_refusal(&state, &message, &state_dir, &key)
@@ -400,7 +405,7 @@ pub fn roll_back_promoted(
     }
     let plan = build_plan(&inputs, &state.run_id);
     let state_dir = open_state_dir()?;
-    let key = server_key(&inputs.server, &ports);
+    let key = run_key(&inputs, &ports);
     let journal_dir = journal
         .parent()
         .map(Path::to_path_buf)

@@ -5,6 +5,7 @@
 
 pub mod cost;
 pub mod drill_run;
+pub mod health;
 pub mod predict;
 pub mod prepare;
 pub mod resume_check;

@@ -202,6 +202,16 @@ pub fn prepare_detailed(
     }
     let timeline = resolve_timeline(req.view, req.options.timeline).map_err(plain)?;
     let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)?;
+    if let Some(why) = unreadable_wal(req.view, repo, server, timeline, choice.wal.as_ref()) {
+        return Err(refused(
+            format!("{} is not recoverable on timeline {timeline} as planned: {why}. PostgreSQL's restore_command runs as that user and would fail there, after production is stopped. Fix the file's owner or mode (e.g. chown {user} or chmod g+r) and plan again", req.target, user = server.run_as.as_deref().unwrap_or("the server user")),
+            RefusalDetail {
+                reason: why,
+                timeline: Some(timeline),
+                ..RefusalDetail::default()
+            },
+        ));
+    }
     let chain = crate::domain::backup_chain::chain(&req.view.catalog.backups, &choice.backup)
         .map_err(|e| plain(Refusal::Input(e.to_string())))?;
     let chain: Vec<_> = chain[..chain.len() - 1]
@@ -771,18 +781,34 @@ fn choose_backup(
                     .map(|b| b.start_lsn)
                     .min()
                     .unwrap_or(b.start_lsn);
-                if !options.force_unknown_xid
-                    && crate::wal::path::covers(index, &path, earliest, latest.end_lsn)
-                    && span.complete()
-                {
-                    let reason = format!(
-                        "the WAL index read all WAL on timeline {timeline}'s path from {earliest} to {} and xid {xid} never commits or aborts there",
-                        latest.end_lsn
-                    );
-                    let alternatives = vec![
+                // Every backup's WAL up to the archive's end, or up to a hole: the xid is
+                // either nowhere or in the hole, and no backup's replay reaches it there
+                // (one before the hole stops at it; one after it starts past the xid).
+                let hole = windows.iter().find_map(|w| match &w.ends_because {
+                    WindowEnd::Gap { missing_segment } => Some(missing_segment.clone()),
+                    WindowEnd::EndOfArchive { .. } => None,
+                });
+                let complete = crate::wal::path::covers(index, &path, earliest, latest.end_lsn)
+                    && span.complete();
+                if !options.force_unknown_xid && (complete || hole.is_some()) {
+                    let reason = match &hole {
+                        Some(seg) if !complete => format!(
+                            "the WAL index read the WAL on timeline {timeline}'s path from {earliest} except what is missing from segment {seg} on, and xid {xid} never commits or aborts in it: if it does at all, it is in the missing WAL, which replay cannot cross"
+                        ),
+                        _ => format!(
+                            "the WAL index read all WAL on timeline {timeline}'s path from {earliest} to {} and xid {xid} never commits or aborts there",
+                            latest.end_lsn
+                        ),
+                    };
+                    let mut alternatives = vec![
                         "--force-unknown-xid (plan it anyway: replay runs to the end of the WAL and fails if the xid is not there)".to_string(),
                         "another --timeline".to_string(),
                     ];
+                    if let Some(seg) = &hole {
+                        alternatives.push(format!(
+                            "put segment {seg} back in the archive and plan again"
+                        ));
+                    }
                     return Err(refused(
                         format!(
                             "{target} is not recoverable: {reason}; {}",
@@ -791,6 +817,7 @@ fn choose_backup(
                         RefusalDetail {
                             reason,
                             timeline: Some(timeline),
+                            missing_segment: hole,
                             alternatives,
                             ..RefusalDetail::default()
                         },
@@ -826,6 +853,39 @@ fn choose_backup(
             })
         }
     }
+}
+
+/// A WAL segment replay needs that the server user cannot read (the console may be root):
+/// PostgreSQL would fail on it like on a missing one. Local archives on this machine only;
+/// `pitr-console check` tries the restore command itself everywhere.
+fn unreadable_wal(
+    view: &RepositoryView,
+    repo: &RepositoryConfig,
+    server: &ServerConfig,
+    timeline: TimelineId,
+    wal: Option<&(String, String)>,
+) -> Option<String> {
+    let (Some((first, last)), Some(user), Some(archive)) =
+        (wal, server.run_as.as_deref(), repo.wal_archive.as_ref())
+    else {
+        return None;
+    };
+    if repo.kind != crate::config::RepositoryKind::Local || !server.is_local() {
+        return None;
+    }
+    let size = view.catalog.segment_size;
+    let number = |name: &str| {
+        crate::domain::segment::WalSegment::parse_file_name(name, size).map(|s| s.number)
+    };
+    let (lo, hi) = (number(first)?, number(last)?);
+    let reader = crate::adapters::readable::Reader::named(user)?;
+    let path = view.catalog.path(timeline);
+    view.catalog
+        .segments
+        .iter()
+        .filter(|s| (lo..=hi).contains(&s.segment.number))
+        .filter(|s| path.timeline_at(s.segment.start_lsn(size)) == Some(s.segment.timeline))
+        .find_map(|s| reader.cannot_read(&archive.join(&s.file_name)))
 }
 
 /// A time or position before the chosen backup's end cannot be reached from it.

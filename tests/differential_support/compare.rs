@@ -29,7 +29,9 @@ pub enum Class {
 }
 
 impl Class {
-    /// Whether this class fails the test (unless a known, named exception).
+    /// Whether this class fails the test (unless a known, named exception): every mismatch
+    /// does, the lesser kind too (a refusal of what PostgreSQL reaches sends an operator
+    /// away from a recovery that would work).
     pub fn fails(self) -> bool {
         matches!(
             self,
@@ -37,6 +39,8 @@ impl Class {
                 | Class::WrongStop
                 | Class::WrongSettings
                 | Class::Unpredicted
+                | Class::RefusedButReachable
+                | Class::NotSupportedYet
         )
     }
 }
