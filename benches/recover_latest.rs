@@ -8,7 +8,7 @@
 //! `cargo bench --bench recover_latest` (as root, PostgreSQL 15 installed). Environment:
 //! PITR_BENCH_SCALE (default 600), PITR_BENCH_ROUNDS (default 2), PITR_BENCH_SEGMENTS
 //! (segment sizes in MiB, default "16,1"), PITR_BENCH_DIR (build the labs there and keep
-//! them). Ports 55780-55782. pgBackRest is not a peer here yet.
+//! them). Ports PITR_BENCH_PORT (default 55780) and the two after it. pgBackRest is not a peer here yet.
 //! Targets (issue 16): engine / hand <= 0.80 on both sizes.
 
 use pitr_console::adapters::fs::LocalFs;
@@ -20,9 +20,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
-const LAB_PORT: u16 = 55780;
-const ENGINE_PORT: u16 = 55781;
-const HAND_PORT: u16 = 55782;
+/// The lab's port; the engine's side instance runs on the next, the hand-run one on the
+/// one after (PITR_BENCH_PORT, default 55780).
+fn lab_port() -> u16 {
+    env_num("PITR_BENCH_PORT", 55780) as u16
+}
 
 /// Tears the lab down at the end, unless it lives in PITR_BENCH_DIR (kept for reuse).
 struct LabGuard {
@@ -113,7 +115,12 @@ fn engine_run(config: &Path, dir: &Path) -> Duration {
         .arg(config)
         .args(["recover", "--server", "lab", "--latest", "--restore-to"])
         .arg(dir)
-        .args(["--port", &ENGINE_PORT.to_string(), "--action", "promote"])
+        .args([
+            "--port",
+            &(lab_port() + 1).to_string(),
+            "--action",
+            "promote",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -154,6 +161,7 @@ const TUNED: &str =
 fn hand_run(rec: &LabRecord, dir: &Path, tuned: bool) -> Duration {
     let backup = &rec.backups.last().unwrap().path;
     let d = dir.display();
+    let hand_port = lab_port() + 2;
     let started = Instant::now();
     let mut phases = Vec::new();
     sh(&format!("mkdir -m 700 {d} && chown postgres:postgres {d}"));
@@ -166,14 +174,14 @@ fn hand_run(rec: &LabRecord, dir: &Path, tuned: bool) -> Duration {
     }
     phases.push(("extract", started.elapsed()));
     as_pg(&format!(
-        "cat >> {d}/postgresql.auto.conf <<'EOF'\nrestore_command = 'cp {}/%f \"%p\"'\nrecovery_target_timeline = 'latest'\nrecovery_target_action = 'pause'\nhot_standby = on\nport = {HAND_PORT}\nunix_socket_directories = '{}'\narchive_mode = off\nlogging_collector = off\n{}EOF\ntouch {d}/recovery.signal",
+        "cat >> {d}/postgresql.auto.conf <<'EOF'\nrestore_command = 'cp {}/%f \"%p\"'\nrecovery_target_timeline = 'latest'\nrecovery_target_action = 'pause'\nhot_standby = on\nport = {hand_port}\nunix_socket_directories = '{}'\narchive_mode = off\nlogging_collector = off\n{}EOF\ntouch {d}/recovery.signal",
         rec.wal_archive.display(),
         rec.socket_dir.display(),
         if tuned { TUNED } else { "" }
     ));
     phases.push(("settings", started.elapsed()));
     as_pg(&format!(
-        "pg_ctl start -D {d} -w -t 600 -l {d}.pitr-hand.log -o '-p {HAND_PORT}' >/dev/null"
+        "pg_ctl start -D {d} -w -t 600 -l {d}.pitr-hand.log -o '-p {hand_port}' >/dev/null"
     ));
     loop {
         let out = Command::new("runuser")
@@ -181,7 +189,7 @@ fn hand_run(rec: &LabRecord, dir: &Path, tuned: bool) -> Duration {
             .arg(&rec.socket_dir)
             .args([
                 "-p",
-                &HAND_PORT.to_string(),
+                &(lab_port() + 2).to_string(),
                 "-d",
                 "lab",
                 "-c",
@@ -237,6 +245,37 @@ fn copy_throughput(rec: &LabRecord, scratch: &Path) -> (f64, f64, u64) {
         let _ = std::fs::remove_dir_all(&b);
     }
     (median(cp), median(engine), bytes)
+}
+
+/// Waits until the lab's archiver has caught up with a WAL switch: on a loaded machine it
+/// lags behind the build, and an archive still growing moves `--latest` past the plan's
+/// prediction while the engine runs.
+fn settle_archive(rec: &LabRecord) {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-h"])
+        .arg(&rec.socket_dir)
+        .args(["-p", &rec.port.to_string(), "-d", &rec.database, "-c"])
+        .arg("select pg_walfile_name(pg_switch_wal())")
+        .output()
+        .unwrap();
+    let last = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(last.len() == 24, "pg_switch_wal: {last:?}");
+    let started = Instant::now();
+    while !std::fs::read_dir(&rec.wal_archive)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(&last))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{last} never archived"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "archive settled at {last} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// The 1, 5 and 15 minute load averages.
@@ -327,13 +366,14 @@ fn bench_size(segment_mib: u32, scale: u32, rounds: u32) {
     let t = Instant::now();
     let rec = lab::up(&LabOptions {
         dir: Some(guard.dir.clone()),
-        port: Some(LAB_PORT),
+        port: Some(lab_port()),
         scale,
         with_gap: false,
         wal_segment_mib: Some(segment_mib),
         ..Default::default()
     })
     .unwrap();
+    settle_archive(&rec);
     let archived = LocalFs.tree_size(&rec.wal_archive).unwrap_or_default();
     println!(
         "== {segment_mib} MiB segments: lab at scale {scale} built in {:.0} s; {:.0} MB archived; backup 2 ends at {}",

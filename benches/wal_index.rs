@@ -112,7 +112,9 @@ fn dump(ix: &WalIndex, path: &Path) {
 /// The 1, 5 and 15 minute load averages.
 fn load() -> [f64; 3] {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut v = text.split_whitespace().map(|w| w.parse().unwrap_or(f64::NAN));
+    let mut v = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(f64::NAN));
     [(); 3].map(|_| v.next().unwrap_or(f64::NAN))
 }
 
