@@ -247,17 +247,24 @@ fn copy_throughput(rec: &LabRecord, scratch: &Path) -> (f64, f64, u64) {
     (median(cp), median(engine), bytes)
 }
 
-/// Waits until the lab's archiver has caught up with a WAL switch: on a loaded machine it
-/// lags behind the build, and an archive still growing moves `--latest` past the plan's
-/// prediction while the engine runs.
+/// Stops the lab's archive from growing and waits until the archiver has caught up with a
+/// WAL switch: an archive still growing moves `--latest` past the plan's prediction while
+/// the engine runs, and verification fails.
 fn settle_archive(rec: &LabRecord) {
-    let out = Command::new("runuser")
-        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-h"])
-        .arg(&rec.socket_dir)
-        .args(["-p", &rec.port.to_string(), "-d", &rec.database, "-c"])
-        .arg("select pg_walfile_name(pg_switch_wal())")
-        .output()
-        .unwrap();
+    // Autovacuum after the workload writes (and archives) more WAL while the runs go on:
+    // done now, then off, so every run replays the same archive.
+    let psql = |sql: &str| {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-h"])
+            .arg(&rec.socket_dir)
+            .args(["-p", &rec.port.to_string(), "-d", &rec.database, "-c", sql])
+            .output()
+            .unwrap()
+    };
+    psql("alter system set autovacuum = off");
+    psql("select pg_reload_conf()");
+    psql("vacuum analyze");
+    let out = psql("select pg_walfile_name(pg_switch_wal())");
     let last = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(last.len() == 24, "pg_switch_wal: {last:?}");
     let started = Instant::now();
