@@ -1,7 +1,7 @@
 //! WAL staged ahead of replay, on a real lab: a side recovery served from the spool reaches
 //! what one without it reaches; a segment taken out of the spool, or damaged there, comes
 //! from the archive and the journal names it; the spool never holds more than its bound;
-//! nothing of it is left afterwards. Ports 58000-58019.
+//! nothing of it is left afterwards; replay goes on without the console. Ports 58000-58029.
 
 mod lab_support;
 
@@ -187,5 +187,73 @@ fn a_segment_missing_or_damaged_in_the_spool_comes_from_the_archive() {
     assert!(
         spools_beside(&dir).is_empty(),
         "nothing of the spool is left"
+    );
+}
+
+#[test]
+fn replay_goes_on_from_the_archive_when_the_console_is_killed() {
+    let (mut guard, rec) = build(58020, false);
+    // One segment ahead at most, so most of the WAL is still to fetch when the console dies.
+    let cfg = config(&guard, &rec, 1);
+    let dir = guard.path("side");
+    guard.side(&dir);
+    let journals = rec.dir.join("journal");
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["recover", "--server", "lab", "--latest", "--restore-to"])
+        .arg(&dir)
+        .args(["--port", "58021", "--action", "promote", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let started =
+        |j: &Path| std::fs::read_to_string(j).is_ok_and(|t| t.contains("\"step\":\"replay\""));
+    loop {
+        assert!(std::time::Instant::now() < deadline, "replay never started");
+        let found = std::fs::read_dir(&journals)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| started(&e.path()));
+        if found {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The server, on its own: the restore_command falls back to the archive for whatever
+    // the spool does not hold, so --latest still ends out of recovery with every row.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "replay never ended");
+        let out = Command::new("runuser")
+            .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-h"])
+            .arg(&rec.socket_dir)
+            .args(["-p", "58021", "-d", &rec.database, "-c"])
+            .arg("select pg_is_in_recovery()")
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "f" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(rows(&rec, 58021), rows(&rec, rec.port));
+    let spool = spools_beside(&dir);
+    assert_eq!(
+        spool.len(),
+        1,
+        "the killed console left its spool: {spool:?}"
+    );
+    let log = std::fs::read_to_string(spool[0].join("requests")).unwrap_or_default();
+    assert!(
+        log.lines().any(|l| l.starts_with("archive 0000")),
+        "segments came from the archive: {log}"
     );
 }
