@@ -5,56 +5,13 @@
 mod lab_support;
 
 use chrono::{DateTime, Utc};
-use lab_support::{build, psql};
+use lab_support::{build, cli, psql};
 use pitr_console::engine::journal::JournalState;
 use pitr_console::engine::RunStatus;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
 const LAB_PORT: u16 = 57500;
 const SIDE_PORT: u16 = 57501;
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn expect(&self, code: i32) -> &Out {
-        assert_eq!(
-            self.code, code,
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
-    let out = Command::new(BIN)
-        .env("PITR_CONSOLE_STATE_DIR", state)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!(
-        "$ pitr-console {} -> exit {}\n{}{}",
-        args.join(" "),
-        o.code,
-        o.stdout,
-        o.stderr
-    );
-    o
-}
 
 fn utc(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.6f UTC").to_string()

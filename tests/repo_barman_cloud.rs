@@ -333,6 +333,39 @@ async fn object_storage_backups_catalog_and_recover_to_a_time_an_xid_and_a_resto
     );
     assert_eq!(code, 0, "{out}\n{err}");
 
+    // The monthly drill through object storage: same restore, timed, signed off.
+    let drill_side = dir.join("side-drill");
+    p.guard(drill_side.clone());
+    let (code, out, err) = cli(
+        &config_file,
+        &home,
+        &[
+            "--role",
+            "drill",
+            "drill",
+            "--server",
+            "db1",
+            "--time",
+            &at,
+            "--exclusive",
+            "--restore-to",
+            drill_side.to_str().unwrap(),
+            "--port",
+            "57705",
+            "--performed-by",
+            "Alice Ops",
+            "--verified-by",
+            "Bob DBA",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        p.count_at(57705),
+        rows_after_newest,
+        "the drill's side instance holds the rows at the time"
+    );
+    assert!(out.contains("RTO"), "{out}");
+
     // Beside production, through the engine: the DELETE's xid, then the restore point.
     let t = Instant::now();
     let rows = repo_support::side_recovery(

@@ -6,13 +6,10 @@
 mod lab_support;
 
 use chrono::{DateTime, Utc};
-use lab_support::{build, psql, stop};
+use lab_support::{build, cli, psql, stop, Out};
 use pitr_console::lab::LabRecord;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
 
 struct Sides(Vec<PathBuf>);
 
@@ -22,40 +19,6 @@ impl Drop for Sides {
             stop(d);
         }
     }
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
-    let started = Instant::now();
-    let out = Command::new(BIN)
-        .env("PITR_CONSOLE_STATE_DIR", state)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!(
-        "$ pitr-console {} -> exit {} in {:.1} s",
-        args.join(" "),
-        o.code,
-        started.elapsed().as_secs_f64()
-    );
-    o
-}
-
-fn expect(o: &Out, code: i32) {
-    assert_eq!(o.code, code, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
 }
 
 fn json(o: &Out) -> serde_json::Value {
@@ -118,7 +81,7 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
             "--yes",
         ],
     );
-    expect(&o, 0);
+    o.expect(0);
     assert_eq!(count(&rec, rec.port), inc.rows_before);
     psql(
         &rec,
@@ -133,7 +96,7 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
         &state,
         &["plan", "--server", "lab", "--xid", &inc.xid.to_string()],
     );
-    expect(&o, 3);
+    o.expect(3);
     assert!(o.stderr.contains("never commits or aborts"), "{}", o.stderr);
 
     // On timeline 1 it does, and the recovery reaches timeline 1's state after the DELETE.
@@ -151,7 +114,7 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
             "--json",
         ],
     );
-    expect(&plan, 0);
+    plan.expect(0);
     let p = json(&plan);
     assert_eq!(p["timeline"], 1);
     assert_eq!(p["prediction"]["last_kept"]["xid"], inc.xid);
@@ -169,7 +132,7 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
     ];
     args.extend(side_args(&side1, "57011"));
     let o = cli(&cfg, &state, &args);
-    expect(&o, 0);
+    o.expect(0);
     assert!(
         o.stdout.contains("reached the predicted stop"),
         "{}",
@@ -194,7 +157,7 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
             "1",
         ],
     );
-    expect(&o, 3);
+    o.expect(3);
     let o = cli(
         &cfg,
         &state,
@@ -209,14 +172,14 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
             "--force-unknown-xid",
         ],
     );
-    expect(&o, 0);
+    o.expect(0);
     for impossible in ["0", "2", "4294967296"] {
         let o = cli(
             &cfg,
             &state,
             &["plan", "--server", "lab", "--xid", impossible],
         );
-        expect(&o, 2);
+        o.expect(2);
     }
 
     // Timeline 2's own end: its seven rows are there with --latest.
@@ -225,7 +188,7 @@ fn a_target_on_timeline_1_after_a_promote_to_timeline_2_reaches_timeline_1() {
     let mut args = vec!["recover", "--server", "lab", "--latest"];
     args.extend(side_args(&side2, "57012"));
     let o = cli(&cfg, &state, &args);
-    expect(&o, 0);
+    o.expect(0);
     assert_eq!(count(&rec, 57012), inc.rows_before + 7);
 }
 
@@ -251,7 +214,7 @@ fn window_ends_and_latest_over_a_gap() {
             "--json",
         ],
     );
-    expect(&o, 3);
+    o.expect(3);
     let j = json(&o);
     assert_eq!(j["exit_code"], 3);
     assert_eq!(j["missing_segment"], missing.as_str());
@@ -272,7 +235,7 @@ fn window_ends_and_latest_over_a_gap() {
             &utc(before + chrono::Duration::microseconds(1)),
         ],
     );
-    expect(&o, 3);
+    o.expect(3);
 
     // The instant offered is one PostgreSQL reaches, and verification compares it.
     let side1 = guard.path("side1");
@@ -281,7 +244,7 @@ fn window_ends_and_latest_over_a_gap() {
     let mut args = vec!["recover", "--server", "lab", "--time", &t];
     args.extend(side_args(&side1, "57021"));
     let o = cli(&cfg, &state, &args);
-    expect(&o, 0);
+    o.expect(0);
     assert!(
         o.stdout.contains("reached the predicted stop"),
         "{}",
@@ -295,7 +258,7 @@ fn window_ends_and_latest_over_a_gap() {
     let mut args = vec!["recover", "--server", "lab", "--latest", "--json"];
     args.extend(side_args(&side2, "57022"));
     let o = cli(&cfg, &state, &args);
-    expect(&o, 3);
+    o.expect(3);
     let j = json(&o);
     assert_eq!(j["wal_loss"]["missing_segment"], missing.as_str());
     assert!(!side2.exists());
@@ -308,7 +271,7 @@ fn window_ends_and_latest_over_a_gap() {
     ];
     args.extend(side_args(&side2, "57022"));
     let o = cli(&cfg, &state, &args);
-    expect(&o, 0);
+    o.expect(0);
     assert!(
         o.stdout.contains("reached the predicted stop"),
         "{}",

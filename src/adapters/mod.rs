@@ -5,6 +5,7 @@ pub mod barman;
 pub mod barman_cloud;
 pub mod catalog;
 pub mod drill_checks;
+pub mod export;
 pub mod fs;
 pub mod local_repo;
 pub mod patroni;

@@ -13,6 +13,7 @@ mod undo;
 
 pub use apply::{Applied, RowsFile};
 pub use shape::{Column, TableShape};
+pub use sql::error_text as sql_error_text;
 pub use undo::{undo, UndoSession, Undone};
 
 use futures::{SinkExt, TryStreamExt};

@@ -5,6 +5,7 @@ mod check;
 mod context;
 mod drill;
 mod exit;
+mod export;
 mod journal;
 mod lab;
 mod plan;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Pull rows back from a side restore into production, in one transaction (`--undo`
     /// takes them out again).
     Repair(repair::RepairArgs),
+    /// Pull a table, or some of its rows, out of a side restore into a file beside its
+    /// journal (pg_dump custom format, or CSV with --where); production is not touched.
+    Export(export::ExportArgs),
     /// The exercise on the lab: choose the instant just before the DELETE; nothing is run.
     Train(train::TrainArgs),
     /// Could each server be recovered right now? Archiver, newest backup, WAL continuity,
@@ -192,6 +196,12 @@ fn run(cli: Cli) -> Result<i32, Failure> {
                 .ok()
                 .map(|c| c.config);
             repair::run(role, config.as_ref(), args)
+        }
+        Some(Command::Export(args)) => {
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            export::run(config.as_ref(), args)
         }
         Some(Command::Train(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;

@@ -42,13 +42,13 @@ pub struct RepairArgs {
 }
 
 /// Where a side restore runs and the production server it was restored from.
-struct SideRestore {
-    journal: PathBuf,
-    run_id: String,
-    server: String,
-    production_dsn: String,
-    side_dsn: String,
-    side_port: u16,
+pub(super) struct SideRestore {
+    pub journal: PathBuf,
+    pub run_id: String,
+    pub server: String,
+    pub production_dsn: String,
+    pub side_dsn: String,
+    pub side_port: u16,
 }
 
 pub fn run(role: Role, config: Option<&Config>, args: RepairArgs) -> Result<(), Failure> {
@@ -75,7 +75,7 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-fn read_journal(path: &Path) -> Result<JournalState, Failure> {
+pub(super) fn read_journal(path: &Path) -> Result<JournalState, Failure> {
     JournalState::read(path).map_err(Failure::bad_input)
 }
 
@@ -83,7 +83,10 @@ fn is_repair(state: &JournalState) -> bool {
     state.inputs.get("repair").is_some()
 }
 
-fn side_restore(config: Option<&Config>, state: &JournalState) -> Result<SideRestore, Failure> {
+pub(super) fn side_restore(
+    config: Option<&Config>,
+    state: &JournalState,
+) -> Result<SideRestore, Failure> {
     let path = state.path.display();
     if is_repair(state) {
         return Err(Failure::bad_input(format!(

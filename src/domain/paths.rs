@@ -72,6 +72,21 @@ pub fn overlaps(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
+/// A name from a server (a database, a table) as one plain file name part: letters,
+/// digits, `-`, `_` kept, every other byte as %XX, so a hostile name (`../x`, newlines)
+/// stays one file in the directory it is written to.
+pub fn file_part(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! A PostgreSQL 15 data directory driven through its own programs as the server user: the
+//! A PostgreSQL data directory (15, or the version `bin_dir` names) driven through its own programs as the server user: the
 //! primary the incidents happen on, and the side copies the harness restores by itself.
 
 use std::io::Write;
@@ -32,8 +32,14 @@ pub fn as_server_user(program: &str) -> Command {
     c
 }
 
+/// The PostgreSQL binaries the clusters run on: 15's, or `PITR_DIFFERENTIAL_PG_BIN` (the
+/// PostgreSQL 18 variant of the test sets it before anything starts).
+pub fn bin_dir() -> String {
+    std::env::var("PITR_DIFFERENTIAL_PG_BIN").unwrap_or_else(|_| BIN_DIR.to_string())
+}
+
 pub fn bin(program: &str) -> String {
-    format!("{BIN_DIR}/{program}")
+    format!("{}/{program}", bin_dir())
 }
 
 /// Runs `cmd`, panicking with its stderr when it fails: the harness's own setup must work.

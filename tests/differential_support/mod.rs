@@ -8,5 +8,6 @@ pub mod compare;
 pub mod console;
 pub mod model;
 pub mod restore;
+pub mod scenario;
 pub mod shape;
 pub mod targets;

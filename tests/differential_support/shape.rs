@@ -181,13 +181,22 @@ impl Repo {
 
     /// Switches to a new segment and waits until every finished one is archived.
     pub fn switch_and_archive(&self) {
-        let name = self.primary.one("SELECT pg_walfile_name(pg_switch_wal());");
+        // With nothing written since the last switch, pg_switch_wal() returns the start of
+        // the current segment (PostgreSQL 18 skips idle checkpoints more often): the last
+        // finished segment is the one holding the byte before.
+        let name = self
+            .primary
+            .one("SELECT pg_walfile_name(pg_switch_wal() - 1);");
         let ok = self.primary.wait(Duration::from_secs(60), || {
             self.primary
                 .one("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver;")
                 >= name
         });
-        assert!(ok, "segment {name} was not archived");
+        assert!(
+            ok,
+            "segment {name} was not archived; the server's log ends:\n{}",
+            self.primary.log_tail()
+        );
     }
 
     /// pg_basebackup -X none (the archive holds the WAL), plain format.
@@ -313,7 +322,7 @@ impl Repo {
             backups = self.backups().display(),
             wal = self.wal_archive().display(),
             pgdata = self.primary.pgdata.display(),
-            bin = super::cluster::BIN_DIR,
+            bin = super::cluster::bin_dir(),
             port = self.primary.port,
             sock = self.socket_dir().display(),
         );

@@ -199,3 +199,56 @@ pub fn private_state_dir() {
         std::env::set_var("PITR_CONSOLE_STATE_DIR", dir);
     });
 }
+
+/// What one run of the console's binary said.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn expect(&self, code: i32) -> &Out {
+        assert_eq!(
+            self.code, code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The journal a side restore names in its "roll back: pitr-console resume J" line.
+    pub fn journal(&self) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("roll back: pitr-console resume "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no journal named in\n{}", self.stdout))
+            .to_string()
+    }
+}
+
+/// The console's binary with `--config config`, its state in `state`, no terminal.
+pub fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_pitr-console"))
+        .env("PITR_CONSOLE_STATE_DIR", state)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    eprintln!(
+        "$ pitr-console {} -> exit {} in {:.1} s",
+        args.join(" "),
+        o.code,
+        started.elapsed().as_secs_f64()
+    );
+    o
+}

@@ -43,20 +43,6 @@ pub fn with_dbname(dsn: &str, db: &str) -> String {
     words.join(" ")
 }
 
-/// A database name as a file name part: letters, digits, `-`, `_` kept, the rest as %XX,
-/// so that a hostile name (`../x`, newlines) stays one plain file in the dump directory.
-fn file_part(db: &str) -> String {
-    db.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 impl SafetyDump {
     fn file(&self, part: &str) -> PathBuf {
         let r = &self.0;
@@ -76,7 +62,7 @@ impl SafetyDump {
                 &with_dbname(&dsn, db),
             ])
             .run_as(r.run_as())
-            .stdout_to(&self.file(&format!("{}.dump", file_part(db))));
+            .stdout_to(&self.file(&format!("{}.dump", crate::domain::paths::file_part(db))));
         match password {
             Some(p) => cmd.secret_env("PGPASSWORD", &p),
             None => cmd,
@@ -187,7 +173,7 @@ impl Step for SafetyDump {
                 .collect();
             let mut parts = Vec::new();
             for db in &databases {
-                let file = self.file(&format!("{}.dump", file_part(db)));
+                let file = self.file(&format!("{}.dump", crate::domain::paths::file_part(db)));
                 parts.push(
                     self.take(ctx, self.db_command(db), Some(db.clone()), file)
                         .await?,
@@ -240,7 +226,7 @@ mod tests {
 
     #[test]
     fn hostile_database_names_stay_one_file_and_one_dbname() {
-        assert_eq!(file_part("../x y"), "%2E%2E%2Fx%20y");
+        assert_eq!(crate::domain::paths::file_part("../x y"), "%2E%2E%2Fx%20y");
         assert_eq!(
             with_dbname("host=/tmp port=5432 dbname=shop user=pg", "it's"),
             "host=/tmp port=5432 user=pg dbname='it\\'s'"
