@@ -217,7 +217,12 @@ fn mean(v: &[Duration]) -> f64 {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let n = v.len();
+    if n % 2 == 0 {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
 }
 
 /// MB/s of `cp -a` and of the engine's copy step (`LocalFs::copy_tree`, files handed to
