@@ -234,7 +234,6 @@ fn journal_of(out: &str) -> String {
 }
 
 #[test]
-#[ignore = "known regression after the session-2 merges: the side restore of a pg_ctlcluster cluster no longer starts (pg_ctl: could not start server); see the note on issue 14"]
 fn a_debian_cluster_recovers_in_place_and_rolls_back() {
     if !have_postgresql_common() {
         return;

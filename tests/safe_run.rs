@@ -23,12 +23,18 @@ struct Out {
 
 /// The binary with the lab's configuration (or `config`) and the test's own state directory.
 fn cli(guard: &LabGuard, config: &Path, args: &[&str]) -> Out {
+    cli_env(guard, config, args, &[])
+}
+
+/// `cli` with more environment (a PATH that puts a wrapper first).
+fn cli_env(guard: &LabGuard, config: &Path, args: &[&str], env: &[(&str, String)]) -> Out {
     let started = Instant::now();
     let out = Command::new(BIN)
         .arg("--config")
         .arg(config)
         .args(args)
         .env("PITR_CONSOLE_STATE_DIR", guard.path("state"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -294,6 +300,58 @@ fn one_run_per_server_across_journal_dirs_until_it_ends() {
         "the promoted directory is kept: {:?}",
         moved_aside(&rec)
     );
+
+    // The second way back: the first run's safety dump, restored into a new database
+    // beside the live one, checked against its sha256; never over an existing database.
+    let o = cli(
+        &guard,
+        &cfg,
+        &["restore-dump", a.to_str().unwrap(), "--yes"],
+    );
+    expect(&o, 0);
+    let run_a = JournalState::read(&a).unwrap().run_id;
+    let into = format!(
+        "{}_before_{}",
+        rec.database,
+        run_a.to_lowercase().replace('-', "_")
+    );
+    assert!(
+        o.stdout.contains(&format!("into the new database {into}")),
+        "{}",
+        o.stdout
+    );
+    let restored = Command::new("runuser")
+        .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-q", "-h"])
+        .arg(&rec.socket_dir)
+        .args(["-p", &rec.port.to_string(), "-d", &into])
+        .args(["-c", "select count(*) from orders"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&restored.stdout).trim(),
+        original_rows,
+        "the dump holds the data as it was before the run"
+    );
+    assert_eq!(
+        orders(&rec),
+        original_rows,
+        "the live database is untouched"
+    );
+    let o = cli(
+        &guard,
+        &cfg,
+        &["restore-dump", a.to_str().unwrap(), "--yes"],
+    );
+    expect(&o, 5);
+    assert!(
+        o.stderr.contains("never writes over a database"),
+        "{}",
+        o.stderr
+    );
+    let said = JournalState::read(&a).unwrap().records.iter().any(|r| {
+        matches!(&r.body, Body::Note { text, .. } if text.contains("restored into new database"))
+    });
+    assert!(said, "the restore is journaled in the run's journal");
 }
 
 #[test]
@@ -420,4 +478,214 @@ fn a_transaction_holding_a_lock_is_named_and_the_run_waits_no_longer() {
         JournalState::read(&j).unwrap().ended,
         Some(RunStatus::RolledBack)
     );
+}
+
+/// `pg_ctl` on the lab's data directory as the server user.
+fn pg_ctl(rec: &LabRecord, args: &[&str]) {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(rec.bin_dir.join("pg_ctl"))
+        .args(args)
+        .arg("-D")
+        .arg(&rec.pgdata)
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pg_ctl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A `cp` first on PATH that holds every copy of an archived WAL segment until `release`
+/// exists: the restore_command the recovered server runs waits as a slow or hung archive
+/// (a stuck NFS mount, a tape) would.
+fn holding_cp(guard: &LabGuard, rec: &LabRecord) -> (PathBuf, PathBuf) {
+    let bin = guard.path("slow-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let release = guard.path("release-archive");
+    let segment = format!("{}/{}", rec.wal_archive.display(), "?".repeat(24));
+    let script = format!(
+        "#!/bin/sh\nfor a; do case \"$a\" in {segment}) while [ ! -e {} ]; do sleep 0.2; done;; esac; done\nexec /bin/cp \"$@\"\n",
+        release.display()
+    );
+    let cp = bin.join("cp");
+    std::fs::write(&cp, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in [guard.parent.path(), bin.as_path()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (bin, release)
+}
+
+#[test]
+fn a_stalled_replay_is_reported_and_roll_back_restarts_production_as_it_ran() {
+    let (guard, rec) = build(57241, false);
+    // Production runs with an option on its command line, as a site's unit file might
+    // start it: the roll back must bring it back with that option, not the config's.
+    pg_ctl(
+        &rec,
+        &[
+            "restart",
+            "-w",
+            "-l",
+            rec.log_file.to_str().unwrap(),
+            "-o",
+            "-c work_mem=7MB",
+        ],
+    );
+    assert_eq!(psql(&rec, rec.port, "show work_mem"), "7MB");
+    let original_rows = orders(&rec);
+    let text = std::fs::read_to_string(&rec.config_file).unwrap();
+    let cfg = guard.path("stall.toml");
+    std::fs::write(&cfg, format!("replay_stall_secs = 5\n{text}")).unwrap();
+    let (bin, release) = holding_cp(&guard, &rec);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let j = journal_in(&guard, "journals");
+    let started = Instant::now();
+    let o = cli_env(
+        &guard,
+        &cfg,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+        &[("PATH", path)],
+    );
+    let waited = started.elapsed().as_secs();
+    std::fs::write(&release, "").unwrap();
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        all.contains("replay has not moved from") && all.contains("for 5 s (replay_stall_secs)"),
+        "{all}"
+    );
+    assert!(
+        all.contains("the recovering server runs but does not answer"),
+        "connection errors during replay are shown: {all}"
+    );
+    assert!(all.contains("Last lines of"), "{all}");
+    assert!(
+        all.contains("Retry to wait longer, roll back to put everything back, or abort"),
+        "{all}"
+    );
+    assert!(waited < 90, "the stall was reported after {waited} s");
+
+    let o = cli(
+        &guard,
+        &cfg,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
+    expect(&o, 0);
+    assert_eq!(orders(&rec), original_rows);
+    assert_eq!(
+        psql(&rec, rec.port, "show work_mem"),
+        "7MB",
+        "production restarted with the options it ran with"
+    );
+    assert_eq!(
+        JournalState::read(&j).unwrap().ended,
+        Some(RunStatus::RolledBack)
+    );
+}
+
+#[test]
+fn a_restored_server_running_as_a_standby_is_not_taken_for_the_recovered_one() {
+    let (guard, rec) = build(57251, false);
+    let original_rows = orders(&rec);
+    // The backup was taken for a replica (`pg_basebackup -R`): it carries standby.signal,
+    // which pg_verifybackup leaves out of its check as pg_basebackup -R writes it.
+    for b in &rec.backups {
+        if b.path.join("PG_VERSION").exists() {
+            std::fs::write(b.path.join("standby.signal"), "").unwrap();
+        }
+    }
+    let j = journal_in(&guard, "journals");
+    let o = cli(
+        &guard,
+        &rec.config_file,
+        &[
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+            "--journal",
+            j.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        all.contains("standby.signal exists: the restored server runs as a standby"),
+        "{all}"
+    );
+    assert!(!all.contains("waiting for a decision"), "{all}");
+    let o = cli(
+        &guard,
+        &rec.config_file,
+        &[
+            "resume",
+            j.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+    );
+    expect(&o, 0);
+    assert_eq!(orders(&rec), original_rows);
+    assert_eq!(psql(&rec, rec.port, "select pg_is_in_recovery()"), "f");
+}
+
+#[test]
+fn a_side_dir_the_server_user_cannot_write_beside_is_refused_in_preflight() {
+    let (guard, rec) = build(57261, false);
+    let locked = guard.path("root-only");
+    std::fs::create_dir_all(&locked).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let side = locked.join("side");
+    let o = cli(
+        &guard,
+        &rec.config_file,
+        &[
+            "--role",
+            "drill",
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--restore-to",
+            side.to_str().unwrap(),
+            "--port",
+            "57262",
+        ],
+    );
+    assert_ne!(o.code, 0);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    assert!(
+        all.contains(&format!(
+            "{} cannot be written by postgres (EACCES)",
+            locked.display()
+        )),
+        "{all}"
+    );
+    assert!(!side.exists(), "nothing restored");
 }

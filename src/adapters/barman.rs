@@ -227,6 +227,12 @@ impl Barman {
             ToolRestore {
                 tool: "barman".into(),
                 commands,
+                verify: vec![
+                    // pg_verifybackup on the backup's manifest (backup_method = postgres).
+                    self.command(&["verify-backup", &self.server, &backup.id]),
+                    // Every WAL file from the backup's begin to its end archived.
+                    self.command(&["check-backup", &self.server, &backup.id]),
+                ],
             },
             restore_command,
         )

@@ -217,6 +217,8 @@ impl BarmanCloud {
             ToolRestore {
                 tool: "barman-cloud-restore".into(),
                 commands: vec![restore],
+                // WAL-G and the cloud tools have no check of one base backup.
+                verify: Vec::new(),
             },
             self.restore_command(),
         )

@@ -268,6 +268,14 @@ fn decoder<'a>(archive: &Path, raw: Counting<'a, File>) -> Result<Box<dyn Read +
     })
 }
 
+/// The directory holding `p` (`.` for a bare name).
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 impl Fs for LocalFs {
     fn exists(&self, p: &Path) -> bool {
         fs::symlink_metadata(p).is_ok()
@@ -294,7 +302,24 @@ impl Fs for LocalFs {
                 format!("cannot move {} to {}", from.display(), to.display()),
                 e,
             )
-        })
+        })?;
+        // A rename lives in the directories' entries: until they are on disk a crash can
+        // bring back the old names (the original where the restore now is, or neither).
+        let dirs = [parent_dir(to), parent_dir(from)];
+        for dir in dirs.iter().take(if dirs[0] == dirs[1] { 1 } else { 2 }) {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+                PortError::io(
+                    format!(
+                        "moved {} to {}, but cannot flush {} to disk",
+                        from.display(),
+                        to.display(),
+                        dir.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
     }
 
     fn copy_tree(

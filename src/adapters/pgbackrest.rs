@@ -13,6 +13,7 @@ use crate::domain::restore_command::shell_quote;
 use crate::domain::segment::{SegmentSize, WalSegment};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::timeline::{TimelineHistory, TimelineId};
+use crate::engine::ports::CommandSpec;
 use crate::engine::steps::tool_restore::ToolRestore;
 use chrono::DateTime;
 use serde_json::Value;
@@ -172,9 +173,30 @@ impl PgBackRest {
             ToolRestore {
                 tool: "pgbackrest".into(),
                 commands: vec![command],
+                verify: vec![self.verify(backup)],
             },
             rc.join(" "),
         )
+    }
+}
+
+impl PgBackRest {
+    /// `pgbackrest verify`: every file of every backup against its checksum, and the
+    /// archive's WAL (2.45 verifies the whole stanza; `--set` came in 2.55). It exits 0 even
+    /// when it finds damage and reports a damaged backup only in its info-level log
+    /// (`backup: ID, status: invalid` with the missing and invalid files before it), so that
+    /// log is printed and read.
+    fn verify(&self, backup: &Backup) -> CommandSpec {
+        let mut line = vec!["pgbackrest".to_string()];
+        line.extend(self.global().iter().map(|w| shell_quote(w)));
+        line.push("--log-level-console=info verify".into());
+        let bad = shell_quote(&format!("backup: {}, status: invalid", backup.id));
+        let script = format!(
+            "out=$({} 2>&1); rc=$?; printf '%s\\n' \"$out\"; [ $rc -eq 0 ] || exit $rc; if printf '%s\\n' \"$out\" | grep -qF -- {bad}; then echo \"pgbackrest verify reports backup {} invalid\"; exit 1; fi",
+            line.join(" "),
+            backup.id
+        );
+        self.tool.command("sh", &["-c".to_string(), script])
     }
 }
 

@@ -92,6 +92,8 @@ impl WalG {
             ToolRestore {
                 tool: "wal-g".into(),
                 commands,
+                // WAL-G and the cloud tools have no check of one base backup.
+                verify: Vec::new(),
             },
             rc.join(" "),
         )

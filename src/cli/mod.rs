@@ -12,6 +12,7 @@ mod plan;
 mod recover;
 mod repair;
 mod report;
+mod restore_dump;
 mod target_args;
 mod train;
 mod unfinished;
@@ -75,6 +76,9 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// The second way back: a run's safety dump of one database restored into a new
+    /// database (never over an existing one), checked against its sha256, journaled.
+    RestoreDump(restore_dump::RestoreDumpArgs),
     /// Read a run's journal.
     #[command(subcommand)]
     Journal(journal::JournalCommand),
@@ -174,6 +178,14 @@ fn run(cli: Cli) -> Result<i32, Failure> {
                 .ok()
                 .map(|c| c.config);
             unfinished::rollback(role, config.as_ref(), &journal, yes)
+        }
+        Some(Command::RestoreDump(args)) => {
+            let (role, _) =
+                context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
+            let config = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())
+                .ok()
+                .map(|c| c.config);
+            restore_dump::run(role, config.as_ref(), args)
         }
         Some(Command::Journal(cmd)) => {
             let (_, zone) =

@@ -16,8 +16,50 @@ use std::time::Duration;
 pub struct PortError(pub String);
 
 impl PortError {
+    /// `what` with the OS error named (`No space left on device (ENOSPC)`), and for the
+    /// two an operator meets most, what to do.
     pub fn io(what: impl std::fmt::Display, err: std::io::Error) -> PortError {
-        PortError(format!("{what}: {err}"))
+        let Some(code) = err.raw_os_error() else {
+            return PortError(format!("{what}: {err}"));
+        };
+        let text = err.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text);
+        let errno = nix::errno::Errno::from_raw(code);
+        let hint = match errno {
+            nix::errno::Errno::ENOSPC => {
+                ": the file system is full; free space there or choose another directory"
+            }
+            nix::errno::Errno::EACCES | nix::errno::Errno::EPERM => {
+                ": the user this runs as may not do this there; check the owner and mode of the directory and its parents"
+            }
+            _ => "",
+        };
+        PortError(format!("{what}: {text} ({errno:?}){hint}"))
+    }
+}
+
+#[cfg(test)]
+mod port_error_tests {
+    use super::PortError;
+
+    #[test]
+    fn os_errors_are_named_with_what_to_do() {
+        let e = PortError::io(
+            "cannot copy /a to /b",
+            std::io::Error::from_raw_os_error(28),
+        );
+        assert_eq!(
+            e.0,
+            "cannot copy /a to /b: No space left on device (ENOSPC): the file system is full; free space there or choose another directory"
+        );
+        let e = PortError::io("cannot create /s", std::io::Error::from_raw_os_error(13));
+        assert!(
+            e.0.starts_with("cannot create /s: Permission denied (EACCES): the user"),
+            "{}",
+            e.0
+        );
+        let e = PortError::io("x", std::io::Error::other("plain"));
+        assert_eq!(e.0, "x: plain");
     }
 }
 

@@ -601,7 +601,6 @@ fn choose_backup(
         return match v {
             Verdict::Recoverable(rec) => {
                 let backup = backup_of(&rec.backup_id)?;
-                before_backup_end(&backup, target, placed, zone).map_err(|r| (r, None))?;
                 let mut notes = Vec::new();
                 if let Some(lsn) = placed {
                     notes.push(format!(
@@ -621,6 +620,8 @@ fn choose_backup(
                     notes.push("times near this window's edges are estimated from file times (~): the server, not the catalog, has the last word on where replay stops".into());
                 }
                 let prediction = predict(&backup, &mut notes)?;
+                before_backup_end(&backup, target, placed, prediction.is_some(), zone)
+                    .map_err(|r| (r, None))?;
                 Ok(Choice {
                     backup,
                     notes,
@@ -889,14 +890,19 @@ fn unreadable_wal(
 }
 
 /// A time or position before the chosen backup's end cannot be reached from it.
+/// With a prediction, the WAL index has already found the transaction end a time target
+/// stops before and checked it lies past the consistency point; a time just before the
+/// backup label's whole-second stop time can still reach it (it stops before a commit made
+/// after the backup), so the label decides only when the index could not tell.
 fn before_backup_end(
     b: &Backup,
     target: &RecoveryTarget,
     placed: Option<Lsn>,
+    predicted: bool,
     zone: &Zone,
 ) -> Result<(), Refusal> {
     let early = match target {
-        RecoveryTarget::Time { at, .. } => b.stop_time_exact && *at < b.stop_time,
+        RecoveryTarget::Time { at, .. } => !predicted && b.stop_time_exact && *at < b.stop_time,
         RecoveryTarget::Lsn { lsn, .. } => *lsn < b.stop_lsn,
         _ => placed.is_some_and(|lsn| lsn < b.stop_lsn),
     };

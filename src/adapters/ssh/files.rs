@@ -134,12 +134,13 @@ impl Fs for RemoteFs {
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<(), PortError> {
-        // Same file system only (never a copy), never over an existing path.
+        // Same file system only (never a copy), never over an existing path; both parent
+        // directories flushed after (coreutils sync fsyncs the paths it is given).
         self.sh_ok(
             &format!("cannot move {} to {}", from.display(), to.display()),
             r#"[ -e "$2" ] && { echo "$2 already exists" >&2; exit 1; }
 [ "$(stat -c %d -- "$1")" = "$(stat -c %d -- "$(dirname -- "$2")")" ] || { echo "$1 and $2 are on different file systems" >&2; exit 1; }
-mv -T -- "$1" "$2""#,
+mv -T -- "$1" "$2" && sync -- "$(dirname -- "$1")" "$(dirname -- "$2")""#,
             &[p(from), p(to)],
             None,
             None,

@@ -18,10 +18,17 @@ use std::path::{Path, PathBuf};
 pub fn describe(r: &Recovery) -> Vec<String> {
     let b = &r.inputs.backup;
     match (b.format, b.has_manifest) {
-        (BackupFormat::Tool, _) => vec![format!(
-            "backup {} is held by a backup tool: its integrity is the tool's to check at restore",
-            b.id
-        )],
+        (BackupFormat::Tool, _) => match r.inputs.tool_restore.as_ref() {
+            Some(t) if !t.verify.is_empty() => t
+                .verify
+                .iter()
+                .map(|c| format!("{} verifies the backup: {}", t.tool, c.display()))
+                .collect(),
+            _ => vec![format!(
+                "backup {} is held by a backup tool with no check of its own: its integrity is the tool's to check at restore",
+                b.id
+            )],
+        },
         (_, false) if r.inputs.backup_check.allow_unverified => vec![format!(
             "backup {} has no backup_manifest: restored UNVERIFIED (--allow-unverified-backup)",
             b.id
@@ -64,10 +71,7 @@ fn verify_cmd(r: &Recovery, dir: &Path, no_wal: bool) -> CommandSpec {
 pub async fn verify(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
     let b = &r.inputs.backup;
     match (b.format, b.has_manifest) {
-        (BackupFormat::Tool, _) => ctx.note(format!(
-            "backup {} is held by a backup tool: not verified here (the tool checks it as it restores)",
-            b.id
-        )),
+        (BackupFormat::Tool, _) => tool_verify(ctx, r).await,
         (_, false) if r.inputs.backup_check.allow_unverified => ctx.note(format!(
             "WARNING: backup {} has no backup_manifest and is restored UNVERIFIED, as asked (--allow-unverified-backup)",
             b.id
@@ -100,6 +104,54 @@ pub async fn verify(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
             result
         }
     }
+}
+
+/// The backup tool's own verification; a failure refuses with the tool's words.
+async fn tool_verify(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
+    let b = &r.inputs.backup;
+    let Some(t) = r
+        .inputs
+        .tool_restore
+        .as_ref()
+        .filter(|t| !t.verify.is_empty())
+    else {
+        return ctx.note(format!(
+            "backup {} is held by a backup tool with no check of its own: not verified here",
+            b.id
+        ));
+    };
+    for c in &t.verify {
+        let res = ctx.exec(c).await?;
+        if !res.success() {
+            let said: Vec<&str> = res
+                .output
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let said = said[said.len().saturating_sub(8)..].join("\n  ");
+            return refuse(
+                r,
+                format!(
+                    "backup {} is damaged: `{}` failed (exit {}):\n  {said}",
+                    b.id,
+                    c.display(),
+                    res.exit_code
+                        .map_or("by a signal or the timeout".to_string(), |c| c.to_string())
+                ),
+            );
+        }
+    }
+    ctx.note(format!(
+        "backup {} verified by {} ({})",
+        b.id,
+        t.tool,
+        t.verify
+            .iter()
+            .map(|c| c.display())
+            .collect::<Vec<_>>()
+            .join("; ")
+    ))
 }
 
 async fn extract(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), StepError> {

@@ -184,14 +184,20 @@ impl Recovery {
         cmd.timeout(Duration::from_secs(180))
     }
 
+    /// The start of the server in `dir` by its service. A pg_ctl start (production's own,
+    /// or any side directory) runs with `-p`, `-k`, production's `config_file` when it lives
+    /// outside the data directory (a side copy gets its own `data_directory`), and `extra`;
+    /// pg_ctl waits `wait_secs` for the server to accept connections.
     pub fn start_cmd(
         &self,
         dir: &Path,
         port: u16,
         socket: Option<&Path>,
         log: &Path,
+        extra: &str,
+        wait_secs: u64,
     ) -> CommandSpec {
-        let wait = Duration::from_secs(PG_CTL_WAIT_SECS + 60);
+        let wait = Duration::from_secs(wait_secs + 60);
         match self.service_for(dir) {
             // The cluster's own port, socket, config and log; no extra options, so that
             // pg_ctlcluster still hands the start to systemd where systemd runs.
@@ -223,6 +229,10 @@ impl Recovery {
                 ));
             }
         }
+        if !extra.is_empty() {
+            opts.push(' ');
+            opts.push_str(extra);
+        }
         self.pg_ctl()
             .args([
                 "start",
@@ -230,7 +240,7 @@ impl Recovery {
                 &dir.display().to_string(),
                 "-w",
                 "-t",
-                &PG_CTL_WAIT_SECS.to_string(),
+                &wait_secs.to_string(),
             ])
             .args(["-l", &log.display().to_string(), "-o", &opts])
             .timeout(wait)
@@ -243,25 +253,33 @@ impl Recovery {
             .env("LC_ALL", "C")
     }
 
-    /// The recovered instance's start: its log forced into the console's file (`-l`), so that
+    /// The recovered instance's start, by the same service as production's (a Debian
+    /// cluster in place starts with pg_ctlcluster and logs where the cluster logs). A pg_ctl
+    /// start forces its log into the console's file (`-l`, `logging_collector=off`), so that
     /// a FATAL line, a stall's last lines or a refused setting are read where they are
     /// written even when production's configuration sends them to `log_directory`.
+    ///
+    /// pg_ctl waits no longer than a stall: a server that does not accept connections by
+    /// then (replay before a consistent state, waiting on a slow archive) is followed, and
+    /// reported, by the replay step rather than waited on in silence.
     pub fn start_recovered_cmd(&self) -> CommandSpec {
-        let mut opts = format!("-p {} -c logging_collector=off", self.recovered_port());
-        if let Some(s) = self.recovered_socket_dir() {
-            opts.push_str(&format!(" -k '{}'", s.display()));
-        }
-        self.pg_ctl()
-            .args([
-                "start",
-                "-D",
-                &self.data_dir().display().to_string(),
-                "-w",
-                "-t",
-                &PG_CTL_WAIT_SECS.to_string(),
-            ])
-            .args(["-l", &self.log_file().display().to_string(), "-o", &opts])
-            .timeout(Duration::from_secs(PG_CTL_WAIT_SECS + 60))
+        self.start_cmd(
+            self.data_dir(),
+            self.recovered_port(),
+            self.recovered_socket_dir().as_deref(),
+            &self.log_file(),
+            "-c logging_collector=off",
+            self.start_wait_secs(),
+        )
+    }
+
+    pub fn start_wait_secs(&self) -> u64 {
+        self.inputs.replay_stall_secs.clamp(5, PG_CTL_WAIT_SECS)
+    }
+
+    /// Where the recovered instance's start logs.
+    pub fn recovered_log(&self) -> PathBuf {
+        self.log_for(self.data_dir(), self.log_file())
     }
 
     pub fn controldata_cmd(&self, dir: &Path) -> CommandSpec {
@@ -308,7 +326,13 @@ pub fn fatal_lines(ctx: &StepCtx, log: &Path) -> String {
         .filter(|l| l.contains("FATAL:") || l.contains("PANIC:"))
         .collect();
     if lines.is_empty() {
-        return format!("no FATAL line in {}", log.display());
+        // Some refusals come before logging starts and carry no level (`postgres: could
+        // not access the server configuration file ...`): the log's end says it then.
+        return format!(
+            "no FATAL line in {}; its last lines:\n{}",
+            log.display(),
+            log_tail(ctx, log, 5)
+        );
     }
     lines[lines.len().saturating_sub(5)..]
         .iter()

@@ -44,6 +44,20 @@ impl Step for Preflight {
             "check free space beside {} for the restore (a tar backup: its manifest's uncompressed sizes)",
             r.data_dir().display()
         ));
+        let parent = r
+            .data_dir()
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .display()
+            .to_string();
+        d.push(format!(
+            "check {} may write {parent} (the restored server's log goes there): {}",
+            r.run_as().unwrap_or("the console's user"),
+            crate::engine::ports::CommandSpec::new("test")
+                .args(["-w", parent.as_str(), "-a", "-x", parent.as_str()])
+                .run_as(r.run_as())
+                .display()
+        ));
         d.extend(super::backup_check::describe(r));
         if !r.side() {
             d.push(format!(
@@ -146,6 +160,7 @@ impl Step for Preflight {
             if !r.side() {
                 refuse_recovering(ctx, r).await?;
             }
+            writable_parent(ctx, r).await?;
             super::backup_check::verify(ctx, r).await?;
             if r.side() {
                 if !fs.is_absent_or_empty(r.data_dir())? {
@@ -191,6 +206,24 @@ impl Step for Preflight {
             Ok(())
         })
     }
+}
+
+/// The server's user must write where the restored directory's log goes (beside it):
+/// without that, pg_ctl fails before the server could log a word.
+async fn writable_parent(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
+    let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
+    let p = parent.display().to_string();
+    let probe = crate::engine::ports::CommandSpec::new("test")
+        .args(["-w", p.as_str(), "-a", "-x", p.as_str()])
+        .run_as(r.run_as());
+    if ctx.exec(&probe).await?.success() {
+        return Ok(());
+    }
+    let user = r.run_as().unwrap_or("the console's user");
+    fail(format!(
+        "{p} cannot be written by {user} (EACCES): the restored server's log ({}) goes there and pg_ctl would fail before the server starts. Give {user} write and search permission on {p} and its parents, or choose a directory {user} owns",
+        r.log_file().display()
+    ))
 }
 
 /// The uncompressed size of a tar backup: its manifest's file sizes plus the WAL archive.

@@ -55,7 +55,7 @@ impl Step for Replay {
             ),
             format!(
                 "on a stopped server: quote FATAL lines of {}",
-                self.0.log_file().display()
+                self.0.recovered_log().display()
             ),
         ]
     }
@@ -77,6 +77,13 @@ impl Step for Replay {
             let mut last_error: Option<String>;
             let mut error_line: Option<Instant> = None;
             loop {
+                let standby = r.data_dir().join("standby.signal");
+                if ctx.ports.fs.exists(&standby) {
+                    return fail(format!(
+                        "{} exists: the restored server runs as a standby (following a primary through primary_conninfo or the archive), not as the recovered server; a backup taken with `pg_basebackup -R`, or a cluster manager (Patroni) restarting the member as a replica, puts it there. Nothing is waited on. Roll back to put everything back; to recover from this backup, take the file out of the backup (or pause the cluster manager) and run again",
+                        standby.display()
+                    ));
+                }
                 match ctx.ports.sql.replay_status(&dsn).await {
                     Ok(s) => {
                         last_error = None;
@@ -123,8 +130,8 @@ impl Step for Replay {
                         if !alive {
                             return fail(format!(
                                 "the recovering server stopped (last error: {e}). Server log {}:\n{}",
-                                r.log_file().display(),
-                                fatal_lines(ctx, &r.log_file())
+                                r.recovered_log().display(),
+                                fatal_lines(ctx, &r.recovered_log())
                             ));
                         }
                         // It runs but does not answer: say so, every few seconds.
@@ -147,15 +154,15 @@ impl Step for Replay {
                     return fail(format!(
                         "replay has not moved from {at} for {} s (replay_stall_secs){why}. The server still runs. Last lines of {}:\n{}\nRetry to wait longer, roll back to put everything back, or abort to leave it as it is (resume later)",
                         stall.as_secs(),
-                        r.log_file().display(),
-                        log_tail(ctx, &r.log_file(), 8)
+                        r.recovered_log().display(),
+                        log_tail(ctx, &r.recovered_log(), 8)
                     ));
                 }
                 if Instant::now() > deadline {
                     return fail(format!(
                         "replay did not reach the target within {} s; the server still runs, see {}",
                         r.inputs.replay_timeout_secs,
-                        r.log_file().display()
+                        r.recovered_log().display()
                     ));
                 }
                 tokio::time::sleep(POLL).await;

@@ -1,8 +1,13 @@
 //! Stopping production's PostgreSQL and starting the recovered instance.
 
 use super::{fatal_lines, is_running, read_control, stop_server, Recovery};
+use crate::domain::control::Service;
+use crate::engine::ports::CommandSpec;
 use crate::engine::step::{fail, Step, StepCtx, StepFuture};
 use std::sync::Arc;
+
+/// The fact holding postmaster.opts as the running server wrote it, read before the stop.
+const OPTS_FACT: &str = "postmaster_opts";
 
 pub struct StopServer(pub Arc<Recovery>);
 pub struct StartRecovered(pub Arc<Recovery>);
@@ -11,6 +16,35 @@ impl StopServer {
     fn original_log(&self) -> std::path::PathBuf {
         let r = &self.0;
         r.log_for(r.pgdata(), r.beside(r.pgdata(), "-original.log"))
+    }
+
+    /// The restart of the original as it ran: a server pg_ctl started is restarted with
+    /// `pg_ctl restart`, which replays postmaster.opts (the postgres binary and every
+    /// command-line option it ran with); a service by its service. Without the recorded
+    /// opts (the server was down, or the file changed since), the configured start.
+    fn restart_cmd(&self, ctx: &StepCtx) -> CommandSpec {
+        let r = &self.0;
+        let s = &r.inputs.server;
+        let log = self.original_log();
+        let opts = r.pgdata().join("postmaster.opts");
+        let recorded = ctx.fact::<String>(OPTS_FACT);
+        let same = recorded.is_some() && ctx.ports.fs.read_to_string(&opts).ok() == recorded;
+        if matches!(s.service, Service::PgCtl) && same {
+            return r
+                .pg_ctl()
+                .args(["restart", "-D", &r.pgdata().display().to_string(), "-w"])
+                .args(["-t", &super::PG_CTL_WAIT_SECS.to_string()])
+                .args(["-l", &log.display().to_string()])
+                .timeout(std::time::Duration::from_secs(super::PG_CTL_WAIT_SECS + 60));
+        }
+        r.start_cmd(
+            r.pgdata(),
+            s.port,
+            s.socket_dir.as_deref(),
+            &log,
+            "",
+            super::PG_CTL_WAIT_SECS,
+        )
     }
 }
 
@@ -35,16 +69,27 @@ impl Step for StopServer {
     fn describe_undo(&self) -> Vec<String> {
         let r = &self.0;
         let s = &r.inputs.server;
-        vec![format!(
-            "if it was running: {}",
-            r.start_cmd(
-                r.pgdata(),
-                s.port,
-                s.socket_dir.as_deref(),
-                &self.original_log()
-            )
-            .display()
-        )]
+        let start = r.start_cmd(
+            r.pgdata(),
+            s.port,
+            s.socket_dir.as_deref(),
+            &self.original_log(),
+            "",
+            super::PG_CTL_WAIT_SECS,
+        );
+        if matches!(s.service, Service::PgCtl) {
+            vec![
+                format!(
+                    "if it was running: pg_ctl restart -D {} -l {} (the options of {}/postmaster.opts, as it ran)",
+                    r.pgdata().display(),
+                    self.original_log().display(),
+                    r.pgdata().display()
+                ),
+                format!("without postmaster.opts: {}", start.display()),
+            ]
+        } else {
+            vec![format!("if it was running: {}", start.display())]
+        }
     }
     fn destructive(&self) -> bool {
         true
@@ -52,6 +97,16 @@ impl Step for StopServer {
     fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
         Box::pin(async move {
             let r = &self.0;
+            if is_running(ctx, r, r.pgdata()).await? {
+                if let Ok(opts) = ctx
+                    .ports
+                    .fs
+                    .read_to_string(&r.pgdata().join("postmaster.opts"))
+                {
+                    ctx.note(format!("running as: {}", opts.trim()))?;
+                    ctx.set_fact(OPTS_FACT, &opts);
+                }
+            }
             stop_server(ctx, r, r.pgdata()).await?;
             let control = read_control(ctx, r, r.pgdata()).await?;
             ctx.note(format!(
@@ -79,12 +134,13 @@ impl Step for StopServer {
             if is_running(ctx, r, r.pgdata()).await? {
                 return ctx.note("the original server already runs");
             }
-            let s = &r.inputs.server;
             let log = self.original_log();
-            let cmd = r.start_cmd(r.pgdata(), s.port, s.socket_dir.as_deref(), &log);
-            if !ctx.exec(&cmd).await?.success() {
+            let cmd = self.restart_cmd(ctx);
+            let res = ctx.exec(&cmd).await?;
+            if !res.success() {
                 return fail(format!(
-                    "the original server did not start:\n{}",
+                    "the original server did not start (pg_ctl: {}):\n{}",
+                    crate::engine::step::tail(&res.output, 4).trim(),
                     fatal_lines(ctx, &log)
                 ));
             }
@@ -117,8 +173,17 @@ impl Step for StartRecovered {
             if is_running(ctx, r, r.data_dir()).await? {
                 return ctx.note("the recovered server already runs");
             }
-            let log = r.log_file();
+            let log = r.recovered_log();
             let res = ctx.exec(&r.start_recovered_cmd()).await?;
+            if !res.success() && is_running(ctx, r, r.data_dir()).await? {
+                ctx.note(format!(
+                    "pg_ctl stopped waiting after {} s: the server runs but does not accept connections yet (replay before a consistent state); the replay step follows it. Last lines of {}:\n{}",
+                    r.start_wait_secs(),
+                    log.display(),
+                    super::log_tail(ctx, &log, 4)
+                ))?;
+                return Ok(());
+            }
             if !res.success() {
                 // pg_ctl's own words first: a start that never reached the server's log
                 // (a directory it may not write, a port in use) is explained there.

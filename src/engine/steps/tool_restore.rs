@@ -15,6 +15,11 @@ pub struct ToolRestore {
     pub tool: String,
     /// Run in order; each must succeed.
     pub commands: Vec<CommandSpec>,
+    /// The tool's own check of the backup (Barman's `verify-backup` and `check-backup`,
+    /// `pgbackrest verify`), run in preflight before production is touched; empty when
+    /// the tool has none.
+    #[serde(default)]
+    pub verify: Vec<CommandSpec>,
 }
 
 pub fn describe(r: &Recovery) -> Vec<String> {
