@@ -1,11 +1,15 @@
-//! `recover --latest` end to end against the same work done by hand, on a lab scaled so
-//! restore plus replay takes 20 s or more; and the engine's restore copy against `cp -a`.
+//! `recover --latest` end to end against the same work done by hand, on 16 MiB segments
+//! (real clusters' default) and on the lab's 1 MiB, in the same run: the engine with its WAL
+//! spool, the engine without it (`wal_spool_mib = 0`), the hand-run runbook, and the runbook
+//! with PostgreSQL's replay prefetch settings raised; and the engine's restore copy against
+//! `cp -a`. Prints the machine's load average and appends one JSON line per segment size to
+//! `$CARGO_TARGET_DIR/bench-results.jsonl` (default `target/`), to compare across commits.
 //!
 //! `cargo bench --bench recover_latest` (as root, PostgreSQL 15 installed). Environment:
-//! PITR_BENCH_SCALE (default 1500: replay alone takes 25 s on a quiet 2-core machine),
-//! PITR_BENCH_ROUNDS (default 3), PITR_BENCH_DIR (build the lab there, or reuse the one
-//! there, and keep it). Ports 55780-55782.
-//! Targets (issue 3): engine / hand <= 1.10, engine copy >= 90% of cp -a.
+//! PITR_BENCH_SCALE (default 600), PITR_BENCH_ROUNDS (default 2), PITR_BENCH_SEGMENTS
+//! (segment sizes in MiB, default "16,1"), PITR_BENCH_DIR (build the labs there and keep
+//! them). Ports PITR_BENCH_PORT (default 55780) and the two after it. pgBackRest is not a peer here yet.
+//! Targets (issue 16): engine / hand <= 0.80 on both sizes.
 
 use pitr_console::adapters::fs::LocalFs;
 use pitr_console::engine::journal::{Body, JournalState};
@@ -16,9 +20,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
-const LAB_PORT: u16 = 55780;
-const ENGINE_PORT: u16 = 55781;
-const HAND_PORT: u16 = 55782;
+/// The lab's port; the engine's side instance runs on the next, the hand-run one on the
+/// one after (PITR_BENCH_PORT, default 55780).
+fn lab_port() -> u16 {
+    env_num("PITR_BENCH_PORT", 55780) as u16
+}
 
 /// Tears the lab down at the end, unless it lives in PITR_BENCH_DIR (kept for reuse).
 struct LabGuard {
@@ -102,14 +108,19 @@ fn env_num(name: &str, default: u32) -> u32 {
 }
 
 /// The engine: `pitr-console recover --latest` on a side instance, promoted, end to end.
-fn engine_run(rec: &LabRecord, dir: &Path) -> Duration {
+fn engine_run(config: &Path, dir: &Path) -> Duration {
     let started = Instant::now();
     let out = Command::new(BIN)
         .arg("--config")
-        .arg(&rec.config_file)
+        .arg(config)
         .args(["recover", "--server", "lab", "--latest", "--restore-to"])
         .arg(dir)
-        .args(["--port", &ENGINE_PORT.to_string(), "--action", "promote"])
+        .args([
+            "--port",
+            &(lab_port() + 1).to_string(),
+            "--action",
+            "promote",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -141,11 +152,16 @@ fn engine_run(rec: &LabRecord, dir: &Path) -> Duration {
     took
 }
 
-/// The same work by hand: extract the backup, write the settings, start, poll until the
-/// server has replayed everything and promoted.
-fn hand_run(rec: &LabRecord, dir: &Path) -> Duration {
+/// Replay settings PostgreSQL 15 offers beyond its defaults (try, 10, 512kB).
+const TUNED: &str =
+    "recovery_prefetch = on\nmaintenance_io_concurrency = 64\nwal_decode_buffer_size = '4MB'\n";
+
+/// The same work by hand: extract the backup, write the settings (with `TUNED` when
+/// `tuned`), start, poll until the server has replayed everything and promoted.
+fn hand_run(rec: &LabRecord, dir: &Path, tuned: bool) -> Duration {
     let backup = &rec.backups.last().unwrap().path;
     let d = dir.display();
+    let hand_port = lab_port() + 2;
     let started = Instant::now();
     let mut phases = Vec::new();
     sh(&format!("mkdir -m 700 {d} && chown postgres:postgres {d}"));
@@ -158,13 +174,14 @@ fn hand_run(rec: &LabRecord, dir: &Path) -> Duration {
     }
     phases.push(("extract", started.elapsed()));
     as_pg(&format!(
-        "cat >> {d}/postgresql.auto.conf <<'EOF'\nrestore_command = 'cp {}/%f \"%p\"'\nrecovery_target_timeline = 'latest'\nrecovery_target_action = 'pause'\nhot_standby = on\nport = {HAND_PORT}\nunix_socket_directories = '{}'\narchive_mode = off\nlogging_collector = off\nEOF\ntouch {d}/recovery.signal",
+        "cat >> {d}/postgresql.auto.conf <<'EOF'\nrestore_command = 'cp {}/%f \"%p\"'\nrecovery_target_timeline = 'latest'\nrecovery_target_action = 'pause'\nhot_standby = on\nport = {hand_port}\nunix_socket_directories = '{}'\narchive_mode = off\nlogging_collector = off\n{}EOF\ntouch {d}/recovery.signal",
         rec.wal_archive.display(),
-        rec.socket_dir.display()
+        rec.socket_dir.display(),
+        if tuned { TUNED } else { "" }
     ));
     phases.push(("settings", started.elapsed()));
     as_pg(&format!(
-        "pg_ctl start -D {d} -w -t 600 -l {d}.pitr-hand.log -o '-p {HAND_PORT}' >/dev/null"
+        "pg_ctl start -D {d} -w -t 600 -l {d}.pitr-hand.log -o '-p {hand_port}' >/dev/null"
     ));
     loop {
         let out = Command::new("runuser")
@@ -172,7 +189,7 @@ fn hand_run(rec: &LabRecord, dir: &Path) -> Duration {
             .arg(&rec.socket_dir)
             .args([
                 "-p",
-                &HAND_PORT.to_string(),
+                &(lab_port() + 2).to_string(),
                 "-d",
                 "lab",
                 "-c",
@@ -200,7 +217,12 @@ fn mean(v: &[Duration]) -> f64 {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    let n = v.len();
+    if n.is_multiple_of(2) {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    } else {
+        v[n / 2]
+    }
 }
 
 /// MB/s of `cp -a` and of the engine's copy step (`LocalFs::copy_tree`, files handed to
@@ -230,15 +252,84 @@ fn copy_throughput(rec: &LabRecord, scratch: &Path) -> (f64, f64, u64) {
     (median(cp), median(engine), bytes)
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
+/// Stops the lab's archive from growing and waits until the archiver has caught up with a
+/// WAL switch: an archive still growing moves `--latest` past the plan's prediction while
+/// the engine runs, and verification fails.
+fn settle_archive(rec: &LabRecord) {
+    // Autovacuum after the workload writes (and archives) more WAL while the runs go on:
+    // done now, then off, so every run replays the same archive.
+    let psql = |sql: &str| {
+        Command::new("runuser")
+            .args(["-u", "postgres", "--", "psql", "-X", "-A", "-t", "-h"])
+            .arg(&rec.socket_dir)
+            .args(["-p", &rec.port.to_string(), "-d", &rec.database, "-c", sql])
+            .output()
+            .unwrap()
+    };
+    psql("alter system set autovacuum = off");
+    psql("select pg_reload_conf()");
+    psql("vacuum analyze");
+    let out = psql("select pg_walfile_name(pg_switch_wal())");
+    let last = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(last.len() == 24, "pg_switch_wal: {last:?}");
+    let started = Instant::now();
+    while !std::fs::read_dir(&rec.wal_archive)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(&last))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{last} never archived"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
-    let scale = env_num("PITR_BENCH_SCALE", 1500);
-    let rounds = env_num("PITR_BENCH_ROUNDS", 3).max(1);
-    let guard = match std::env::var_os("PITR_BENCH_DIR") {
+    println!(
+        "archive settled at {last} after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut v = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(f64::NAN));
+    [(); 3].map(|_| v.next().unwrap_or(f64::NAN))
+}
+
+fn commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Appends `line` to the results file all benches share.
+pub fn append_result(line: &serde_json::Value) {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let path = dir.join("bench-results.jsonl");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+    match written {
+        Ok(()) => println!("result appended to {}", path.display()),
+        Err(e) => eprintln!("could not append to {}: {e}", path.display()),
+    }
+}
+
+/// A lab for one segment size, in PITR_BENCH_DIR (kept) or a temp dir (removed).
+fn lab_guard(segment_mib: u32) -> LabGuard {
+    match std::env::var_os("PITR_BENCH_DIR") {
         Some(dir) => {
-            let dir = PathBuf::from(dir);
+            let dir = PathBuf::from(dir).join(format!("seg{segment_mib}"));
             std::fs::create_dir_all(&dir).unwrap();
             sh(&format!("chown postgres:postgres {}", dir.display()));
             LabGuard {
@@ -262,67 +353,169 @@ fn main() {
                 _parent: Some(parent),
             }
         }
-    };
+    }
+}
+
+/// Which run of a round: the figures are kept per kind.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Engine,
+    EngineNoSpool,
+    Hand,
+    HandTuned,
+}
+
+const KINDS: [Kind; 4] = [
+    Kind::Engine,
+    Kind::EngineNoSpool,
+    Kind::Hand,
+    Kind::HandTuned,
+];
+
+fn bench_size(segment_mib: u32, scale: u32, rounds: u32) {
+    let load_before = load();
+    let guard = lab_guard(segment_mib);
     let t = Instant::now();
     let rec = lab::up(&LabOptions {
         dir: Some(guard.dir.clone()),
-        port: Some(LAB_PORT),
+        port: Some(lab_port()),
         scale,
         with_gap: false,
+        wal_segment_mib: Some(segment_mib),
         ..Default::default()
     })
     .unwrap();
-    let last = rec
-        .incidents
-        .last()
-        .map(|i| i.lsn_after)
-        .unwrap_or_default();
+    settle_archive(&rec);
+    let archived = LocalFs.tree_size(&rec.wal_archive).unwrap_or_default();
     println!(
-        "lab at scale {scale} built in {:.0} s; backup 2 {} .. WAL beyond {}",
+        "== {segment_mib} MiB segments: lab at scale {scale} built in {:.0} s; {:.0} MB archived; backup 2 ends at {}",
         t.elapsed().as_secs_f64(),
+        archived as f64 / 1e6,
         rec.backups[1].stop_lsn,
-        last
     );
     let scratch = guard.dir.parent().unwrap().to_path_buf();
-    let (mut engine, mut hand) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        // Alternate which goes first, so neither always gets the warmer cache.
-        for first_engine in [round % 2 == 0, round % 2 != 0] {
-            if first_engine {
-                let side = Side(scratch.join(format!("engine-{round}")));
-                engine.push(engine_run(&rec, &side.0));
-            } else {
-                let side = Side(scratch.join(format!("hand-{round}")));
-                hand.push(hand_run(&rec, &side.0));
-            }
+    let no_spool = scratch.join("no-spool.toml");
+    let text = std::fs::read_to_string(&rec.config_file).unwrap();
+    std::fs::write(&no_spool, format!("wal_spool_mib = 0\n{text}")).unwrap();
+    let mut times: Vec<(Kind, Vec<Duration>)> = KINDS.iter().map(|k| (*k, Vec::new())).collect();
+    for round in 0..rounds as usize {
+        // Rotate which goes first, so none always gets the warmest cache.
+        for i in 0..KINDS.len() {
+            let kind = KINDS[(i + round) % KINDS.len()];
+            let side = Side(scratch.join(format!("run-{round}-{i}")));
+            let took = match kind {
+                Kind::Engine => engine_run(&rec.config_file, &side.0),
+                Kind::EngineNoSpool => engine_run(&no_spool, &side.0),
+                Kind::Hand => hand_run(&rec, &side.0, false),
+                Kind::HandTuned => hand_run(&rec, &side.0, true),
+            };
+            times
+                .iter_mut()
+                .find(|(k, _)| *k == kind)
+                .unwrap()
+                .1
+                .push(took);
         }
+        let last = |k: Kind| {
+            times
+                .iter()
+                .find(|(x, _)| *x == k)
+                .unwrap()
+                .1
+                .last()
+                .unwrap()
+                .as_secs_f64()
+        };
         println!(
-            "round {}: engine {:.2} s, hand {:.2} s",
+            "round {}: engine {:.2} s, engine without spool {:.2} s, hand {:.2} s, hand tuned {:.2} s",
             round + 1,
-            engine.last().unwrap().as_secs_f64(),
-            hand.last().unwrap().as_secs_f64()
+            last(Kind::Engine),
+            last(Kind::EngineNoSpool),
+            last(Kind::Hand),
+            last(Kind::HandTuned)
         );
     }
-    // The machine is shared: a round's two runs see similar load, rounds differ. The
-    // median of the per-round ratios is the figure; the ratio of means is shown beside it.
-    let paired: Vec<f64> = engine
-        .iter()
-        .zip(&hand)
-        .map(|(e, h)| e.as_secs_f64() / h.as_secs_f64())
-        .collect();
-    let shown: Vec<String> = paired.iter().map(|r| format!("{r:.3}")).collect();
+    let of = |k: Kind| times.iter().find(|(x, _)| *x == k).unwrap().1.clone();
+    // The machine is shared: a round's runs see similar load, rounds differ. The median of
+    // the per-round ratios is the figure.
+    let ratio = |a: Kind, b: Kind| {
+        median(
+            of(a)
+                .iter()
+                .zip(of(b).iter())
+                .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+                .collect(),
+        )
+    };
+    let (spool_hand, plain_hand, spool_plain, tuned_hand) = (
+        ratio(Kind::Engine, Kind::Hand),
+        ratio(Kind::EngineNoSpool, Kind::Hand),
+        ratio(Kind::Engine, Kind::EngineNoSpool),
+        ratio(Kind::HandTuned, Kind::Hand),
+    );
+    let load_after = load();
     println!(
-        "recover --latest end to end: engine {:.2} s, hand-run {:.2} s (means of {rounds}); per-round ratios {}; median ratio {:.3}, ratio of means {:.3} (target <= 1.10)",
-        mean(&engine),
-        mean(&hand),
-        shown.join(", "),
-        median(paired.clone()),
-        mean(&engine) / mean(&hand)
+        "recover --latest, {segment_mib} MiB segments (means of {rounds}): engine {:.2} s, without spool {:.2} s, hand {:.2} s, hand tuned {:.2} s",
+        mean(&of(Kind::Engine)),
+        mean(&of(Kind::EngineNoSpool)),
+        mean(&of(Kind::Hand)),
+        mean(&of(Kind::HandTuned)),
+    );
+    println!(
+        "  median ratios: engine/hand {spool_hand:.3} (target <= 0.80), engine without spool/hand {plain_hand:.3}, spool/no spool {spool_plain:.3}, hand tuned/hand {tuned_hand:.3}"
     );
     let (cp, copy, bytes) = copy_throughput(&rec, &scratch);
     println!(
-        "restore copy of {:.0} MB (plain backup): cp -a {cp:.0} MB/s, engine {copy:.0} MB/s = {:.0}% of cp -a (target >= 90%)",
+        "  restore copy of {:.0} MB (plain backup): cp -a {cp:.0} MB/s, engine {copy:.0} MB/s = {:.0}% of cp -a",
         bytes as f64 / 1e6,
         100.0 * copy / cp
     );
+    println!(
+        "  load average before {:.2} {:.2} {:.2}, after {:.2} {:.2} {:.2} ({} cores)",
+        load_before[0],
+        load_before[1],
+        load_before[2],
+        load_after[0],
+        load_after[1],
+        load_after[2],
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let secs = |k: Kind| of(k).iter().map(Duration::as_secs_f64).collect::<Vec<_>>();
+    append_result(&serde_json::json!({
+        "bench": "recover_latest",
+        "commit": commit(),
+        "at": chrono::Utc::now().to_rfc3339(),
+        "segment_mib": segment_mib,
+        "scale": scale,
+        "archived_bytes": archived,
+        "rounds": rounds,
+        "engine_s": secs(Kind::Engine),
+        "engine_no_spool_s": secs(Kind::EngineNoSpool),
+        "hand_s": secs(Kind::Hand),
+        "hand_tuned_s": secs(Kind::HandTuned),
+        "ratio_engine_hand": spool_hand,
+        "ratio_engine_no_spool_hand": plain_hand,
+        "ratio_spool_no_spool": spool_plain,
+        "ratio_hand_tuned_hand": tuned_hand,
+        "copy_mb_s": copy,
+        "cp_a_mb_s": cp,
+        "load_before": load_before,
+        "load_after": load_after,
+    }));
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let scale = env_num("PITR_BENCH_SCALE", 600);
+    let rounds = env_num("PITR_BENCH_ROUNDS", 2).max(1);
+    let sizes: Vec<u32> = std::env::var("PITR_BENCH_SEGMENTS")
+        .unwrap_or_else(|_| "16,1".into())
+        .split(',')
+        .filter_map(|w| w.trim().parse().ok())
+        .collect();
+    for size in sizes {
+        bench_size(size, scale, rounds);
+    }
 }

@@ -1,7 +1,11 @@
 //! `cargo bench --bench wal_index`: builds the WAL index of a >= 500 MB archive written by
-//! pgbench against a real PostgreSQL 15 (generated once, kept in target/wal-bench/archive),
-//! and times, on a warm page cache, our cold index build against
-//! `pg_waldump --rmgr=Transaction` (TZ=UTC) and `cat` of the same files.
+//! pgbench against a real PostgreSQL 15 (generated once per segment size, kept in
+//! target/wal-bench/archive-<N>mib), and times, on a warm page cache, our cold index build
+//! against `pg_waldump --rmgr=Transaction` (TZ=UTC) and `cat` of the same files. Runs on 16
+//! MiB segments (real clusters' default) and on the lab's 1 MiB (WAL_BENCH_SEGMENTS, default
+//! "16,1"), prints the load average, and appends one JSON line per size to
+//! `$CARGO_TARGET_DIR/bench-results.jsonl` (default `target/`).
+//! Targets (issue 16): >= 3x pg_waldump and >= 50% of cat, warm, on 16 MiB segments.
 
 #[path = "../tests/wal_cluster/mod.rs"]
 mod wal_cluster;
@@ -22,7 +26,7 @@ fn archive_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-fn generate(bench_dir: &Path, archive: &Path) {
+fn generate(bench_dir: &Path, archive: &Path, segment_mib: u32) {
     eprintln!(
         "generating a pgbench WAL archive of >= {} MiB in {}",
         MIN_BYTES >> 20,
@@ -35,7 +39,7 @@ fn generate(bench_dir: &Path, archive: &Path) {
         .unwrap_or(55410);
     let mut c = Cluster::init(
         port,
-        16,
+        segment_mib,
         &["shared_buffers = 256MB", "checkpoint_timeout = 30s"],
         Some(bench_dir),
     );
@@ -105,12 +109,64 @@ fn dump(ix: &WalIndex, path: &Path) {
     std::fs::write(path, out).unwrap();
 }
 
+/// The 1, 5 and 15 minute load averages.
+fn load() -> [f64; 3] {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut v = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap_or(f64::NAN));
+    [(); 3].map(|_| v.next().unwrap_or(f64::NAN))
+}
+
+fn commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Appends `line` to the results file all benches share.
+fn append_result(line: &serde_json::Value) {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let path = dir.join("bench-results.jsonl");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+    match written {
+        Ok(()) => println!("result appended to {}", path.display()),
+        Err(e) => eprintln!("could not append to {}: {e}", path.display()),
+    }
+}
+
 fn main() {
+    let sizes: Vec<u32> = std::env::var("WAL_BENCH_SEGMENTS")
+        .unwrap_or_else(|_| "16,1".into())
+        .split(',')
+        .filter_map(|w| w.trim().parse().ok())
+        .collect();
+    for size in sizes {
+        bench_size(size);
+    }
+}
+
+fn bench_size(segment_mib: u32) {
+    let load_before = load();
     let bench_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/wal-bench");
-    let archive = bench_dir.join("archive");
+    // The 16 MiB archive of earlier commits lived in `archive`: kept, under its new name.
+    let legacy = bench_dir.join("archive");
+    let archive = bench_dir.join(format!("archive-{segment_mib}mib"));
+    if segment_mib == 16 && legacy.join("COMPLETE").exists() && !archive.exists() {
+        std::fs::rename(&legacy, &archive).unwrap();
+    }
     if !archive.join("COMPLETE").exists() {
         let _ = std::fs::remove_dir_all(&archive);
-        generate(&bench_dir, &archive);
+        generate(&bench_dir, &archive, segment_mib);
     }
     let names = segment_names(&archive);
     let files: Vec<PathBuf> = names.iter().map(|n| archive.join(n)).collect();
@@ -141,7 +197,7 @@ fn main() {
     };
     let t_waldump = best(waldump);
 
-    let cache = bench_dir.join("index.bin");
+    let cache = bench_dir.join(format!("index-{segment_mib}mib.bin"));
     let mut tx_ends = 0;
     let t_ours = best(|| {
         let _ = std::fs::remove_file(&cache);
@@ -161,7 +217,7 @@ fn main() {
 
     let rate = |d: Duration| mb / d.as_secs_f64();
     println!(
-        "archive: {} segments, {:.0} MB, {} commits+aborts; best of {ROUNDS} runs, warm page cache",
+        "== {segment_mib} MiB segments. archive: {} segments, {:.0} MB, {} commits+aborts; best of {ROUNDS} runs, warm page cache",
         names.len(),
         mb,
         tx_ends
@@ -184,9 +240,37 @@ fn main() {
         );
     }
     println!("cache file: {:.1} MB", cache_size as f64 / 1e6);
+    let vs_waldump = t_waldump.0.as_secs_f64() / t_ours.0.as_secs_f64();
+    let vs_cat = t_cat.0.as_secs_f64() / t_ours.0.as_secs_f64();
     println!(
-        "wall: ours vs pg_waldump {:.2}x, ours vs cat {:.0}%",
-        t_waldump.0.as_secs_f64() / t_ours.0.as_secs_f64(),
-        100.0 * t_cat.0.as_secs_f64() / t_ours.0.as_secs_f64()
+        "wall: ours vs pg_waldump {vs_waldump:.2}x (target >= 3), ours vs cat {:.0}% (target >= 50%)",
+        100.0 * vs_cat
     );
+    let load_after = load();
+    println!(
+        "load average before {:.2} {:.2} {:.2}, after {:.2} {:.2} {:.2} ({} cores)",
+        load_before[0],
+        load_before[1],
+        load_before[2],
+        load_after[0],
+        load_after[1],
+        load_after[2],
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    append_result(&serde_json::json!({
+        "bench": "wal_index",
+        "commit": commit(),
+        "at": chrono::Utc::now().to_rfc3339(),
+        "segment_mib": segment_mib,
+        "segments": names.len(),
+        "bytes": bytes,
+        "cat_s": t_cat.0.as_secs_f64(),
+        "pg_waldump_s": t_waldump.0.as_secs_f64(),
+        "ours_cold_s": t_ours.0.as_secs_f64(),
+        "ours_reopen_s": t_warm_open.0.as_secs_f64(),
+        "ratio_vs_pg_waldump": vs_waldump,
+        "ratio_vs_cat": vs_cat,
+        "load_before": load_before,
+        "load_after": load_after,
+    }));
 }

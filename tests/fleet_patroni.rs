@@ -357,6 +357,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
         prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
+        wal_spool: None,
     }
 }
 

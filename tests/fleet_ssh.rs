@@ -259,6 +259,7 @@ impl Lab {
             prediction: None,
             backup_check: Default::default(),
             replay_stall_secs: 60,
+            wal_spool: None,
         }
     }
 }

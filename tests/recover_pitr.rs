@@ -212,7 +212,8 @@ async fn a_target_past_the_archive_fails_with_the_fatal_quoted() {
         .flatten()
         .find(|e| {
             let n = e.file_name().to_string_lossy().to_string();
-            n.starts_with("primary.pitr-") && !n.ends_with(".log")
+            // Beside it: the server log and the run's WAL spool (an aborted run keeps it).
+            n.starts_with("primary.pitr-") && !n.ends_with(".log") && !n.ends_with("-wal")
         })
         .expect("original moved aside");
     assert_eq!(control(&aside.path()).0, before.0);

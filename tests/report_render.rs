@@ -88,6 +88,7 @@ fn inputs(journal_dir: &Path) -> RecoveryInputs {
         prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
+        wal_spool: None,
         role: Role::Drill,
     }
 }

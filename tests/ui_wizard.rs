@@ -71,6 +71,7 @@ fn inputs(request: &RunRequest) -> RecoveryInputs {
         prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
+        wal_spool: None,
         role: request.role,
     }
 }

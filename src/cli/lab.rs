@@ -116,6 +116,7 @@ pub fn run(
                 pg_bin,
                 pg_version,
                 incremental,
+                wal_segment_mib: None,
             };
             let record = lab::up(&opts).map_err(Failure::bad_input)?;
             println!("{}", record.summary());

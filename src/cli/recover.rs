@@ -352,10 +352,7 @@ fn conclude(
             } else {
                 ""
             };
-            let r = crate::engine::steps::Recovery {
-                inputs: inputs.clone(),
-                run_id: o.run_id.clone(),
-            };
+            let r = crate::engine::steps::Recovery::new(inputs.clone(), o.run_id.clone());
             let kept = if r.side() {
                 "production was not touched".to_string()
             } else if r.aside_dir().exists() {
@@ -588,11 +585,7 @@ fn side_lines(inputs: &RecoveryInputs, journal: &str) -> String {
         return String::new();
     }
     // The side instance's address depends on the mode and socket only, not the run id.
-    let dsn = crate::engine::steps::Recovery {
-        inputs: inputs.clone(),
-        run_id: String::new(),
-    }
-    .recovered_dsn();
+    let dsn = crate::engine::steps::Recovery::new(inputs.clone(), String::new()).recovered_dsn();
     format!(
         "\n  connect:   psql '{}'\n  repair:    pitr-console repair {journal} --table TABLE --dry-run",
         crate::engine::redact::redact(&dsn).replace('\'', "'\\''")

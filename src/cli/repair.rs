@@ -119,10 +119,7 @@ pub(super) fn side_restore(
     }
     let server = inputs.server.name.clone();
     let production_dsn = inputs.server.dsn.clone();
-    let recovery = Recovery {
-        inputs,
-        run_id: state.run_id.clone(),
-    };
+    let recovery = Recovery::new(inputs, state.run_id.clone());
     Ok(SideRestore {
         journal: state.path.clone(),
         run_id: state.run_id.clone(),

@@ -101,10 +101,7 @@ pub fn rollback(
     )
     .map_err(engine_failure)?;
     let (status, journal) = run_to_end(started, Action::RollBack)?;
-    let r = Recovery {
-        inputs: inputs.clone(),
-        run_id: state.run_id.clone(),
-    };
+    let r = Recovery::new(inputs.clone(), state.run_id.clone());
     match status {
         RunStatus::RolledBack => {
             println!(
@@ -133,10 +130,7 @@ fn inputs_of(state: &JournalState, journal: &Path) -> Result<RecoveryInputs, Fai
 
 /// Each place the run left something, with what it holds.
 pub fn whereabouts(inputs: &RecoveryInputs, run_id: &str) -> Vec<String> {
-    let r = Recovery {
-        inputs: inputs.clone(),
-        run_id: run_id.to_string(),
-    };
+    let r = Recovery::new(inputs.clone(), run_id.to_string());
     let mut out = Vec::new();
     let mut say = |path: &Path, what: &str| {
         if path.exists() {

@@ -18,6 +18,9 @@ pub struct Config {
     pub role: Option<Role>,
     /// Seconds without replay progress before the run reports a stall (default 60).
     pub replay_stall_secs: Option<u64>,
+    /// MiB of WAL staged ahead of replay and not yet replayed, per run (default 1024; 0
+    /// turns staging off). Local repositories only.
+    pub wal_spool_mib: Option<u64>,
     /// The site's drill checklist (a copy of assets/drill-checklist.toml); the shipped one
     /// when absent.
     pub drill_checklist: Option<PathBuf>,

@@ -21,4 +21,5 @@ pub mod target;
 pub mod time_input;
 pub mod timeline;
 pub mod times;
+pub mod wal_spool;
 pub mod zone;

@@ -145,6 +145,9 @@ pub struct RecoveryInputs {
     /// How preflight treats the backup's verification.
     #[serde(default)]
     pub backup_check: BackupCheck,
+    /// WAL staged ahead of replay into the run's spool, when the repository allows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_spool: Option<crate::domain::wal_spool::WalSpool>,
 }
 
 /// Replay stalls are reported after a minute by default (`replay_stall_secs`).
@@ -183,10 +186,7 @@ pub fn plan(inputs: &RecoveryInputs) -> Plan {
 
 /// The plan for `run_id`; the same inputs and run id always give the same checksum.
 pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
-    let r = Arc::new(Recovery {
-        inputs: inputs.clone(),
-        run_id: run_id.to_string(),
-    });
+    let r = Arc::new(Recovery::new(inputs.clone(), run_id.to_string()));
     let side = matches!(inputs.mode, RestoreMode::Side { .. });
     let new_host = inputs.new_host && !side;
     let mut list: Vec<Box<dyn Step>> = vec![Box::new(steps::preflight::Preflight(r.clone()))];
@@ -201,6 +201,9 @@ pub fn build_plan(inputs: &RecoveryInputs, run_id: &str) -> Plan {
         list.push(Box::new(steps::dump::SafetyDump(r.clone())));
         list.push(Box::new(steps::server::StopServer(r.clone())));
         list.push(Box::new(steps::data_dir::MoveAside(r.clone())));
+    }
+    if inputs.wal_spool.is_some() {
+        list.push(Box::new(steps::spool::StageWal(r.clone())));
     }
     list.push(Box::new(steps::data_dir::Restore(r.clone())));
     list.push(Box::new(steps::config::WriteConfig(r.clone())));

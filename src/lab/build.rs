@@ -36,6 +36,9 @@ pub struct LabOptions {
     /// PostgreSQL 17+: `summarize_wal = on` and a third backup, incremental on backup 1,
     /// after the incident.
     pub incremental: bool,
+    /// initdb's `--wal-segsize` in MiB; the lab's small default ([`super::WAL_SEGMENT_MIB`])
+    /// when absent. Benches use 16, the size real clusters have.
+    pub wal_segment_mib: Option<u32>,
 }
 
 impl LabOptions {
@@ -271,7 +274,7 @@ fn build(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
     };
     tracing::info!(dir = %paths.dir.display(), bin_dir = %cluster.bins.dir.display(), "building the lab");
     prepare_dirs(&cluster)?;
-    cluster.initdb()?;
+    cluster.initdb(opts.wal_segment_mib.unwrap_or(super::WAL_SEGMENT_MIB))?;
     append(
         &cluster.paths.pgdata().join("postgresql.conf"),
         &settings::server_settings(paths, cluster.port, opts.incremental),

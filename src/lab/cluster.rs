@@ -66,13 +66,13 @@ impl Cluster {
         check(&shown, out, &self.paths)
     }
 
-    pub fn initdb(&self) -> Result<(), LabError> {
+    pub fn initdb(&self, segment_mib: u32) -> Result<(), LabError> {
         let mut c = self.command("initdb");
         c.arg("-D")
             .arg(self.paths.pgdata())
             .args(["--data-checksums", "--auth=trust", "--encoding=UTF8"])
             .args(["--locale=C", "--wal-segsize"])
-            .arg(super::WAL_SEGMENT_MIB.to_string())
+            .arg(segment_mib.to_string())
             .arg("-U")
             .arg(&self.superuser);
         self.run(c).map(drop)

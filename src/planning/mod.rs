@@ -11,3 +11,4 @@ pub mod prepare;
 pub mod resume_check;
 pub mod run_request;
 pub mod side_dir;
+pub mod spool;

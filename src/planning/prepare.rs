@@ -257,6 +257,13 @@ pub fn prepare_detailed(
             wal_version,
             timeline: Some(timeline),
             prediction: choice.prediction,
+            wal_runs: choice
+                .wal
+                .as_ref()
+                .map(|(first, last)| {
+                    super::spool::planned_runs(&req.view.catalog, timeline, first, last)
+                })
+                .unwrap_or_default(),
         },
     )
     .map_err(plain)?;
@@ -292,6 +299,8 @@ pub struct Journaled {
     pub timeline: Option<crate::domain::timeline::TimelineId>,
     /// What replay will reach, when the WAL index could tell; verification checks it.
     pub prediction: Option<crate::domain::prediction::Prediction>,
+    /// The archived segments replay reads, in order: what the run stages ahead of replay.
+    pub wal_runs: Vec<crate::domain::wal_spool::SegmentRun>,
 }
 
 /// The run's inputs: every command and path from the configuration, the rest as asked.
@@ -309,6 +318,15 @@ pub fn assemble(
     };
     let restore = restore_for(repo, server, &asked.backup, &asked.target, dest)
         .map_err(|e| Refusal::Input(e.to_string()))?;
+    let spool = super::spool::spool_for(config, repo, asked.backup.segment_size, &asked.wal_runs);
+    if spool.is_some() {
+        // The spool is `<dest>.pitr-<run id>-wal` and reaches restore_command's shell line.
+        crate::domain::paths::check_plain_path(
+            "the restore directory (the WAL spool lies beside it)",
+            dest,
+        )
+        .map_err(Refusal::Input)?;
+    }
     let time_column = server
         .time_column
         .as_deref()
@@ -354,6 +372,7 @@ pub fn assemble(
         backup_check: asked.backup_check,
         timeline: asked.timeline,
         prediction: asked.prediction,
+        wal_spool: spool,
     })
 }
 

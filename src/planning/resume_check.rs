@@ -30,6 +30,11 @@ pub fn check(config: &Config, journaled: &RecoveryInputs) -> Result<RecoveryInpu
             wal_version: journaled.wal_version,
             timeline: journaled.timeline,
             prediction: journaled.prediction.clone(),
+            wal_runs: journaled
+                .wal_spool
+                .as_ref()
+                .map(|s| s.runs.clone())
+                .unwrap_or_default(),
         },
     )?;
     // The journal holds its inputs redacted: compare like with like.

@@ -392,6 +392,7 @@ pub async fn recover(
         prediction: None,
         backup_check: Default::default(),
         replay_stall_secs: 60,
+        wal_spool: None,
     };
     let plan = recovery::plan(&inputs);
     let rendered = plan.render();

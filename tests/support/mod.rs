@@ -6,9 +6,10 @@
 use chrono::{DateTime, Utc};
 use pitr_console::domain::backup::{Backup, BackupFormat};
 use pitr_console::domain::lsn::Lsn;
-use pitr_console::domain::segment::SegmentSize;
+use pitr_console::domain::segment::{SegmentSize, WalSegment};
 use pitr_console::domain::target::RecoveryTarget;
 use pitr_console::domain::timeline::TimelineId;
+use pitr_console::domain::wal_spool::{runs_of, WalSpool};
 use pitr_console::engine::recovery::{
     FinalAction, RecoveryInputs, RestoreMode, ServerSpec, TimeColumn,
 };
@@ -307,7 +308,29 @@ impl Lab {
             prediction: None,
             backup_check: Default::default(),
             replay_stall_secs: 60,
+            wal_spool: self.spool(),
         }
+    }
+
+    /// The archive's segments from the backup's on, staged ahead of replay as planning
+    /// stages a local repository's.
+    fn spool(&self) -> Option<WalSpool> {
+        let size = SegmentSize::DEFAULT;
+        let first = self.facts.backup_start.segment_number(size.bytes());
+        let mut segments: Vec<WalSegment> = std::fs::read_dir(self.dir.join("archive"))
+            .ok()?
+            .flatten()
+            .filter_map(|e| WalSegment::parse_file_name(&e.file_name().to_string_lossy(), size))
+            .filter(|s| s.number >= first)
+            .collect();
+        segments.sort();
+        segments.dedup();
+        (!segments.is_empty()).then(|| WalSpool {
+            runs: runs_of(&segments),
+            segment_size: size,
+            limit_mib: 1024,
+            parallel: 3,
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! The recovery settings (appended to postgresql.auto.conf) and recovery.signal.
 
 use super::Recovery;
-use crate::domain::setting::{quote_setting, UnsafeSetting};
+use crate::domain::setting::quote_setting;
+use crate::domain::wal_spool::serving_command;
 use crate::engine::step::{Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 
@@ -14,14 +15,23 @@ impl WriteConfig {
 
     /// The settings block, marked with the run id so a retry does not append it twice. Every
     /// value goes through `quote_setting`: none is pasted into the file as it came.
-    pub fn block(&self) -> Result<Vec<String>, UnsafeSetting> {
+    pub fn block(&self) -> Result<Vec<String>, String> {
         let r = &self.0;
         let mut lines = vec![self.marker()];
+        let restore_command = match &r.inputs.wal_spool {
+            Some(s) => serving_command(&r.spool_dir(), s.segment_size, &r.inputs.restore_command)?,
+            None => r.inputs.restore_command.clone(),
+        };
         lines.push(format!(
             "restore_command = {}",
-            quote_setting("restore_command", &r.inputs.restore_command)?
+            quote_setting("restore_command", &restore_command).map_err(|e| e.to_string())?
         ));
-        lines.extend(r.inputs.target.settings_lines(r.inputs.timeline)?);
+        lines.extend(
+            r.inputs
+                .target
+                .settings_lines(r.inputs.timeline)
+                .map_err(|e| e.to_string())?,
+        );
         lines.push("recovery_target_action = 'pause'".into());
         // Pausing needs hot standby; without it `pause` acts as shutdown.
         lines.push("hot_standby = on".into());
@@ -30,7 +40,8 @@ impl WriteConfig {
             if let Some(s) = r.recovered_socket_dir() {
                 lines.push(format!(
                     "unix_socket_directories = {}",
-                    quote_setting("socket directory", &s.display().to_string())?
+                    quote_setting("socket directory", &s.display().to_string())
+                        .map_err(|e| e.to_string())?
                 ));
             }
             // The side instance must never write into production's archive, nor its logs:

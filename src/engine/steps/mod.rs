@@ -14,6 +14,7 @@ pub mod preflight;
 pub mod replay;
 pub mod server;
 pub mod snapshot;
+pub mod spool;
 pub mod summary;
 pub mod tool_restore;
 pub mod verify;
@@ -33,9 +34,19 @@ const PG_CTL_WAIT_SECS: u64 = 600;
 pub struct Recovery {
     pub inputs: RecoveryInputs,
     pub run_id: String,
+    /// The WAL stager this process runs for the run, if any.
+    pub stager: spool::Slot,
 }
 
 impl Recovery {
+    pub fn new(inputs: RecoveryInputs, run_id: impl Into<String>) -> Recovery {
+        Recovery {
+            inputs,
+            run_id: run_id.into(),
+            stager: spool::Slot::default(),
+        }
+    }
+
     pub fn run_as(&self) -> Option<&str> {
         self.inputs.server.run_as.as_deref()
     }

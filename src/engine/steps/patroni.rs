@@ -517,9 +517,8 @@ mod tests {
             pg_major: None,
             incremental: None,
         };
-        Arc::new(Recovery {
-            run_id: "r1".into(),
-            inputs: RecoveryInputs {
+        Arc::new(Recovery::new(
+            RecoveryInputs {
                 server,
                 backup,
                 restore_command: String::new(),
@@ -541,8 +540,10 @@ mod tests {
                 prediction: None,
                 backup_check: Default::default(),
                 replay_stall_secs: 60,
+                wal_spool: None,
             },
-        })
+            "r1",
+        ))
     }
 
     #[tokio::test]

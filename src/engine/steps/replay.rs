@@ -62,6 +62,8 @@ impl Step for Replay {
     fn run<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
         Box::pin(async move {
             let r = &self.0;
+            // A resumed run (another process) stages again what is left to stage.
+            super::spool::start(r, ctx)?;
             let dsn = r.recovered_dsn();
             let start = r.inputs.backup.start_lsn;
             let total = self.goal().map(|g| g.bytes_since(start));
@@ -113,7 +115,8 @@ impl Step for Replay {
                             } else {
                                 "recovery finished, server promoted"
                             };
-                            return ctx.note(format!("{how}: replayed to {lsn}"));
+                            ctx.note(format!("{how}: replayed to {lsn}"))?;
+                            return super::spool::finish(r, ctx).await;
                         }
                     }
                     Err(e) => {
