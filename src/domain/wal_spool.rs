@@ -101,25 +101,7 @@ pub fn serving_command(spool: &Path, size: SegmentSize, fallback: &str) -> Resul
 /// `file` into `dest` the way the server would. `file` is a segment name, `dest` a plain
 /// path: neither needs quoting inside the command's own quotes.
 pub fn expand(restore_command: &str, file: &str, dest: &Path) -> String {
-    let mut out = String::with_capacity(restore_command.len() + 64);
-    let mut chars = restore_command.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('f') => out.push_str(file),
-            Some('p') => out.push_str(&dest.display().to_string()),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
+    super::restore_command::expand(restore_command, file, &dest.display().to_string())
 }
 
 #[cfg(test)]
@@ -198,7 +180,8 @@ mod tests {
                 "000000010000000000000003",
                 Path::new("/s/x.part")
             ),
-            "cp /w/000000010000000000000003 \"/s/x.part\" # 100% %r"
+            // %r (the oldest file to keep) stands for the segment itself outside a server.
+            "cp /w/000000010000000000000003 \"/s/x.part\" # 100% 000000010000000000000003"
         );
     }
 }
