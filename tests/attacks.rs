@@ -6,38 +6,11 @@
 
 mod lab_support;
 
-use lab_support::{build, psql, stop};
+use lab_support::{build, cli, psql, stop};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("PITR_CONSOLE_STATE_DIR", state)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    eprintln!(
-        "$ pitr-console {:?} -> exit {}\n{}\n{}",
-        args, o.code, o.stdout, o.stderr
-    );
-    o
-}
 
 /// A private state directory for the console under test.
 fn state_dir(parent: &Path) -> PathBuf {
