@@ -358,6 +358,9 @@ fn headless_recovery_on_the_lab() {
         assert_eq!(last["status"]["status"], "promoted", "{target:?}");
         assert_eq!(count(&rec, port), want, "{target:?}");
         assert_eq!(psql(&rec, port, "select pg_is_in_recovery()"), "f");
+        // Promoted by the console or (--latest) by itself: its recovery settings are gone.
+        let auto = std::fs::read_to_string(dir.join("postgresql.auto.conf")).unwrap();
+        assert!(!auto.contains("# pitr-console run"), "{target:?}: {auto}");
         stop(&dir);
     }
     assert_eq!(count(&rec, rec.port), production, "production untouched");

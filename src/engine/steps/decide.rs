@@ -98,6 +98,9 @@ impl Step for Promote {
             let sql = ctx.ports.sql.clone();
             let status = sql.replay_status(&dsn).await?;
             if !status.in_recovery {
+                // `--latest` promotes itself at the end of WAL: its recovery settings must
+                // leave postgresql.auto.conf all the same (they stay in the journal).
+                super::config::WriteConfig(self.0.clone()).clean_after_promotion(ctx)?;
                 return ctx.note("already out of recovery");
             }
             ctx.sql_action(&dsn, "select pg_wal_replay_resume()")
