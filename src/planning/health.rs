@@ -66,7 +66,7 @@ pub async fn server_health(
         Ok(view) => {
             findings.push(health::newest_backup(&view.catalog, now, &t));
             findings.extend(health::wal_continuity(&view.catalog, &view.coverage));
-            findings.push(restore_command(ports, config, server, view).await);
+            findings.push(restore_command(ports, repo, server, view).await);
             let needed = view
                 .catalog
                 .backups
@@ -137,7 +137,7 @@ async fn archiver(
 /// archived segment, into a temporary directory, and checks the size of what it wrote.
 async fn restore_command(
     ports: &Ports,
-    config: &Config,
+    repo: &crate::config::RepositoryConfig,
     server: &ServerConfig,
     view: &crate::adapters::catalog::RepositoryView,
 ) -> Finding {
@@ -163,10 +163,6 @@ async fn restore_command(
             Level::Critical,
             "the archive holds no WAL segment to fetch".into(),
         );
-    };
-    let repo = match find_repository(config, server) {
-        Ok(r) => r,
-        Err(e) => return f(Level::Critical, e.to_string()),
     };
     let command = match restore_for(
         repo,
