@@ -29,6 +29,8 @@ pub struct ExportArgs {
     pub format: ExportFormat,
 }
 
+// Over 100 lines on purpose: the export story top to bottom: refusals, side instance, file, journal.
+#[allow(clippy::too_many_lines)]
 pub fn run(config: Option<&Config>, args: ExportArgs) -> Result<(), Failure> {
     if args.filter.is_some() && args.format == ExportFormat::Custom {
         return Err(Failure::bad_input(

@@ -125,6 +125,8 @@ impl RemoteCommands {
     }
 
     /// Runs `line`, feeding `stdin`, collecting both streams; lines go to `lines` as they come.
+    // Over 100 lines on purpose: one remote command's life (spawn, stdin, timeout, exit) shares its handles.
+    #[allow(clippy::too_many_lines)]
     pub(super) async fn capture(
         &self,
         line: &str,

@@ -5,7 +5,7 @@ use super::journal::{Body, Journal};
 use super::ports::{CommandResult, CommandSpec, PortError, Ports, Rows};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,17 +33,7 @@ pub fn fail<T>(msg: impl Into<String>) -> Result<T, StepError> {
 
 pub type StepFuture<'a> = BoxFuture<'a, Result<(), StepError>>;
 
-/// Which path of the run a step belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Branch {
-    /// Up to and including the promote-or-roll-back decision.
-    Main,
-    /// Only when the recovered server is kept.
-    AfterPromote,
-    /// Always, last (the report).
-    Final,
-}
+pub use super::plan_view::Branch;
 
 pub trait Step: Send + Sync {
     /// Stable name, used in the journal.

@@ -21,8 +21,8 @@ pub mod verify;
 pub mod versions;
 
 use super::control_data::ControlData;
+use super::inputs::{RecoveryInputs, RestoreMode};
 use super::ports::{shell_quote, CommandSpec};
-use super::recovery::{RecoveryInputs, RestoreMode};
 use super::step::{fail, StepCtx, StepError};
 use crate::domain::control::{DebianCluster, Service};
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@
 use super::Recovery;
 use crate::domain::patroni::{ClusterState, Member};
 use crate::engine::event::{Decision, Question};
-use crate::engine::recovery::PatroniSpec;
+use crate::engine::inputs::PatroniSpec;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
