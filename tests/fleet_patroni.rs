@@ -222,7 +222,7 @@ postgresql:
             let last = match rt.block_on(RestClient::default().cluster(&Fleet::url(0))) {
                 Ok(c) if done(&c) => return,
                 Ok(c) => format!("{c:?}"),
-                Err(e) => e.0,
+                Err(e) => e.message,
             };
             assert!(
                 Instant::now() < deadline,

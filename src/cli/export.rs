@@ -161,7 +161,7 @@ async fn pg_dump(
     let r = crate::adapters::process::LocalCommands
         .run(&cmd, &|_| {})
         .await
-        .map_err(|e| e.0)?;
+        .map_err(|e| e.message)?;
     if !r.success() {
         return Err(format!(
             "pg_dump exited {}: {}",
@@ -169,7 +169,7 @@ async fn pg_dump(
             r.output.trim()
         ));
     }
-    let (bytes, sha256) = export::digest(file).map_err(|e| e.0)?;
+    let (bytes, sha256) = export::digest(file).map_err(|e| e.message)?;
     Ok(Exported {
         table: table.to_string(),
         file: file.to_path_buf(),

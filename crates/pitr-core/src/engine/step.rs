@@ -23,7 +23,7 @@ pub enum StepError {
 
 impl From<PortError> for StepError {
     fn from(e: PortError) -> Self {
-        StepError::Failed(e.0)
+        StepError::Failed(e.message)
     }
 }
 
@@ -272,7 +272,7 @@ impl StepCtx {
                 Ok(r)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone(), host)?;
+                self.action_done(false, None, started.elapsed(), e.message.clone(), host)?;
                 Err(e.into())
             }
         }
@@ -319,7 +319,7 @@ impl StepCtx {
                 Ok(rows)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone(), None)?;
+                self.action_done(false, None, started.elapsed(), e.message.clone(), None)?;
                 Err(e.into())
             }
         }
@@ -338,7 +338,7 @@ impl StepCtx {
             r.is_ok(),
             None,
             started.elapsed(),
-            r.clone().err().map(|e| e.0).unwrap_or_default(),
+            r.clone().err().map(|e| e.message).unwrap_or_default(),
             host.as_deref(),
         )?;
         Ok(r?)
@@ -353,7 +353,11 @@ impl StepCtx {
         self.action(what, None)?;
         let started = Instant::now();
         let r = call.await;
-        let out = r.as_ref().err().map(|e| e.0.clone()).unwrap_or_default();
+        let out = r
+            .as_ref()
+            .err()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
         self.action_done(r.is_ok(), None, started.elapsed(), out, None)?;
         Ok(r?)
     }

@@ -352,7 +352,7 @@ pub fn log_tail(ctx: &StepCtx, log: &Path, n: usize) -> String {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        Err(e) => format!("  (cannot read it: {})", e.0),
+        Err(e) => format!("  (cannot read it: {})", e.message),
     }
 }
 

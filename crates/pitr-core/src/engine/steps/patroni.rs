@@ -265,7 +265,7 @@ impl Rejoin {
             let last = match api.cluster(url).await {
                 Ok(c) if done(&c) => return Ok(c),
                 Ok(c) => listing(&c),
-                Err(e) => e.0,
+                Err(e) => e.message,
             };
             if Instant::now() > deadline {
                 return fail(format!(

@@ -202,7 +202,7 @@ impl Step for Verify {
                         truthy(v.as_deref()),
                         format!("returned {}", v.as_deref().unwrap_or("NULL")),
                     ),
-                    Err(e) => (false, e.0),
+                    Err(e) => (false, e.message),
                 };
                 items.push(CheckItem {
                     item: c.name.clone(),
@@ -246,7 +246,7 @@ impl Step for Verify {
                         v.as_deref() == Some("0"),
                         format!("{} rows newer than the target", v.unwrap_or_default()),
                     ),
-                    Err(e) => (false, e.0),
+                    Err(e) => (false, e.message),
                 };
                 items.push(CheckItem {
                     item: "no row newer than the target".into(),
