@@ -12,7 +12,7 @@ use crate::config::Role;
 use crate::domain::target::RecoveryTarget;
 use crate::engine::journal::Record;
 use crate::engine::recovery::{FinalAction, RecoveryInputs, RestoreMode};
-use crate::engine::roles::role_permits;
+use crate::engine::roles::{self, role_permits};
 use crate::engine::{Decision, EngineEvent, PlanView};
 use crate::planning::run_request::{Refused, RunRequest};
 use chrono::{DateTime, Utc};
@@ -373,9 +373,9 @@ fn clamp_add(v: u16, by: i32) -> u16 {
 
 /// Why `role` may not start this plan, in the console's words; None when it may.
 pub fn role_refusal(role: Role, mode: &RestoreMode, server: &str) -> Option<String> {
-    role_permits(role, mode, server).err().map(|_| match role {
-        Role::Trainee => "refused by role trainee: a trainee may read plans and explore, never start a recovery".to_string(),
-        _ => format!(
+    role_permits(role, mode, server).err().map(|refusal| match refusal {
+        roles::RoleRefusal::Trainee { .. } => "refused by role trainee: a trainee may read plans and explore, never start a recovery".to_string(),
+        roles::RoleRefusal::DrillInPlace { server } => format!(
             "refused by role drill: a drill restores beside production only; press s for a side restore of {server} (e sets its directory and port)"
         ),
     })

@@ -118,7 +118,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
 
 fn plan(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     let mode = mode(args.restore_to.clone(), args.port);
-    let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server).err();
+    let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server)
+        .err()
+        .map(|r| r.to_string());
     let mut p = prepare_inputs(
         ctx,
         &args.server,

@@ -125,9 +125,10 @@ pub fn enforce_role(
     target: &RecoveryTarget,
     journal_dir: &Path,
 ) -> Result<(), Refusal> {
-    let Err(message) = role_permits(role, mode, server) else {
+    let Err(refusal) = role_permits(role, mode, server) else {
         return Ok(());
     };
+    let message = refusal.to_string();
     match journal_role_refusal(journal_dir, server, &target.to_string(), role, &message) {
         Ok(path) => Err(Refusal::Role {
             message,
@@ -932,7 +933,7 @@ mod tests {
         assert!(role_permits(Role::Operator, &RestoreMode::InPlace, "db1").is_ok());
         assert!(role_permits(Role::Drill, &side, "db1").is_ok());
         let e = role_permits(Role::Drill, &RestoreMode::InPlace, "db1").unwrap_err();
-        assert!(e.contains("--restore-to"), "{e}");
+        assert!(e.to_string().contains("--restore-to"), "{e}");
         assert!(role_permits(Role::Trainee, &side, "db1").is_err());
     }
 
