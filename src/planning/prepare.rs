@@ -326,7 +326,7 @@ pub fn assemble(
             "the restore directory (the WAL spool lies beside it)",
             dest,
         )
-        .map_err(Refusal::Input)?;
+        .map_err(|e| Refusal::Input(e.to_string()))?;
     }
     let time_column = server
         .time_column
