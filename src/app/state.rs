@@ -58,8 +58,10 @@ pub struct TimeInput {
 #[derive(Debug, Clone)]
 pub enum Mode {
     Normal,
-    Help,
+    Help(super::help::HelpState),
     Input(TimeInput),
+    /// The box of runs left unfinished on this host (`u`).
+    Unfinished(super::unfinished::UnfinishedBox),
     /// `pg_switch_wal()` on this server asked for, waiting for `y`.
     ConfirmSwitch {
         server: String,
@@ -155,6 +157,8 @@ pub struct App {
     pub unfinished: Vec<super::unfinished::UnfinishedBanner>,
     /// The loop's last clock tick (ages are shown against it).
     pub now: Option<DateTime<Utc>>,
+    /// The terminal's (width, height), for the help's pages.
+    pub size: (u16, u16),
 }
 
 impl App {
@@ -222,6 +226,7 @@ impl App {
             quitting: false,
             unfinished: Vec::new(),
             now: None,
+            size: (80, 24),
         }
     }
 

@@ -16,11 +16,22 @@ pub struct UnfinishedBanner {
 }
 
 impl UnfinishedBanner {
+    /// The run in a few words, for the box: server, state, age.
+    pub fn summary(&self, now: DateTime<Utc>) -> String {
+        format!(
+            "{} · {} · {} · run {}",
+            self.server,
+            self.state,
+            age(now - self.since),
+            self.run_id
+        )
+    }
+
     /// The line the status bar shows; `now` gives the age.
     pub fn line(&self, now: DateTime<Utc>) -> String {
         let j = self.journal.display();
         format!(
-            " unfinished run on {}: {}, {} · pitr-console resume {j} (or abandon)",
+            " unfinished run on {}: {}, {} · u to resume, roll back or abandon it · {j}",
             self.server,
             self.state,
             age(now - self.since)
@@ -35,5 +46,57 @@ fn age(d: chrono::Duration) -> String {
         60..=3599 => format!("{} min ago", s / 60),
         3600..=86_399 => format!("{} h {} min ago", s / 3600, s % 3600 / 60),
         _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// What the unfinished-run box can do to a run, each asked about first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAction {
+    /// Continue where it stopped (`pitr-console resume`); a step that failed is tried
+    /// again, and a run that reaches its decision stays paused there.
+    Resume,
+    /// Continue, and promote at the target.
+    Promote,
+    /// Put the original back: before a promotion by the run's own roll back, after it by
+    /// `pitr-console rollback`.
+    RollBack,
+    /// Mark it abandoned in its journal (`pitr-console abandon`); nothing is deleted.
+    Abandon,
+}
+
+impl RunAction {
+    pub fn words(self) -> &'static str {
+        match self {
+            RunAction::Resume => "resuming the run",
+            RunAction::Promote => "promoting the run",
+            RunAction::RollBack => "rolling the run back",
+            RunAction::Abandon => "abandoning the run",
+        }
+    }
+}
+
+/// The box of unfinished runs (`u`): the one selected, its journal when opened, the action
+/// waiting for a yes, and what the last one came to.
+#[derive(Debug, Clone, Default)]
+pub struct UnfinishedBox {
+    pub selected: usize,
+    /// The selected run's journal, once `o` read it.
+    pub lines: Option<Vec<super::wizard::journal_lines::JournalLine>>,
+    pub asking: Option<RunAction>,
+    pub notice: Option<String>,
+    /// An action is under way.
+    pub busy: bool,
+}
+
+impl UnfinishedBox {
+    pub fn on_journal(
+        &mut self,
+        result: Result<Vec<crate::engine::journal::Record>, String>,
+        zone: &crate::domain::zone::Zone,
+    ) {
+        match result {
+            Ok(records) => self.lines = Some(super::wizard::journal_lines::format(&records, zone)),
+            Err(e) => self.notice = Some(format!("the journal could not be read: {e}")),
+        }
     }
 }

@@ -77,6 +77,11 @@ impl Commands {
                         let _ = tx.send(Msg::CatalogLoaded { repository, result });
                     });
                 }
+                Cmd::UnfinishedRun {
+                    journal,
+                    action,
+                    role,
+                } => super::unfinished::act(config, role, journal, action, tx),
                 Cmd::ListUnfinished => {
                     let tx = tx.clone();
                     tokio::task::spawn_blocking(move || {
