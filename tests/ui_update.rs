@@ -202,7 +202,7 @@ fn tab_moves_focus_and_up_down_select_in_the_focused_pane() {
 fn help_opens_and_closes_and_q_quits() {
     let mut app = app(80, 24);
     key(&mut app, KeyCode::Char('?'));
-    assert!(matches!(app.mode, Mode::Help));
+    assert!(matches!(app.mode, Mode::Help(_)));
     let cursor = app.cursor;
     key(&mut app, KeyCode::Left);
     assert_eq!(

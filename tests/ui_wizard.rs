@@ -822,3 +822,28 @@ fn ctrl_c_during_a_run_asks_too() {
         Some(Modal::Quit)
     ));
 }
+
+/// The quit prompt does what it says: Enter confirms as y does.
+#[test]
+fn the_quit_prompt_takes_enter() {
+    let mut app = wizard_app(Role::Operator, 80, 24);
+    started(&mut app);
+    run_to_replay(&mut app);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(matches!(
+        app.wizard.as_ref().unwrap().modal,
+        Some(Modal::Quit)
+    ));
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Cmd::Quit]);
+}
+
+/// A trainee's refused start: one Esc closes the wizard, notice and all.
+#[test]
+fn one_esc_closes_a_refused_trainee_plan() {
+    let mut app = wizard_app(Role::Trainee, 80, 24);
+    open_plan(&mut app);
+    key(&mut app, KeyCode::Char('r'));
+    assert!(app.wizard.as_ref().unwrap().notice.is_some());
+    key(&mut app, KeyCode::Esc);
+    assert!(app.wizard.is_none());
+}

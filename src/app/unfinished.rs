@@ -27,14 +27,16 @@ impl UnfinishedBanner {
         )
     }
 
-    /// The line the status bar shows; `now` gives the age.
-    pub fn line(&self, now: DateTime<Utc>) -> String {
-        let j = self.journal.display();
-        format!(
-            " unfinished run on {}: {}, {} · u to resume, roll back or abandon it · {j}",
-            self.server,
-            self.state,
-            age(now - self.since)
+    /// What the status bar shows, most important first: the run, then its journal.
+    pub fn banner(&self, now: DateTime<Utc>) -> (String, String) {
+        (
+            format!(
+                " unfinished run on {}: {}, {}",
+                self.server,
+                self.state,
+                age(now - self.since)
+            ),
+            self.journal.display().to_string(),
         )
     }
 }

@@ -28,8 +28,19 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     }
     if let (Screen::Main, Some(run), Some(now)) = (top, app.unfinished.first(), app.now) {
         let help = hints::help_hint(app);
-        let room = usize::from(area.width).saturating_sub(help.chars().count());
-        let line = format!("{}{help}", fit_words(&run.line(now), room as u16));
+        let (head, journal) = run.banner(now);
+        let keys = app
+            .keymap
+            .first(Context::Timeline, Action::Unfinished)
+            .map(|k| format!("{k} to resume or end it"));
+        let mut line = head;
+        for part in keys.into_iter().chain([journal]) {
+            let longer = format!("{line} · {part}");
+            if longer.chars().count() + help.chars().count() <= usize::from(area.width) {
+                line = longer;
+            }
+        }
+        let line = format!("{line}{help}");
         frame.render_widget(Line::from(line).style(theme::BAD), area);
         return;
     }
