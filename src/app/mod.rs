@@ -15,6 +15,7 @@ pub mod screen;
 pub mod state;
 pub mod transactions;
 pub mod unfinished;
+pub mod unfinished_box;
 pub mod update;
 pub mod view;
 pub mod wizard;

@@ -61,7 +61,7 @@ pub enum Mode {
     Help(super::help::HelpState),
     Input(TimeInput),
     /// The box of runs left unfinished on this host (`u`).
-    Unfinished(super::unfinished::UnfinishedBox),
+    Unfinished(super::unfinished_box::UnfinishedBox),
     /// `pg_switch_wal()` on this server asked for, waiting for `y`.
     ConfirmSwitch {
         server: String,

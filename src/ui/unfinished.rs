@@ -4,7 +4,7 @@
 use super::layout::centred;
 use super::theme;
 use crate::app::keymap::{Action, Context};
-use crate::app::unfinished::UnfinishedBox;
+use crate::app::unfinished_box::UnfinishedBox;
 use crate::app::App;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
