@@ -847,3 +847,42 @@ fn one_esc_closes_a_refused_trainee_plan() {
     key(&mut app, KeyCode::Esc);
     assert!(app.wizard.is_none());
 }
+
+/// `B` plans again with the catalog's next backup; one that cannot reach the target is
+/// refused with the reason, and the plan shown before stays.
+#[test]
+fn b_picks_another_backup_and_a_refusal_keeps_the_plan() {
+    let mut app = wizard_app(Role::Operator, 80, 24);
+    open_plan(&mut app);
+    let shown = app
+        .wizard
+        .as_ref()
+        .unwrap()
+        .ready()
+        .unwrap()
+        .inputs
+        .backup
+        .id
+        .clone();
+    let request = prepare_cmd(&key(&mut app, KeyCode::Char('B')));
+    let picked = request.backup.clone().unwrap();
+    assert_ne!(picked, shown);
+    update(
+        &mut app,
+        Msg::Prepared {
+            request,
+            result: Err(Refusal::NotRecoverable(format!(
+                "backup {picked} cannot reach the target"
+            ))
+            .into()),
+        },
+    );
+    let w = app.wizard.as_ref().unwrap();
+    assert_eq!(w.ready().unwrap().inputs.backup.id, shown);
+    assert_eq!(w.request.backup, None);
+    let notice = w.notice.as_deref().unwrap();
+    assert!(
+        notice.contains(&format!("backup {picked} not used")) && notice.contains("cannot reach"),
+        "{notice}"
+    );
+}

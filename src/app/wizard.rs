@@ -79,6 +79,8 @@ pub struct Wizard {
     pub notice: Option<String>,
     /// The loop's clock at the last tick, for the running step's elapsed time.
     pub now: Option<DateTime<Utc>>,
+    /// While a backup picked by hand is planned: the plan shown before, and its pick.
+    shown: Option<(Box<PlanReady>, Option<String>)>,
 }
 
 impl Wizard {
@@ -132,6 +134,10 @@ pub enum Outcome {
     },
     /// After a refusal: plan again for this instant.
     PlanAt(DateTime<Utc>),
+    /// `B`: plan again with the catalog's backup after this one.
+    PickBackup {
+        current: String,
+    },
 }
 
 impl Outcome {
@@ -155,6 +161,7 @@ impl Wizard {
             journal: None,
             notice: None,
             now: None,
+            shown: None,
         };
         (w, cmd)
     }
@@ -182,11 +189,33 @@ impl Wizard {
         }
     }
 
+    /// Plans again with `backup` picked by hand; the plan shown stays until the new one
+    /// comes, and comes back if that backup cannot reach the target.
+    pub fn pick_backup(&mut self, backup: String) -> Cmd {
+        if let PlanState::Ready(p) = &self.plan {
+            self.shown = Some((p.clone(), self.request.backup.clone()));
+        }
+        self.request.backup = Some(backup);
+        self.plan = PlanState::Preparing;
+        Cmd::Prepare(self.request.clone())
+    }
+
     /// A plan (or refusal) came back; one for an earlier request is dropped.
     pub fn on_prepared(&mut self, request: &RunRequest, result: Result<Box<PlanReady>, Refused>) {
         if self.request != *request || self.run.is_some() {
             return;
         }
+        if let (Err(r), Some((plan, backup))) = (&result, self.shown.take()) {
+            self.notice = Some(format!(
+                "backup {} not used: {}",
+                self.request.backup.as_deref().unwrap_or_default(),
+                r.refusal
+            ));
+            self.request.backup = backup;
+            self.plan = PlanState::Ready(plan);
+            return;
+        }
+        self.shown = None;
         self.scroll = 0;
         self.nearest = 0;
         self.plan = match result {
@@ -352,6 +381,14 @@ impl Wizard {
             Action::Close => return self.close(),
             Action::StartRun => self.start(role),
             Action::ToggleSide => self.toggle_side(),
+            Action::PickBackup => match (self.ready(), &self.run) {
+                (Some(p), None) => {
+                    return Outcome::PickBackup {
+                        current: p.inputs.backup.id.clone(),
+                    }
+                }
+                _ => Vec::new(),
+            },
             Action::EditSide => {
                 self.edit_side();
                 Vec::new()

@@ -260,6 +260,7 @@ fn wizard(it: &mut Items, w: &Wizard, screen: WizardScreen) {
                 it.key(C::Plan, &[A::StartRun], "/", "start", 1);
                 it.key(C::Plan, &[A::ToggleSide], "/", "side restore on/off", 2);
                 it.key(C::Plan, &[A::EditSide], "/", "side dir/port", 3);
+                it.key(C::Plan, &[A::PickBackup], "/", "backup", 6);
                 it.scroll(C::Plan, "scroll", 4);
                 it.key(C::Plan, &[A::Close], "/", "back", 1);
             }

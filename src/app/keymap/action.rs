@@ -40,6 +40,7 @@ pub enum Action {
     StartRun,
     ToggleSide,
     EditSide,
+    PickBackup,
     JumpNearest,
     ScrollUp,
     ScrollDown,

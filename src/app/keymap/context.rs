@@ -168,6 +168,7 @@ impl Context {
                 A::StartRun,
                 A::ToggleSide,
                 A::EditSide,
+                A::PickBackup,
                 A::SelectUp,
                 A::SelectDown,
                 A::ScrollUp,
@@ -267,6 +268,9 @@ impl Context {
             (C::Plan, A::StartRun) => "start the plan (then type the server's name)",
             (C::Plan, A::ToggleSide) => "side restore beside production / in place",
             (C::Plan, A::EditSide) => "the side restore's directory and port",
+            (C::Plan, A::PickBackup) => {
+                "pick the backup by hand: the next one in the catalog, planned again"
+            }
             (C::Plan, A::SelectUp) => "scroll up; after a refusal, the previous nearest instant",
             (C::Plan, A::SelectDown) => "scroll down; after a refusal, the next nearest instant",
             (C::Plan, A::ScrollUp) => "scroll the plan up a page",

@@ -49,6 +49,7 @@ pub(super) fn wizard(app: &mut App) -> Vec<Cmd> {
         journal_dir,
         zone: app.zone(),
         options: crate::app::drill::timeline_options(app.timeline),
+        backup: None,
     };
     let (w, cmd) = Wizard::open(request, label);
     app.wizard = Some(w);
@@ -73,12 +74,34 @@ pub(super) fn wizard_outcome(app: &mut App, outcome: Outcome) -> Vec<Cmd> {
             app.pending_target = None;
             reload(app)
         }
+        Outcome::PickBackup { current } => {
+            let next = next_backup(app, &current);
+            match (app.wizard.as_mut(), next) {
+                (Some(w), Some(b)) => vec![w.pick_backup(b)],
+                (Some(w), None) => {
+                    w.notice = Some(format!(
+                        "{current} is the only backup in the catalog: there is no other to pick"
+                    ));
+                    Vec::new()
+                }
+                (None, _) => Vec::new(),
+            }
+        }
         Outcome::PlanAt(at) => {
             app.cursor = at;
             app.pending_target = None;
             wizard(app)
         }
     }
+}
+
+/// The catalog's backup after `current`, oldest first by consistency point, wrapping round.
+fn next_backup(app: &App, current: &str) -> Option<String> {
+    let mut backups: Vec<_> = app.data()?.catalog.backups.iter().collect();
+    backups.sort_by_key(|b| (b.stop_lsn, b.id.clone()));
+    let at = backups.iter().position(|b| b.id == current)?;
+    let next = backups.get((at + 1) % backups.len())?;
+    (next.id != current).then(|| next.id.clone())
 }
 
 pub(super) fn quit(app: &mut App) -> Vec<Cmd> {
