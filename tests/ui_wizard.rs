@@ -886,3 +886,116 @@ fn b_picks_another_backup_and_a_refusal_keeps_the_plan() {
         "{notice}"
     );
 }
+
+/// What an operator reads never holds Rust's debug text: every question, every end of a
+/// run and a failed step, drawn at both sizes, with no `Some(`, `None` or `Name { field:`.
+#[test]
+fn no_debug_formatting_reaches_the_operator() {
+    let questions = [
+        Question::PromoteOrRollBack,
+        Question::FailedStep {
+            index: 1,
+            id: "restore".into(),
+            phase: Phase::Run,
+            error: "tar: short read".into(),
+        },
+        Question::DirtyStep {
+            index: 1,
+            id: "restore".into(),
+            phase: Phase::Undo,
+        },
+        Question::ConfirmDestructive {
+            server: "db1".into(),
+        },
+        Question::ConfirmLeader {
+            server: "db1".into(),
+            member: "pg1".into(),
+        },
+    ];
+    let ends = [
+        RunStatus::Completed,
+        RunStatus::Promoted,
+        RunStatus::RolledBack,
+        RunStatus::Aborted { step: None },
+        RunStatus::Aborted {
+            step: Some("restore".into()),
+        },
+        RunStatus::Refused {
+            reason: "lock held".into(),
+        },
+    ];
+    let dump = field_dump();
+    for (w, h) in SIZES {
+        let mut screens = Vec::new();
+        for q in &questions {
+            let mut app = wizard_app(Role::Operator, w, h);
+            started(&mut app);
+            run_to_replay(&mut app);
+            engine(
+                &mut app,
+                EngineEvent::StepFailed {
+                    index: 1,
+                    id: "restore".into(),
+                    phase: Phase::Run,
+                    error: "tar: short read".into(),
+                },
+            );
+            engine(
+                &mut app,
+                EngineEvent::NeedsDecision {
+                    question: q.clone(),
+                    prompt: "the engine's question".into(),
+                    options: vec![Decision::Retry, Decision::Abort],
+                },
+            );
+            screens.push(screen_text(&app, w, h));
+        }
+        for end in &ends {
+            let mut app = wizard_app(Role::Operator, w, h);
+            started(&mut app);
+            run_to_replay(&mut app);
+            engine(
+                &mut app,
+                EngineEvent::RunFinished {
+                    status: end.clone(),
+                },
+            );
+            screens.push(screen_text(&app, w, h));
+            key(&mut app, KeyCode::Char('J'));
+            screens.push(screen_text(&app, w, h));
+        }
+        for text in screens {
+            for bad in ["Some(", "None", "Decision::", "Question::"] {
+                assert!(!text.contains(bad), "`{bad}` on screen:\n{text}");
+            }
+            assert!(!dump(&text), "a field dump on screen:\n{text}");
+        }
+    }
+}
+
+fn screen_text(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(f, app)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `Name { field:`: a struct or variant printed with `{:?}`.
+fn field_dump() -> impl Fn(&str) -> bool {
+    |text: &str| {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words.windows(3).any(|w| {
+            w[0].chars().next().is_some_and(char::is_uppercase)
+                && w[0].chars().all(char::is_alphanumeric)
+                && w[1] == "{"
+                && w[2].ends_with(':')
+        })
+    }
+}
