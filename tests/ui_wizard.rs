@@ -999,3 +999,37 @@ fn field_dump() -> impl Fn(&str) -> bool {
         })
     }
 }
+
+/// `L` shows the recovered server's log instead of the step's output, read again on each
+/// tick; FATAL lines stand out in red.
+#[test]
+fn l_follows_the_recovered_servers_log() {
+    let mut app = wizard_app(Role::Operator, 80, 24);
+    started(&mut app);
+    run_to_replay(&mut app);
+    let read = |cmds: &[Cmd]| {
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::ReadServerLog { server, .. } if server == "db1"))
+    };
+    assert!(read(&key(&mut app, KeyCode::Char('L'))));
+    assert!(read(&update(&mut app, Msg::Tick { now: at(4400) })));
+    update(
+        &mut app,
+        Msg::ServerLogRead(Ok(vec![
+            "LOG:  redo starts at 0/37000028".into(),
+            "FATAL:  could not locate required checkpoint record".into(),
+        ])),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| ui::render(f, &app)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let fatal = (0..24)
+        .find(|y| {
+            let row: String = (0..80).map(|x| buf[(x, *y)].symbol().to_string()).collect();
+            row.contains("FATAL:")
+        })
+        .expect("the FATAL line is shown");
+    let x = (0..80).find(|x| buf[(*x, fatal)].symbol() == "F").unwrap();
+    assert_eq!(buf[(x, fatal)].fg, ratatui::style::Color::Red);
+    assert!(!read(&key(&mut app, KeyCode::Char('L'))));
+}

@@ -68,6 +68,8 @@ pub enum Msg {
     /// The run's journal, read again.
     JournalRead(Result<Vec<Record>, String>),
     NoteWritten(Result<(), String>),
+    /// The recovered server's last log lines, or why they could not be read.
+    ServerLogRead(Result<Vec<String>, String>),
     /// Where a role's refusal to start was journaled, or why it could not be.
     RefusalJournaled(Result<PathBuf, String>),
     /// The drill's preparation (backup located and verified), or why it could not be done.
@@ -122,6 +124,12 @@ pub enum Cmd {
     /// A note for the running engine's journal.
     WriteNote(String),
     ReadJournal(PathBuf),
+    /// The last lines of the recovered server's log, on the host of `server`; answers
+    /// `Msg::ServerLogRead`.
+    ReadServerLog {
+        server: String,
+        path: PathBuf,
+    },
     /// Journal that the role refused to start this plan (nothing else is done).
     JournalRefusal(Box<RoleRefusal>),
     /// Locate and verify the backup for a drill (reads only); answers `Msg::DrillPrepared`.

@@ -244,12 +244,27 @@ impl Wizard {
     }
 
     fn journal_refresh(&self) -> Vec<Cmd> {
-        match (
+        let mut cmds = match (
             &self.journal,
             self.run.as_ref().and_then(|r| r.journal.clone()),
         ) {
             (Some(_), Some(path)) => vec![Cmd::ReadJournal(path)],
             _ => Vec::new(),
+        };
+        cmds.extend(self.run.as_ref().and_then(RunState::log_read));
+        cmds
+    }
+
+    /// The recovered server's log, read again.
+    pub fn on_server_log(&mut self, result: Result<Vec<String>, String>) {
+        if let Some(run) = self.run.as_mut() {
+            match result {
+                Ok(lines) => {
+                    run.log.lines = lines;
+                    run.log.error = None;
+                }
+                Err(e) => run.log.error = Some(e),
+            }
         }
     }
 
@@ -412,6 +427,13 @@ impl Wizard {
                 self.journal_refresh()
             }
             Action::JumpNearest => return self.jump_nearest(),
+            Action::ServerLog => match self.run.as_mut() {
+                Some(run) => {
+                    run.log.shown = !run.log.shown;
+                    run.log_read().into_iter().collect()
+                }
+                None => Vec::new(),
+            },
             Action::SelectUp => self.scroll(-1),
             Action::SelectDown => self.scroll(1),
             Action::ScrollUp => self.scroll(-i32::from(PAGE)),

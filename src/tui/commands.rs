@@ -39,6 +39,9 @@ impl Commands {
                 Cmd::Decide(decision) => self.bridge.decide(decision),
                 Cmd::WriteNote(text) => self.bridge.note(text, tx),
                 Cmd::ReadJournal(path) => engine_bridge::read_journal(path, tx),
+                Cmd::ReadServerLog { server, path } => {
+                    engine_bridge::read_server_log(config, &server, path, tx)
+                }
                 Cmd::JournalRefusal(r) => engine_bridge::journal_refusal(*r, tx),
                 Cmd::DrillPrepare(start) => {
                     super::drill_runner::prepare(config, *start, index_dir, tx)

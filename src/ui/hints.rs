@@ -215,6 +215,7 @@ fn wizard(it: &mut Items, w: &Wizard, screen: WizardScreen) {
             it.words("answer in the box", 1);
             it.key(C::Run, &[A::AddNote], "/", "note", 2);
             it.key(C::Run, &[A::JournalView], "/", "journal", 3);
+            it.key(C::Run, &[A::ServerLog], "/", "server log", 4);
             it.key(
                 C::Global,
                 &[A::Quit],
@@ -226,6 +227,7 @@ fn wizard(it: &mut Items, w: &Wizard, screen: WizardScreen) {
         WizardScreen::Run if w.live() => {
             it.key(C::Run, &[A::AddNote], "/", "note for the journal", 2);
             it.key(C::Run, &[A::JournalView], "/", "journal", 3);
+            it.key(C::Run, &[A::ServerLog], "/", "server log", 4);
             it.key(
                 C::Global,
                 &[A::Quit],

@@ -46,6 +46,7 @@ pub enum Action {
     ScrollDown,
     JournalView,
     AddNote,
+    ServerLog,
     Promote,
     RollBack,
     Retry,

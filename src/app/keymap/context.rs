@@ -177,7 +177,7 @@ impl Context {
                 A::AddNote,
                 A::Close,
             ],
-            C::Run => &[A::AddNote, A::JournalView, A::Close],
+            C::Run => &[A::AddNote, A::JournalView, A::ServerLog, A::Close],
             C::Journal => &[
                 A::SelectUp,
                 A::SelectDown,
@@ -280,6 +280,9 @@ impl Context {
             (C::Plan, A::Close) => "back to the timeline",
             (C::Run, A::AddNote) => "add a note to the run's journal",
             (C::Run, A::JournalView) => "show or hide the run's journal",
+            (C::Run, A::ServerLog) => {
+                "the recovered server's log (followed) instead of the step's output"
+            }
             (C::Run, A::Close) => "close a notice; the wizard once the run is over",
             (C::Journal, A::SelectUp) => "scroll the journal up a line",
             (C::Journal, A::SelectDown) => "scroll the journal down a line",

@@ -129,6 +129,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::ServerLogRead(result) => {
+            if let Some(w) = app.wizard.as_mut() {
+                w.on_server_log(result);
+            }
+            Vec::new()
+        }
         Msg::NoteWritten(result) => {
             if let Some(w) = app.wizard.as_mut() {
                 w.on_note_written(result);
