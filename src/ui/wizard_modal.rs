@@ -76,6 +76,8 @@ fn field(label: &str, input: &Input, active: bool) -> Line<'static> {
     ])
 }
 
+// Over 100 lines on purpose: one arm per modal kind.
+#[allow(clippy::too_many_lines)]
 pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, body: Rect) {
     let key = |c: Context, a: Action| keymap.label(c, a).unwrap_or_default();
     match modal {

@@ -14,7 +14,6 @@ use super::state::{App, Mode, RepoState, PROBE_STALE, SERVER_REFRESH, SWITCH_REF
 use crossterm::event::KeyEventKind;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
-    let zone = app.zone_choice().zone;
     let mut cmds = match msg {
         Msg::Key(key) if key.kind != KeyEventKind::Release => keys::on_key(app, key),
         Msg::Key(_) => Vec::new(),
@@ -78,6 +77,25 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.transactions.names_resolved(&server, result);
             Vec::new()
         }
+        other => run_msg(app, other),
+    };
+    cmds.extend(tail::follow(app));
+    app.refresh();
+    let up = app
+        .servers
+        .get(app.selected_server)
+        .and_then(|s| s.status.as_ref())
+        .is_some_and(|s| s.is_up());
+    if let Some(server) = app.names_server().filter(|_| up).map(str::to_string) {
+        cmds.extend(app.transactions.resolve_cmd(&server));
+    }
+    cmds
+}
+
+/// What the wizard's and the drill's runs report.
+fn run_msg(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    let zone = app.zone_choice().zone;
+    match msg {
         Msg::Prepared { request, result } => {
             if let Some(w) = app.wizard.as_mut() {
                 w.on_prepared(&request, result);
@@ -141,18 +159,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
-    };
-    cmds.extend(tail::follow(app));
-    app.refresh();
-    let up = app
-        .servers
-        .get(app.selected_server)
-        .and_then(|s| s.status.as_ref())
-        .is_some_and(|s| s.is_up());
-    if let Some(server) = app.names_server().filter(|_| up).map(str::to_string) {
-        cmds.extend(app.transactions.resolve_cmd(&server));
+        _ => Vec::new(),
     }
-    cmds
 }
 
 fn probes_due(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
