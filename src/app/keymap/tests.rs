@@ -143,3 +143,29 @@ fn help_and_text_boxes_cannot_be_locked_out() {
     assert!(e.message.contains("could then not be typed"), "{e}");
     assert_eq!(e.line, Some(2));
 }
+
+/// Every key goes through the one lookup: outside the keymap no model code names a key
+/// (tests may press them).
+#[test]
+fn no_key_is_matched_outside_the_keymap() {
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app");
+    let mut stack = vec![app.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path != app.join("keymap") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            assert!(
+                !code.contains("KeyCode::"),
+                "{} matches a KeyCode: bind an action in assets/keymap.toml instead",
+                path.display()
+            );
+        }
+    }
+}
