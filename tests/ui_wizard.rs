@@ -28,7 +28,7 @@ use ui_fixture::*;
 
 const RUN_ID: &str = "20240301T121100Z-beef";
 const JOURNAL_DIR: &str = "/var/lib/pitr/journal";
-const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+const SIZES: [(u16, u16); 3] = [(80, 24), (100, 30), (160, 48)];
 
 fn wizard_app(role: Role, width: u16, height: u16) -> App {
     let mut app = app(width, height);
