@@ -214,7 +214,7 @@ fn write_journal(dir: &Path) -> PathBuf {
                 facts.insert("replay_lsn".into(), json!("0/9001F40"));
                 facts.insert(
                     "last_replay_time".into(),
-                    json!("2026-11-01 08:41:58.75+00"),
+                    json!("2026-11-01T08:41:58.750Z"),
                 );
             }
             "verify" => {

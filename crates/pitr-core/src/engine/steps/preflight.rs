@@ -158,7 +158,7 @@ impl Step for Preflight {
                     bytesize::ByteSize(want)
                 ));
             }
-            ctx.set_fact("restore_bytes", &need);
+            ctx.set(crate::engine::facts::RESTORE_BYTES, &need);
             if !r.side() {
                 refuse_recovering(ctx, r).await?;
             }
