@@ -82,6 +82,7 @@ pub fn prepare_inputs(
         journal_dir,
         zone: ctx.zone,
         options: target.options(),
+        backup: None,
     };
     run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref()).map_err(|r| {
         let mut f = Failure::from(r.refusal);
