@@ -329,6 +329,7 @@ fn inputs(fleet: &Fleet, at: chrono::DateTime<chrono::Utc>) -> RecoveryInputs {
             patroni: Some(PatroniSpec {
                 url: Fleet::url(0),
                 confirm_leader: false,
+                daemon: None,
             }),
         },
         backup,

@@ -358,6 +358,18 @@ fn validate(c: &Config) -> Result<(), String> {
                 s.name
             ));
         }
+        if s.patroni_stop.is_some() != s.patroni_start.is_some() {
+            return Err(format!(
+                "[[server]] `{}`: set both `patroni_stop` and `patroni_start` (what stops Patroni on this node must also start it again), or neither",
+                s.name
+            ));
+        }
+        if s.patroni_stop.is_some() && s.control != Control::Patroni {
+            return Err(format!(
+                "[[server]] `{}`: `patroni_stop`/`patroni_start` need control = \"patroni\"",
+                s.name
+            ));
+        }
         if let Some(dir) = &s.config_dir {
             if !dir.is_absolute() {
                 return Err(format!(

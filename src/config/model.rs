@@ -181,6 +181,12 @@ pub struct ServerConfig {
     #[serde(default)]
     pub control: Control,
     pub patroni_url: Option<String>,
+    /// Shell commands, run on the server's host, that stop and start the Patroni daemon of
+    /// this member (e.g. `systemctl stop patroni`). With them Patroni is stopped for the
+    /// whole recovery and started again after it; a replica cannot be recovered without
+    /// them (a paused Patroni still turns a recovering replica back into a standby).
+    pub patroni_stop: Option<String>,
+    pub patroni_start: Option<String>,
     /// `TABLE.COLUMN` holding each row's creation time: after a time target, no row may be
     /// newer than the target.
     pub time_column: Option<String>,

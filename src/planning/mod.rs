@@ -6,9 +6,11 @@
 pub mod cost;
 pub mod drill_run;
 pub mod health;
+pub mod patroni;
 pub mod predict;
 pub mod prepare;
 pub mod resume_check;
 pub mod run_request;
+pub mod second_primary;
 pub mod side_dir;
 pub mod spool;
