@@ -101,7 +101,7 @@ pub fn patroni_notes(
     let cluster = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| crate::engine::ports::PortError(e.to_string()))
+        .map_err(|e| crate::engine::ports::PortError::other(e.to_string()))
         .and_then(|rt| {
             rt.block_on(crate::adapters::patroni::RestClient::default().cluster(&spec.url))
         });

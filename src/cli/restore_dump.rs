@@ -32,6 +32,8 @@ pub struct RestoreDumpArgs {
     pub yes: bool,
 }
 
+// Over 100 lines on purpose: the restore-dump story top to bottom: refusals, confirmation, pg_restore, journal.
+#[allow(clippy::too_many_lines)]
 pub fn run(role: Role, config: Option<&Config>, args: RestoreDumpArgs) -> Result<(), Failure> {
     if role == Role::Trainee {
         return Err(Failure::refused(
@@ -46,10 +48,8 @@ pub fn run(role: Role, config: Option<&Config>, args: RestoreDumpArgs) -> Result
             args.journal.display()
         ))
     })?;
-    let parts: Vec<DumpPart> = state
-        .facts
-        .get("safety_dumps")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+    let parts: Vec<DumpPart> = crate::engine::facts::SAFETY_DUMPS
+        .read(&state.facts)
         .unwrap_or_default();
     let database = match &args.database {
         Some(d) => d.clone(),

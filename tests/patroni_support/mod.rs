@@ -267,7 +267,7 @@ postgresql:
             let last = match rt.block_on(RestClient::default().cluster(&self.url(i))) {
                 Ok(c) if done(&c) => return c,
                 Ok(c) => format!("{c:?}"),
-                Err(e) => e.0,
+                Err(e) => e.message,
             };
             assert!(
                 Instant::now() < deadline,

@@ -1,11 +1,12 @@
 //! A step of a plan and the context it runs in: ports, journal, events, facts.
 
 use super::event::{Decision, EngineEvent, ProgressUnit, Question};
+use super::facts::Fact;
 use super::journal::{Body, Journal};
 use super::ports::{CommandResult, CommandSpec, PortError, Ports, Rows};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,7 @@ pub enum StepError {
 
 impl From<PortError> for StepError {
     fn from(e: PortError) -> Self {
-        StepError::Failed(e.0)
+        StepError::Failed(e.message)
     }
 }
 
@@ -33,17 +34,7 @@ pub fn fail<T>(msg: impl Into<String>) -> Result<T, StepError> {
 
 pub type StepFuture<'a> = BoxFuture<'a, Result<(), StepError>>;
 
-/// Which path of the run a step belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Branch {
-    /// Up to and including the promote-or-roll-back decision.
-    Main,
-    /// Only when the recovered server is kept.
-    AfterPromote,
-    /// Always, last (the report).
-    Final,
-}
+pub use super::plan_view::Branch;
 
 pub trait Step: Send + Sync {
     /// Stable name, used in the journal.
@@ -191,16 +182,14 @@ impl StepCtx {
     }
 
     /// Records a fact for later steps (and for a resumed run: it is journaled).
-    pub fn set_fact<T: Serialize>(&mut self, key: &str, value: &T) {
+    pub fn set<T: Serialize>(&mut self, fact: Fact<T>, value: &T) {
         let v = serde_json::to_value(value).unwrap_or(Value::Null);
-        self.facts.insert(key.to_string(), v.clone());
-        self.new_facts.insert(key.to_string(), v);
+        self.facts.insert(fact.name().to_string(), v.clone());
+        self.new_facts.insert(fact.name().to_string(), v);
     }
 
-    pub fn fact<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.facts
-            .get(key)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    pub fn get<T: DeserializeOwned>(&self, fact: Fact<T>) -> Option<T> {
+        fact.read(&self.facts)
     }
 
     /// A line for the operator, journaled.
@@ -282,7 +271,7 @@ impl StepCtx {
                 Ok(r)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone(), host)?;
+                self.action_done(false, None, started.elapsed(), e.message.clone(), host)?;
                 Err(e.into())
             }
         }
@@ -329,7 +318,7 @@ impl StepCtx {
                 Ok(rows)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone(), None)?;
+                self.action_done(false, None, started.elapsed(), e.message.clone(), None)?;
                 Err(e.into())
             }
         }
@@ -348,7 +337,7 @@ impl StepCtx {
             r.is_ok(),
             None,
             started.elapsed(),
-            r.clone().err().map(|e| e.0).unwrap_or_default(),
+            r.clone().err().map(|e| e.message).unwrap_or_default(),
             host.as_deref(),
         )?;
         Ok(r?)
@@ -363,7 +352,11 @@ impl StepCtx {
         self.action(what, None)?;
         let started = Instant::now();
         let r = call.await;
-        let out = r.as_ref().err().map(|e| e.0.clone()).unwrap_or_default();
+        let out = r
+            .as_ref()
+            .err()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
         self.action_done(r.is_ok(), None, started.elapsed(), out, None)?;
         Ok(r?)
     }

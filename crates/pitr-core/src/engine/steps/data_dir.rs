@@ -60,7 +60,7 @@ impl Step for MoveAside {
                 return ctx.note(format!("already moved: {} exists", to.display()));
             }
             ctx.rename(&from, &to)?;
-            ctx.set_fact("aside_dir", &to);
+            ctx.set(crate::engine::facts::ASIDE_DIR, &to);
             ctx.note(format!("original data kept at {}", to.display()))
         })
     }
@@ -88,8 +88,8 @@ impl Step for MoveAside {
             }
             let now = read_control(ctx, r, &pgdata).await?;
             let want: Option<ControlData> = ctx
-                .fact("stopped_control")
-                .or_else(|| ctx.fact("before_control"));
+                .get(crate::engine::facts::STOPPED_CONTROL)
+                .or_else(|| ctx.get(crate::engine::facts::BEFORE_CONTROL));
             let Some(want) = want else {
                 return ctx.note("no snapshot of pg_control to compare with");
             };
@@ -209,7 +209,7 @@ impl Step for Restore {
                 }
             }
             let owner = r.run_as().map(str::to_string);
-            let total: Option<u64> = ctx.fact("restore_bytes");
+            let total: Option<u64> = ctx.get(crate::engine::facts::RESTORE_BYTES);
             let progress = ctx.progress(ProgressUnit::Bytes, total);
             let started = Instant::now();
             let bytes = match r.inputs.backup.format {
@@ -240,7 +240,7 @@ impl Step for Restore {
                 secs,
                 bytesize::ByteSize((bytes as f64 / secs) as u64)
             ))?;
-            ctx.set_fact("restored_bytes", &bytes);
+            ctx.set(crate::engine::facts::RESTORED_BYTES, &bytes);
             Ok(())
         })
     }
@@ -310,7 +310,7 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::engine::ports::PortError> + Send + 'static,
 ) -> Result<T, String> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| e.0),
+        Ok(r) => r.map_err(|e| e.message),
         Err(e) => Err(format!("file work crashed: {e}")),
     }
 }

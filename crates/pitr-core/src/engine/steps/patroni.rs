@@ -13,7 +13,8 @@
 use super::{patroni_daemon, Recovery};
 use crate::domain::patroni::{ClusterState, Member};
 use crate::engine::event::{Decision, Question};
-use crate::engine::recovery::PatroniSpec;
+use crate::engine::facts;
+use crate::engine::inputs::PatroniSpec;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,9 +33,6 @@ const HANDOVER_TRIES: u32 = 3;
 fn spec(r: &Recovery) -> Option<&PatroniSpec> {
     r.inputs.server.patroni.as_ref()
 }
-
-/// The cluster's leader when the run began (before any handover), journaled.
-const LEADER_FACT: &str = "patroni_leader";
 
 /// Why a replica whose Patroni the run cannot stop is not recovered.
 pub fn replica_refusal(server: &str, me: &str, leader: Option<&str>) -> String {
@@ -246,10 +244,10 @@ impl Step for Patroni {
                 ));
             };
             // A resumed run must not overwrite what the cluster was like before the first try.
-            if ctx.fact::<bool>("patroni_was_paused").is_none() {
-                ctx.set_fact("patroni_was_paused", &cluster.paused);
+            if ctx.get(crate::engine::facts::PATRONI_WAS_PAUSED).is_none() {
+                ctx.set(crate::engine::facts::PATRONI_WAS_PAUSED, &cluster.paused);
             }
-            ctx.set_fact("patroni_member", &me.name);
+            ctx.set(crate::engine::facts::PATRONI_MEMBER, &me.name);
             let leader = cluster.leader().map(|l| l.name.clone());
             if me.role.is_leader() {
                 self.confirm_leader(ctx, &me.name).await?;
@@ -257,8 +255,8 @@ impl Step for Patroni {
                 replica_plan(ctx, r, s, &me.name, leader.as_deref())?;
             }
             if let Some(l) = &leader {
-                if ctx.fact::<String>(LEADER_FACT).is_none() {
-                    ctx.set_fact(LEADER_FACT, l);
+                if ctx.get(facts::PATRONI_LEADER).is_none() {
+                    ctx.set(facts::PATRONI_LEADER, l);
                 }
             }
             if cluster.paused {
@@ -284,7 +282,7 @@ impl Step for Patroni {
                 return Ok(());
             };
             patroni_daemon::start_if_stopped(ctx, s.daemon.as_ref(), &s.url).await?;
-            if ctx.fact::<bool>("patroni_was_paused") != Some(false) {
+            if ctx.get(crate::engine::facts::PATRONI_WAS_PAUSED) != Some(false) {
                 return ctx.note("the cluster was paused before the run: left paused");
             }
             let api = ctx.ports.patroni.clone();
@@ -330,7 +328,7 @@ impl Rejoin {
             let last = match api.cluster(url).await {
                 Ok(c) if done(&c) => return Ok(c),
                 Ok(c) => listing(&c),
-                Err(e) => e.0,
+                Err(e) => e.message,
             };
             if Instant::now() > deadline {
                 return fail(format!(
@@ -465,13 +463,13 @@ impl Step for Rejoin {
             };
             let url = s.url.clone();
             let tli = self.new_timeline(ctx).await?;
-            let me = match ctx.fact::<String>("patroni_member") {
+            let me = match ctx.get(crate::engine::facts::PATRONI_MEMBER) {
                 Some(m) => m,
                 None => return fail("the Patroni step recorded no member name for this node"),
             };
             ctx.note(format!("recovered node {me} writes timeline {tli}"))?;
             patroni_daemon::start_if_stopped(ctx, s.daemon.as_ref(), &url).await?;
-            if let Some(old) = ctx.fact::<String>(LEADER_FACT).filter(|l| *l != me) {
+            if let Some(old) = ctx.get(facts::PATRONI_LEADER).filter(|l| *l != me) {
                 self.hand_over(ctx, &url, &me, &old).await?;
             }
             let leader_me = |c: &ClusterState| {
@@ -505,7 +503,9 @@ impl Step for Rejoin {
                     .await?;
                 ctx.note(format!("{}: {}", m.name, answer.trim()))?;
             }
-            let was_paused = ctx.fact::<bool>("patroni_was_paused").unwrap_or(true);
+            let was_paused = ctx
+                .get(crate::engine::facts::PATRONI_WAS_PAUSED)
+                .unwrap_or(true);
             if was_paused {
                 return ctx.note(
                     "the cluster was paused before the run: left paused; the reinitialised members start when you resume it",
@@ -535,7 +535,7 @@ impl Step for Rejoin {
                     rejoined,
                 )
                 .await?;
-            ctx.set_fact("patroni_timeline", &tli);
+            ctx.set(crate::engine::facts::PATRONI_TIMELINE, &tli);
             ctx.note(format!("cluster resumed: {}", listing(&cluster)))
         })
     }

@@ -4,13 +4,11 @@
 //! recovering replica's configuration, adds standby.signal and restarts it as a standby.
 //! A stopped Patroni rewrites nothing; its REST API going silent is the proof that it stopped.
 
+use crate::engine::facts;
+use crate::engine::inputs::PatroniDaemon;
 use crate::engine::ports::CommandSpec;
-use crate::engine::recovery::PatroniDaemon;
 use crate::engine::step::{fail, StepCtx, StepError};
 use std::time::{Duration, Instant};
-
-/// The fact saying this run stopped Patroni on the node (and must start it again).
-pub const STOPPED_FACT: &str = "patroni_stopped";
 
 const COMMAND_WAIT: Duration = Duration::from_secs(120);
 const API_WAIT: Duration = Duration::from_secs(90);
@@ -39,7 +37,7 @@ pub fn start_lines(d: &PatroniDaemon, url: &str) -> Vec<String> {
 pub async fn stop(ctx: &mut StepCtx, d: &PatroniDaemon, url: &str) -> Result<(), StepError> {
     ctx.exec_ok(&CommandSpec::shell(&d.stop).timeout(COMMAND_WAIT))
         .await?;
-    ctx.set_fact(STOPPED_FACT, &true);
+    ctx.set(facts::PATRONI_STOPPED, &true);
     let api = ctx.ports.patroni.clone();
     let deadline = Instant::now() + API_WAIT;
     while api.node(url).await.is_ok() {
@@ -75,7 +73,7 @@ pub async fn start(ctx: &mut StepCtx, d: &PatroniDaemon, url: &str) -> Result<()
             Err(_) => tokio::time::sleep(POLL).await,
         }
     }
-    ctx.set_fact(STOPPED_FACT, &false);
+    ctx.set(facts::PATRONI_STOPPED, &false);
     ctx.note(format!("Patroni runs on this node again ({url} answers)"))
 }
 
@@ -86,7 +84,7 @@ pub async fn start_if_stopped(
     url: &str,
 ) -> Result<(), StepError> {
     match d {
-        Some(d) if ctx.fact::<bool>(STOPPED_FACT) == Some(true) => start(ctx, d, url).await,
+        Some(d) if ctx.get(facts::PATRONI_STOPPED) == Some(true) => start(ctx, d, url).await,
         _ => Ok(()),
     }
 }
