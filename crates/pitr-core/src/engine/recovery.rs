@@ -154,21 +154,7 @@ pub fn resume_with(
     };
     let state_dir = open_state_dir()?;
     let key = run_key(&inputs, &ports);
-    if let Err(refusal) = role_permits(role, &inputs.mode, &inputs.server.name) {
-        let message = refusal.to_string();
-        let logged = log_refusal(
-            &state_dir,
-            journal,
-            &inputs.server.name,
-            &state.target,
-            role,
-            &message,
-        );
-        return Err(EngineError::RefusedByRole {
-            journal: logged.ok(),
-            message,
-        });
-    }
+    refuse_unless_permitted(&state_dir, journal, &inputs, &state.target, role)?;
     let plan = build_plan(&inputs, &state.run_id);
     let journal_dir = journal
         .parent()
@@ -221,21 +207,7 @@ pub fn roll_back_promoted(
         }
     }
     let state_dir = open_state_dir()?;
-    if let Err(refusal) = role_permits(role, &inputs.mode, &inputs.server.name) {
-        let message = refusal.to_string();
-        let logged = log_refusal(
-            &state_dir,
-            journal,
-            &inputs.server.name,
-            &state.target,
-            role,
-            &message,
-        );
-        return Err(EngineError::RefusedByRole {
-            journal: logged.ok(),
-            message,
-        });
-    }
+    refuse_unless_permitted(&state_dir, journal, &inputs, &state.target, role)?;
     let plan = build_plan(&inputs, &state.run_id);
     let key = run_key(&inputs, &ports);
     let journal_dir = journal
@@ -254,4 +226,31 @@ pub fn roll_back_promoted(
             action: Some(ResumeAction::RollBack),
         },
     )
+}
+
+/// A role that may not act on this journal's run is refused, and the refusal logged in the
+/// console's own refusals (never in that journal).
+fn refuse_unless_permitted(
+    state_dir: &StateDir,
+    journal: &Path,
+    inputs: &RecoveryInputs,
+    target: &str,
+    role: Role,
+) -> Result<(), EngineError> {
+    let Err(refusal) = role_permits(role, &inputs.mode, &inputs.server.name) else {
+        return Ok(());
+    };
+    let message = refusal.to_string();
+    let logged = log_refusal(
+        state_dir,
+        journal,
+        &inputs.server.name,
+        target,
+        role,
+        &message,
+    );
+    Err(EngineError::RefusedByRole {
+        journal: logged.ok(),
+        message,
+    })
 }
