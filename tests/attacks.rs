@@ -586,8 +586,8 @@ fn a_trainee_never_writes_into_or_beside_an_operators_journal() {
         }
     }
 
-    // The console: the trainee's refused start is journaled (a journal of its own), and
-    // the notice says where.
+    // The console: the trainee's refused start is journaled in the console's own log of
+    // refusals (never the configured journal directory), and the notice says where.
     let config = pitr_console::config::load(&cfg).unwrap();
     let inc = rec.first_incident().unwrap().clone();
     let commit = inc.commit_time.unwrap();
@@ -632,9 +632,17 @@ fn a_trainee_never_writes_into_or_beside_an_operators_journal() {
         c.app.wizard.as_ref().unwrap().notice.clone().unwrap()
     });
     assert!(notice.contains("refused by role trainee"), "{notice}");
-    let new: Vec<PathBuf> = files(&journals)
+    assert_eq!(
+        files(&journals),
+        before,
+        "a refused start writes nothing in the configured journal directory"
+    );
+    // The console in this process keeps its state where lab_support put it.
+    let own_refusals =
+        PathBuf::from(std::env::var_os("PITR_CONSOLE_STATE_DIR").unwrap()).join("refusals");
+    let new: Vec<PathBuf> = files(&own_refusals)
         .into_iter()
-        .filter(|p| !before.contains(p) && p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     assert_eq!(new.len(), 1, "{new:?}");
     assert!(notice.contains(&*new[0].to_string_lossy()), "{notice}");

@@ -4,7 +4,7 @@ use super::{read_control, Recovery};
 use crate::domain::backup::BackupFormat;
 use crate::engine::control_data::ControlData;
 use crate::engine::event::ProgressUnit;
-use crate::engine::ports::CommandSpec;
+use crate::engine::ports::{CommandSpec, LinkFence};
 use crate::engine::step::{fail, Step, StepCtx, StepError, StepFuture};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -218,8 +218,11 @@ impl Step for Restore {
                     let from = self.source();
                     ctx.journal_action(format!("copy {} {}", from.display(), to.display()))?;
                     let p = progress.clone();
+                    let fence = fence(ctx, r);
                     let res = blocking(move || {
-                        fs.copy_tree(&from, &to, owner.as_deref(), &|d| p.report(d, false))
+                        fs.copy_tree(&from, &to, owner.as_deref(), &fence, &|d| {
+                            p.report(d, false)
+                        })
                     })
                     .await;
                     ctx.journal_action_done(
@@ -227,7 +230,7 @@ impl Step for Restore {
                         started.elapsed(),
                         res.clone().err().unwrap_or_default(),
                     )?;
-                    res.map_err(StepError::Failed)?
+                    res.map_err(|e| StepError::Failed(full_disk(ctx, r, e)))?
                 }
                 BackupFormat::Tool => super::tool_restore::run(ctx, r).await?,
                 BackupFormat::Tar => self.extract(ctx, &to, owner, progress.clone()).await?,
@@ -287,8 +290,9 @@ impl Restore {
             ))?;
             let (fs2, owner2, p, base_done) = (fs.clone(), owner.clone(), progress.clone(), done);
             let a2 = archive.clone();
+            let fence = fence(ctx, &self.0);
             let res = blocking(move || {
-                fs2.extract_tar(&a2, &dest, owner2.as_deref(), &|d| {
+                fs2.extract_tar(&a2, &dest, owner2.as_deref(), &fence, &|d| {
                     p.report(base_done + d, false)
                 })
             })
@@ -298,11 +302,56 @@ impl Restore {
                 started.elapsed(),
                 res.clone().err().unwrap_or_default(),
             )?;
-            res.map_err(StepError::Failed)?;
+            res.map_err(|e| StepError::Failed(full_disk(ctx, &self.0, e)))?;
             done += fs.file_size(&archive).unwrap_or(0);
         }
         Ok(done)
     }
+}
+
+/// Where no link of the backup may lead: production's data (and where it was moved), the
+/// console's own directories, the repository; and production's tablespaces as preflight
+/// found them, for a backup that says nothing of its own.
+fn fence(ctx: &StepCtx, r: &Recovery) -> LinkFence {
+    let mut forbidden = vec![
+        r.pgdata().to_path_buf(),
+        r.aside_dir(),
+        r.inputs.journal_dir.clone(),
+        r.inputs.safety_dump_dir.clone(),
+    ];
+    forbidden.extend(crate::engine::state_dir::current().map(|s| s.path().to_path_buf()));
+    let location = Path::new(&r.inputs.backup.location);
+    if location.is_absolute() {
+        forbidden.extend(location.parent().map(Path::to_path_buf));
+    }
+    LinkFence {
+        forbidden,
+        tablespaces: ctx.fact(super::preflight::TABLESPACES_FACT),
+    }
+}
+
+/// A full file system named with what the restore needs there and what is free now, so the
+/// operator knows how much to free (preflight counted the backup's sizes; files take whole
+/// blocks on disk, and a file system filled by someone else meanwhile).
+fn full_disk(ctx: &StepCtx, r: &Recovery, err: String) -> String {
+    if !err.contains("(ENOSPC)") {
+        return err;
+    }
+    let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
+    let need = ctx
+        .fact::<u64>("restore_bytes")
+        .map(|n| format!("about {} (+5%)", bytesize::ByteSize(n + n / 20)))
+        .unwrap_or_else(|| "the backup's size".into());
+    let free = ctx
+        .ports
+        .fs
+        .free_space(parent)
+        .map(|f| format!("{} free there now", bytesize::ByteSize(f)))
+        .unwrap_or_else(|e| format!("free space unknown: {e}"));
+    format!(
+        "{err}\nThe restore needs {need} on {} ({free}). Free that much there, then resume the run to restore again (the partial copy is kept aside and takes room too), or roll it back (`--action roll-back`) to put the original data back.",
+        parent.display()
+    )
 }
 
 /// Runs blocking file work off the async threads; errors as text.

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod patroni;
 pub mod preflight;
 pub mod replay;
+pub mod same_server;
 pub mod server;
 pub mod snapshot;
 pub mod spool;
