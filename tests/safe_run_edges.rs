@@ -114,7 +114,6 @@ fn a_changed_backup_label_or_manifest_is_refused_before_anything_moves() {
         for s in said {
             assert!(o.all().contains(s), "`{s}` in:\n{}", o.all());
         }
-        assert!(o.all().contains("Nothing was changed"), "{}", o.all());
         assert_eq!(fingerprint(&rec.pgdata), before, "production was touched");
         assert!(moved_aside(&rec).is_empty(), "{:?}", moved_aside(&rec));
         assert_eq!(orders(&rec), rows);
@@ -122,18 +121,23 @@ fn a_changed_backup_label_or_manifest_is_refused_before_anything_moves() {
     let keep = |p: &Path| (p.to_path_buf(), std::fs::read(p).unwrap());
     let put_back = |(p, b): &(PathBuf, Vec<u8>)| std::fs::write(p, b).unwrap();
 
-    // backup_label says the backup starts elsewhere (one digit of its start changed).
+    // backup_label says replay starts from another checkpoint.
     let label = keep(&plain.join("backup_label"));
     let text = String::from_utf8(label.1.clone()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("START WAL LOCATION:"))
-        .unwrap();
-    let lsn = line.split_whitespace().nth(3).unwrap();
-    let (hi, lo) = lsn.split_once('/').unwrap();
-    let moved = format!("{hi}/{:X}", u64::from_str_radix(lo, 16).unwrap() + 0x100);
-    std::fs::write(&label.0, text.replacen(lsn, &moved, 1)).unwrap();
-    refused("before_batch", &["is damaged", "backup_label"]);
+    let shifted = |text: &str, key: &str, by: i64| {
+        let line = text.lines().find(|l| l.starts_with(key)).unwrap();
+        let lsn = line[key.len()..].split_whitespace().next().unwrap();
+        let (hi, lo) = lsn.split_once('/').unwrap();
+        let lo = u64::from_str_radix(lo, 16).unwrap() as i64 + by;
+        text.replacen(lsn, &format!("{hi}/{lo:X}"), 1)
+    };
+    let edited = shifted(&text, "CHECKPOINT LOCATION: ", 0x10);
+    assert_ne!(edited, text);
+    std::fs::write(&label.0, edited).unwrap();
+    refused(
+        "before_batch",
+        &["is damaged", "backup_label", "Nothing was changed"],
+    );
     put_back(&label);
 
     // One checksum in backup_manifest edited: the manifest's own checksum no longer holds.
@@ -143,18 +147,22 @@ fn a_changed_backup_label_or_manifest_is_refused_before_anything_moves() {
     let mut edited = text.clone().into_bytes();
     edited[at] = if edited[at] == b'0' { b'1' } else { b'0' };
     std::fs::write(&manifest.0, edited).unwrap();
-    refused("before_batch", &["is damaged", "manifest"]);
+    refused(
+        "before_batch",
+        &["is damaged", "manifest", "Nothing was changed"],
+    );
 
-    // A genuine manifest, of the other backup: every checksum is someone else's.
+    // A genuine manifest, of the other backup: the catalog reads its WAL range, so the
+    // backup no longer seems to reach the target, and the plan refuses it already.
     std::fs::copy(tar.join("backup_manifest"), &manifest.0).unwrap();
-    refused("before_batch", &["is damaged", "backup_label"]);
+    refused("before_batch", &["is not recoverable", "backup1-plain"]);
     put_back(&manifest);
 
     // The tar backup with the plain one's manifest: verified in a scratch copy, refused,
     // and the scratch copy removed.
     let tar_manifest = keep(&tar.join("backup_manifest"));
     std::fs::copy(&manifest.0, &tar_manifest.0).unwrap();
-    refused("before_cleanup", &["is damaged"]);
+    refused("before_cleanup", &["is damaged", "Nothing was changed"]);
     put_back(&tar_manifest);
     let scratch: Vec<String> = std::fs::read_dir(&rec.dir)
         .unwrap()
@@ -247,6 +255,25 @@ impl Drop for OtherServer {
 fn a_dsn_that_reaches_another_server_than_pgdata_is_refused_naming_both() {
     let (guard, rec) = build(58611, false);
     let other = OtherServer::start(&rec, guard.path("other"), 58612);
+    // Its database has the same name: nothing but the data directory tells them apart.
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(rec.bin_dir.join("createdb"))
+        .args([
+            "-h",
+            &rec.socket_dir.display().to_string(),
+            "-p",
+            "58612",
+            &rec.database,
+        ])
+        .current_dir("/tmp")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&rec.config_file).unwrap();
     assert!(
         text.contains("port=58611") && text.contains("port = 58611"),
@@ -619,7 +646,9 @@ fn the_move_aside_and_the_journal_are_fsynced() {
     let j = journal_in(guard.parent.path(), "journals");
     let trace = guard.path("strace.out");
     let out = Command::new("strace")
-        .args(["-f", "-qq", "-y", "--seccomp-bpf"])
+        // The console's threads, not the programs it starts (a server it leaves running
+        // would keep strace waiting).
+        .args(["-f", "-qq", "-y", "--detach-on=execve"])
         .args([
             "-e",
             "trace=rename,renameat,renameat2,fsync,fdatasync,openat",

@@ -291,8 +291,10 @@ pub fn moved_aside(record: &LabRecord) -> Vec<String> {
 /// A full listing of the places a run could write to, taken before and after an attack:
 /// everything under the test's own directory (each file's path, size, mode and mtime, so a
 /// file written through a link shows), and the entries of the system directories an
-/// attacker would aim at. The console's own directories, the server's data directories,
-/// its log and its WAL archive are left out: writing there is their job.
+/// attacker would aim at. Paths starting with an `owned` one are left out (a prefix, so
+/// `side` covers the `side.pitr-<run>.log` beside it): the console's own directories, the
+/// server's data directories, its log and its WAL archive, and the files the test itself
+/// writes as part of the attack.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Listing(std::collections::BTreeMap<PathBuf, (u64, u32, i64)>);
 
@@ -307,19 +309,37 @@ const ATTACKED: [&str; 7] = [
     "/home",
 ];
 
+/// What the lab's server and the console write in the lab directory by design.
+pub fn written_by_design(record: &LabRecord) -> Vec<PathBuf> {
+    vec![
+        record.pgdata.clone(),
+        record.wal_archive.clone(),
+        record.socket_dir.clone(),
+        record.dir.join("log"),
+        record.dir.join("journal"),
+    ]
+}
+
 impl Listing {
-    /// `tree` is listed whole; `owned` are the console's (and the server's) directories.
-    pub fn take(tree: &Path, owned: &[&Path]) -> Listing {
+    /// `tree` is listed whole, the system directories' entries beside it.
+    pub fn take(tree: &Path, owned: &[PathBuf]) -> Listing {
         use std::os::unix::fs::MetadataExt;
+        let owned: Vec<String> = owned
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         fn walk(
             dir: &Path,
             recurse: bool,
-            owned: &[&Path],
+            owned: &[String],
             out: &mut Vec<(PathBuf, std::fs::Metadata)>,
         ) {
             for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let p = e.path();
-                if owned.iter().any(|o| p.starts_with(o)) {
+                if owned
+                    .iter()
+                    .any(|o| p.to_string_lossy().starts_with(o.as_str()))
+                {
                     continue;
                 }
                 let Ok(meta) = std::fs::symlink_metadata(&p) else {
@@ -332,9 +352,9 @@ impl Listing {
             }
         }
         let mut found = Vec::new();
-        walk(tree, true, owned, &mut found);
+        walk(tree, true, &owned, &mut found);
         for d in ATTACKED {
-            walk(Path::new(d), false, owned, &mut found);
+            walk(Path::new(d), false, &owned, &mut found);
         }
         Listing(
             found

@@ -337,6 +337,27 @@ fn full_disk(ctx: &StepCtx, r: &Recovery, err: String) -> String {
     if !err.contains("(ENOSPC)") {
         return err;
     }
+    format!("{err}\n{}", space_needed(ctx, r))
+}
+
+/// Below this, a recovered server cannot be expected to fetch and write its WAL.
+const LOW_SPACE: u64 = 64 << 20;
+
+/// For a recovered start that failed: when the data directory's file system is (nearly)
+/// full, the server's own words hide it (restore_command's copy fails, and PostgreSQL reports
+/// a checkpoint record it could not find), so the console says it.
+pub fn low_space(ctx: &StepCtx, r: &Recovery) -> Option<String> {
+    let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
+    let free = ctx.ports.fs.free_space(parent).ok()?;
+    (free < LOW_SPACE).then(|| {
+        format!(
+            "The file system is (nearly) full: No space left on device for the WAL the server fetches (ENOSPC; PostgreSQL reports what it then could not read, not the full disk).\n{}",
+            space_needed(ctx, r)
+        )
+    })
+}
+
+fn space_needed(ctx: &StepCtx, r: &Recovery) -> String {
     let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
     let need = ctx
         .fact::<u64>("restore_bytes")
@@ -349,7 +370,7 @@ fn full_disk(ctx: &StepCtx, r: &Recovery, err: String) -> String {
         .map(|f| format!("{} free there now", bytesize::ByteSize(f)))
         .unwrap_or_else(|e| format!("free space unknown: {e}"));
     format!(
-        "{err}\nThe restore needs {need} on {} ({free}). Free that much there, then resume the run to restore again (the partial copy is kept aside and takes room too), or roll it back (`--action roll-back`) to put the original data back.",
+        "The restore needs {need} on {}, and room for the WAL replay fetches ({free}). Free that much there, then resume the run (a partial copy is kept aside and takes room too), or roll it back (`--action roll-back`) to put the original data back.",
         parent.display()
     )
 }

@@ -41,17 +41,20 @@ pub async fn check(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
         ));
     }
     let pid_file = r.pgdata().join("postmaster.pid");
-    let read = CommandSpec::new("cat")
-        .args(["--", &pid_file.display().to_string()])
+    // Lines 3 and 4 only: the start time and the port.
+    let read = CommandSpec::new("sed")
+        .args(["-n", "3,4p", "--", &pid_file.display().to_string()])
         .run_as(r.run_as());
     let res = ctx.exec(&read).await?;
     let lines: Vec<&str> = res.output.lines().collect();
-    let (our_start, our_port) = match (lines.get(2), lines.get(3)) {
+    let (our_start, our_port) = match (lines.first(), lines.get(1)) {
         (Some(s), Some(p)) if res.success() => (s.trim().to_string(), p.trim().to_string()),
-        _ => return ctx.note(format!(
+        _ => {
+            return ctx.note(format!(
             "{} could not be read: whether the dsn reaches the server on {pgdata} was not checked",
             pid_file.display()
-        )),
+        ))
+        }
     };
     let close = match (our_start.parse::<i64>(), their_start.parse::<i64>()) {
         (Ok(a), Ok(b)) => (a - b).abs() <= START_SLACK_SECS,
