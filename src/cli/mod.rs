@@ -34,7 +34,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// operator: everything; drill: side restores only; trainee: read-only.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, global = true, value_parser = parse_role)]
     pub role: Option<Role>,
     /// Display and default input zone (IANA name or ±HH:MM); overrides the config.
     #[arg(long, global = true)]
@@ -225,4 +225,8 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         }
     };
     done.map(|()| 0)
+}
+
+fn parse_role(s: &str) -> Result<Role, crate::domain::role::UnknownRole> {
+    s.parse()
 }

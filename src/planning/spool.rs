@@ -59,11 +59,35 @@ pub fn spool_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::coverage::tests::{catalog, seg};
+    use crate::domain::catalog::{ArchivedSegment, Compression};
+    use crate::domain::segment::SegmentSize;
+
+    fn seg(n: u64) -> ArchivedSegment {
+        let segment = WalSegment::new(TimelineId(1), n);
+        ArchivedSegment {
+            segment,
+            file_name: segment.file_name(SegmentSize::DEFAULT),
+            compression: Compression::None,
+            partial: false,
+            size_bytes: SegmentSize::DEFAULT.bytes(),
+            archived_at: None,
+        }
+    }
+
+    fn catalog(segments: Vec<ArchivedSegment>) -> Catalog {
+        Catalog {
+            repository: "test".into(),
+            segment_size: SegmentSize::DEFAULT,
+            backups: vec![],
+            segments,
+            histories: vec![],
+            warnings: vec![],
+        }
+    }
 
     #[test]
     fn a_hole_in_the_archive_is_left_to_the_archive() {
-        let c = catalog(vec![seg(1, 2), seg(1, 3), seg(1, 5), seg(1, 6)], vec![]);
+        let c = catalog(vec![seg(2), seg(3), seg(5), seg(6)]);
         let size = c.segment_size;
         let name = |n| WalSegment::new(TimelineId(1), n).file_name(size);
         let runs = planned_runs(&c, TimelineId(1), &name(3), &name(5));

@@ -4,10 +4,10 @@ pub mod load;
 pub mod model;
 pub mod policy;
 
+pub use crate::domain::role::Role;
 pub use load::{load, locate, ConfigError, Origin};
 pub use model::{
-    AppConfig, CheckConfig, Config, RepositoryConfig, RepositoryKind, RestoreMethod, Role,
-    ServerConfig,
+    AppConfig, CheckConfig, Config, RepositoryConfig, RepositoryKind, RestoreMethod, ServerConfig,
 };
 #[cfg(test)]
 mod example_test;

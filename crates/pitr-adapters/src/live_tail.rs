@@ -28,7 +28,7 @@ pub fn read(
 /// `pg_switch_wal()` returned, the end of the closed segment's WAL.
 pub async fn switch(server: &ServerConfig) -> Result<Lsn, String> {
     tracing::info!(server = %server.name, "pg_switch_wal() asked by the operator");
-    let answer = crate::adapters::postgres::Postgres
+    let answer = crate::postgres::Postgres
         .scalar(&server.dsn, "select pg_switch_wal()::text")
         .await
         .map_err(|e| e.to_string())

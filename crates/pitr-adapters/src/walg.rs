@@ -284,8 +284,8 @@ fn histories(timelines: &[TimelineInfo]) -> Vec<TimelineHistory> {
 mod tests {
     use super::*;
 
-    const LIST: &str = include_str!("../../tests/fixtures/walg/backup-list-detail.json");
-    const SHOW: &str = include_str!("../../tests/fixtures/walg/wal-show-detailed.json");
+    const LIST: &str = include_str!("../../../tests/fixtures/walg/backup-list-detail.json");
+    const SHOW: &str = include_str!("../../../tests/fixtures/walg/wal-show-detailed.json");
 
     #[test]
     fn catalog_from_the_documented_shapes() {
@@ -406,7 +406,7 @@ mod tests {
         assert_eq!(t.commands.len(), 1);
         assert_eq!(rc, "wal-g --config /etc/wal-g/walg.json wal-fetch %f %p");
         // Per-segment fetching for the index: a sample only, WAL-G is not installable here.
-        let fetch = crate::adapters::wal_fetch::SegmentFetch::command(
+        let fetch = crate::wal_fetch::SegmentFetch::command(
             &w,
             "000000010000000000000005",
             Path::new("/idx/c.wal/incoming/000000010000000000000005"),

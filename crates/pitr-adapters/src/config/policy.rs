@@ -11,7 +11,7 @@
 //! drills = "drill"
 //! ```
 
-use super::model::Role;
+use crate::domain::role::Role;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The checklist shipped with the console.
-pub const DEFAULT_CHECKLIST: &str = include_str!("../../assets/drill-checklist.toml");
+pub const DEFAULT_CHECKLIST: &str = include_str!("../../../../assets/drill-checklist.toml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -71,7 +71,7 @@ pub struct Answer {
 /// Where replay stops for `target` in `ends` (one timeline, WAL order): the index of the
 /// first transaction end not replayed (`ends.len()` when all are), or None when the index
 /// cannot place the target.
-pub(crate) fn stop_index(
+pub fn stop_index(
     ends: &[TxEnd],
     target: &RecoveryTarget,
     restore_point: impl Fn(&str) -> Option<Lsn>,

@@ -5,7 +5,7 @@
 use super::journal::{Body, Journal, JournalError};
 use super::recovery::{new_run_id, RestoreMode};
 use super::state_dir::StateDir;
-use crate::config::Role;
+use crate::domain::role::Role;
 use std::path::{Path, PathBuf};
 
 /// Whether `role` may run a recovery in `mode` on `server`; the message says what would work.

@@ -3,8 +3,8 @@
 
 use super::*;
 
-const INFO: &str = include_str!("../../../tests/fixtures/pgbackrest/info.json");
-const LS: &str = include_str!("../../../tests/fixtures/pgbackrest/repo-ls.json");
+const INFO: &str = include_str!("../../../../tests/fixtures/pgbackrest/info.json");
+const LS: &str = include_str!("../../../../tests/fixtures/pgbackrest/repo-ls.json");
 
 #[test]
 fn reads_info() {

@@ -57,11 +57,7 @@ async fn patroni_state(server: &ServerConfig) -> Option<PatroniState> {
         .patroni_url
         .as_deref()
         .filter(|_| server.control == crate::domain::control::Control::Patroni)?;
-    let answer = tokio::time::timeout(
-        PROBE_TIMEOUT,
-        crate::adapters::patroni::cluster_members(url),
-    )
-    .await;
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, crate::patroni::cluster_members(url)).await;
     Some(match answer {
         Ok(Ok((members, paused))) => PatroniState::Cluster { members, paused },
         Ok(Err(e)) => PatroniState::Unreachable {

@@ -1,6 +1,7 @@
 //! The configuration file's shape. Every key is documented in `pitr-console.toml.example`.
 
 use crate::domain::control::Control;
+use crate::domain::role::Role;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -37,15 +38,6 @@ pub struct Config {
     /// Thresholds of `pitr-console check` (`[health]`).
     #[serde(default)]
     pub health: crate::domain::health::Thresholds,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    #[default]
-    Operator,
-    Drill,
-    Trainee,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -1,5 +1,10 @@
 //! Implementations of the engine's ports against the real world: processes, PostgreSQL,
-//! repositories.
+//! SSH, repositories; and the configuration file they are built from.
+
+// The core's modules under the names the code has always used (`crate::engine::...`).
+use pitr_core::{domain, engine, wal};
+
+pub mod config;
 
 pub mod backup_links;
 pub mod barman;

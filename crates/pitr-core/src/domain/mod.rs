@@ -14,6 +14,7 @@ pub mod patroni;
 pub mod pg_version;
 pub mod prediction;
 pub mod restore_command;
+pub mod role;
 pub mod segment;
 pub mod server_status;
 pub mod setting;

@@ -4,9 +4,9 @@
 use super::*;
 use crate::domain::segment::SegmentSize;
 
-const LIST: &str = include_str!("../../../tests/fixtures/barman/list-backups.json");
-const SHOW: &str = include_str!("../../../tests/fixtures/barman/show-backup.json");
-const XLOG: &str = include_str!("../../../tests/fixtures/barman/xlog.db");
+const LIST: &str = include_str!("../../../../tests/fixtures/barman/list-backups.json");
+const SHOW: &str = include_str!("../../../../tests/fixtures/barman/show-backup.json");
+const XLOG: &str = include_str!("../../../../tests/fixtures/barman/xlog.db");
 
 #[test]
 fn reads_list_and_show_backup() {

@@ -3,7 +3,7 @@
 //! `pg_filenode_relation` only knows the connected database's relations and takes 0 for its
 //! default tablespace; relations of other databases stay unnamed. Read-only.
 
-use crate::adapters::server_status::PROBE_TIMEOUT;
+use crate::server_status::PROBE_TIMEOUT;
 use crate::wal::RelFileNode;
 
 const DATABASE: &str =

@@ -1,7 +1,6 @@
 //! Reading a repository's catalog, whatever kind of repository it is, and placing it in time.
 
-use crate::adapters::barman_cloud::BarmanCloud;
-use crate::adapters::wal_fetch::{self, FetchProgress, SegmentFetch};
+use crate::barman_cloud::BarmanCloud;
 use crate::config::{RepositoryConfig, RepositoryKind, ServerConfig};
 use crate::domain::backup::Backup;
 use crate::domain::catalog::Catalog;
@@ -12,6 +11,7 @@ use crate::domain::target::RecoveryTarget;
 use crate::domain::times::{EstimatedTimes, TimeSource};
 use crate::engine::steps::tool_restore::ToolRestore;
 use crate::wal::{IndexedTimes, WalIndex};
+use crate::wal_fetch::{self, FetchProgress, SegmentFetch};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,16 +34,16 @@ pub fn load(repo: &RepositoryConfig) -> Result<Catalog, CatalogLoadError> {
                     "a local repository needs `backups` and `wal_archive`".into()
                 ));
             };
-            crate::adapters::local_repo::read_catalog(&repo.name, backups, wal)
+            crate::local_repo::read_catalog(&repo.name, backups, wal)
                 .map_err(|e| err(e.to_string()))
         }
-        RepositoryKind::Barman => crate::adapters::barman::Barman::from_config(repo)
+        RepositoryKind::Barman => crate::barman::Barman::from_config(repo)
             .and_then(|b| b.read_catalog(&repo.name))
             .map_err(err),
-        RepositoryKind::Pgbackrest => crate::adapters::pgbackrest::PgBackRest::from_config(repo)
+        RepositoryKind::Pgbackrest => crate::pgbackrest::PgBackRest::from_config(repo)
             .and_then(|p| p.read_catalog(&repo.name))
             .map_err(err),
-        RepositoryKind::Walg => crate::adapters::walg::WalG::from_config(repo)
+        RepositoryKind::Walg => crate::walg::WalG::from_config(repo)
             .read_catalog(&repo.name)
             .map_err(err),
         RepositoryKind::BarmanCloud => BarmanCloud::from_config(repo)
@@ -85,15 +85,13 @@ pub fn restore_for(
                 tool_restore: None,
             });
         }
-        RepositoryKind::Barman => crate::adapters::barman::Barman::from_config(repo)
+        RepositoryKind::Barman => crate::barman::Barman::from_config(repo)
             .map_err(err)?
             .restore(server, backup, target, dest),
-        RepositoryKind::Pgbackrest => crate::adapters::pgbackrest::PgBackRest::from_config(repo)
+        RepositoryKind::Pgbackrest => crate::pgbackrest::PgBackRest::from_config(repo)
             .map_err(err)?
             .restore(backup, target, dest),
-        RepositoryKind::Walg => {
-            crate::adapters::walg::WalG::from_config(repo).restore(server, backup, dest)
-        }
+        RepositoryKind::Walg => crate::walg::WalG::from_config(repo).restore(server, backup, dest),
         RepositoryKind::BarmanCloud => BarmanCloud::from_config(repo)
             .map_err(err)?
             .restore(server, backup, dest),
@@ -240,7 +238,7 @@ fn fetch_remote(
 ) -> Result<Option<(PathBuf, PathBuf, Vec<String>)>, String> {
     let source: Box<dyn SegmentFetch> = match repo.kind {
         RepositoryKind::BarmanCloud => Box::new(BarmanCloud::from_config(repo)?),
-        RepositoryKind::Walg => match crate::adapters::walg::WalG::fetcher(repo) {
+        RepositoryKind::Walg => match crate::walg::WalG::fetcher(repo) {
             Some(w) => Box::new(w),
             None => return Ok(None),
         },
