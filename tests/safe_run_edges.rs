@@ -525,9 +525,11 @@ impl Drop for SmallDisk {
     }
 }
 
-/// The data directory's file system fills while the backup is copied in (someone else's
-/// file grew after preflight counted the room): the run stops at the restore with the OS's
-/// words, the place, and the space it needs; once room is made, roll back puts the
+/// The data directory's file system is short of room. With less than the backup, preflight
+/// refuses before anything is stopped. With just what preflight counts, the restore fills
+/// it (the copy's whole pages, then the WAL the recovered server fetches, where PostgreSQL
+/// only says it could not find a checkpoint record): the run stops with "No space left on
+/// device", the place and the space it needs; once room is made, roll back puts the
 /// original back untouched and it starts.
 #[test]
 fn a_file_system_that_fills_during_the_restore_stops_the_run_and_keeps_the_original() {
@@ -550,11 +552,29 @@ fn a_file_system_that_fills_during_the_restore_stops_the_run_and_keeps_the_origi
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    // Leave preflight room for the backup (+5%, as it counts), no more: the copy itself,
-    // each file taking whole pages, and the server's WAL then need more than is there.
     let backup = &rec.backups[0].path;
     let need = dir_size(backup);
     let ballast = disk.mount.join("someone-elses-file");
+    // Less room than the backup: refused in preflight, nothing stopped or moved.
+    let before = fingerprint(&rec.pgdata);
+    let fill = disk.free().saturating_sub(need / 2);
+    std::fs::write(&ballast, vec![0u8; fill as usize]).unwrap();
+    let early = journal_in(work.path(), "journals-early");
+    let o = cli_in(&state, &rec.config_file, &words(&recover_args(&early)), &[]);
+    assert_ne!(o.code, 0, "{}", o.all());
+    assert!(
+        o.all()
+            .contains(&format!("not enough space on {}", disk.lab.display()))
+            && o.all().contains("needed for the restore"),
+        "{}",
+        o.all()
+    );
+    assert_eq!(fingerprint(&rec.pgdata), before, "production was touched");
+    assert!(moved_aside(&rec).is_empty());
+    std::fs::remove_file(&ballast).unwrap();
+
+    // Room for the backup (+5%, as preflight counts it), no more: the copy, each file
+    // taking whole pages, and the WAL the recovered server fetches need more than that.
     let leave = need + need / 20 + 256 * 1024;
     let fill = disk.free().saturating_sub(leave);
     std::fs::write(&ballast, vec![0u8; fill as usize]).unwrap();
