@@ -124,7 +124,7 @@ impl LinkRules {
                 p.display()
             )),
             Some(None) => refuse(format!(
-                "the backup has neither tablespace_map nor backup_manifest, and production has no tablespace {oid}"
+                "the backup has neither tablespace_map nor backup_manifest, and tablespace {oid} is not one of production's (in place, the only ones such a backup may link to; beside production, none)"
             )),
             None => refuse(
                 "the backup has neither tablespace_map nor backup_manifest, and production's tablespaces could not be asked (is it running?)".to_string(),
@@ -280,7 +280,10 @@ mod tests {
             "{e}"
         );
         let e = check(&bare, "pg_tblspc/16999", "/srv/ts").unwrap_err();
-        assert!(e.contains("production has no tablespace 16999"), "{e}");
+        assert!(
+            e.contains("tablespace 16999 is not one of production's"),
+            "{e}"
+        );
         for target in ["/srv/pgdata/pg_wal", "/var/lib/pitr/journal", "/var"] {
             let e = check(&bare, "pg_wal", target).unwrap_err();
             assert!(

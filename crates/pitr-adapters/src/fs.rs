@@ -374,10 +374,13 @@ impl Fs for LocalFs {
         for entry in entries {
             let mut entry = entry.map_err(|e| PortError::io(archive.display(), e))?;
             bytes += entry.size();
+            // `./base/1` and `base/1` are the same entry (tar tools write either).
             let rel: PathBuf = entry
                 .path()
                 .map_err(|e| PortError::io(archive.display(), e))?
-                .into_owned();
+                .components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect();
             let kind = entry.header().entry_type();
             if kind.is_symlink() {
                 let target = entry

@@ -203,8 +203,9 @@ pub struct LinkFence {
     /// No link may point into (or above) these: production's data directory and the one
     /// moved aside, the console's journal, dump and state directories, the repository.
     pub forbidden: Vec<PathBuf>,
-    /// Production's tablespaces (oid -> location), when it could be asked: the only ones
-    /// a backup that says nothing of its own (no tablespace_map, no manifest) may link to.
+    /// Where a backup that says nothing of its tablespaces (no tablespace_map, no manifest)
+    /// may link them (oid -> location): production's own for a restore in place, none
+    /// beside it; None when production could not be asked.
     pub tablespaces: Option<std::collections::BTreeMap<String, PathBuf>>,
 }
 

@@ -324,9 +324,20 @@ fn fence(ctx: &StepCtx, r: &Recovery) -> LinkFence {
     if location.is_absolute() {
         forbidden.extend(location.parent().map(Path::to_path_buf));
     }
+    let production: Option<std::collections::BTreeMap<String, PathBuf>> =
+        ctx.fact(super::preflight::TABLESPACES_FACT);
+    // Beside production, its tablespaces are production's live data: fenced off, and a
+    // backup that says nothing of its own may link nowhere. In place, to production's own.
+    let tablespaces = match (r.side(), production) {
+        (true, Some(p)) => {
+            forbidden.extend(p.into_values());
+            Some(Default::default())
+        }
+        (_, p) => p,
+    };
     LinkFence {
         forbidden,
-        tablespaces: ctx.fact(super::preflight::TABLESPACES_FACT),
+        tablespaces,
     }
 }
 
