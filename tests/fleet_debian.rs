@@ -7,6 +7,8 @@
 //! configuration, and the roll back restarts the original with pg_ctlcluster.
 //!
 //! The test creates its own cluster and drops it at the end (`pg_dropcluster --stop`).
+// A test fails by panicking, so unwrap is its assertion; a story reads top to bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use pitr_console::engine::journal::JournalState;
 use pitr_console::engine::RunStatus;

@@ -3,6 +3,8 @@
 //! recovered node comes back on a new timeline with the deleted rows, and the other member
 //! is reinitialised onto that timeline. Skipped only when Patroni or etcd is not installed
 //! (`scripts/install-fleet-ssh-patroni` installs them).
+// A test fails by panicking, so unwrap is its assertion; a story reads top to bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use pitr_console::adapters::catalog;
 use pitr_console::adapters::fs::local_ports;
@@ -220,7 +222,7 @@ postgresql:
             let last = match rt.block_on(RestClient::default().cluster(&Fleet::url(0))) {
                 Ok(c) if done(&c) => return,
                 Ok(c) => format!("{c:?}"),
-                Err(e) => e.0,
+                Err(e) => e.message,
             };
             assert!(
                 Instant::now() < deadline,

@@ -4,6 +4,8 @@
 //! also listens on 127.0.0.2, which the console does not take for this machine). Skipped
 //! only when sshd is not installed
 //! (`scripts/install-fleet-ssh-patroni` installs it).
+// A test fails by panicking, so unwrap is its assertion; a story reads top to bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use pitr_console::adapters::catalog;
 use pitr_console::adapters::ssh::{remote_ports, SshPool, SshTarget};

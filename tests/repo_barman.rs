@@ -6,6 +6,8 @@
 //! temp dir): the primary's archive_command copies into Barman's incoming directory and
 //! `barman recover` writes the restored directory the server then owns, all without ssh or
 //! sudo. Backups use `backup_method = postgres` (pg_basebackup over the primary's socket).
+// A test fails by panicking, so unwrap is its assertion; a story reads top to bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod repo_support;
 

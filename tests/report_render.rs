@@ -1,5 +1,7 @@
 //! Reports rendered from a fixed journal: a side restore where replay failed once and was
 //! retried, paused, verified and promoted; then the same run as a drill.
+// A test fails by panicking, so unwrap is its assertion; a story reads top to bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use pitr_console::config::Role;
@@ -11,7 +13,7 @@ use pitr_console::domain::timeline::TimelineId;
 use pitr_console::domain::zone::Zone;
 use pitr_console::engine::drill::{Checklist, DrillRecord, ItemStatus, PhaseId, Rpo};
 use pitr_console::engine::journal::{sha256_hex, Body, JournalState, Record};
-use pitr_console::engine::plan::StepView;
+use pitr_console::engine::plan_view::StepView;
 use pitr_console::engine::recovery::{
     CheckSpec, FinalAction, RecoveryInputs, RestoreMode, ServerSpec,
 };

@@ -1,5 +1,7 @@
 //! Snapshots of the console's screens on a TestBackend (stored in the top-level snapshots/),
 //! and cell checks that snapshots of text cannot make: colours.
+// A test fails by panicking, so unwrap is its assertion; a story reads top to bottom.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod ui_fixture;
 

@@ -267,6 +267,8 @@ impl Keymap {
 }
 
 impl Default for Keymap {
+    // The embedded default is checked by a unit test, so it cannot fail to parse here.
+    #[allow(clippy::expect_used)]
     fn default() -> Keymap {
         Keymap::parse(DEFAULT_KEYMAP)
             .expect("assets/keymap.toml is embedded at build time and checked by a unit test")

@@ -111,7 +111,7 @@ async fn archiver(
                 Probe::Archiver,
                 format!(
                     "cannot ask server {} about its archiver: {}",
-                    server.name, e.0
+                    server.name, e.message
                 ),
             )
         }
@@ -188,7 +188,10 @@ async fn restore_command(
     match ports.commands.run(&spec, &|_| {}).await {
         Err(e) => f(
             Level::Critical,
-            format!("the restore command could not be run as {user}: {}", e.0),
+            format!(
+                "the restore command could not be run as {user}: {}",
+                e.message
+            ),
         ),
         Ok(r) if !r.success() => f(
             Level::Critical,

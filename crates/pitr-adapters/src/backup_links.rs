@@ -55,7 +55,7 @@ impl LinkRules {
         whence: &Path,
     ) -> Result<(), PortError> {
         let refuse = |why: String| {
-            Err(PortError(format!(
+            Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
                 "{} in {} is a symbolic link to {}: {why}, so it was not restored: check who wrote this backup, or choose another",
                 rel.display(),
                 whence.display(),
@@ -203,7 +203,7 @@ mod tests {
                 Path::new("/srv/restore"),
                 Path::new("/repo/b1"),
             )
-            .map_err(|e| e.0)
+            .map_err(|e| e.message)
     }
 
     #[test]

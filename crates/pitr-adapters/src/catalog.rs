@@ -9,7 +9,7 @@ use crate::domain::restore_command;
 use crate::domain::segment::WalSegment;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::times::{EstimatedTimes, TimeSource};
-use crate::engine::steps::tool_restore::ToolRestore;
+use crate::engine::inputs::ToolRestore;
 use crate::wal::{IndexedTimes, WalIndex};
 use crate::wal_fetch::{self, FetchProgress, SegmentFetch};
 use std::path::{Path, PathBuf};

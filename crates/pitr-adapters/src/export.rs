@@ -124,7 +124,12 @@ pub async fn csv(
 pub fn digest(file: &Path) -> Result<(u64, String), crate::engine::ports::PortError> {
     use crate::engine::ports::Fs;
     let bytes = std::fs::metadata(file)
-        .map_err(|e| crate::engine::ports::PortError(format!("{}: {e}", file.display())))?
+        .map_err(|e| {
+            crate::engine::ports::PortError::new(
+                crate::engine::ports::PortErrorKind::Other,
+                format!("{}: {e}", file.display()),
+            )
+        })?
         .len();
     Ok((bytes, super::fs::LocalFs.sha256(file)?))
 }

@@ -19,15 +19,28 @@ const CHUNK: usize = 64 << 20;
 fn owner_ids(owner: Option<&str>) -> Result<Option<(Uid, Gid)>, PortError> {
     let Some(name) = owner else { return Ok(None) };
     let user = User::from_name(name)
-        .map_err(|e| PortError(format!("cannot look up OS user {name}: {e}")))?
-        .ok_or_else(|| PortError(format!("OS user {name} does not exist")))?;
+        .map_err(|e| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Other,
+                format!("cannot look up OS user {name}: {e}"),
+            )
+        })?
+        .ok_or_else(|| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::NotFound,
+                format!("OS user {name} does not exist"),
+            )
+        })?;
     if user.uid == Uid::effective() {
         return Ok(None);
     }
     if !Uid::effective().is_root() {
-        return Err(PortError(format!(
+        return Err(PortError::new(
+            crate::engine::ports::PortErrorKind::Permission,
+            format!(
             "files must belong to {name}, which needs root: run the console as root or as {name}"
-        )));
+        ),
+        ));
     }
     Ok(Some((user.uid, user.gid)))
 }
@@ -41,7 +54,12 @@ fn give(p: &Path, ids: Option<(Uid, Gid)>) -> Result<(), PortError> {
             Some(g),
             nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
         )
-        .map_err(|e| PortError(format!("cannot chown {}: {e}", p.display())))?;
+        .map_err(|e| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Other,
+                format!("cannot chown {}: {e}", p.display()),
+            )
+        })?;
     }
     Ok(())
 }
@@ -176,7 +194,10 @@ fn open_no_follow(
     use nix::fcntl::{openat, OFlag};
     use nix::sys::stat::Mode;
     let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
-        return Err(PortError(format!("{}: not a file path", p.display())));
+        return Err(PortError::new(
+            crate::engine::ports::PortErrorKind::Refused,
+            format!("{}: not a file path", p.display()),
+        ));
     };
     let _as_server = FsIdentity::become_(ids);
     let d = OpenOptions::new()
@@ -204,12 +225,12 @@ fn open_no_follow(
         } else {
             String::new()
         };
-        PortError(format!("cannot open {}: {e}{why}", p.display()))
+        PortError::new(crate::engine::ports::PortErrorKind::Other, format!("cannot open {}: {e}{why}", p.display()))
     })?;
     let f = File::from(fd);
     let meta = f.metadata().map_err(|e| PortError::io(p.display(), e))?;
     if !meta.is_file() || meta.nlink() != 1 {
-        return Err(PortError(format!(
+        return Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
             "refusing to write {}: it is not a plain file of its own ({} links); a backup should not hold that, move it aside and retry",
             p.display(),
             meta.nlink()
@@ -274,11 +295,14 @@ impl Fs for LocalFs {
 
     fn rename(&self, from: &Path, to: &Path) -> Result<(), PortError> {
         if self.exists(to) {
-            return Err(PortError(format!(
-                "cannot move {} to {}: the destination exists",
-                from.display(),
-                to.display()
-            )));
+            return Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Refused,
+                format!(
+                    "cannot move {} to {}: the destination exists",
+                    from.display(),
+                    to.display()
+                ),
+            ));
         }
         fs::rename(from, to).map_err(|e| {
             PortError::io(
@@ -336,7 +360,7 @@ impl Fs for LocalFs {
         // A link at the destination (a `pg_wal` link from base.tar before pg_wal.tar) would
         // take every entry, written as root, wherever it points.
         if fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(PortError(format!(
+            return Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
                 "{} is a symbolic link: {} is extracted only into a real directory, never through a link; check who wrote this backup, or choose another",
                 to.display(),
                 archive.display()
@@ -391,7 +415,7 @@ impl Fs for LocalFs {
                 deferred.push((rel, target));
                 continue;
             } else if !(kind.is_file() || kind.is_dir()) {
-                return Err(PortError(format!(
+                return Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
                     "{} in {} is a {kind:?} entry: a base backup holds only files, directories and the tablespace and pg_wal links; refusing to restore it",
                     rel.display(),
                     archive.display()
@@ -436,8 +460,12 @@ impl Fs for LocalFs {
     }
 
     fn free_space(&self, p: &Path) -> Result<u64, PortError> {
-        let s = nix::sys::statvfs::statvfs(p)
-            .map_err(|e| PortError(format!("statvfs {}: {e}", p.display())))?;
+        let s = nix::sys::statvfs::statvfs(p).map_err(|e| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Other,
+                format!("statvfs {}: {e}", p.display()),
+            )
+        })?;
         Ok(s.blocks_available() as u64 * s.fragment_size() as u64)
     }
 
@@ -565,7 +593,8 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            e.0.contains("links only at pg_tblspc/<oid> and pg_wal"),
+            e.message
+                .contains("links only at pg_tblspc/<oid> and pg_wal"),
             "{e}"
         );
         assert!(!d.path().join("dst/postgresql.auto.conf").exists());
@@ -583,7 +612,7 @@ mod tests {
         let e = LocalFs
             .write_file(&data.join("recovery.signal"), b"", false, 0o600, None)
             .unwrap_err();
-        assert!(e.0.contains("symbolic link"), "{e}");
+        assert!(e.message.contains("symbolic link"), "{e}");
         let e = LocalFs
             .write_file(
                 &data.join("postgresql.auto.conf"),
@@ -593,7 +622,7 @@ mod tests {
                 None,
             )
             .unwrap_err();
-        assert!(e.0.contains("not a plain file of its own"), "{e}");
+        assert!(e.message.contains("not a plain file of its own"), "{e}");
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
     }
 
@@ -659,7 +688,7 @@ mod tests {
                 &|_| {},
             )
             .unwrap_err();
-        assert!(e.0.contains("never through a link"), "{e}");
+        assert!(e.message.contains("never through a link"), "{e}");
         assert_eq!(fs::read_dir(&victim).unwrap().count(), 0);
     }
 

@@ -44,14 +44,15 @@ pub struct Response {
 
 fn parse_url(url: &str) -> Result<Endpoint, PortError> {
     if url.starts_with("https://") {
-        return Err(PortError(format!(
+        return Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
             "Patroni URL {url}: https is not supported by the console's client; expose the REST API over http on a trusted network, or reach it through an SSH tunnel"
         )));
     }
     let rest = url.strip_prefix("http://").ok_or_else(|| {
-        PortError(format!(
-            "Patroni URL `{url}` must start with http:// (e.g. http://10.0.0.1:8008)"
-        ))
+        PortError::new(
+            crate::engine::ports::PortErrorKind::Refused,
+            format!("Patroni URL `{url}` must start with http:// (e.g. http://10.0.0.1:8008)"),
+        )
     })?;
     let (authority, base) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
@@ -72,13 +73,19 @@ fn parse_url(url: &str) -> Result<Endpoint, PortError> {
         },
     };
     let port = match port_text {
-        Some(p) => p
-            .parse::<u16>()
-            .map_err(|_| PortError(format!("Patroni URL `{url}`: `{p}` is not a port number")))?,
+        Some(p) => p.parse::<u16>().map_err(|_| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Refused,
+                format!("Patroni URL `{url}`: `{p}` is not a port number"),
+            )
+        })?,
         None => 8008,
     };
     if host.is_empty() {
-        return Err(PortError(format!("Patroni URL `{url}` names no host")));
+        return Err(PortError::new(
+            crate::engine::ports::PortErrorKind::Refused,
+            format!("Patroni URL `{url}` names no host"),
+        ));
     }
     Ok(Endpoint {
         host: host.to_string(),
@@ -224,11 +231,14 @@ impl RestClient {
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(PortError(format!("Patroni {shown}: {e}"))),
-            Err(_) => Err(PortError(format!(
-                "Patroni {shown}: no answer within {:?}",
-                self.timeout
-            ))),
+            Ok(Err(e)) => Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("Patroni {shown}: {e}"),
+            )),
+            Err(_) => Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Timeout,
+                format!("Patroni {shown}: no answer within {:?}", self.timeout),
+            )),
         }
     }
 
@@ -243,28 +253,46 @@ impl RestClient {
         if (200..300).contains(&r.status) {
             Ok(r.body)
         } else {
-            Err(PortError(format!(
-                "Patroni {method} {url}{path} answered {}: {}",
-                r.status,
-                r.body.trim()
-            )))
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Remote,
+                format!(
+                    "Patroni {method} {url}{path} answered {}: {}",
+                    r.status,
+                    r.body.trim()
+                ),
+            ))
         }
     }
 
     pub async fn cluster(&self, url: &str) -> Result<ClusterState, PortError> {
         let body = self.ok("GET", url, "/cluster", None).await?;
-        parse_cluster(&body).map_err(|e| PortError(format!("{url}: {e}")))
+        parse_cluster(&body).map_err(|e| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Remote,
+                format!("{url}: {e}"),
+            )
+        })
     }
 
     /// The node's own status; a stopped node answers 503 with a body worth reading.
     pub async fn node(&self, url: &str) -> Result<NodeStatus, PortError> {
         let r = self.request("GET", url, "/patroni", None).await?;
-        parse_node(&r.body).map_err(|e| PortError(format!("{url} (HTTP {}): {e}", r.status)))
+        parse_node(&r.body).map_err(|e| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Remote,
+                format!("{url} (HTTP {}): {e}", r.status),
+            )
+        })
     }
 
     pub async fn history(&self, url: &str) -> Result<Vec<HistoryEntry>, PortError> {
         let body = self.ok("GET", url, "/history", None).await?;
-        parse_history(&body).map_err(|e| PortError(format!("{url}: {e}")))
+        parse_history(&body).map_err(|e| {
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Remote,
+                format!("{url}: {e}"),
+            )
+        })
     }
 
     /// Maintenance mode on or off for the whole cluster (`PATCH /config`).
@@ -326,7 +354,7 @@ mod tests {
         assert_eq!((e.host.as_str(), e.port), ("db1", 8008));
         assert!(parse_url("https://db1:8008")
             .unwrap_err()
-            .0
+            .message
             .contains("https is not supported"));
         assert!(parse_url("db1:8008").is_err());
         assert!(parse_url("http://db1:x").is_err());
@@ -388,7 +416,11 @@ mod tests {
             .cluster(&format!("http://127.0.0.1:{port}"))
             .await
             .unwrap_err();
-        assert!(e.0.contains(&format!("127.0.0.1:{port}")), "{}", e.0);
-        assert!(e.0.contains("cannot connect"), "{}", e.0);
+        assert!(
+            e.message.contains(&format!("127.0.0.1:{port}")),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("cannot connect"), "{}", e.message);
     }
 }

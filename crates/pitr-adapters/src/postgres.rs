@@ -16,10 +16,13 @@ pub const STATEMENT_TIMEOUT: &str = "15min";
 
 async fn connect(dsn: &str) -> Result<Client, PortError> {
     let mut config: Config = dsn.parse().map_err(|e| {
-        PortError(format!(
-            "connection string `{}` is not valid: {e}",
-            crate::engine::redact::redact(dsn)
-        ))
+        PortError::new(
+            crate::engine::ports::PortErrorKind::Refused,
+            format!(
+                "connection string `{}` is not valid: {e}",
+                crate::engine::redact::redact(dsn)
+            ),
+        )
     })?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
@@ -33,11 +36,14 @@ async fn connect(dsn: &str) -> Result<Client, PortError> {
     );
     config.options(options.trim());
     let (client, conn) = config.connect(NoTls).await.map_err(|e| {
-        PortError(format!(
-            "cannot connect ({}): {}",
-            crate::engine::redact::redact(dsn),
-            error_text(&e)
-        ))
+        PortError::new(
+            crate::engine::ports::PortErrorKind::Unreachable,
+            format!(
+                "cannot connect ({}): {}",
+                crate::engine::redact::redact(dsn),
+                error_text(&e)
+            ),
+        )
     })?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
@@ -62,7 +68,10 @@ async fn query(client: &Client, sql: &str) -> Result<Rows, PortError> {
             if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
                 text.push_str(&blockers(client).await);
             }
-            return Err(PortError(text));
+            return Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Remote,
+                text,
+            ));
         }
     };
     Ok(msgs

@@ -208,11 +208,14 @@ fn connect_error(t: &SshTarget, e: &openssh::Error) -> PortError {
     } else {
         String::new()
     };
-    PortError(format!(
-        "cannot open an SSH connection to {}: {}{hint}",
-        t.label(),
-        detail.trim()
-    ))
+    PortError::new(
+        crate::engine::ports::PortErrorKind::Unreachable,
+        format!(
+            "cannot open an SSH connection to {}: {}{hint}",
+            t.label(),
+            detail.trim()
+        ),
+    )
 }
 
 /// The ports for a server on `target`: commands and files over SSH, SQL by the server's

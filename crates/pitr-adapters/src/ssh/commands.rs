@@ -111,7 +111,7 @@ impl RemoteCommands {
     }
 
     fn lost(&self, what: &str, detail: &str) -> PortError {
-        PortError(format!(
+        PortError::new(crate::engine::ports::PortErrorKind::Unreachable, format!(
             "lost connection to {} during `{what}`: {detail}; whether it finished on {} is unknown: check there, then retry the step or resume the run once the host answers",
             self.target.label(),
             self.target.host
@@ -125,6 +125,8 @@ impl RemoteCommands {
     }
 
     /// Runs `line`, feeding `stdin`, collecting both streams; lines go to `lines` as they come.
+    // Over 100 lines on purpose: one remote command's life (spawn, stdin, timeout, exit) shares its handles.
+    #[allow(clippy::too_many_lines)]
     pub(super) async fn capture(
         &self,
         line: &str,
@@ -281,7 +283,7 @@ fn secret_input(cmd: &CommandSpec) -> Result<Option<Vec<u8>>, PortError> {
             && !k.starts_with(|c: char| c.is_ascii_digit())
             && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !name_ok || v.contains(['\n', '\r', '\0']) {
-            return Err(PortError(format!(
+            return Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
                 "{k} cannot be passed to `{}` over SSH: a secret must be a single line under a shell variable's name; use a .pgpass on that host instead",
                 cmd.display()
             )));
@@ -385,6 +387,6 @@ mod tests {
         );
         assert_eq!(secret_input(&c).unwrap().unwrap(), b"Hunter2 x\n");
         let bad = CommandSpec::new("pg_dump").secret_env("PGPASSWORD", "a\nb");
-        assert!(secret_input(&bad).unwrap_err().0.contains(".pgpass"));
+        assert!(secret_input(&bad).unwrap_err().message.contains(".pgpass"));
     }
 }

@@ -76,7 +76,7 @@ impl RemoteFs {
                 })
             })
             .join()
-            .unwrap_or_else(|_| Err(PortError("the SSH file operation panicked".into())))
+            .unwrap_or_else(|_| Err(PortError::other("the SSH file operation panicked")))
         })
     }
 
@@ -93,24 +93,30 @@ impl RemoteFs {
         if c.exit_code == Some(0) {
             return Ok(String::from_utf8_lossy(&c.stdout).into_owned());
         }
-        Err(PortError(format!(
-            "{what} on {}: {}",
-            self.commands.target().host,
-            match c.stderr.trim() {
-                "" => format!("exit code {:?}", c.exit_code),
-                e => e.to_string(),
-            }
-        )))
+        Err(PortError::new(
+            crate::engine::ports::PortErrorKind::Remote,
+            format!(
+                "{what} on {}: {}",
+                self.commands.target().host,
+                match c.stderr.trim() {
+                    "" => format!("exit code {:?}", c.exit_code),
+                    e => e.to_string(),
+                }
+            ),
+        ))
     }
 
     fn number(&self, what: &str, script: &str, args: &[String]) -> Result<u64, PortError> {
         let out = self.sh_ok(what, script, args, None, None)?;
         out.trim().parse::<u64>().map_err(|_| {
-            PortError(format!(
-                "{what} on {}: not a number: `{}`",
-                self.commands.target().host,
-                out.trim()
-            ))
+            PortError::new(
+                crate::engine::ports::PortErrorKind::Remote,
+                format!(
+                    "{what} on {}: not a number: `{}`",
+                    self.commands.target().host,
+                    out.trim()
+                ),
+            )
         })
     }
 }

@@ -113,16 +113,36 @@ impl Fs for FakeFs {
 pub struct NoPatroni;
 impl PatroniApi for NoPatroni {
     fn cluster<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<ClusterState, PortError>> {
-        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
     }
     fn node<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<NodeStatus, PortError>> {
-        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
     }
     fn set_pause<'a>(&'a self, u: &'a str, _p: bool) -> BoxFuture<'a, Result<(), PortError>> {
-        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
     }
     fn reinitialize<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<String, PortError>> {
-        Box::pin(async move { Err(PortError(format!("no Patroni at {u} in unit tests"))) })
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
     }
 }
 

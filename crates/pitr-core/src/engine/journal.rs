@@ -10,7 +10,7 @@
 
 use super::event::{Decision, Phase, RunStatus, StepStatus};
 use super::journal_key::JournalKey;
-use super::plan::StepView;
+use super::plan_view::StepView;
 use super::redact::redact;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

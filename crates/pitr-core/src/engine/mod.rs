@@ -5,10 +5,12 @@
 pub mod control_data;
 pub mod drill;
 pub mod event;
+pub mod inputs;
 pub mod journal;
 pub mod journal_key;
 pub mod lock;
 pub mod plan;
+pub mod plan_view;
 pub mod ports;
 pub mod recovery;
 pub mod redact;
@@ -25,5 +27,6 @@ mod fakes;
 mod runner_tests;
 
 pub use event::{Decision, EngineEvent, Phase, ProgressUnit, Question, RunStatus, StepStatus};
-pub use plan::{Plan, PlanView, StepView};
+pub use plan::Plan;
+pub use plan_view::{PlanView, StepView};
 pub use runner::{EngineError, Notebook, ResumeAction, RunHandle, RunOptions, Runner};

@@ -2,32 +2,11 @@
 //! must match.
 
 use super::journal::sha256_hex;
+use super::plan_view::{Branch, PlanView, StepView};
 use super::redact::redact;
-use super::step::{Branch, Step};
-use serde::{Deserialize, Serialize};
+use super::step::Step;
 use serde_json::Value;
 use std::fmt::Write;
-
-/// A step as the operator reads it (and as the journal's header stores it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepView {
-    pub index: usize,
-    pub id: String,
-    pub title: String,
-    pub commands: Vec<String>,
-    pub undo: Vec<String>,
-    pub destructive: bool,
-    pub branch: Branch,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanView {
-    pub run_id: String,
-    pub server: String,
-    pub target: String,
-    pub checksum: String,
-    pub steps: Vec<StepView>,
-}
 
 pub struct Plan {
     pub run_id: String,

@@ -10,17 +10,59 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What kind of failure a port met, for callers that act on it (retry a timeout, name the
+/// user for a permission) rather than only show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortErrorKind {
+    /// A file, user, or object the call needed does not exist.
+    NotFound,
+    /// The user this runs as may not do it there.
+    Permission,
+    /// The file system is full.
+    NoSpace,
+    /// No answer in the time allowed.
+    Timeout,
+    /// The other side (a host, a server, an API) cannot be reached or the connection was lost.
+    Unreachable,
+    /// The other side answered with an error (a remote command, an HTTP status, SQL).
+    Remote,
+    /// The input is refused as unsafe or malformed (a link planted in a backup, a bad URL).
+    Refused,
+    Other,
+}
+
 /// A port failed: the message says what, where, and what might work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PortError(pub String);
+#[error("{message}")]
+pub struct PortError {
+    pub kind: PortErrorKind,
+    pub message: String,
+}
 
 impl PortError {
+    pub fn new(kind: PortErrorKind, message: impl Into<String>) -> PortError {
+        PortError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn other(message: impl Into<String>) -> PortError {
+        PortError::new(PortErrorKind::Other, message)
+    }
+
     /// `what` with the OS error named (`No space left on device (ENOSPC)`), and for the
     /// two an operator meets most, what to do.
     pub fn io(what: impl std::fmt::Display, err: std::io::Error) -> PortError {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => PortErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => PortErrorKind::Permission,
+            std::io::ErrorKind::StorageFull => PortErrorKind::NoSpace,
+            std::io::ErrorKind::TimedOut => PortErrorKind::Timeout,
+            _ => PortErrorKind::Other,
+        };
         let Some(code) = err.raw_os_error() else {
-            return PortError(format!("{what}: {err}"));
+            return PortError::new(kind, format!("{what}: {err}"));
         };
         let text = err.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text);
@@ -34,7 +76,7 @@ impl PortError {
             }
             _ => "",
         };
-        PortError(format!("{what}: {text} ({errno:?}){hint}"))
+        PortError::new(kind, format!("{what}: {text} ({errno:?}){hint}"))
     }
 }
 
@@ -49,17 +91,20 @@ mod port_error_tests {
             std::io::Error::from_raw_os_error(28),
         );
         assert_eq!(
-            e.0,
+            e.message,
             "cannot copy /a to /b: No space left on device (ENOSPC): the file system is full; free space there or choose another directory"
         );
+        assert_eq!(e.kind, super::PortErrorKind::NoSpace);
         let e = PortError::io("cannot create /s", std::io::Error::from_raw_os_error(13));
         assert!(
-            e.0.starts_with("cannot create /s: Permission denied (EACCES): the user"),
+            e.message
+                .starts_with("cannot create /s: Permission denied (EACCES): the user"),
             "{}",
-            e.0
+            e.message
         );
+        assert_eq!(e.kind, super::PortErrorKind::Permission);
         let e = PortError::io("x", std::io::Error::other("plain"));
-        assert_eq!(e.0, "x: plain");
+        assert_eq!(e.message, "x: plain");
     }
 }
 

@@ -2,8 +2,8 @@
 //! driver (TUI, CLI, a future one) can get around it; planning checks it earlier to refuse
 //! before reading anything.
 
+use super::inputs::{new_run_id, RestoreMode};
 use super::journal::{Body, Journal, JournalError};
-use super::recovery::{new_run_id, RestoreMode};
 use super::state_dir::StateDir;
 use crate::domain::role::Role;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use super::journal::{Body, Journal};
 use super::ports::{CommandResult, CommandSpec, PortError, Ports, Rows};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,7 @@ pub enum StepError {
 
 impl From<PortError> for StepError {
     fn from(e: PortError) -> Self {
-        StepError::Failed(e.0)
+        StepError::Failed(e.message)
     }
 }
 
@@ -33,17 +33,7 @@ pub fn fail<T>(msg: impl Into<String>) -> Result<T, StepError> {
 
 pub type StepFuture<'a> = BoxFuture<'a, Result<(), StepError>>;
 
-/// Which path of the run a step belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Branch {
-    /// Up to and including the promote-or-roll-back decision.
-    Main,
-    /// Only when the recovered server is kept.
-    AfterPromote,
-    /// Always, last (the report).
-    Final,
-}
+pub use super::plan_view::Branch;
 
 pub trait Step: Send + Sync {
     /// Stable name, used in the journal.
@@ -282,7 +272,7 @@ impl StepCtx {
                 Ok(r)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone(), host)?;
+                self.action_done(false, None, started.elapsed(), e.message.clone(), host)?;
                 Err(e.into())
             }
         }
@@ -329,7 +319,7 @@ impl StepCtx {
                 Ok(rows)
             }
             Err(e) => {
-                self.action_done(false, None, started.elapsed(), e.0.clone(), None)?;
+                self.action_done(false, None, started.elapsed(), e.message.clone(), None)?;
                 Err(e.into())
             }
         }
@@ -348,7 +338,7 @@ impl StepCtx {
             r.is_ok(),
             None,
             started.elapsed(),
-            r.clone().err().map(|e| e.0).unwrap_or_default(),
+            r.clone().err().map(|e| e.message).unwrap_or_default(),
             host.as_deref(),
         )?;
         Ok(r?)
@@ -363,7 +353,11 @@ impl StepCtx {
         self.action(what, None)?;
         let started = Instant::now();
         let r = call.await;
-        let out = r.as_ref().err().map(|e| e.0.clone()).unwrap_or_default();
+        let out = r
+            .as_ref()
+            .err()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
         self.action_done(r.is_ok(), None, started.elapsed(), out, None)?;
         Ok(r?)
     }

@@ -7,10 +7,10 @@
 //! else on a timeline (a file changed, removed or inserted before the end) reads that
 //! timeline again. Files are read in parallel (see `scan`).
 
+use super::arch_file::{ArchFile, BuildStats};
 use super::collect::{micros_to_time, Checkpoint, RelationTouch, RestorePoint, TxEnd};
 use super::compress::{classify, fill, open_segment};
 use super::page::{WalFormat, LONG_HEADER_LEN};
-use super::reader::SegmentScan;
 use super::scan::scan;
 use super::store::{self, Resume, Stored, StoredSegment};
 use crate::domain::catalog::Compression;
@@ -65,41 +65,12 @@ pub struct WalRun {
     pub end_reason: Option<String>,
 }
 
-/// How much work the last `open_or_build` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct BuildStats {
-    pub segments_read: usize,
-    /// Decompressed bytes checked.
-    pub bytes_read: u64,
-    pub segments_reused: usize,
-}
-
 pub struct WalIndex {
     seg_size: SegmentSize,
     stored: Stored,
     summaries: BTreeMap<WalSegment, SegmentSummary>,
     warnings: Vec<String>,
     stats: BuildStats,
-}
-
-#[derive(Debug, Clone)]
-pub(super) struct ArchFile {
-    pub path: PathBuf,
-    pub name: String,
-    pub segment: WalSegment,
-    pub compression: Compression,
-    pub partial: bool,
-    pub size: u64,
-    pub mtime_ns: i64,
-}
-
-impl ArchFile {
-    fn same_as(&self, s: &StoredSegment) -> bool {
-        self.segment == s.segment
-            && self.name == s.file_name
-            && self.size == s.size
-            && self.mtime_ns == s.mtime_ns
-    }
 }
 
 struct Listed {
@@ -447,15 +418,6 @@ fn sort_if_needed<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
     }
 }
 
-/// `to.append(from)` without copying when `to` is empty, the usual case of a first build.
-pub(super) fn append<T>(to: &mut Vec<T>, mut from: Vec<T>) {
-    if to.is_empty() {
-        *to = from;
-    } else {
-        to.append(&mut from);
-    }
-}
-
 fn drop_timeline(stored: &mut Stored, tl: TimelineId) {
     stored.segments.retain(|s| s.segment.timeline != tl);
     stored.tx_ends.retain(|t| t.timeline != tl);
@@ -519,40 +481,4 @@ fn group(
         out.entry(seg.timeline).or_default().push(f);
     }
     out
-}
-
-pub(super) fn stored_segment(f: &ArchFile, scan: SegmentScan) -> StoredSegment {
-    let (valid_end, warning) = match scan.broken {
-        None => (None, None),
-        Some(b) => {
-            let expected = if f.partial {
-                "; expected in a .partial segment, which ends where its server stopped writing"
-            } else {
-                ""
-            };
-            let msg = format!(
-                "{}: valid WAL ends at {} (offset {} in this file): {}{expected}",
-                f.name,
-                Lsn(b.lsn),
-                b.offset,
-                b.reason
-            );
-            if f.partial {
-                tracing::info!("{msg}");
-            } else {
-                tracing::warn!("{msg}");
-            }
-            (Some(Lsn(b.lsn)), Some(msg))
-        }
-    };
-    StoredSegment {
-        segment: f.segment,
-        file_name: f.name.clone(),
-        size: f.size,
-        mtime_ns: f.mtime_ns,
-        compression: f.compression,
-        partial: f.partial,
-        valid_end,
-        warning,
-    }
 }

@@ -4,6 +4,7 @@
 //! `reader` validates records the way PostgreSQL's xlogreader does, `collect` keeps the
 //! records the console cares about, `index` persists them per archive directory.
 
+mod arch_file;
 mod collect;
 mod compress;
 mod crc;
@@ -18,9 +19,10 @@ mod store;
 mod tail;
 mod times;
 
+pub use arch_file::BuildStats;
 pub use collect::{Checkpoint, RelationTouch, RestorePoint, TxEnd, MAX_RELATIONS};
 pub use decode::XactKind;
-pub use index::{BuildStats, SegmentSummary, WalIndex, WalIndexError, WalRun};
+pub use index::{SegmentSummary, WalIndex, WalIndexError, WalRun};
 pub use page::version_for_magic;
 pub use record::RelFileNode;
 pub use tail::{read_unarchived, TailRead};

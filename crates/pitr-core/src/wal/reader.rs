@@ -300,6 +300,8 @@ impl WalStream {
     }
 
     /// One page at segment offset `cur.page_off`; positions below are page-relative.
+    // Over 100 lines on purpose: the page walker's state machine (headers, continuations, records) reads as one loop.
+    #[allow(clippy::too_many_lines)]
     fn scan_page(
         &mut self,
         cur: &Cursor,

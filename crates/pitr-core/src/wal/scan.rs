@@ -11,9 +11,9 @@
 //! a record longer than a segment) it reads the file again itself, in order, so every
 //! result is what reading the files one after the other gives.
 
+use super::arch_file::{append, stored_segment, ArchFile, BuildStats};
 use super::collect::Collector;
 use super::compress::{fill, open_segment};
-use super::index::{append, stored_segment, ArchFile, BuildStats};
 use super::reader::{RecordRef, RecordSink, SegmentScan, WalStream};
 use super::record::{RecordHeader, RelFileNode};
 use super::store::{Resume, Stored};

@@ -1,8 +1,8 @@
 //! Stopping the applications before, starting them after (or on roll back).
 
 use super::Recovery;
+use crate::engine::inputs::AppSpec;
 use crate::engine::ports::CommandSpec;
-use crate::engine::recovery::AppSpec;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 

@@ -247,7 +247,7 @@ fn check_label(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), StepEr
         Err(e) => {
             return refuse(
                 r,
-                format!("backup {}: cannot read backup_label: {}", b.id, e.0),
+                format!("backup {}: cannot read backup_label: {}", b.id, e.message),
             )
         }
     };

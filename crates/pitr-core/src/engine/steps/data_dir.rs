@@ -391,7 +391,7 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::engine::ports::PortError> + Send + 'static,
 ) -> Result<T, String> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(|e| e.0),
+        Ok(r) => r.map_err(|e| e.message),
         Err(e) => Err(format!("file work crashed: {e}")),
     }
 }

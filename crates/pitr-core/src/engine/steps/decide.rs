@@ -2,7 +2,7 @@
 
 use super::Recovery;
 use crate::engine::event::{Decision, Question};
-use crate::engine::recovery::FinalAction;
+use crate::engine::inputs::FinalAction;
 use crate::engine::runner::ACTION_OVERRIDE;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;

@@ -22,8 +22,8 @@ pub mod verify;
 pub mod versions;
 
 use super::control_data::ControlData;
+use super::inputs::{RecoveryInputs, RestoreMode};
 use super::ports::{shell_quote, CommandSpec};
-use super::recovery::{RecoveryInputs, RestoreMode};
 use super::step::{fail, StepCtx, StepError};
 use crate::domain::control::{DebianCluster, Service};
 use std::path::{Path, PathBuf};
@@ -353,7 +353,7 @@ pub fn log_tail(ctx: &StepCtx, log: &Path, n: usize) -> String {
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        Err(e) => format!("  (cannot read it: {})", e.0),
+        Err(e) => format!("  (cannot read it: {})", e.message),
     }
 }
 

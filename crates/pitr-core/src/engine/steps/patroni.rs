@@ -13,7 +13,7 @@
 use super::Recovery;
 use crate::domain::patroni::{ClusterState, Member};
 use crate::engine::event::{Decision, Question};
-use crate::engine::recovery::PatroniSpec;
+use crate::engine::inputs::PatroniSpec;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -265,7 +265,7 @@ impl Rejoin {
             let last = match api.cluster(url).await {
                 Ok(c) if done(&c) => return Ok(c),
                 Ok(c) => listing(&c),
-                Err(e) => e.0,
+                Err(e) => e.message,
             };
             if Instant::now() > deadline {
                 return fail(format!(

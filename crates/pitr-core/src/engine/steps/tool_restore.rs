@@ -3,24 +3,10 @@
 //! plan shows them exactly; the engine only runs them, journaled.
 
 use super::Recovery;
+pub use crate::engine::inputs::ToolRestore;
 use crate::engine::ports::CommandSpec;
 use crate::engine::step::{fail, StepCtx, StepError};
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
-
-/// The commands that restore a tool-held backup into the recovery's data directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolRestore {
-    /// `barman`, `pgbackrest`, `wal-g`: for titles and messages.
-    pub tool: String,
-    /// Run in order; each must succeed.
-    pub commands: Vec<CommandSpec>,
-    /// The tool's own check of the backup (Barman's `verify-backup` and `check-backup`,
-    /// `pgbackrest verify`), run in preflight before production is touched; empty when
-    /// the tool has none.
-    #[serde(default)]
-    pub verify: Vec<CommandSpec>,
-}
 
 pub fn describe(r: &Recovery) -> Vec<String> {
     match &r.inputs.tool_restore {
