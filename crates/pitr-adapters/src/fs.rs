@@ -755,7 +755,7 @@ mod tests {
             } else {
                 let e = res.unwrap_err();
                 assert!(
-                    e.0.contains(&format!(
+                    e.message.contains(&format!(
                         "tablespace_map puts tablespace 16385 at {}",
                         ts.display()
                     )),
