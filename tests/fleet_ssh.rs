@@ -871,7 +871,7 @@ fn restore_dump_over_ssh_fills_a_new_database_on_the_servers_host() {
     assert_eq!(code, Some(5), "{stderr}");
     assert!(
         stderr.contains("does not apply the globals")
-            && stderr.contains(&format!("on server lab's host"))
+            && stderr.contains("on server lab's host")
             && stderr.contains("its sha256 matches the run's record"),
         "{stderr}"
     );
