@@ -212,10 +212,7 @@ fn write_journal(dir: &Path) -> PathBuf {
                 ));
                 at += 31;
                 facts.insert("replay_lsn".into(), json!("0/9001F40"));
-                facts.insert(
-                    "last_replay_time".into(),
-                    json!("2026-11-01 08:41:58.75+00"),
-                );
+                facts.insert("last_replay_time".into(), json!("2026-11-01T08:41:58.750Z"));
             }
             "verify" => {
                 facts.insert(

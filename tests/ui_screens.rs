@@ -282,3 +282,37 @@ fn fetching_object_storage_wal_is_counted_while_the_catalog_loads() {
         "{text}"
     );
 }
+
+/// The middle size the console is walked at: the main screen's footer and the help keep
+/// `? help` and cut no word.
+#[test]
+fn main_screen_and_help_at_100x30() {
+    for (name, open_help) in [("main_screen", false), ("help_overlay", true)] {
+        let mut app = app(100, 30);
+        if open_help {
+            key(&mut app, KeyCode::Char('?'));
+        }
+        let terminal = draw(&app, 100, 30);
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("{name}_100x30"), terminal.backend());
+        });
+    }
+}
+
+/// Every key is in the help: `/` finds the decision keys from the main screen.
+#[test]
+fn the_help_searches_every_context() {
+    let mut app = app(80, 24);
+    key(&mut app, KeyCode::Char('?'));
+    key(&mut app, KeyCode::Char('/'));
+    for c in "promote".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    let terminal = draw(&app, 80, 24);
+    let text = format!("{:?}", terminal.backend());
+    assert!(text.contains("Decision: promote or roll back"), "{text}");
+    assert!(!text.contains("zoom in"), "{text}");
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, pitr_console::app::Mode::Normal));
+}

@@ -204,7 +204,7 @@ fn tab_moves_focus_and_up_down_select_in_the_focused_pane() {
 fn help_opens_and_closes_and_q_quits() {
     let mut app = app(80, 24);
     key(&mut app, KeyCode::Char('?'));
-    assert!(matches!(app.mode, Mode::Help));
+    assert!(matches!(app.mode, Mode::Help(_)));
     let cursor = app.cursor;
     key(&mut app, KeyCode::Left);
     assert_eq!(
@@ -454,4 +454,62 @@ fn a_wal_switch_is_confirmed_then_awaited_in_the_archive() {
     let cmds = update(&mut app, Msg::ServerStatus(archived));
     assert!(!reload(&cmds), "{cmds:?}");
     assert!(!app.servers[0].tail.tail.as_ref().unwrap().is_pending());
+}
+
+/// On open the cursor stands on an instant the timeline says is recoverable.
+#[test]
+fn the_cursor_opens_on_a_recoverable_instant() {
+    let app = app(80, 24);
+    let verdict = &app.assessment.as_ref().unwrap().verdict;
+    assert!(matches!(verdict, Verdict::Recoverable(_)), "{verdict:?}");
+}
+
+/// `u` opens the unfinished runs; each change asks first, `y` sends it, any other key
+/// cancels; a trainee is refused; `R` reads everything again.
+#[test]
+fn unfinished_runs_are_acted_on_after_a_yes() {
+    use pitr_console::app::unfinished::{RunAction, UnfinishedBanner};
+    let banner = UnfinishedBanner {
+        run_id: "r1".into(),
+        server: "db1".into(),
+        journal: "/j/db1-r1.jsonl".into(),
+        since: at(4000),
+        state: "paused".into(),
+    };
+    let mut app = app(80, 24);
+    update(&mut app, Msg::Unfinished(vec![banner.clone()]));
+    key(&mut app, KeyCode::Char('u'));
+    assert!(matches!(app.mode, Mode::Unfinished(_)));
+    assert!(key(&mut app, KeyCode::Char('a')).is_empty());
+    assert!(key(&mut app, KeyCode::Char('x')).is_empty(), "cancelled");
+    key(&mut app, KeyCode::Char('p'));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('y')),
+        vec![Cmd::UnfinishedRun {
+            journal: banner.journal.clone(),
+            action: RunAction::Promote,
+            role: pitr_console::config::Role::Operator,
+        }]
+    );
+    let cmds = update(
+        &mut app,
+        Msg::UnfinishedDone {
+            journal: banner.journal.clone(),
+            result: Ok("promoted".into()),
+        },
+    );
+    assert!(cmds.contains(&Cmd::ListUnfinished), "{cmds:?}");
+    key(&mut app, KeyCode::Esc);
+    assert!(matches!(app.mode, Mode::Normal));
+    let cmds = key(&mut app, KeyCode::Char('R'));
+    assert!(cmds.contains(&Cmd::LoadCatalog {
+        repository: "archive".into()
+    }));
+
+    let mut trainee = ui_fixture::app(80, 24);
+    trainee.role = pitr_console::config::Role::Trainee;
+    update(&mut trainee, Msg::Unfinished(vec![banner]));
+    key(&mut trainee, KeyCode::Char('u'));
+    key(&mut trainee, KeyCode::Char('a'));
+    assert!(key(&mut trainee, KeyCode::Char('y')).is_empty());
 }

@@ -28,7 +28,7 @@ use ui_fixture::*;
 
 const RUN_ID: &str = "20240301T121100Z-beef";
 const JOURNAL_DIR: &str = "/var/lib/pitr/journal";
-const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+const SIZES: [(u16, u16); 3] = [(80, 24), (100, 30), (160, 48)];
 
 fn wizard_app(role: Role, width: u16, height: u16) -> App {
     let mut app = app(width, height);
@@ -823,4 +823,215 @@ fn ctrl_c_during_a_run_asks_too() {
         app.wizard.as_ref().unwrap().modal,
         Some(Modal::Quit)
     ));
+}
+
+/// The quit prompt does what it says: Enter confirms as y does.
+#[test]
+fn the_quit_prompt_takes_enter() {
+    let mut app = wizard_app(Role::Operator, 80, 24);
+    started(&mut app);
+    run_to_replay(&mut app);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(matches!(
+        app.wizard.as_ref().unwrap().modal,
+        Some(Modal::Quit)
+    ));
+    assert_eq!(key(&mut app, KeyCode::Enter), vec![Cmd::Quit]);
+}
+
+/// A trainee's refused start: one Esc closes the wizard, notice and all.
+#[test]
+fn one_esc_closes_a_refused_trainee_plan() {
+    let mut app = wizard_app(Role::Trainee, 80, 24);
+    open_plan(&mut app);
+    key(&mut app, KeyCode::Char('r'));
+    assert!(app.wizard.as_ref().unwrap().notice.is_some());
+    key(&mut app, KeyCode::Esc);
+    assert!(app.wizard.is_none());
+}
+
+/// `B` plans again with the catalog's next backup; one that cannot reach the target is
+/// refused with the reason, and the plan shown before stays.
+#[test]
+fn b_picks_another_backup_and_a_refusal_keeps_the_plan() {
+    let mut app = wizard_app(Role::Operator, 80, 24);
+    open_plan(&mut app);
+    let shown = app
+        .wizard
+        .as_ref()
+        .unwrap()
+        .ready()
+        .unwrap()
+        .inputs
+        .backup
+        .id
+        .clone();
+    let request = prepare_cmd(&key(&mut app, KeyCode::Char('B')));
+    let picked = request.backup.clone().unwrap();
+    assert_ne!(picked, shown);
+    update(
+        &mut app,
+        Msg::Prepared {
+            request,
+            result: Err(Refusal::NotRecoverable(format!(
+                "backup {picked} cannot reach the target"
+            ))
+            .into()),
+        },
+    );
+    let w = app.wizard.as_ref().unwrap();
+    assert_eq!(w.ready().unwrap().inputs.backup.id, shown);
+    assert_eq!(w.request.backup, None);
+    let notice = w.notice.as_deref().unwrap();
+    assert!(
+        notice.contains(&format!("backup {picked} not used")) && notice.contains("cannot reach"),
+        "{notice}"
+    );
+}
+
+/// What an operator reads never holds Rust's debug text: every question, every end of a
+/// run and a failed step, drawn at both sizes, with no `Some(`, `None` or `Name { field:`.
+#[test]
+fn no_debug_formatting_reaches_the_operator() {
+    let questions = [
+        Question::PromoteOrRollBack,
+        Question::FailedStep {
+            index: 1,
+            id: "restore".into(),
+            phase: Phase::Run,
+            error: "tar: short read".into(),
+        },
+        Question::DirtyStep {
+            index: 1,
+            id: "restore".into(),
+            phase: Phase::Undo,
+        },
+        Question::ConfirmDestructive {
+            server: "db1".into(),
+        },
+        Question::ConfirmLeader {
+            server: "db1".into(),
+            member: "pg1".into(),
+        },
+    ];
+    let ends = [
+        RunStatus::Completed,
+        RunStatus::Promoted,
+        RunStatus::RolledBack,
+        RunStatus::Aborted { step: None },
+        RunStatus::Aborted {
+            step: Some("restore".into()),
+        },
+        RunStatus::Refused {
+            reason: "lock held".into(),
+        },
+    ];
+    let dump = field_dump();
+    for (w, h) in SIZES {
+        let mut screens = Vec::new();
+        for q in &questions {
+            let mut app = wizard_app(Role::Operator, w, h);
+            started(&mut app);
+            run_to_replay(&mut app);
+            engine(
+                &mut app,
+                EngineEvent::StepFailed {
+                    index: 1,
+                    id: "restore".into(),
+                    phase: Phase::Run,
+                    error: "tar: short read".into(),
+                },
+            );
+            engine(
+                &mut app,
+                EngineEvent::NeedsDecision {
+                    question: q.clone(),
+                    prompt: "the engine's question".into(),
+                    options: vec![Decision::Retry, Decision::Abort],
+                },
+            );
+            screens.push(screen_text(&app, w, h));
+        }
+        for end in &ends {
+            let mut app = wizard_app(Role::Operator, w, h);
+            started(&mut app);
+            run_to_replay(&mut app);
+            engine(
+                &mut app,
+                EngineEvent::RunFinished {
+                    status: end.clone(),
+                },
+            );
+            screens.push(screen_text(&app, w, h));
+            key(&mut app, KeyCode::Char('J'));
+            screens.push(screen_text(&app, w, h));
+        }
+        for text in screens {
+            for bad in ["Some(", "None", "Decision::", "Question::"] {
+                assert!(!text.contains(bad), "`{bad}` on screen:\n{text}");
+            }
+            assert!(!dump(&text), "a field dump on screen:\n{text}");
+        }
+    }
+}
+
+fn screen_text(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| ui::render(f, app)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `Name { field:`: a struct or variant printed with `{:?}`.
+fn field_dump() -> impl Fn(&str) -> bool {
+    |text: &str| {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words.windows(3).any(|w| {
+            w[0].chars().next().is_some_and(char::is_uppercase)
+                && w[0].chars().all(char::is_alphanumeric)
+                && w[1] == "{"
+                && w[2].ends_with(':')
+        })
+    }
+}
+
+/// `L` shows the recovered server's log instead of the step's output, read again on each
+/// tick; FATAL lines stand out in red.
+#[test]
+fn l_follows_the_recovered_servers_log() {
+    let mut app = wizard_app(Role::Operator, 80, 24);
+    started(&mut app);
+    run_to_replay(&mut app);
+    let read = |cmds: &[Cmd]| {
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::ReadServerLog { server, .. } if server == "db1"))
+    };
+    assert!(read(&key(&mut app, KeyCode::Char('L'))));
+    assert!(read(&update(&mut app, Msg::Tick { now: at(4400) })));
+    update(
+        &mut app,
+        Msg::ServerLogRead(Ok(vec![
+            "LOG:  redo starts at 0/37000028".into(),
+            "FATAL:  could not locate required checkpoint record".into(),
+        ])),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| ui::render(f, &app)).unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let fatal = (0..24)
+        .find(|y| {
+            let row: String = (0..80).map(|x| buf[(x, *y)].symbol().to_string()).collect();
+            row.contains("FATAL:")
+        })
+        .expect("the FATAL line is shown");
+    let x = (0..80).find(|x| buf[(*x, fatal)].symbol() == "F").unwrap();
+    assert_eq!(buf[(x, fatal)].fg, ratatui::style::Color::Red);
+    assert!(!read(&key(&mut app, KeyCode::Char('L'))));
 }

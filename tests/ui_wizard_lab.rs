@@ -107,6 +107,16 @@ fn recover_the_lab_to_just_before_its_incident_from_the_wizard() {
             .any(|i| i.item == "orders present" && i.ok));
         assert!(run.replay.is_some() && run.copy.is_some());
 
+        // The recovered server's own log, read where it writes it.
+        c.key(KeyCode::Char('L'));
+        c.until("the server log", Duration::from_secs(30), |a| {
+            let run = a.wizard.as_ref().unwrap().run.as_ref().unwrap();
+            assert!(run.log.error.is_none(), "{:?}", run.log.error);
+            run.log.lines.iter().any(|l| l.contains("recovery"))
+        })
+        .await;
+        c.key(KeyCode::Char('L'));
+
         // A note for the journal, then promote.
         c.key(KeyCode::Char('n'));
         c.type_text("rows checked before promoting");

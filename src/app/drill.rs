@@ -3,10 +3,11 @@
 //! recovery phase is a side-restore run; its engine events time the phases live, and its
 //! journal settles the results at the end.
 
+pub use super::drill_jobs::{DrillConclusion, DrillReady, DrillStart};
+
 use super::keymap::Action;
 use super::msg::Cmd;
-use super::state::App;
-use super::wizard::StartRun;
+use super::plan_ready::StartRun;
 use crate::config::Role;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::zone::Zone;
@@ -15,9 +16,8 @@ use crate::engine::journal::JournalState;
 use crate::engine::recovery::RecoveryInputs;
 use crate::engine::Decision;
 use crate::engine::EngineEvent;
-use crate::planning::drill_run::DrillPrep;
 use chrono::{DateTime, Utc};
-use crossterm::event::{Event, KeyCode, KeyEvent};
+use crossterm::event::{Event, KeyEvent};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -39,38 +39,6 @@ pub enum DrillRun {
         report: Option<PathBuf>,
     },
     Failed(String),
-}
-
-/// What the loop needs to prepare a drill: the side directory and port come from the
-/// server's configuration there.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DrillStart {
-    pub server: String,
-    pub target: RecoveryTarget,
-    pub role: Role,
-    pub checklist: Checklist,
-    pub zone: Zone,
-    /// The timeline selected on the timeline pane.
-    pub options: crate::planning::prepare::PlanOptions,
-}
-
-/// The prepared drill with the plan's identity, for `Cmd::StartRun`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DrillReady {
-    pub prep: DrillPrep,
-    pub run_id: String,
-    pub checksum: String,
-}
-
-/// After the run (or instead of it): verification, sign-off, record and report.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DrillConclusion {
-    pub journal: Option<PathBuf>,
-    pub inputs: RecoveryInputs,
-    pub record: DrillRecord,
-    pub performed_by: Option<String>,
-    pub verified_by: Option<String>,
-    pub zone: Zone,
 }
 
 /// The sign-off name being typed.
@@ -149,41 +117,44 @@ impl DrillScreen {
             .collect()
     }
 
-    /// Keys while the screen is open: Up/Down select, Space ticks an item kept by hand,
-    /// `p`/`v` type the sign-off names (Enter keeps, Esc drops), Esc closes.
-    pub fn on_key(&mut self, key: KeyEvent) -> KeyOutcome {
+    /// An action while the screen is open: Up/Down select, Space ticks an item kept by
+    /// hand, `p`/`v` type the sign-off names (Enter keeps, Esc drops), Esc closes.
+    pub fn act(&mut self, action: Action) -> KeyOutcome {
         if let Some(field) = self.editing {
-            match key.code {
-                KeyCode::Enter | KeyCode::Esc => {
-                    if key.code == KeyCode::Esc {
-                        *self.input_mut(field) = tui_input::Input::default();
-                    }
+            match action {
+                Action::Cancel => {
+                    *self.input_mut(field) = tui_input::Input::default();
                     self.editing = None;
                 }
-                _ => {
-                    if let Some(req) =
-                        tui_input::backend::crossterm::to_input_request(&Event::Key(key))
-                    {
-                        self.input_mut(field).handle(req);
-                    }
-                }
+                Action::Submit => self.editing = None,
+                Action::Quit => return KeyOutcome::Ignored,
+                _ => {}
             }
             return KeyOutcome::Handled;
         }
         let last = self.items().len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc => return KeyOutcome::Close,
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
-            KeyCode::Char(' ') => self.toggle_selected(),
-            KeyCode::Char('p') => self.editing = Some(SignField::PerformedBy),
-            KeyCode::Char('v') => self.editing = Some(SignField::VerifiedBy),
-            KeyCode::Char('r') if self.run == DrillRun::Idle && !self.read_only => {
+        match action {
+            Action::Close => return KeyOutcome::Close,
+            Action::SelectUp => self.selected = self.selected.saturating_sub(1),
+            Action::SelectDown => self.selected = (self.selected + 1).min(last),
+            Action::ToggleItem => self.toggle_selected(),
+            Action::SignPerformed => self.editing = Some(SignField::PerformedBy),
+            Action::SignVerified => self.editing = Some(SignField::VerifiedBy),
+            Action::StartDrill if self.run == DrillRun::Idle && !self.read_only => {
                 return KeyOutcome::Start
             }
             _ => return KeyOutcome::Ignored,
         }
         KeyOutcome::Handled
+    }
+
+    /// A key that is no action while a sign-off name is typed.
+    pub fn type_key(&mut self, key: KeyEvent) {
+        if let Some(field) = self.editing {
+            if let Some(req) = tui_input::backend::crossterm::to_input_request(&Event::Key(key)) {
+                self.input_mut(field).handle(req);
+            }
+        }
     }
 
     fn input_mut(&mut self, field: SignField) -> &mut tui_input::Input {
@@ -281,30 +252,118 @@ impl DrillScreen {
     }
 }
 
-/// Opens the screen for the selected server, to the picked target or else just before the
-/// cursor's instant.
-pub fn open(app: &mut App) {
-    let picked = app.pending_target.clone();
-    let Some(server) = picked
-        .as_ref()
-        .map(|p| p.server.clone())
-        .or_else(|| app.servers.get(app.selected_server).map(|s| s.name.clone()))
-    else {
-        return;
-    };
-    let target = picked.map_or(
-        RecoveryTarget::Time {
-            at: app.cursor,
-            inclusive: false,
-        },
-        |p| p.target,
-    );
-    app.drill = Some(DrillScreen::new(
-        &app.checklist,
-        &server,
-        target,
-        app.role == Role::Trainee,
-    ));
+impl DrillScreen {
+    /// What `r` asks the loop for: locating and verifying the backup.
+    pub fn start(
+        &mut self,
+        role: Role,
+        checklist: &Checklist,
+        zone: Zone,
+        timeline: Option<crate::domain::timeline::TimelineId>,
+    ) -> Cmd {
+        self.run = DrillRun::Preparing;
+        Cmd::DrillPrepare(Box::new(DrillStart {
+            server: self.server.clone(),
+            target: self.target.clone(),
+            role,
+            checklist: checklist.clone(),
+            zone,
+            options: timeline_options(timeline),
+        }))
+    }
+
+    /// A drill under way keeps its screen: closing it would lose the live record.
+    pub fn in_flight(&self) -> bool {
+        matches!(
+            self.run,
+            DrillRun::Preparing | DrillRun::Running { .. } | DrillRun::Concluding
+        )
+    }
+
+    pub fn on_tick(&mut self, now: DateTime<Utc>) {
+        self.now = Some(now);
+    }
+
+    /// Preparation done: the side restore starts (or, if the backup failed, the drill ends).
+    pub fn on_prepared(&mut self, result: Result<Box<DrillReady>, String>, zone: Zone) -> Vec<Cmd> {
+        let ready = match result {
+            Ok(r) => *r,
+            Err(e) => {
+                self.run = DrillRun::Failed(e);
+                return Vec::new();
+            }
+        };
+        self.prepared(ready.prep.record.clone());
+        self.inputs = Some(ready.prep.inputs.clone());
+        if let Some(stop) = ready.prep.stop {
+            self.record.problems.push(stop);
+            return self.conclude(None, zone);
+        }
+        self.run = DrillRun::Running { journal: None };
+        let start = StartRun {
+            confirmation: ready.prep.inputs.server.name.clone(),
+            inputs: ready.prep.inputs,
+            run_id: ready.run_id,
+            checksum: ready.checksum,
+        };
+        vec![Cmd::StartRun(Box::new(start))]
+    }
+
+    /// The side restore's events: phases timed live; a question is answered by stopping (a
+    /// drill never improvises); the end hands over to the conclusion.
+    pub fn on_engine(&mut self, event: &EngineEvent, zone: Zone) -> Vec<Cmd> {
+        let DrillRun::Running { journal } = &mut self.run else {
+            return Vec::new();
+        };
+        match event {
+            EngineEvent::RunStarted { journal: j, .. } => *journal = Some(j.clone()),
+            EngineEvent::NeedsDecision { .. } => return vec![Cmd::Decide(Decision::Abort)],
+            EngineEvent::RunFinished { .. } => {
+                let journal = journal.clone();
+                return self.conclude(journal, zone);
+            }
+            _ => {}
+        }
+        let now = self.now.unwrap_or(self.record.started);
+        self.on_engine_event(event, now);
+        Vec::new()
+    }
+
+    /// The engine refused to start the side restore.
+    pub fn on_not_started(&mut self, error: &str) {
+        if matches!(self.run, DrillRun::Running { .. }) {
+            self.run = DrillRun::Failed(error.to_string());
+        }
+    }
+
+    fn conclude(&mut self, journal: Option<PathBuf>, zone: Zone) -> Vec<Cmd> {
+        let Some(inputs) = self.inputs.clone() else {
+            return Vec::new();
+        };
+        self.run = DrillRun::Concluding;
+        let name =
+            |i: &tui_input::Input| Some(i.value().trim().to_string()).filter(|s| !s.is_empty());
+        vec![Cmd::DrillConclude(Box::new(DrillConclusion {
+            journal,
+            inputs,
+            record: self.record.clone(),
+            performed_by: name(&self.performed_by),
+            verified_by: name(&self.verified_by),
+            zone,
+        }))]
+    }
+
+    /// The drill's end: its record as written, and the report.
+    pub fn on_concluded(&mut self, result: Result<Box<(DrillRecord, Option<PathBuf>)>, String>) {
+        match result {
+            Ok(done) => {
+                let (record, report) = *done;
+                self.record = record;
+                self.run = DrillRun::Done { report };
+            }
+            Err(e) => self.run = DrillRun::Failed(e),
+        }
+    }
 }
 
 /// The pane's timeline, when one is selected; else the newest.
@@ -317,143 +376,6 @@ pub fn timeline_options(
             crate::domain::target::TimelineChoice::Number,
         ),
         force_unknown_xid: false,
-    }
-}
-
-/// Keys go to the open screen first; only quitting passes through. None when closed.
-pub fn route_key(app: &mut App, key: KeyEvent) -> Option<Vec<Cmd>> {
-    let d = app.drill.as_mut()?;
-    match d.on_key(key) {
-        KeyOutcome::Handled => {}
-        KeyOutcome::Start => {
-            d.run = DrillRun::Preparing;
-            let start = DrillStart {
-                server: d.server.clone(),
-                target: d.target.clone(),
-                role: app.role,
-                checklist: app.checklist.clone(),
-                zone: app.zone_choice().zone,
-                options: timeline_options(app.timeline),
-            };
-            return Some(vec![Cmd::DrillPrepare(Box::new(start))]);
-        }
-        KeyOutcome::Close if in_flight(&d.run) => {}
-        KeyOutcome::Close => app.drill = None,
-        KeyOutcome::Ignored => {
-            if app.keymap.action_for(&key) == Some(Action::Quit) {
-                app.quitting = true;
-                return Some(vec![Cmd::Quit]);
-            }
-        }
-    }
-    Some(Vec::new())
-}
-
-/// A drill under way keeps its screen: closing it would lose the live record.
-fn in_flight(run: &DrillRun) -> bool {
-    matches!(
-        run,
-        DrillRun::Preparing | DrillRun::Running { .. } | DrillRun::Concluding
-    )
-}
-
-pub fn on_tick(app: &mut App, now: DateTime<Utc>) {
-    if let Some(d) = app.drill.as_mut() {
-        d.now = Some(now);
-    }
-}
-
-/// Preparation done: the side restore starts (or, if the backup failed, the drill ends).
-pub fn on_prepared(app: &mut App, result: Result<Box<DrillReady>, String>) -> Vec<Cmd> {
-    let zone = app.zone_choice().zone;
-    let Some(d) = app.drill.as_mut() else {
-        return Vec::new();
-    };
-    let ready = match result {
-        Ok(r) => *r,
-        Err(e) => {
-            d.run = DrillRun::Failed(e);
-            return Vec::new();
-        }
-    };
-    d.prepared(ready.prep.record.clone());
-    d.inputs = Some(ready.prep.inputs.clone());
-    if let Some(stop) = ready.prep.stop {
-        d.record.problems.push(stop);
-        return conclude(d, None, zone);
-    }
-    d.run = DrillRun::Running { journal: None };
-    let start = StartRun {
-        confirmation: ready.prep.inputs.server.name.clone(),
-        inputs: ready.prep.inputs,
-        run_id: ready.run_id,
-        checksum: ready.checksum,
-    };
-    vec![Cmd::StartRun(Box::new(start))]
-}
-
-/// The side restore's events: phases timed live; a question is answered by stopping (a
-/// drill never improvises); the end hands over to the conclusion.
-pub fn on_engine(app: &mut App, event: &EngineEvent) -> Vec<Cmd> {
-    let zone = app.zone_choice().zone;
-    let Some(d) = app.drill.as_mut() else {
-        return Vec::new();
-    };
-    let DrillRun::Running { journal } = &mut d.run else {
-        return Vec::new();
-    };
-    match event {
-        EngineEvent::RunStarted { journal: j, .. } => *journal = Some(j.clone()),
-        EngineEvent::NeedsDecision { .. } => return vec![Cmd::Decide(Decision::Abort)],
-        EngineEvent::RunFinished { .. } => {
-            let journal = journal.clone();
-            return conclude(d, journal, zone);
-        }
-        _ => {}
-    }
-    let now = d.now.unwrap_or(d.record.started);
-    d.on_engine_event(event, now);
-    Vec::new()
-}
-
-/// The engine refused to start the side restore.
-pub fn on_not_started(app: &mut App, error: &str) {
-    if let Some(d) = app
-        .drill
-        .as_mut()
-        .filter(|d| matches!(d.run, DrillRun::Running { .. }))
-    {
-        d.run = DrillRun::Failed(error.to_string());
-    }
-}
-
-fn conclude(d: &mut DrillScreen, journal: Option<PathBuf>, zone: Zone) -> Vec<Cmd> {
-    let Some(inputs) = d.inputs.clone() else {
-        return Vec::new();
-    };
-    d.run = DrillRun::Concluding;
-    let name = |i: &tui_input::Input| Some(i.value().trim().to_string()).filter(|s| !s.is_empty());
-    vec![Cmd::DrillConclude(Box::new(DrillConclusion {
-        journal,
-        inputs,
-        record: d.record.clone(),
-        performed_by: name(&d.performed_by),
-        verified_by: name(&d.verified_by),
-        zone,
-    }))]
-}
-
-/// The drill's end: its record as written, and the report.
-pub fn on_concluded(app: &mut App, result: Result<Box<(DrillRecord, Option<PathBuf>)>, String>) {
-    if let Some(d) = app.drill.as_mut() {
-        match result {
-            Ok(done) => {
-                let (record, report) = *done;
-                d.record = record;
-                d.run = DrillRun::Done { report };
-            }
-            Err(e) => d.run = DrillRun::Failed(e),
-        }
     }
 }
 
@@ -474,14 +396,29 @@ mod tests {
     use super::*;
     use crate::engine::{Phase, StepStatus};
     use chrono::TimeZone;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + chrono::Duration::seconds(s)
     }
 
+    /// A key as the console routes it: through the keymap, typed when it is no action.
     fn press(d: &mut DrillScreen, code: KeyCode) -> KeyOutcome {
-        d.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+        use crate::app::keymap::{stacks, Keymap};
+        let key = KeyEvent::new(code, KeyModifiers::NONE);
+        let stack = if d.editing.is_some() {
+            stacks::INPUT
+        } else {
+            stacks::DRILL
+        };
+        match Keymap::default().action(stack, &key) {
+            Some(a) => d.act(a),
+            None if d.editing.is_some() => {
+                d.type_key(key);
+                KeyOutcome::Handled
+            }
+            None => KeyOutcome::Ignored,
+        }
     }
 
     fn screen() -> DrillScreen {

@@ -11,3 +11,8 @@ pub fn timeline_columns(width: u16) -> u16 {
         .saturating_sub(TIMELINE_BORDERS + TIMELINE_LABEL_WIDTH)
         .max(1)
 }
+
+/// The help box's (width, height) on a terminal `width` x `height`.
+pub fn help_box(width: u16, height: u16) -> (u16, u16) {
+    (width.saturating_sub(2).min(100), height.saturating_sub(2))
+}

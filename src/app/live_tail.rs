@@ -2,13 +2,9 @@
 //! where the server's pg_wal could be read, its commits, joined to the archive's index
 //! so that the transactions pane runs on past the last archived segment.
 
-use super::msg::Cmd;
-use super::state::{App, Mode, RepoState};
 use super::transactions::{TxLog, TxSpan};
-use crate::config::Role;
 use crate::domain::live_tail::LiveTail;
 use crate::domain::lsn::Lsn;
-use crate::domain::segment::{SegmentSize, WalSegment};
 use crate::domain::timeline::TimelineId;
 use crate::wal::{RelationTouch, RestorePoint, TailRead, TxEnd};
 use chrono::{DateTime, Utc};
@@ -22,8 +18,8 @@ pub struct TailState {
     /// The last read of its pg_wal.
     pub read: Option<Result<Arc<TailRead>, String>>,
     /// (archive end, insert position) of the read in flight or last done.
-    asked: Option<(Lsn, Lsn)>,
-    in_flight: bool,
+    pub(super) asked: Option<(Lsn, Lsn)>,
+    pub(super) in_flight: bool,
     /// The operator asked for `pg_switch_wal()`; waiting for the archive.
     pub switching: Option<Switching>,
     /// What the last switch (or refusal of one) came to, for the servers pane.
@@ -46,7 +42,7 @@ impl TailState {
 
     /// The tail, when its pg_wal should be read (again): the server wrote past what was
     /// read, or the archive's end moved. A failed read is not tried again for the same end.
-    fn wants_read(&self) -> Option<&LiveTail> {
+    pub(super) fn wants_read(&self) -> Option<&LiveTail> {
         let tail = self.tail.as_ref()?;
         let from = tail.archived_to?;
         if tail.current <= from || self.in_flight {
@@ -56,139 +52,6 @@ impl TailState {
             f == from && (upto >= tail.current || matches!(self.read, Some(Err(_))))
         });
         (!done).then_some(tail)
-    }
-}
-
-/// After every message: each primary's tail from its last probe, the pg_wal reads that
-/// are due, and the end of a WAL switch (the archive holds the closed segment: the
-/// repository is read again).
-pub(crate) fn follow(app: &mut App) -> Vec<Cmd> {
-    let mut cmds = Vec::new();
-    for s in &mut app.servers {
-        let Some(RepoState::Ready(data)) = app
-            .repos
-            .iter()
-            .find(|r| r.name == s.repository)
-            .map(|r| &r.state)
-        else {
-            continue;
-        };
-        let size = data.catalog.segment_size;
-        s.tail.tail = s.status.as_ref().and_then(|st| LiveTail::of(st, size));
-        if let (Some(Switching { until: Some(until) }), Some(tail)) =
-            (s.tail.switching, s.tail.tail.as_ref())
-        {
-            if tail.archived_to.is_some_and(|a| a >= until) {
-                s.tail.switching = None;
-                s.tail.note = Some(format!(
-                    "WAL switched: the archive holds up to {until}; repository read again"
-                ));
-                cmds.push(Cmd::LoadCatalog {
-                    repository: s.repository.clone(),
-                });
-            }
-        }
-        if let Some(tail) = s.tail.wants_read() {
-            let (Some(from), upto) = (tail.archived_to, tail.current) else {
-                continue;
-            };
-            cmds.push(Cmd::ReadTail {
-                server: s.name.clone(),
-                segments: tail.segments(size),
-                size,
-                upto,
-            });
-            s.tail.asked = Some((from, upto));
-            s.tail.in_flight = true;
-        }
-    }
-    cmds
-}
-
-pub(crate) fn on_read(app: &mut App, server: &str, result: Result<Arc<TailRead>, String>) {
-    let Some(s) = app.servers.iter_mut().find(|s| s.name == server) else {
-        return;
-    };
-    if let Err(e) = &result {
-        tracing::info!(%server, error = %e, "pg_wal not read: unarchived commits not listed");
-    }
-    s.tail.in_flight = false;
-    s.tail.read = Some(result);
-}
-
-/// `W`: asks to confirm `pg_switch_wal()` on the selected server, which must be a reachable
-/// primary, for an operator.
-pub(crate) fn ask_switch(app: &mut App) {
-    let role = app.role;
-    let Some(s) = app.servers.get_mut(app.selected_server) else {
-        return;
-    };
-    if role != Role::Operator {
-        s.tail.note = Some(format!(
-            "{} console: WAL is switched by an operator only",
-            crate::app::wizard::role_scope(role)
-        ));
-        return;
-    }
-    if s.tail.tail.is_none() {
-        s.tail.note = Some(format!(
-            "`{}` is not a reachable primary (or its repository is not read yet): no WAL to switch",
-            s.name
-        ));
-        return;
-    }
-    app.mode = Mode::ConfirmSwitch {
-        server: s.name.clone(),
-    };
-}
-
-/// The answer to the confirmation: `y` switches, anything else cancels.
-pub(crate) fn confirm_switch(app: &mut App, server: String, yes: bool) -> Vec<Cmd> {
-    app.mode = Mode::Normal;
-    let Some(s) = app.servers.iter_mut().find(|s| s.name == server) else {
-        return Vec::new();
-    };
-    if !yes {
-        s.tail.note = Some("WAL switch cancelled".to_string());
-        return Vec::new();
-    }
-    s.tail.switching = Some(Switching { until: None });
-    s.tail.note = Some("pg_switch_wal() asked; waiting for the server".to_string());
-    vec![Cmd::SwitchWal { server }]
-}
-
-/// The server's answer to `pg_switch_wal()`: the end of the segment it closed, which the
-/// console then waits for in the archive (probing every `SWITCH_PROBE`).
-pub(crate) fn on_switched(app: &mut App, server: &str, result: Result<Lsn, String>) -> Vec<Cmd> {
-    let Some(s) = app.servers.iter_mut().find(|s| s.name == server) else {
-        return Vec::new();
-    };
-    match result {
-        Ok(end) => {
-            let until = Lsn(end.0.saturating_sub(1));
-            let size = app
-                .repos
-                .iter()
-                .find(|r| r.name == s.repository)
-                .and_then(|r| match &r.state {
-                    RepoState::Ready(d) => Some(d.catalog.segment_size),
-                    _ => None,
-                })
-                .unwrap_or(SegmentSize::DEFAULT);
-            let until = WalSegment::containing(TimelineId(0), until, size).end_lsn(size);
-            s.tail.switching = Some(Switching { until: Some(until) });
-            s.tail.note = Some(format!(
-                "WAL switched at {end}: waiting for the archive to reach {until}"
-            ));
-            vec![Cmd::ProbeServer {
-                server: server.to_string(),
-            }]
-        }
-        Err(e) => {
-            s.tail.switching = None;
-            s.tail.note = Some(format!("pg_switch_wal() on `{server}` failed: {e}"));
-            Vec::new()
-        }
     }
 }
 

@@ -3,14 +3,19 @@
 
 pub mod buckets;
 pub mod drill;
+pub mod drill_jobs;
 pub mod geometry;
+pub mod help;
 pub mod keymap;
 pub mod live_tail;
 pub mod msg;
+pub mod plan_ready;
 pub mod repo;
+pub mod screen;
 pub mod state;
 pub mod transactions;
 pub mod unfinished;
+pub mod unfinished_box;
 pub mod update;
 pub mod view;
 pub mod wizard;

@@ -1,6 +1,6 @@
 //! What reaches the model (messages) and what it asks the event loop to do (commands).
 
-use super::wizard::{PlanReady, StartRun};
+use super::plan_ready::{PlanReady, StartRun};
 use crate::adapters::catalog::RepositoryView;
 use crate::adapters::wal_fetch::FetchProgress;
 use crate::domain::server_status::ServerStatus;
@@ -51,6 +51,11 @@ pub enum Msg {
     },
     /// The runs this host left unfinished, found on open.
     Unfinished(Vec<super::unfinished::UnfinishedBanner>),
+    /// What `Cmd::UnfinishedRun` came to, in words, or why it failed.
+    UnfinishedDone {
+        journal: PathBuf,
+        result: Result<String, String>,
+    },
     /// The plan (or refusal) for a `Cmd::Prepare`.
     Prepared {
         request: RunRequest,
@@ -63,10 +68,12 @@ pub enum Msg {
     /// The run's journal, read again.
     JournalRead(Result<Vec<Record>, String>),
     NoteWritten(Result<(), String>),
+    /// The recovered server's last log lines, or why they could not be read.
+    ServerLogRead(Result<Vec<String>, String>),
     /// Where a role's refusal to start was journaled, or why it could not be.
     RefusalJournaled(Result<PathBuf, String>),
     /// The drill's preparation (backup located and verified), or why it could not be done.
-    DrillPrepared(Result<Box<super::drill::DrillReady>, String>),
+    DrillPrepared(Result<Box<super::drill_jobs::DrillReady>, String>),
     /// The drill's end: its record as written, and the Markdown report's path.
     DrillConcluded(Result<Box<(crate::engine::drill::DrillRecord, Option<PathBuf>)>, String>),
 }
@@ -82,6 +89,13 @@ pub enum Cmd {
     },
     /// List the runs left unfinished on this host (reads the state directory).
     ListUnfinished,
+    /// Resume, promote, roll back or abandon an unfinished run, which the operator
+    /// confirmed; answers `Msg::UnfinishedDone`.
+    UnfinishedRun {
+        journal: PathBuf,
+        action: super::unfinished::RunAction,
+        role: crate::config::Role,
+    },
     ProbeServer {
         server: String,
     },
@@ -110,13 +124,19 @@ pub enum Cmd {
     /// A note for the running engine's journal.
     WriteNote(String),
     ReadJournal(PathBuf),
+    /// The last lines of the recovered server's log, on the host of `server`; answers
+    /// `Msg::ServerLogRead`.
+    ReadServerLog {
+        server: String,
+        path: PathBuf,
+    },
     /// Journal that the role refused to start this plan (nothing else is done).
     JournalRefusal(Box<RoleRefusal>),
     /// Locate and verify the backup for a drill (reads only); answers `Msg::DrillPrepared`.
-    DrillPrepare(Box<super::drill::DrillStart>),
+    DrillPrepare(Box<super::drill_jobs::DrillStart>),
     /// Verify the side instance, sign off, write the record and report; answers
     /// `Msg::DrillConcluded`.
-    DrillConclude(Box<super::drill::DrillConclusion>),
+    DrillConclude(Box<super::drill_jobs::DrillConclusion>),
 }
 
 /// A run the role refused, as the journal records it.

@@ -58,8 +58,10 @@ pub struct TimeInput {
 #[derive(Debug, Clone)]
 pub enum Mode {
     Normal,
-    Help,
+    Help(super::help::HelpState),
     Input(TimeInput),
+    /// The box of runs left unfinished on this host (`u`).
+    Unfinished(super::unfinished_box::UnfinishedBox),
     /// `pg_switch_wal()` on this server asked for, waiting for `y`.
     ConfirmSwitch {
         server: String,
@@ -155,6 +157,8 @@ pub struct App {
     pub unfinished: Vec<super::unfinished::UnfinishedBanner>,
     /// The loop's last clock tick (ages are shown against it).
     pub now: Option<DateTime<Utc>>,
+    /// The terminal's (width, height), for the help's pages.
+    pub size: (u16, u16),
 }
 
 impl App {
@@ -222,6 +226,7 @@ impl App {
             quitting: false,
             unfinished: Vec::new(),
             now: None,
+            size: (80, 24),
         }
     }
 
@@ -310,7 +315,15 @@ impl App {
             self.timeline = data.recoverability().latest_timeline();
             if let Some((from, to)) = data.extent {
                 self.view = TimeView::fitting(from, to, self.view.columns);
-                self.cursor = to;
+                // The coverage's end may lie just past the last instant replay can stop at
+                // (the last segment's end): open on that instant instead.
+                self.cursor = match self.timeline.map(|t| data.recoverability().at_time(t, to)) {
+                    Some(Verdict::NotRecoverable {
+                        nearest_before: Some(s),
+                        ..
+                    }) if s.at >= from => s.at,
+                    _ => to,
+                };
             }
         }
         self.attach_log(repo);

@@ -6,7 +6,6 @@
 //! screen and its tests work from plain rows.
 
 use super::msg::Cmd;
-use super::state::App;
 use crate::domain::lsn::Lsn;
 use crate::domain::target::RecoveryTarget;
 use crate::domain::timeline::{TimelineHistory, TimelineId};
@@ -588,66 +587,6 @@ pub fn relation_label(node: &RelFileNode, name: Option<&str>) -> String {
         || format!("{}/{}/{}", node.spc, node.db, node.rel),
         str::to_string,
     )
-}
-
-/// Moves the cursor to the next or previous row matching `wanted`, at its exact time.
-pub(crate) fn step(app: &mut App, forward: bool, seek: Seek) {
-    app.transactions.notice = None;
-    let (Some(repo), Some(timeline), Some(data)) = (app.repo_index(), app.timeline, app.data())
-    else {
-        return;
-    };
-    if !app.transactions.has_log(repo) {
-        app.transactions.notice = Some(NO_INDEX.to_string());
-        return;
-    }
-    match app
-        .transactions
-        .find(&data.catalog.histories, timeline, forward, seek)
-    {
-        Some(row) => {
-            app.transactions.pin_to(&row);
-            app.cursor = row.time;
-        }
-        None => {
-            let what = match seek {
-                Seek::Transaction => "transaction",
-                Seek::RestorePoint => "restore point",
-            };
-            let side = if forward { "after" } else { "before" };
-            app.transactions.notice = Some(format!(
-                "no {what} {side} this one on timeline {timeline} in the WAL read"
-            ));
-        }
-    }
-}
-
-/// `b`: the highlighted row becomes the pending recovery target.
-pub(crate) fn pick_target(app: &mut App) {
-    app.transactions.notice = None;
-    let Some(row) = app.transactions.current_row() else {
-        app.transactions.notice =
-            Some("no transaction highlighted: move to one with , and .".to_string());
-        return;
-    };
-    let Some(server) = app.servers.get(app.selected_server) else {
-        app.transactions.notice =
-            Some("no [[server]] configured: there is nothing to recover".to_string());
-        return;
-    };
-    let names_server = app.names_server();
-    let relations: Vec<String> = row
-        .relations
-        .iter()
-        .take(2)
-        .map(|n| relation_label(n, app.transactions.name_of(names_server, n)))
-        .collect();
-    let (target, label) = target_before(row, &relations.join(", "), &app.zone());
-    app.pending_target = Some(PendingTarget {
-        server: server.name.clone(),
-        target,
-        label,
-    });
 }
 
 /// What the pane says when the repository's WAL was not read.

@@ -16,14 +16,27 @@ pub struct UnfinishedBanner {
 }
 
 impl UnfinishedBanner {
-    /// The line the status bar shows; `now` gives the age.
-    pub fn line(&self, now: DateTime<Utc>) -> String {
-        let j = self.journal.display();
+    /// The run in a few words, for the box: server, state, age.
+    pub fn summary(&self, now: DateTime<Utc>) -> String {
         format!(
-            " unfinished run on {}: {}, {} · pitr-console resume {j} (or abandon)",
+            "{} · {} · {} · run {}",
             self.server,
             self.state,
-            age(now - self.since)
+            age(now - self.since),
+            self.run_id
+        )
+    }
+
+    /// What the status bar shows, most important first: the run, then its journal.
+    pub fn banner(&self, now: DateTime<Utc>) -> (String, String) {
+        (
+            format!(
+                " unfinished run on {}: {}, {}",
+                self.server,
+                self.state,
+                age(now - self.since)
+            ),
+            self.journal.display().to_string(),
         )
     }
 }
@@ -35,5 +48,31 @@ fn age(d: chrono::Duration) -> String {
         60..=3599 => format!("{} min ago", s / 60),
         3600..=86_399 => format!("{} h {} min ago", s / 3600, s % 3600 / 60),
         _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// What the unfinished-run box can do to a run, each asked about first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAction {
+    /// Continue where it stopped (`pitr-console resume`); a step that failed is tried
+    /// again, and a run that reaches its decision stays paused there.
+    Resume,
+    /// Continue, and promote at the target.
+    Promote,
+    /// Put the original back: before a promotion by the run's own roll back, after it by
+    /// `pitr-console rollback`.
+    RollBack,
+    /// Mark it abandoned in its journal (`pitr-console abandon`); nothing is deleted.
+    Abandon,
+}
+
+impl RunAction {
+    pub fn words(self) -> &'static str {
+        match self {
+            RunAction::Resume => "resuming the run",
+            RunAction::Promote => "promoting the run",
+            RunAction::RollBack => "rolling the run back",
+            RunAction::Abandon => "abandoning the run",
+        }
     }
 }

@@ -91,9 +91,16 @@ fn found_config() -> Option<PathBuf> {
 }
 
 /// Opens the full-screen console.
-pub fn open_tui(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Result<(), Failure> {
+pub fn open_tui(
+    flag: Option<&Path>,
+    role: Option<Role>,
+    tz: Option<&str>,
+    keymap: Option<&Path>,
+) -> Result<(), Failure> {
     let ctx = Context::load(flag, role, tz)?;
+    let keymap = load_keymap(keymap)?;
     let launch = crate::tui::Launch {
+        keymap,
         origin_label: ctx.origin_label(),
         index_dir: ctx.index_dir(),
         role: ctx.role,
@@ -105,4 +112,19 @@ pub fn open_tui(flag: Option<&Path>, role: Option<Role>, tz: Option<&str>) -> Re
     runtime
         .block_on(crate::tui::run(launch))
         .map_err(|e| Failure::step_failed(format!("the console stopped: {e:#}")))
+}
+
+/// The shipped keys with the operator's file over them: `--keymap`, else keymap.toml in the
+/// user config dir when it exists. A bad file stops the console before the terminal is taken.
+fn load_keymap(flag: Option<&Path>) -> Result<crate::app::Keymap, Failure> {
+    let user = directories::ProjectDirs::from("", "", "pitr-console")
+        .map(|d| d.config_dir().join("keymap.toml"))
+        .filter(|p| p.exists());
+    let Some(path) = flag.map(Path::to_path_buf).or(user) else {
+        return Ok(crate::app::Keymap::default());
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Failure::bad_input(format!("keymap {}: {e}", path.display())))?;
+    crate::app::Keymap::with_overrides(&text, &path.display().to_string())
+        .map_err(|e| Failure::bad_input(e.to_string()))
 }

@@ -122,7 +122,7 @@ pub fn run(
             println!("{}", record.summary());
             if open {
                 let config = record.dir.join("pitr-console.toml");
-                super::context::open_tui(Some(&config), role, tz)?;
+                super::context::open_tui(Some(&config), role, tz, None)?;
             }
             Ok(())
         }

@@ -39,6 +39,10 @@ pub struct Cli {
     /// Display and default input zone (IANA name or ±HH:MM); overrides the config.
     #[arg(long, global = true)]
     pub tz: Option<String>,
+    /// The console's keys: a keymap.toml with only the keys you change (default: keymap.toml
+    /// in the user config dir, when there is one). See assets/keymap.toml for the format.
+    #[arg(long)]
+    pub keymap: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -131,7 +135,12 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<i32, Failure> {
     let done = match cli.command {
-        None => context::open_tui(cli.config.as_deref(), cli.role, cli.tz.as_deref()),
+        None => context::open_tui(
+            cli.config.as_deref(),
+            cli.role,
+            cli.tz.as_deref(),
+            cli.keymap.as_deref(),
+        ),
         Some(Command::Lab(cmd)) => {
             if !matches!(cmd, lab::LabCommand::Status { .. }) {
                 let (role, _) =

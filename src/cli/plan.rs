@@ -82,6 +82,7 @@ pub fn prepare_inputs(
         journal_dir,
         zone: ctx.zone,
         options: target.options(),
+        backup: None,
     };
     run_request::prepare_run(&ctx.config, &req, ctx.index_dir().as_deref()).map_err(|r| {
         let mut f = Failure::from(r.refusal);
@@ -118,7 +119,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
 
 fn plan(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
     let mode = mode(args.restore_to.clone(), args.port);
-    let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server).err();
+    let refused = crate::engine::roles::role_permits(ctx.role, &mode, &args.server)
+        .err()
+        .map(|r| r.to_string());
     let mut p = prepare_inputs(
         ctx,
         &args.server,

@@ -52,10 +52,8 @@ pub fn run(role: Role, config: Option<&Config>, args: RestoreDumpArgs) -> Result
             args.journal.display()
         ))
     })?;
-    let parts: Vec<DumpPart> = state
-        .facts
-        .get("safety_dumps")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
+    let parts: Vec<DumpPart> = crate::engine::facts::SAFETY_DUMPS
+        .read(&state.facts)
         .unwrap_or_default();
     if args.globals {
         return globals(&state, config, &parts);

@@ -7,62 +7,26 @@ use super::exit::Failure;
 use super::recover::{engine_failure, run_to_end, Action};
 use crate::adapters::ssh::SshPool;
 use crate::config::{Config, Role};
-use crate::engine::journal::{Body, Journal, JournalState};
-use crate::engine::lock::{self, ServerLock};
+use crate::engine::journal::JournalState;
+use crate::engine::lock;
 use crate::engine::recovery::{self, RecoveryInputs};
 use crate::engine::state_dir;
 use crate::engine::steps::Recovery;
 use crate::engine::RunStatus;
 use crate::planning::run_request;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn abandon(config: Option<&Config>, journal: &Path) -> Result<(), Failure> {
-    let state = JournalState::read(journal).map_err(Failure::bad_input)?;
-    let inputs = inputs_of(&state, journal)?;
-    if let Some(status) = &state.ended {
-        return Err(Failure::bad_input(format!(
-            "run {} already ended ({status:?}): it holds nothing to abandon",
-            state.run_id
-        )));
+    use crate::planning::abandon::Refusal;
+    match crate::planning::abandon::abandon(config, journal) {
+        Ok(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Err(Refusal::BadInput(e)) => Err(Failure::bad_input(e)),
+        Err(Refusal::Held(e)) => Err(Failure::refused(e)),
+        Err(Refusal::Failed(e)) => Err(Failure::step_failed(e)),
     }
-    let dir = state_dir::current().map_err(Failure::bad_input)?;
-    let ports = run_request::ports(config, &state.server, &SshPool::new());
-    let key = recovery::run_key(&inputs, &ports);
-    // Taking the lock proves no process drives the run right now.
-    let held = ServerLock::acquire(&dir, &key, &state.run_id).map_err(Failure::refused)?;
-    Journal::reopen(&state)
-        .and_then(|mut j| {
-            j.write(Body::Note {
-                index: None,
-                text: "abandoned by the operator (`pitr-console abandon`): nothing was touched; the server is free for a new run".into(),
-            })?;
-            j.write(Body::End {
-                status: RunStatus::Aborted {
-                    step: Some("abandoned".into()),
-                },
-            })
-        })
-        .map_err(Failure::step_failed)?;
-    held.release_run().map_err(Failure::step_failed)?;
-    let mut text = format!(
-        "Run {} on server {} abandoned; nothing on disk was changed. Journal: {}",
-        state.run_id,
-        state.server,
-        journal.display()
-    );
-    let places = whereabouts(&inputs, &state.run_id);
-    if places.is_empty() {
-        text.push_str("\nNone of the run's directories exist.");
-    }
-    for p in places {
-        text.push_str(&format!("\n  {p}"));
-    }
-    text.push_str(&format!(
-        "\nLeft for you to check: whether a server runs in {} and on which data.",
-        inputs.server.pgdata.display()
-    ));
-    println!("{text}");
-    Ok(())
 }
 
 /// The unfinished runs recorded on this host, for the refusal of `lab up`.
@@ -126,47 +90,4 @@ fn inputs_of(state: &JournalState, journal: &Path) -> Result<RecoveryInputs, Fai
             journal.display()
         ))
     })
-}
-
-/// Each place the run left something, with what it holds.
-pub fn whereabouts(inputs: &RecoveryInputs, run_id: &str) -> Vec<String> {
-    let r = Recovery::new(inputs.clone(), run_id.to_string());
-    let mut out = Vec::new();
-    let mut say = |path: &Path, what: &str| {
-        if path.exists() {
-            out.push(format!("{}: {what}", path.display()));
-        }
-    };
-    if r.side() {
-        say(r.data_dir(), "the side instance's restored data");
-    } else {
-        say(
-            &r.aside_dir(),
-            "the original data directory, as it was before the run",
-        );
-        say(
-            r.pgdata(),
-            "the server's data directory (the restored data while the original is aside)",
-        );
-    }
-    say(
-        &r.restored_aside(),
-        "restored data put out of the way by a roll back",
-    );
-    say(&r.log_file(), "the recovered server's log");
-    let dumps: Vec<PathBuf> = std::fs::read_dir(&inputs.safety_dump_dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    let n = p.file_name().unwrap_or_default().to_string_lossy();
-                    n.contains(run_id) && !n.ends_with(".sha256")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for d in dumps {
-        out.push(format!("{}: safety dump", d.display()));
-    }
-    out
 }

@@ -79,6 +79,7 @@ pub fn prepare(
         journal_dir: req.journal_dir.clone(),
         zone: req.zone,
         options: req.options,
+        backup: None,
     })?;
     let inputs = prepared.inputs;
     let b = &inputs.backup;

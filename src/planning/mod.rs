@@ -3,6 +3,7 @@
 //! restore command and the ports; a refusal says why and what would work instead.
 //! The CLI and the TUI both plan through here, so they cannot disagree.
 
+pub mod abandon;
 pub mod cost;
 pub mod drill_run;
 pub mod health;

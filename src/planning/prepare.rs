@@ -101,6 +101,8 @@ pub struct Request<'a> {
     /// Zone of the explanations and nearest instants.
     pub zone: Zone,
     pub options: PlanOptions,
+    /// A backup the operator picked by hand; None lets the planner choose.
+    pub backup: Option<String>,
 }
 
 /// Inputs ready for `recovery::plan`, and what the operator should read beside the plan.
@@ -139,9 +141,10 @@ fn enforce_role_logging_in(
     target: &RecoveryTarget,
     refusals: Result<PathBuf, String>,
 ) -> Result<(), Refusal> {
-    let Err(message) = role_permits(role, mode, server) else {
+    let Err(refusal) = role_permits(role, mode, server) else {
         return Ok(());
     };
+    let message = refusal.to_string();
     let logged = refusals.and_then(|dir| {
         journal_role_refusal(&dir, server, &target.to_string(), role, &message)
             .map_err(|e| e.to_string())
@@ -220,6 +223,10 @@ pub fn prepare_detailed(
     }
     let timeline = resolve_timeline(req.view, req.options.timeline).map_err(plain)?;
     let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)?;
+    let choice = match req.backup.as_deref() {
+        Some(id) if id != choice.backup.id => by_hand(req.view, &req.target, timeline, id, choice)?,
+        _ => choice,
+    };
     if let Some(why) = unreadable_wal(req.view, repo, server, timeline, choice.wal.as_ref()) {
         return Err(refused(
             format!("{} is not recoverable on timeline {timeline} as planned: {why}. PostgreSQL's restore_command runs as that user and would fail there, after production is stopped. Fix the file's owner or mode (e.g. chown {user} or chmod g+r) and plan again", req.target, user = server.run_as.as_deref().unwrap_or("the server user")),
@@ -343,7 +350,7 @@ pub fn assemble(
             "the restore directory (the WAL spool lies beside it)",
             dest,
         )
-        .map_err(Refusal::Input)?;
+        .map_err(|e| Refusal::Input(e.to_string()))?;
     }
     let time_column = server
         .time_column
@@ -519,6 +526,87 @@ pub fn resolve_timeline(
 
 fn refused(message: String, detail: RefusalDetail) -> Refused {
     (Refusal::NotRecoverable(message), Some(Box::new(detail)))
+}
+
+/// The backup the operator picked instead of `chosen`, when its WAL reaches the target on
+/// this path; else a refusal that says why and which backup can.
+fn by_hand(
+    view: &RepositoryView,
+    target: &RecoveryTarget,
+    timeline: TimelineId,
+    id: &str,
+    chosen: Choice,
+) -> Result<Choice, Refused> {
+    let r = Recoverability {
+        catalog: &view.catalog,
+        coverage: &view.coverage,
+        times: view.times.as_ref(),
+    };
+    let Some(backup) = view.catalog.backups.iter().find(|b| b.id == id).cloned() else {
+        return Err(refused(
+            format!("backup {id} is in no catalog listing"),
+            RefusalDetail::default(),
+        ));
+    };
+    let windows = r.path_windows(timeline);
+    let mine: Vec<_> = windows.iter().filter(|w| w.backup_id == id).collect();
+    let reaches = |w: &&RecoverableWindow| match (target, chosen.prediction.as_ref()) {
+        (RecoveryTarget::Time { at, .. }, _) => {
+            w.start.is_some_and(|s| s.at <= *at) && w.end.is_none_or(|e| *at <= e.at)
+        }
+        (RecoveryTarget::Lsn { lsn, .. }, _) => w.contains_lsn(*lsn),
+        (_, Some(p)) => w.contains_lsn(p.replay_max),
+        _ => false,
+    };
+    if !mine.iter().any(reaches) {
+        let span = mine
+            .iter()
+            .map(|w| format!("{} .. {}", w.start_lsn, w.end_lsn))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let why = if span.is_empty() {
+            format!("backup {id} has no WAL on timeline {timeline}'s path to become consistent")
+        } else {
+            format!("backup {id} cannot reach {target}: its WAL on timeline {timeline}'s path covers {span}")
+        };
+        return Err(refused(
+            format!("{why}; backup {} can", chosen.backup.id),
+            RefusalDetail {
+                reason: why,
+                timeline: Some(timeline),
+                ..RefusalDetail::default()
+            },
+        ));
+    }
+    let size = view.coverage.segment_size;
+    let first =
+        crate::domain::segment::WalSegment::containing(backup.timeline, backup.start_lsn, size)
+            .file_name(size);
+    let mut notes = vec![format!(
+        "backup {id} picked by hand (the planner's choice was {})",
+        chosen.backup.id
+    )];
+    notes.extend(
+        chosen
+            .notes
+            .into_iter()
+            .filter(|n| !n.starts_with("backup ")),
+    );
+    // Replay from this backup may stop as early as its own consistency point allows.
+    let prediction = chosen.prediction.map(|mut p| {
+        let kept = p
+            .last_kept
+            .map_or(backup.stop_lsn, |k| k.end.max(backup.stop_lsn));
+        p.replay_min = p.replay_min.min(kept);
+        p
+    });
+    Ok(Choice {
+        backup,
+        notes,
+        wal: chosen.wal.map(|(_, last)| (first, last)),
+        prediction,
+        wal_loss: chosen.wal_loss,
+    })
 }
 
 // Over 100 lines on purpose: the verdict for every target kind shares its closures over the view; splitting it is left for a later change.
@@ -950,7 +1038,7 @@ mod tests {
         assert!(role_permits(Role::Operator, &RestoreMode::InPlace, "db1").is_ok());
         assert!(role_permits(Role::Drill, &side, "db1").is_ok());
         let e = role_permits(Role::Drill, &RestoreMode::InPlace, "db1").unwrap_err();
-        assert!(e.contains("--restore-to"), "{e}");
+        assert!(e.to_string().contains("--restore-to"), "{e}");
         assert!(role_permits(Role::Trainee, &side, "db1").is_err());
     }
 

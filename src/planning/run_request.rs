@@ -25,6 +25,8 @@ pub struct RunRequest {
     pub journal_dir: PathBuf,
     pub zone: Zone,
     pub options: PlanOptions,
+    /// A backup the operator picked by hand (`B` in the plan); None lets the planner choose.
+    pub backup: Option<String>,
 }
 
 /// A refusal, with the recoverable instants nearest a time target when there are any.
@@ -84,6 +86,7 @@ pub fn prepare_run(
         journal_dir: req.journal_dir.clone(),
         zone: req.zone,
         options: req.options,
+        backup: req.backup.clone(),
     })
     .map_err(|(refusal, detail)| Refused {
         nearest: detail.as_ref().map_or_else(Vec::new, |d| {

@@ -7,7 +7,7 @@ use crate::domain::paths::{check_plain_path, overlaps};
 use std::path::{Path, PathBuf};
 
 pub fn check(server: &ServerConfig, repo: &RepositoryConfig, dir: &Path) -> Result<(), String> {
-    check_plain_path("--restore-to", dir)?;
+    check_plain_path("--restore-to", dir).map_err(|e| e.to_string())?;
     let dir = resolved(dir);
     let mut guarded: Vec<(String, PathBuf)> = vec![(
         format!("server {}'s pgdata", server.name),

@@ -1,10 +1,11 @@
 //! From journal records to the report's model.
 
 use crate::domain::backup::Backup;
+use crate::engine::check_item::CheckItem;
 use crate::engine::drill::DrillRecord;
+use crate::engine::facts;
 use crate::engine::journal::{Body, JournalState, Pending};
 use crate::engine::recovery::{RecoveryInputs, RestoreMode};
-use crate::engine::steps::verify::CheckItem;
 use crate::engine::{Phase, RunStatus, StepStatus};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -100,13 +101,6 @@ pub struct StepReport {
     pub error: Option<String>,
 }
 
-fn fact<T: serde::de::DeserializeOwned>(state: &JournalState, key: &str) -> Option<T> {
-    state
-        .facts
-        .get(key)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-}
-
 /// The report of the run journaled in `state`, with its drill record when there is one.
 pub fn build(state: &JournalState, drill: Option<&DrillRecord>) -> RunReport {
     let inputs: Option<RecoveryInputs> = serde_json::from_value(state.inputs.clone()).ok();
@@ -128,7 +122,7 @@ pub fn build(state: &JournalState, drill: Option<&DrillRecord>) -> RunReport {
     });
     let plan = plan_steps(state);
     let steps = step_reports(state, &plan);
-    let checklist: Vec<CheckItem> = fact(state, "checklist").unwrap_or_default();
+    let checklist: Vec<CheckItem> = facts::CHECKLIST.read(&state.facts).unwrap_or_default();
     let started = state.records.first().map(|r| r.time);
     let finished = state
         .ended
@@ -320,10 +314,8 @@ fn timeline(
             what: format!("recovery target: {}", i.target),
         });
     }
-    let replay_lsn: Option<String> = fact(state, "replay_lsn");
-    let replay_time: Option<DateTime<Utc>> = fact::<Option<String>>(state, "last_replay_time")
-        .flatten()
-        .and_then(|s| parse_server_time(&s));
+    let replay_lsn = facts::REPLAY_LSN.read(&state.facts).map(|l| l.to_string());
+    let replay_time = facts::LAST_REPLAY_TIME.read(&state.facts).flatten();
     if replay_lsn.is_some() || replay_time.is_some() {
         t.push(TimelineEntry {
             time: replay_time,
@@ -344,15 +336,6 @@ fn timeline(
     // Entries without a time (an xid or name target) keep their place after the backup.
     t.sort_by_key(|e| e.time.unwrap_or(DateTime::<Utc>::MIN_UTC));
     t
-}
-
-/// The server's `pg_last_xact_replay_timestamp()` text, e.g. `2026-11-21 06:00:01.5+00`.
-fn parse_server_time(s: &str) -> Option<DateTime<Utc>> {
-    ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%#z"]
-        .iter()
-        .find_map(|f| DateTime::parse_from_str(s, f).ok())
-        .or_else(|| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
 }
 
 fn problems(state: &JournalState, r: &RunReport) -> Vec<String> {
@@ -414,17 +397,4 @@ fn problems(state: &JournalState, r: &RunReport) -> Vec<String> {
         p.extend(d.problems.iter().map(|x| format!("drill: {x}")));
     }
     p
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_times_parse() {
-        let t = parse_server_time("2026-11-21 06:00:01.5+00").unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-11-21T06:00:01.500+00:00");
-        assert!(parse_server_time("2026-11-21 06:00:01+01").is_some());
-        assert!(parse_server_time("yesterday").is_none());
-    }
 }

@@ -39,44 +39,20 @@ impl Commands {
                 Cmd::Decide(decision) => self.bridge.decide(decision),
                 Cmd::WriteNote(text) => self.bridge.note(text, tx),
                 Cmd::ReadJournal(path) => engine_bridge::read_journal(path, tx),
+                Cmd::ReadServerLog { server, path } => {
+                    engine_bridge::read_server_log(config, &server, path, tx)
+                }
                 Cmd::JournalRefusal(r) => engine_bridge::journal_refusal(*r, tx),
                 Cmd::DrillPrepare(start) => {
                     super::drill_runner::prepare(config, *start, index_dir, tx)
                 }
                 Cmd::DrillConclude(c) => super::drill_runner::conclude(config, *c, tx),
-                Cmd::LoadCatalog { repository } => {
-                    let repo = config
-                        .repositories
-                        .iter()
-                        .find(|r| r.name == repository)
-                        .cloned();
-                    let tx = tx.clone();
-                    let index_dir = index_dir.map(std::path::Path::to_path_buf);
-                    tokio::task::spawn_blocking(move || {
-                        let result = match repo {
-                            Some(r) => {
-                                let progress = |progress| {
-                                    let _ = tx.send(Msg::CatalogProgress {
-                                        repository: repository.clone(),
-                                        progress,
-                                    });
-                                };
-                                adapters::catalog::load_view_reporting(
-                                    &r,
-                                    index_dir.as_deref(),
-                                    &progress,
-                                )
-                                .map_err(|e| e.to_string())
-                            }
-                            None => Err(format!("no [[repository]] named `{repository}`")),
-                        };
-                        if let Err(e) = &result {
-                            tracing::warn!(%repository, error = %e, "catalog not loaded");
-                        }
-                        // A closed channel means the console is gone; nothing to tell.
-                        let _ = tx.send(Msg::CatalogLoaded { repository, result });
-                    });
-                }
+                Cmd::LoadCatalog { repository } => load_catalog(config, index_dir, tx, repository),
+                Cmd::UnfinishedRun {
+                    journal,
+                    action,
+                    role,
+                } => super::unfinished::act(config, role, journal, action, tx),
                 Cmd::ListUnfinished => {
                     let tx = tx.clone();
                     tokio::task::spawn_blocking(move || {
@@ -132,4 +108,41 @@ impl Commands {
             }
         }
     }
+}
+
+/// Reads a repository's catalog (and WAL index) on a blocking task; answers
+/// `Msg::CatalogLoaded`, with `Msg::CatalogProgress` while object-storage WAL is fetched.
+fn load_catalog(
+    config: &Config,
+    index_dir: Option<&std::path::Path>,
+    tx: &UnboundedSender<Msg>,
+    repository: String,
+) {
+    let repo = config
+        .repositories
+        .iter()
+        .find(|r| r.name == repository)
+        .cloned();
+    let tx = tx.clone();
+    let index_dir = index_dir.map(std::path::Path::to_path_buf);
+    tokio::task::spawn_blocking(move || {
+        let result = match repo {
+            Some(r) => {
+                let progress = |progress| {
+                    let _ = tx.send(Msg::CatalogProgress {
+                        repository: repository.clone(),
+                        progress,
+                    });
+                };
+                adapters::catalog::load_view_reporting(&r, index_dir.as_deref(), &progress)
+                    .map_err(|e| e.to_string())
+            }
+            None => Err(format!("no [[repository]] named `{repository}`")),
+        };
+        if let Err(e) = &result {
+            tracing::warn!(%repository, error = %e, "catalog not loaded");
+        }
+        // A closed channel means the console is gone; nothing to tell.
+        let _ = tx.send(Msg::CatalogLoaded { repository, result });
+    });
 }

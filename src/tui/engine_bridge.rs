@@ -102,6 +102,27 @@ pub fn read_journal(path: PathBuf, tx: &UnboundedSender<Msg>) {
     });
 }
 
+/// The recovered server's last lines, read through the server's ports (over SSH for a
+/// remote host). A log not written yet reads as empty.
+pub fn read_server_log(config: &Config, server: &str, path: PathBuf, tx: &UnboundedSender<Msg>) {
+    let ports = run_request::ports(Some(config), server, &SshPool::new());
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = match ports.fs.read_to_string(&path) {
+            Ok(text) => {
+                let lines: Vec<&str> = text.lines().collect();
+                let from = lines
+                    .len()
+                    .saturating_sub(crate::app::wizard::run::LOG_KEPT);
+                Ok(lines[from..].iter().map(|l| l.to_string()).collect())
+            }
+            Err(_) if !ports.fs.exists(&path) => Ok(Vec::new()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        };
+        let _ = tx.send(Msg::ServerLogRead(result));
+    });
+}
+
 impl Bridge {
     /// Starts the plan the operator confirmed, exactly as shown: rebuilt from the same
     /// inputs and run id, refused if its checksum differs.

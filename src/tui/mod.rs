@@ -35,6 +35,8 @@ pub struct Launch {
     pub zone_override: Option<Zone>,
     /// Where WAL indexes are cached; None reads no WAL (times stay estimates).
     pub index_dir: Option<PathBuf>,
+    /// The shipped keys with the operator's keymap file over them.
+    pub keymap: crate::app::Keymap,
 }
 
 /// Opens the console until the operator quits. The terminal is restored on return, on
@@ -46,6 +48,7 @@ pub async fn run(launch: Launch) -> color_eyre::Result<()> {
         role,
         zone_override,
         index_dir,
+        keymap,
     } = launch;
     let _log_guard = logging::init();
     let display = zone_override
@@ -55,6 +58,7 @@ pub async fn run(launch: Launch) -> color_eyre::Result<()> {
         .ok()
         .and_then(|name| name.parse::<Zone>().ok());
     let mut app = App::new(&config, origin_label, role, display, local);
+    app.keymap = keymap;
     match crate::engine::drill::Checklist::load(config.drill_checklist.as_deref()) {
         Ok(c) => app.checklist = c,
         Err(e) => tracing::warn!("{e}; the drill screen uses the shipped checklist"),

@@ -3,6 +3,7 @@
 
 use super::theme;
 use crate::app::drill::{DrillRun, DrillScreen, SignField};
+use crate::app::keymap::{Action, Context};
 use crate::app::App;
 use crate::engine::drill::{human_ms, ItemStatus, PhaseId};
 use ratatui::layout::Rect;
@@ -24,6 +25,7 @@ fn status_style(s: ItemStatus) -> Style {
 // Over 100 lines on purpose: the drill screen's regions top to bottom.
 #[allow(clippy::too_many_lines)]
 pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
+    let key = |a: Action| app.keymap.first(Context::Drill, a).unwrap_or_default();
     let zone = app.zone_choice().zone;
     let r = &d.record;
     let mut lines: Vec<Line> = Vec::new();
@@ -38,7 +40,10 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
     let (state, state_style) = match &d.run {
         DrillRun::Idle if d.read_only => (String::new(), Style::new()),
         DrillRun::Idle => (
-            "r runs the drill: side restore beside production, promoted there".into(),
+            format!(
+                "{} runs the drill: side restore beside production, promoted there",
+                key(Action::StartDrill)
+            ),
             Style::new(),
         ),
         DrillRun::Preparing => (
@@ -156,7 +161,16 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
     let offset = (selected_line + 1).saturating_sub(inner_height);
     let block = Block::bordered()
         .title(format!(" Restore drill: {} ", r.checklist_title))
-        .title_bottom(" ↑↓ select · Space tick · p/v sign-off names · r run · Esc close ")
+        .title_bottom(format!(
+            " {}/{} select · {} tick · {}/{} sign-off names · {} run · {} close ",
+            key(Action::SelectUp),
+            key(Action::SelectDown),
+            key(Action::ToggleItem),
+            key(Action::SignPerformed),
+            key(Action::SignVerified),
+            key(Action::StartDrill),
+            key(Action::Close)
+        ))
         .border_style(theme::pane_border(true));
     frame.render_widget(Clear, area);
     frame.render_widget(

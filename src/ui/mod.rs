@@ -4,6 +4,7 @@
 pub mod detail;
 pub mod drill;
 pub mod help;
+pub mod hints;
 pub mod input;
 pub mod journal_view;
 pub mod layout;
@@ -15,6 +16,7 @@ pub mod theme;
 pub mod timeline;
 pub mod title_bar;
 pub mod transactions;
+pub mod unfinished;
 pub mod wizard;
 pub mod wizard_modal;
 
@@ -33,8 +35,8 @@ pub fn render(frame: &mut Frame, app: &App) {
         title_bar::render(frame, app, title);
         wizard::render(frame, app, w, body);
         status_bar::render(frame, app, status);
-        if matches!(app.mode, Mode::Help) {
-            help::render(frame, app, frame.area());
+        if let Mode::Help(h) = &app.mode {
+            help::render(frame, app, h, frame.area());
         }
         return;
     }
@@ -56,14 +58,15 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     status_bar::render(frame, app, areas.status);
     if let Some(pending) = &app.pending_target {
-        transactions::render_pending(frame, pending, areas.status);
+        transactions::render_pending(frame, app, pending, areas.status);
     }
     if let Some(d) = &app.drill {
         drill::render(frame, app, d, areas.body);
     }
     match &app.mode {
         Mode::Normal | Mode::ConfirmSwitch { .. } => {}
-        Mode::Help => help::render(frame, app, frame.area()),
+        Mode::Unfinished(b) => unfinished::render(frame, app, b, areas.body),
+        Mode::Help(h) => help::render(frame, app, h, frame.area()),
         Mode::Input(input) => input::render(frame, app, input, areas.body),
     }
 }

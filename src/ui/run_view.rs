@@ -230,7 +230,44 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
     );
 }
 
+/// The recovered server's log on `L`: its last lines, FATAL, PANIC and ERROR in red,
+/// WARNING in yellow.
+fn server_log(frame: &mut Frame, run: &RunState, area: Rect) {
+    let rows = usize::from(area.height.saturating_sub(2));
+    let mut lines: Vec<Line> = run
+        .log
+        .lines
+        .iter()
+        .skip(run.log.lines.len().saturating_sub(rows))
+        .map(|l| {
+            let style = if ["FATAL:", "PANIC:", "ERROR:"].iter().any(|k| l.contains(k)) {
+                theme::BAD
+            } else if l.contains("WARNING:") {
+                Style::new().fg(Color::Yellow)
+            } else {
+                Style::new()
+            };
+            Line::styled(l.clone(), style)
+        })
+        .collect();
+    if let Some(e) = &run.log.error {
+        lines.push(Line::styled(format!("not read: {e}"), theme::BAD));
+    } else if run.log.lines.is_empty() {
+        lines.push(Line::styled("nothing logged yet", theme::DIM));
+    }
+    let block = Block::bordered()
+        .title(format!(
+            " Server log (followed): {} ",
+            run.log_path.1.display()
+        ))
+        .border_style(theme::pane_border(false));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
 fn output(frame: &mut Frame, run: &RunState, area: Rect) {
+    if run.log.shown {
+        return server_log(frame, run, area);
+    }
     let rows = usize::from(area.height.saturating_sub(2));
     let step = run.current.or_else(|| run.output.back().map(|(i, _)| *i));
     let title = match step.and_then(|i| run.steps.get(i).map(|s| (i, s))) {

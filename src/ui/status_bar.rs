@@ -1,33 +1,71 @@
-//! The bottom line: the keys that matter most right now.
+//! The bottom line: the keys that matter most on the screen on top (generated from the
+//! keymap), or the question the console waits on, or the unfinished run found on open.
 
+use super::hints;
 use super::theme;
-use crate::app::{App, Mode};
+use crate::app::keymap::{Action, Context};
+use crate::app::screen::{self, Screen};
+use crate::app::App;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, app: &App, area: Rect) {
-    if let Mode::ConfirmSwitch { server } = &app.mode {
+    let top = screen::top(app);
+    if let (Screen::SwitchPrompt, crate::app::Mode::ConfirmSwitch { server }) = (top, &app.mode) {
+        let yes = app
+            .keymap
+            .label(Context::Confirm, Action::Confirm)
+            .unwrap_or_default();
         let ask = format!(
-            " pg_switch_wal() on `{server}`: the archive gets the WAL not yet archived. y switches, any other key cancels"
+            " pg_switch_wal() on `{server}`: the archive gets the WAL not yet archived. {yes} switches, any other key cancels"
         );
-        frame.render_widget(Line::from(ask).style(theme::LIVE_TAIL), area);
+        frame.render_widget(
+            Line::from(fit_words(&ask, area.width)).style(theme::LIVE_TAIL),
+            area,
+        );
         return;
     }
-    if let (Mode::Normal, None, Some(run), Some(now)) =
-        (&app.mode, &app.wizard, app.unfinished.first(), app.now)
-    {
-        frame.render_widget(Line::from(run.line(now)).style(theme::BAD), area);
-        return;
-    }
-    let hint = match (&app.mode, &app.wizard) {
-        (Mode::Normal, Some(w)) => super::wizard::hint(w),
-        (Mode::Normal, None) => {
-            " ←/→ move  +/- step  i/o zoom  [ ] backups  { } gaps  t go to  Enter plan  Tab pane  ? help  q quit"
+    if let (Screen::Main, Some(run), Some(now)) = (top, app.unfinished.first(), app.now) {
+        let help = hints::help_hint(app);
+        let (head, journal) = run.banner(now);
+        let keys = app
+            .keymap
+            .first(Context::Timeline, Action::Unfinished)
+            .map(|k| format!("{k} to resume or end it"));
+        let mut line = head;
+        for part in keys.into_iter().chain([journal]) {
+            let longer = format!("{line} · {part}");
+            if longer.chars().count() + help.chars().count() <= usize::from(area.width) {
+                line = longer;
+            }
         }
-        (Mode::Help, _) => " ? or Esc closes the help  q quits",
-        (Mode::Input(_), _) => " Enter goes to the instant  Esc cancels",
-        (Mode::ConfirmSwitch { .. }, _) => "",
-    };
-    frame.render_widget(Line::from(hint).style(theme::LABEL), area);
+        let line = format!("{line}{help}");
+        frame.render_widget(Line::from(line).style(theme::BAD), area);
+        return;
+    }
+    frame.render_widget(
+        Line::from(hints::footer(app, top, area.width)).style(theme::LABEL),
+        area,
+    );
+}
+
+/// `text` cut at the last word boundary that fits in `width` cells.
+pub fn fit_words(text: &str, width: u16) -> String {
+    let width = usize::from(width);
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for (i, word) in text.split(' ').enumerate() {
+        let need = out.chars().count() + usize::from(i > 0) + word.chars().count();
+        if need > width {
+            break;
+        }
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }

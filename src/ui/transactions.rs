@@ -158,10 +158,30 @@ fn short_kind(kind: &RowKind) -> &'static str {
 }
 
 /// The picked target in place of the key hints, until Esc clears it.
-pub fn render_pending(frame: &mut Frame, pending: &PendingTarget, area: Rect) {
+pub fn render_pending(
+    frame: &mut Frame,
+    app: &crate::app::App,
+    pending: &PendingTarget,
+    area: Rect,
+) {
+    let clear = app
+        .keymap
+        .label(
+            crate::app::keymap::Context::Timeline,
+            crate::app::keymap::Action::Close,
+        )
+        .unwrap_or_default();
+    let head = format!(" target ({clear} clears): ");
+    let help = super::hints::help_hint(app);
+    let room = usize::from(area.width).saturating_sub(head.chars().count() + help.chars().count());
+    let what = super::status_bar::fit_words(
+        &format!("{} on {}", pending.label, pending.server),
+        u16::try_from(room).unwrap_or(u16::MAX),
+    );
     let line = Line::from(vec![
-        Span::styled(" target (Esc clears): ", BIG),
-        Span::raw(format!("{} on {}", pending.label, pending.server)),
+        Span::styled(head, BIG),
+        Span::raw(what),
+        Span::raw(help),
     ]);
     frame.render_widget(Clear, area);
     frame.render_widget(line.style(theme::LABEL), area);

@@ -4,8 +4,9 @@
 use super::layout::centred;
 use super::plan_view::{restore_mode, NOTICE};
 use super::theme;
+use crate::app::keymap::{Action, Context, Keymap};
 use crate::app::wizard::run::Asked;
-use crate::app::wizard::{decision_key, Modal, PlanState, Wizard};
+use crate::app::wizard::{action_of, Modal, PlanState, Wizard};
 use crate::domain::zone::Zone;
 use crate::engine::{Decision, Question};
 use ratatui::layout::{Position, Rect};
@@ -77,7 +78,8 @@ fn field(label: &str, input: &Input, active: bool) -> Line<'static> {
 
 // Over 100 lines on purpose: one arm per modal kind.
 #[allow(clippy::too_many_lines)]
-pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
+pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, body: Rect) {
+    let key = |c: Context, a: Action| keymap.label(c, a).unwrap_or_default();
     match modal {
         Modal::Confirm { input, error } => {
             let what = w
@@ -115,7 +117,11 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 lines.push(Line::styled(format!(" {e}"), theme::BAD));
             }
             lines.push(Line::styled(
-                " Enter starts · Esc goes back to the plan",
+                format!(
+                    " {} starts · {} goes back to the plan",
+                    key(Context::Input, Action::Submit),
+                    key(Context::Input, Action::Cancel)
+                ),
                 theme::DIM,
             ));
             boxed(
@@ -142,7 +148,14 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 lines.push(Line::styled(format!(" {e}"), theme::BAD));
             }
             lines.push(Line::styled(
-                " Tab switches · Enter plans the side restore · Esc cancels",
+                format!(
+                    " {} switches · {} plans the side restore · {} cancels",
+                    keymap
+                        .first(Context::Input, Action::NextField)
+                        .unwrap_or_default(),
+                    key(Context::Input, Action::Submit),
+                    key(Context::Input, Action::Cancel)
+                ),
                 theme::DIM,
             ));
             let (row, input) = if *on_port { (2, port) } else { (1, dir) };
@@ -159,7 +172,14 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
             let lines = vec![
                 Line::from(" A note for the run's journal (who saw what, why you decide):"),
                 typed_line(input),
-                Line::styled(" Enter journals it · Esc cancels", theme::DIM),
+                Line::styled(
+                    format!(
+                        " {} journals it · {} cancels",
+                        key(Context::Input, Action::Submit),
+                        key(Context::Input, Action::Cancel)
+                    ),
+                    theme::DIM,
+                ),
             ];
             boxed(
                 frame,
@@ -185,7 +205,11 @@ pub fn render(frame: &mut Frame, w: &Wizard, modal: &Modal, body: Rect) {
                 Line::from(" Continue it later with:"),
                 Line::styled(format!("   pitr-console resume {journal}"), NOTICE),
                 Line::default(),
-                Line::from(" y quits · n or Esc stays"),
+                Line::from(format!(
+                    " {} quits · {} stays",
+                    key(Context::QuitPrompt, Action::Confirm),
+                    key(Context::QuitPrompt, Action::Cancel)
+                )),
             ];
             boxed(frame, body, " Quit during a run? ", theme::BAD, lines, None);
         }
@@ -239,7 +263,14 @@ fn describe(d: &Decision) -> &'static str {
 }
 
 /// The engine waits on this question.
-pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, zone: &Zone, body: Rect) {
+pub fn question(
+    frame: &mut Frame,
+    keymap: &Keymap,
+    w: &Wizard,
+    asked: &Asked,
+    zone: &Zone,
+    body: Rect,
+) {
     let title = match &asked.question {
         Question::PromoteOrRollBack => " Decision: promote or roll back ",
         Question::FailedStep { .. } => " A step failed ",
@@ -276,15 +307,30 @@ pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, zone: &Zone, body:
         let row = lines_rows(&lines, body);
         lines.push(typed_line(&asked.input));
         lines.push(Line::styled(
-            " Enter sends · Esc aborts the run (state left safe)",
+            format!(
+                " {} sends · {} aborts the run (state left safe)",
+                keymap
+                    .label(Context::Input, Action::Submit)
+                    .unwrap_or_default(),
+                keymap
+                    .label(Context::Input, Action::Cancel)
+                    .unwrap_or_default()
+            ),
             theme::DIM,
         ));
         input = Some((row, &asked.input, PROMPT_INDENT));
     } else {
+        let context = match asked.question {
+            Question::PromoteOrRollBack => Context::Decision,
+            _ => Context::Failure,
+        };
         for o in &asked.options {
+            let Some(k) = action_of(o).and_then(|a| keymap.label(context, a)) else {
+                continue;
+            };
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("  {}  ", decision_key(o)),
+                    format!("  {k}  "),
                     Style::new()
                         .fg(Color::Black)
                         .bg(Color::Gray)
@@ -294,7 +340,15 @@ pub fn question(frame: &mut Frame, w: &Wizard, asked: &Asked, zone: &Zone, body:
             ]));
         }
         lines.push(Line::styled(
-            " n adds a note to the journal first · J shows the journal",
+            format!(
+                " {} adds a note to the journal first · {} shows the journal",
+                keymap
+                    .label(Context::Run, Action::AddNote)
+                    .unwrap_or_default(),
+                keymap
+                    .label(Context::Run, Action::JournalView)
+                    .unwrap_or_default()
+            ),
             theme::DIM,
         ));
     }

@@ -10,6 +10,18 @@ use std::path::PathBuf;
 
 /// Output lines kept for the screen (the journal keeps what matters).
 const OUTPUT_KEPT: usize = 400;
+/// Lines of the recovered server's log kept for the screen.
+pub const LOG_KEPT: usize = 300;
+
+/// The recovered server's log, as the run view shows it on `L`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerLog {
+    /// Shown instead of the step's output, and read again on every tick.
+    pub shown: bool,
+    /// Its last lines, oldest first.
+    pub lines: Vec<String>,
+    pub error: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepState {
@@ -86,6 +98,9 @@ pub struct RunState {
     pub finished: Option<RunStatus>,
     /// Why the engine would not start the run (nothing was touched).
     pub not_started: Option<String>,
+    /// The server the run recovers, and where its recovered server logs.
+    pub log_path: (String, PathBuf),
+    pub log: ServerLog,
 }
 
 impl RunState {
@@ -115,7 +130,21 @@ impl RunState {
             question: None,
             finished: None,
             not_started: None,
+            log_path: (
+                plan.inputs.server.name.clone(),
+                crate::engine::steps::Recovery::new(plan.inputs.clone(), plan.run_id.clone())
+                    .recovered_log(),
+            ),
+            log: ServerLog::default(),
         }
+    }
+
+    /// The command that reads the recovered server's log, while it is shown.
+    pub fn log_read(&self) -> Option<crate::app::msg::Cmd> {
+        self.log.shown.then(|| crate::app::msg::Cmd::ReadServerLog {
+            server: self.log_path.0.clone(),
+            path: self.log_path.1.clone(),
+        })
     }
 
     /// Whether the engine still works on this run (or waits for an answer).

@@ -276,16 +276,16 @@ fn validate(c: &Config) -> Result<(), String> {
     }
     for (key, dir) in [("journal_dir", &c.journal_dir), ("state_dir", &c.state_dir)] {
         if let Some(d) = dir {
-            check_plain_path(&format!("key `{key}`"), d)?;
+            check_plain_path(&format!("key `{key}`"), d).map_err(|e| e.to_string())?;
         }
     }
     let mut names = std::collections::HashSet::new();
     for r in &c.repositories {
-        check_name("a [[repository]] `name`", &r.name)?;
+        check_name("a [[repository]] `name`", &r.name).map_err(|e| e.to_string())?;
         let at = |key: &str| format!("[[repository]] `{}`: key `{key}`", r.name);
         for (key, dir) in [("backups", &r.backups), ("wal_archive", &r.wal_archive)] {
             if let Some(d) = dir {
-                check_plain_path(&at(key), d)?;
+                check_plain_path(&at(key), d).map_err(|e| e.to_string())?;
             }
         }
         for (key, file) in [
@@ -307,11 +307,11 @@ fn validate(c: &Config) -> Result<(), String> {
     }
     let mut server_names = std::collections::HashSet::new();
     for s in &c.servers {
-        check_name("a [[server]] `name`", &s.name)?;
+        check_name("a [[server]] `name`", &s.name).map_err(|e| e.to_string())?;
         let at = |key: &str| format!("[[server]] `{}`: key `{key}`", s.name);
-        check_plain_path(&at("pgdata"), &s.pgdata)?;
+        check_plain_path(&at("pgdata"), &s.pgdata).map_err(|e| e.to_string())?;
         if let Some(b) = &s.bin_dir {
-            check_plain_path(&at("bin_dir"), b)?;
+            check_plain_path(&at("bin_dir"), b).map_err(|e| e.to_string())?;
         }
         for (key, file) in [
             ("ssh_identity", &s.ssh_identity),

@@ -7,8 +7,26 @@
 
 use std::path::{Component, Path};
 
+/// Why a configured or typed name or path is refused; `what` names the setting or flag, and
+/// `shown` is the value with control characters made visible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unsafe {
+    #[error("{what} is `{shown}`: a name may hold only letters, digits, `_`, `.` and `-` (and is not `.` or `..`), e.g. `db1`")]
+    Name { what: String, shown: String },
+    #[error("{what} is `{shown}`: give an absolute path, e.g. /srv/pg/restore")]
+    Relative { what: String, shown: String },
+    #[error("{what} is `{shown}`: give the path without `..`")]
+    ParentDir { what: String, shown: String },
+    #[error("{what} is `{shown}`: it reaches /bin/sh (through pg_ctl or restore_command), so it may hold only letters, digits, spaces and / . _ - + , : = @; `{bad}` is not allowed")]
+    ShellChar {
+        what: String,
+        shown: String,
+        bad: String,
+    },
+}
+
 /// `[A-Za-z0-9_.-]+`, not `.` nor `..`: safe as a file name on its own.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
+pub fn check_name(what: &str, name: &str) -> Result<(), Unsafe> {
     let plain = !name.is_empty()
         && name
             .bytes()
@@ -18,34 +36,29 @@ pub fn check_name(what: &str, name: &str) -> Result<(), String> {
     if plain {
         Ok(())
     } else {
-        Err(format!(
-            "{what} is `{}`: a name may hold only letters, digits, `_`, `.` and `-` (and is not `.` or `..`), e.g. `db1`",
-            visible(name)
-        ))
+        Err(Unsafe::Name {
+            what: what.to_string(),
+            shown: visible(name),
+        })
     }
 }
 
 /// An absolute path without `..`, with nothing a shell would interpret.
-pub fn check_plain_path(what: &str, path: &Path) -> Result<(), String> {
+pub fn check_plain_path(what: &str, path: &Path) -> Result<(), Unsafe> {
     let text = path.to_string_lossy();
+    let (what, shown) = (what.to_string(), visible(&text));
     if !path.is_absolute() {
-        return Err(format!(
-            "{what} is `{}`: give an absolute path, e.g. /srv/pg/restore",
-            visible(&text)
-        ));
+        return Err(Unsafe::Relative { what, shown });
     }
     if path.components().any(|c| c == Component::ParentDir) {
-        return Err(format!(
-            "{what} is `{}`: give the path without `..`",
-            visible(&text)
-        ));
+        return Err(Unsafe::ParentDir { what, shown });
     }
     if let Some(bad) = text.chars().find(|c| !plain_char(*c)) {
-        return Err(format!(
-            "{what} is `{}`: it reaches /bin/sh (through pg_ctl or restore_command), so it may hold only letters, digits, spaces and / . _ - + , : = @; `{}` is not allowed",
-            visible(&text),
-            visible(&bad.to_string())
-        ));
+        return Err(Unsafe::ShellChar {
+            what,
+            shown,
+            bad: visible(&bad.to_string()),
+        });
     }
     Ok(())
 }
@@ -95,7 +108,7 @@ mod tests {
     fn names() {
         assert!(check_name("server name", "db-1.prod_a").is_ok());
         for bad in ["", ".", "..", "../../escaped/x", "a b", "a/b", "é"] {
-            let e = check_name("server name", bad).unwrap_err();
+            let e = check_name("server name", bad).unwrap_err().to_string();
             assert!(e.starts_with("server name is `"), "{e}");
         }
     }
@@ -103,14 +116,18 @@ mod tests {
     #[test]
     fn plain_paths() {
         assert!(check_plain_path("--restore-to", Path::new("/srv/pg 15/side-1")).is_ok());
-        let e = check_plain_path("--restore-to", Path::new("/x/dq\"x$(id>PWN)")).unwrap_err();
+        let e = check_plain_path("--restore-to", Path::new("/x/dq\"x$(id>PWN)"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`\"` is not allowed"), "{e}");
         for bad in [
             "/a'b", "/a`b", "/a\\b", "/a\nb", "/a;b", "/a|b", "/a&b", "/a%f", "/a$b",
         ] {
             assert!(check_plain_path("p", Path::new(bad)).is_err(), "{bad}");
         }
-        let e = check_plain_path("key `pgdata`", Path::new("data")).unwrap_err();
+        let e = check_plain_path("key `pgdata`", Path::new("data"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("absolute"), "{e}");
         assert!(check_plain_path("p", Path::new("/srv/../etc")).is_err());
     }

@@ -86,7 +86,11 @@ pub fn runs_of(segments: &[WalSegment]) -> Vec<SegmentRun> {
 
 /// The restore_command that serves from `spool` and falls back to `fallback` (the
 /// repository's own). The spool must be a plain path: it is pasted into a shell line.
-pub fn serving_command(spool: &Path, size: SegmentSize, fallback: &str) -> Result<String, String> {
+pub fn serving_command(
+    spool: &Path,
+    size: SegmentSize,
+    fallback: &str,
+) -> Result<String, crate::domain::paths::Unsafe> {
     check_plain_path("the WAL spool directory", spool)?;
     let d = shell_quote(&spool.display().to_string());
     Ok(format!(
@@ -167,8 +171,9 @@ mod tests {
         ), "{c}");
         assert!(c.contains("{ echo archive %f >> /srv/pg/side.pitr-r1-wal/requests; } 2>/dev/null; if [ -f /srv/wal/%f ]"));
         assert!(c.ends_with(&fallback));
-        let e =
-            serving_command(Path::new("/srv/a;b"), SegmentSize::DEFAULT, &fallback).unwrap_err();
+        let e = serving_command(Path::new("/srv/a;b"), SegmentSize::DEFAULT, &fallback)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`;` is not allowed"), "{e}");
     }
 

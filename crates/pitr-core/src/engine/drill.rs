@@ -6,8 +6,9 @@
 //! phase times of the engine's steps, and the drill adds what happens around the run
 //! (locating and verifying the backup, the smoke command, the sign-off).
 
+use super::check_item::CheckItem;
+use super::facts;
 use super::journal::{Body, JournalState};
-use super::steps::verify::CheckItem;
 use crate::domain::segment::WalSegment;
 use crate::domain::target::RecoveryTarget;
 use crate::wal::WalIndex;
@@ -410,7 +411,7 @@ impl DrillRecord {
                 _ => None,
             })
         };
-        let expected: BTreeMap<String, i64> = fact(state, "row_counts").unwrap_or_default();
+        let expected = facts::ROW_COUNTS.read(&state.facts).unwrap_or_default();
         if done("snapshot") {
             if expected.is_empty() {
                 self.set(
@@ -444,10 +445,13 @@ impl DrillRecord {
             } else if done(step) {
                 let detail = match item {
                     "reached_target" => match (
-                        fact::<String>(state, "replay_lsn"),
-                        fact::<Option<String>>(state, "last_replay_time").flatten(),
+                        facts::REPLAY_LSN.read(&state.facts),
+                        facts::LAST_REPLAY_TIME.read(&state.facts).flatten(),
                     ) {
-                        (Some(lsn), Some(t)) => format!("replayed to {lsn}, last commit {t}"),
+                        (Some(lsn), Some(t)) => format!(
+                            "replayed to {lsn}, last commit {}",
+                            t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        ),
                         (Some(lsn), None) => format!("replayed to {lsn}"),
                         _ => what.to_string(),
                     },
@@ -456,7 +460,7 @@ impl DrillRecord {
                 self.set(item, ItemStatus::Passed, detail);
             }
         }
-        let checklist: Option<Vec<CheckItem>> = fact(state, "checklist");
+        let checklist = facts::CHECKLIST.read(&state.facts);
         if let Some(items) = checklist {
             let required: Vec<&CheckItem> = items.iter().filter(|i| i.required).collect();
             let bad: Vec<String> = required
@@ -476,7 +480,7 @@ impl DrillRecord {
         } else if let Some(e) = failed("verify") {
             self.set("checks", ItemStatus::Failed, e);
         }
-        let after: Option<BTreeMap<String, i64>> = fact(state, "row_counts_after");
+        let after = facts::ROW_COUNTS_AFTER.read(&state.facts);
         if let Some(after) = after {
             let (status, detail) = compare_counts(&expected, &after);
             self.set("row_counts", status, detail);
@@ -627,13 +631,6 @@ impl Checklist {
 
 fn is_auto(id: &str) -> bool {
     AUTO_ITEMS.iter().any(|(a, _)| *a == id)
-}
-
-fn fact<T: serde::de::DeserializeOwned>(state: &JournalState, key: &str) -> Option<T> {
-    state
-        .facts
-        .get(key)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 /// Which drill phase an engine step's time counts toward.

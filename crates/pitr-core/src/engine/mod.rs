@@ -2,9 +2,11 @@
 //! Headless: it emits `EngineEvent`s and takes `Decision`s; the TUI and the CLI drive it.
 //! No terminal here; IO goes through the ports.
 
+pub mod check_item;
 pub mod control_data;
 pub mod drill;
 pub mod event;
+pub mod facts;
 pub mod inputs;
 pub mod journal;
 pub mod journal_key;

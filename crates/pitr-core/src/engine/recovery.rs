@@ -74,7 +74,8 @@ pub fn start(
 ) -> Result<(Runner, RunHandle), EngineError> {
     let inputs: RecoveryInputs = serde_json::from_value(plan.inputs.clone())
         .map_err(|e| EngineError::Inputs(format!("plan inputs unreadable: {e}")))?;
-    if let Err(message) = role_permits(inputs.role, &inputs.mode, &inputs.server.name) {
+    if let Err(refusal) = role_permits(inputs.role, &inputs.mode, &inputs.server.name) {
+        let message = refusal.to_string();
         let journal = open_state_dir().ok().and_then(|state| {
             journal_role_refusal(
                 &refusal_log(&state),
@@ -155,7 +156,8 @@ pub fn resume_with(
     };
     let state_dir = open_state_dir()?;
     let key = run_key(&inputs, &ports);
-    if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+    if let Err(refusal) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        let message = refusal.to_string();
         let logged = log_refusal(
             &state_dir,
             journal,
@@ -221,7 +223,8 @@ pub fn roll_back_promoted(
         }
     }
     let state_dir = open_state_dir()?;
-    if let Err(message) = role_permits(role, &inputs.mode, &inputs.server.name) {
+    if let Err(refusal) = role_permits(role, &inputs.mode, &inputs.server.name) {
+        let message = refusal.to_string();
         let logged = log_refusal(
             &state_dir,
             journal,

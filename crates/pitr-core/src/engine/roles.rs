@@ -8,16 +8,38 @@ use super::state_dir::StateDir;
 use crate::domain::role::Role;
 use std::path::{Path, PathBuf};
 
-/// Whether `role` may run a recovery in `mode` on `server`; the message says what would work.
-pub fn role_permits(role: Role, mode: &RestoreMode, server: &str) -> Result<(), String> {
+/// Why a role may not run a recovery. Each front end words it for its own keys and flags;
+/// `Display` is the journal's and the command line's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleRefusal {
+    /// A trainee explores and plans, never changes anything.
+    Trainee { server: String },
+    /// A drill restores beside production only.
+    DrillInPlace { server: String },
+}
+
+impl std::fmt::Display for RoleRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoleRefusal::Trainee { server } => write!(
+                f,
+                "refused by role trainee: a trainee may explore and plan (`pitr-console plan --server {server} ...`), never change anything"
+            ),
+            RoleRefusal::DrillInPlace { server } => write!(
+                f,
+                "refused by role drill: a drill restores beside production only; add --restore-to DIR --port N to restore server {server} on a side instance"
+            ),
+        }
+    }
+}
+
+/// Whether `role` may run a recovery in `mode` on `server`.
+pub fn role_permits(role: Role, mode: &RestoreMode, server: &str) -> Result<(), RoleRefusal> {
+    let server = server.to_string();
     match (role, mode) {
         (Role::Operator, _) | (Role::Drill, RestoreMode::Side { .. }) => Ok(()),
-        (Role::Trainee, _) => Err(format!(
-            "refused by role trainee: a trainee may explore and plan (`pitr-console plan --server {server} ...`), never change anything"
-        )),
-        (Role::Drill, RestoreMode::InPlace) => Err(format!(
-            "refused by role drill: a drill restores beside production only; add --restore-to DIR --port N to restore server {server} on a side instance"
-        )),
+        (Role::Trainee, _) => Err(RoleRefusal::Trainee { server }),
+        (Role::Drill, RestoreMode::InPlace) => Err(RoleRefusal::DrillInPlace { server }),
     }
 }
 

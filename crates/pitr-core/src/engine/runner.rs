@@ -72,10 +72,6 @@ impl ResumeAction {
     }
 }
 
-/// The fact a resume's action is kept in for the decision step (not journaled as a step's
-/// fact: the journal holds a note saying what was overridden).
-pub const ACTION_OVERRIDE: &str = "action_override";
-
 /// The driver's side of a run.
 pub struct RunHandle {
     pub run_id: String,
@@ -221,7 +217,11 @@ impl Runner {
                     action.fact().replace('_', "-")
                 ),
             })?;
-            facts.insert(ACTION_OVERRIDE.into(), Value::from(action.fact()));
+            // Not journaled as a step's fact: the journal holds a note saying what was overridden.
+            facts.insert(
+                super::facts::ACTION_OVERRIDE.name().into(),
+                Value::from(action.fact()),
+            );
             if action == ResumeAction::RollBack && !progress.rolling_back {
                 // From wherever the run stands: a step left dirty or failed in its run phase
                 // counts as started, so its undo runs with the others'.
@@ -376,13 +376,16 @@ impl Runner {
                     }
                     Err(stop) => return Err(stop),
                 }
-                if self.ctx.fact::<String>("decision").as_deref() == Some("roll_back") {
+                if self.ctx.get(crate::engine::facts::DECISION)
+                    == Some(crate::engine::facts::Decided::RollBack)
+                {
                     self.begin_rollback("operator chose roll back at the decision")?;
                     break;
                 }
             }
             if !self.progress.rolling_back {
-                let promoted = self.ctx.fact::<String>("decision").as_deref() == Some("promote");
+                let promoted = self.ctx.get(crate::engine::facts::DECISION)
+                    == Some(crate::engine::facts::Decided::Promote);
                 return Ok(if promoted {
                     RunStatus::Promoted
                 } else {
@@ -509,7 +512,8 @@ impl Runner {
     async fn run_phase(&mut self, i: usize, phase: Phase) -> Result<(), Stop> {
         let id = self.plan.steps[i].id().to_string();
         if self.plan.steps[i].branch() == Branch::AfterPromote
-            && self.ctx.fact::<String>("decision").as_deref() != Some("promote")
+            && self.ctx.get(crate::engine::facts::DECISION)
+                != Some(crate::engine::facts::Decided::Promote)
         {
             return self.mark(i, phase, StepStatus::Skipped);
         }

@@ -48,12 +48,12 @@ impl Step for Scripted {
                         vec![Decision::Promote, Decision::RollBack],
                     )
                     .await;
-                ctx.set_fact(
-                    "decision",
+                ctx.set(
+                    crate::engine::facts::DECISION,
                     &if d == Decision::Promote {
-                        "promote"
+                        crate::engine::facts::Decided::Promote
                     } else {
-                        "roll_back"
+                        crate::engine::facts::Decided::RollBack
                     },
                 );
             }

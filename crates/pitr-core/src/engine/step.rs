@@ -1,6 +1,7 @@
 //! A step of a plan and the context it runs in: ports, journal, events, facts.
 
 use super::event::{Decision, EngineEvent, ProgressUnit, Question};
+use super::facts::Fact;
 use super::journal::{Body, Journal};
 use super::ports::{CommandResult, CommandSpec, PortError, Ports, Rows};
 use futures::future::BoxFuture;
@@ -181,16 +182,14 @@ impl StepCtx {
     }
 
     /// Records a fact for later steps (and for a resumed run: it is journaled).
-    pub fn set_fact<T: Serialize>(&mut self, key: &str, value: &T) {
+    pub fn set<T: Serialize>(&mut self, fact: Fact<T>, value: &T) {
         let v = serde_json::to_value(value).unwrap_or(Value::Null);
-        self.facts.insert(key.to_string(), v.clone());
-        self.new_facts.insert(key.to_string(), v);
+        self.facts.insert(fact.name().to_string(), v.clone());
+        self.new_facts.insert(fact.name().to_string(), v);
     }
 
-    pub fn fact<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        self.facts
-            .get(key)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    pub fn get<T: DeserializeOwned>(&self, fact: Fact<T>) -> Option<T> {
+        fact.read(&self.facts)
     }
 
     /// A line for the operator, journaled.

@@ -1,12 +1,22 @@
 //! The recovery settings (appended to postgresql.auto.conf) and recovery.signal.
 
 use super::Recovery;
-use crate::domain::setting::quote_setting;
+use crate::domain::paths::Unsafe;
+use crate::domain::setting::{quote_setting, UnsafeSetting};
 use crate::domain::wal_spool::serving_command;
 use crate::engine::step::{Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 
 pub struct WriteConfig(pub Arc<Recovery>);
+
+/// Why the recovery settings cannot be written: a value no quoting makes safe.
+#[derive(Debug, thiserror::Error)]
+pub enum UnwritableSetting {
+    #[error(transparent)]
+    Path(#[from] Unsafe),
+    #[error(transparent)]
+    Setting(#[from] UnsafeSetting),
+}
 
 impl WriteConfig {
     fn marker(&self) -> String {
@@ -15,7 +25,7 @@ impl WriteConfig {
 
     /// The settings block, marked with the run id so a retry does not append it twice. Every
     /// value goes through `quote_setting`: none is pasted into the file as it came.
-    pub fn block(&self) -> Result<Vec<String>, String> {
+    pub fn block(&self) -> Result<Vec<String>, UnwritableSetting> {
         let r = &self.0;
         let mut lines = vec![self.marker()];
         let restore_command = match &r.inputs.wal_spool {
@@ -24,14 +34,9 @@ impl WriteConfig {
         };
         lines.push(format!(
             "restore_command = {}",
-            quote_setting("restore_command", &restore_command).map_err(|e| e.to_string())?
+            quote_setting("restore_command", &restore_command)?
         ));
-        lines.extend(
-            r.inputs
-                .target
-                .settings_lines(r.inputs.timeline)
-                .map_err(|e| e.to_string())?,
-        );
+        lines.extend(r.inputs.target.settings_lines(r.inputs.timeline)?);
         lines.push("recovery_target_action = 'pause'".into());
         // Pausing needs hot standby; without it `pause` acts as shutdown.
         lines.push("hot_standby = on".into());
@@ -40,8 +45,7 @@ impl WriteConfig {
             if let Some(s) = r.recovered_socket_dir() {
                 lines.push(format!(
                     "unix_socket_directories = {}",
-                    quote_setting("socket directory", &s.display().to_string())
-                        .map_err(|e| e.to_string())?
+                    quote_setting("socket directory", &s.display().to_string())?
                 ));
             }
             // The side instance must never write into production's archive, nor its logs:

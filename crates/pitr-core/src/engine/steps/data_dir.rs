@@ -60,7 +60,7 @@ impl Step for MoveAside {
                 return ctx.note(format!("already moved: {} exists", to.display()));
             }
             ctx.rename(&from, &to)?;
-            ctx.set_fact("aside_dir", &to);
+            ctx.set(crate::engine::facts::ASIDE_DIR, &to);
             ctx.note(format!("original data kept at {}", to.display()))
         })
     }
@@ -88,8 +88,8 @@ impl Step for MoveAside {
             }
             let now = read_control(ctx, r, &pgdata).await?;
             let want: Option<ControlData> = ctx
-                .fact("stopped_control")
-                .or_else(|| ctx.fact("before_control"));
+                .get(crate::engine::facts::STOPPED_CONTROL)
+                .or_else(|| ctx.get(crate::engine::facts::BEFORE_CONTROL));
             let Some(want) = want else {
                 return ctx.note("no snapshot of pg_control to compare with");
             };
@@ -209,7 +209,7 @@ impl Step for Restore {
                 }
             }
             let owner = r.run_as().map(str::to_string);
-            let total: Option<u64> = ctx.fact("restore_bytes");
+            let total: Option<u64> = ctx.get(crate::engine::facts::RESTORE_BYTES);
             let progress = ctx.progress(ProgressUnit::Bytes, total);
             let started = Instant::now();
             let bytes = match r.inputs.backup.format {
@@ -243,7 +243,7 @@ impl Step for Restore {
                 secs,
                 bytesize::ByteSize((bytes as f64 / secs) as u64)
             ))?;
-            ctx.set_fact("restored_bytes", &bytes);
+            ctx.set(crate::engine::facts::RESTORED_BYTES, &bytes);
             Ok(())
         })
     }
@@ -324,8 +324,7 @@ fn fence(ctx: &StepCtx, r: &Recovery) -> LinkFence {
     if location.is_absolute() {
         forbidden.extend(location.parent().map(Path::to_path_buf));
     }
-    let production: Option<std::collections::BTreeMap<String, PathBuf>> =
-        ctx.fact(super::preflight::TABLESPACES_FACT);
+    let production = ctx.get(crate::engine::facts::PRODUCTION_TABLESPACES);
     // Beside production, its tablespaces are production's live data: fenced off, and a
     // backup that says nothing of its own may link nowhere. In place, to production's own.
     let tablespaces = match (r.side(), production) {
@@ -371,7 +370,7 @@ pub fn low_space(ctx: &StepCtx, r: &Recovery) -> Option<String> {
 fn space_needed(ctx: &StepCtx, r: &Recovery) -> String {
     let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
     let need = ctx
-        .fact::<u64>("restore_bytes")
+        .get(crate::engine::facts::RESTORE_BYTES)
         .map(|n| format!("about {} (+5%)", bytesize::ByteSize(n + n / 20)))
         .unwrap_or_else(|| "the backup's size".into());
     let free = ctx

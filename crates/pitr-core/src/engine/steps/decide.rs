@@ -3,7 +3,6 @@
 use super::Recovery;
 use crate::engine::event::{Decision, Question};
 use crate::engine::inputs::FinalAction;
-use crate::engine::runner::ACTION_OVERRIDE;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,18 +31,24 @@ impl Step for Decide {
         Box::pin(async move {
             let r = &self.0;
             // A resume's --action stands over the action the run was started with.
-            let wanted = ctx.fact::<String>(ACTION_OVERRIDE);
+            let wanted = ctx.get(crate::engine::facts::ACTION_OVERRIDE);
             let promote = match wanted.as_deref() {
                 Some("promote") => true,
                 Some("roll_back") => {
-                    ctx.set_fact("decision", &"roll_back");
+                    ctx.set(
+                        crate::engine::facts::DECISION,
+                        &crate::engine::facts::Decided::RollBack,
+                    );
                     return ctx.note("rolling back as asked on resume (--action roll-back)");
                 }
                 Some(_) => false,
                 None => r.inputs.action == FinalAction::Promote,
             };
             if promote {
-                ctx.set_fact("decision", &"promote");
+                ctx.set(
+                    crate::engine::facts::DECISION,
+                    &crate::engine::facts::Decided::Promote,
+                );
                 return ctx.note("promoting as asked (--action promote)");
             }
             let prompt = format!(
@@ -60,8 +65,14 @@ impl Step for Decide {
                 )
                 .await;
             match answer {
-                Decision::Promote => ctx.set_fact("decision", &"promote"),
-                Decision::RollBack => ctx.set_fact("decision", &"roll_back"),
+                Decision::Promote => ctx.set(
+                    crate::engine::facts::DECISION,
+                    &crate::engine::facts::Decided::Promote,
+                ),
+                Decision::RollBack => ctx.set(
+                    crate::engine::facts::DECISION,
+                    &crate::engine::facts::Decided::RollBack,
+                ),
                 _ => return Err(StepError::Aborted),
             }
             Ok(())
@@ -124,7 +135,7 @@ impl Step for Promote {
                 .await
                 .ok()
                 .flatten();
-            ctx.set_fact("promoted", &true);
+            ctx.set(crate::engine::facts::PROMOTED, &true);
             super::config::WriteConfig(self.0.clone()).clean_after_promotion(ctx)?;
             ctx.note(format!(
                 "promoted; read-write now (checkpoint timeline {})",

@@ -6,26 +6,12 @@
 use super::{is_running, Recovery};
 use crate::engine::ports::{CommandSpec, BLOCKERS_SQL};
 use crate::engine::step::{Step, StepCtx, StepError, StepFuture};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct SafetyDump(pub Arc<Recovery>);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DumpFact {
-    pub path: PathBuf,
-    pub sha256: String,
-}
-
-/// One file of the safety dump: a database's, or the globals (`database` None).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DumpPart {
-    pub database: Option<String>,
-    pub path: PathBuf,
-    pub sha256: String,
-    pub bytes: u64,
-}
+pub use crate::engine::facts::{DumpFact, DumpPart};
 
 /// Every database a dump can reach (templates and `datallowconn = false` cannot be).
 pub const DATABASES_SQL: &str =
@@ -206,15 +192,15 @@ impl Step for SafetyDump {
                 .or(parts.first())
                 .cloned();
             if let Some(p) = own {
-                ctx.set_fact(
-                    "safety_dump",
+                ctx.set(
+                    crate::engine::facts::SAFETY_DUMP,
                     &DumpFact {
                         path: p.path,
                         sha256: p.sha256,
                     },
                 );
             }
-            ctx.set_fact("safety_dumps", &parts);
+            ctx.set(crate::engine::facts::SAFETY_DUMPS, &parts);
             Ok(())
         })
     }

@@ -194,10 +194,10 @@ impl Step for Patroni {
                 ));
             };
             // A resumed run must not overwrite what the cluster was like before the first try.
-            if ctx.fact::<bool>("patroni_was_paused").is_none() {
-                ctx.set_fact("patroni_was_paused", &cluster.paused);
+            if ctx.get(crate::engine::facts::PATRONI_WAS_PAUSED).is_none() {
+                ctx.set(crate::engine::facts::PATRONI_WAS_PAUSED, &cluster.paused);
             }
-            ctx.set_fact("patroni_member", &me.name);
+            ctx.set(crate::engine::facts::PATRONI_MEMBER, &me.name);
             if me.role.is_leader() {
                 self.confirm_leader(ctx, &me.name).await?;
             }
@@ -219,7 +219,7 @@ impl Step for Patroni {
             let Some(s) = spec(&self.0) else {
                 return Ok(());
             };
-            if ctx.fact::<bool>("patroni_was_paused") != Some(false) {
+            if ctx.get(crate::engine::facts::PATRONI_WAS_PAUSED) != Some(false) {
                 return ctx.note("the cluster was paused before the run: left paused");
             }
             let api = ctx.ports.patroni.clone();
@@ -321,7 +321,7 @@ impl Step for Rejoin {
             };
             let url = s.url.clone();
             let tli = self.new_timeline(ctx).await?;
-            let me = match ctx.fact::<String>("patroni_member") {
+            let me = match ctx.get(crate::engine::facts::PATRONI_MEMBER) {
                 Some(m) => m,
                 None => return fail("the Patroni step recorded no member name for this node"),
             };
@@ -357,7 +357,9 @@ impl Step for Rejoin {
                     .await?;
                 ctx.note(format!("{}: {}", m.name, answer.trim()))?;
             }
-            let was_paused = ctx.fact::<bool>("patroni_was_paused").unwrap_or(true);
+            let was_paused = ctx
+                .get(crate::engine::facts::PATRONI_WAS_PAUSED)
+                .unwrap_or(true);
             if was_paused {
                 return ctx.note(
                     "the cluster was paused before the run: left paused; the reinitialised members start when you resume it",
@@ -387,7 +389,7 @@ impl Step for Rejoin {
                     rejoined,
                 )
                 .await?;
-            ctx.set_fact("patroni_timeline", &tli);
+            ctx.set(crate::engine::facts::PATRONI_TIMELINE, &tli);
             ctx.note(format!("cluster resumed: {}", listing(&cluster)))
         })
     }

@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 pub struct Preflight(pub Arc<Recovery>);
 
-/// Production's tablespaces (oid -> location), when it answered: the restore's links to
-/// tablespaces are held to them when the backup says nothing of its own.
-pub const TABLESPACES_FACT: &str = "production_tablespaces";
-
+/// Production's tablespaces, for `facts::PRODUCTION_TABLESPACES`.
 const TABLESPACES_SQL: &str = "select oid::text, pg_tablespace_location(oid) from pg_tablespace where pg_tablespace_location(oid) <> ''";
 
 const TOOLS: [&str; 5] = [
@@ -170,21 +167,21 @@ impl Step for Preflight {
                     bytesize::ByteSize(want)
                 ));
             }
-            ctx.set_fact("restore_bytes", &need);
+            ctx.set(crate::engine::facts::RESTORE_BYTES, &need);
             if let Ok(rows) = ctx
                 .ports
                 .sql
                 .rows(&r.inputs.server.dsn, TABLESPACES_SQL)
                 .await
             {
-                let spaces: std::collections::BTreeMap<String, String> = rows
+                let spaces: std::collections::BTreeMap<String, std::path::PathBuf> = rows
                     .into_iter()
                     .filter_map(|row| match row.as_slice() {
-                        [Some(oid), Some(at)] => Some((oid.clone(), at.clone())),
+                        [Some(oid), Some(at)] => Some((oid.clone(), at.into())),
                         _ => None,
                     })
                     .collect();
-                ctx.set_fact(TABLESPACES_FACT, &spaces);
+                ctx.set(crate::engine::facts::PRODUCTION_TABLESPACES, &spaces);
             }
             if !r.side() {
                 refuse_recovering(ctx, r).await?;

@@ -110,8 +110,8 @@ impl Step for Replay {
                         }
                         if self.done(&s) {
                             progress.report(lsn.bytes_since(start), true);
-                            ctx.set_fact("replay_lsn", &lsn);
-                            ctx.set_fact("last_replay_time", &s.last_replay_time);
+                            ctx.set(crate::engine::facts::REPLAY_LSN, &lsn);
+                            ctx.set(crate::engine::facts::LAST_REPLAY_TIME, &s.last_replay_time);
                             let how = if s.in_recovery {
                                 "paused at the target"
                             } else {

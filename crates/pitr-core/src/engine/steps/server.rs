@@ -6,9 +6,6 @@ use crate::engine::ports::CommandSpec;
 use crate::engine::step::{fail, Step, StepCtx, StepFuture};
 use std::sync::Arc;
 
-/// The fact holding postmaster.opts as the running server wrote it, read before the stop.
-const OPTS_FACT: &str = "postmaster_opts";
-
 pub struct StopServer(pub Arc<Recovery>);
 pub struct StartRecovered(pub Arc<Recovery>);
 
@@ -27,7 +24,7 @@ impl StopServer {
         let s = &r.inputs.server;
         let log = self.original_log();
         let opts = r.pgdata().join("postmaster.opts");
-        let recorded = ctx.fact::<String>(OPTS_FACT);
+        let recorded = ctx.get(crate::engine::facts::POSTMASTER_OPTS);
         let same = recorded.is_some() && ctx.ports.fs.read_to_string(&opts).ok() == recorded;
         if matches!(s.service, Service::PgCtl) && same {
             return r
@@ -104,7 +101,7 @@ impl Step for StopServer {
                     .read_to_string(&r.pgdata().join("postmaster.opts"))
                 {
                     ctx.note(format!("running as: {}", opts.trim()))?;
-                    ctx.set_fact(OPTS_FACT, &opts);
+                    ctx.set(crate::engine::facts::POSTMASTER_OPTS, &opts);
                 }
             }
             stop_server(ctx, r, r.pgdata()).await?;
@@ -113,7 +110,7 @@ impl Step for StopServer {
                 "stopped: checkpoint {}, state {}",
                 control.checkpoint, control.state
             ))?;
-            ctx.set_fact("stopped_control", &control);
+            ctx.set(crate::engine::facts::STOPPED_CONTROL, &control);
             Ok(())
         })
     }
@@ -128,7 +125,7 @@ impl Step for StopServer {
     fn undo<'a>(&'a self, ctx: &'a mut StepCtx) -> StepFuture<'a> {
         Box::pin(async move {
             let r = &self.0;
-            if ctx.fact::<bool>("was_running") == Some(false) {
+            if ctx.get(crate::engine::facts::WAS_RUNNING) == Some(false) {
                 return ctx.note("the server was down before the run: left down");
             }
             if is_running(ctx, r, r.pgdata()).await? {

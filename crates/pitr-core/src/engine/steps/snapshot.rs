@@ -57,14 +57,14 @@ impl Step for Snapshot {
         Box::pin(async move {
             let r = &self.0;
             let running = is_running(ctx, r, r.pgdata()).await?;
-            ctx.set_fact("was_running", &running);
+            ctx.set(crate::engine::facts::WAS_RUNNING, &running);
             if running {
                 let counts = row_counts(ctx.ports.sql.as_ref(), &r.inputs.server.dsn).await?;
                 for (t, n) in &counts {
                     ctx.output(&format!("{t}: {n} rows"));
                 }
                 ctx.note(format!("{} user tables counted", counts.len()))?;
-                ctx.set_fact("row_counts", &counts);
+                ctx.set(crate::engine::facts::ROW_COUNTS, &counts);
                 let settings = ctx.ports.sql.rows(&r.inputs.server.dsn, LAYOUT_SQL).await?;
                 let planned = r
                     .inputs
@@ -86,7 +86,7 @@ impl Step for Snapshot {
                 "system identifier {}, checkpoint {}, timeline {}, state {}",
                 control.system_identifier, control.checkpoint, control.timeline, control.state
             ))?;
-            ctx.set_fact("before_control", &control);
+            ctx.set(crate::engine::facts::BEFORE_CONTROL, &control);
             Ok(())
         })
     }

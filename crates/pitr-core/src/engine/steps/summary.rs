@@ -1,8 +1,7 @@
 //! A short report of the run beside the journal.
 
-use super::dump::{DumpFact, DumpPart};
-use super::verify::CheckItem;
 use super::Recovery;
+use crate::engine::facts::Decided;
 use crate::engine::ports::PortError;
 use crate::engine::step::{Branch, Step, StepCtx, StepFuture};
 use std::fmt::Write;
@@ -37,9 +36,9 @@ impl Step for Summary {
         Box::pin(async move {
             let r = &self.0;
             let mut s = String::new();
-            let decision: String = ctx
-                .fact("decision")
-                .unwrap_or_else(|| "roll_back (after a failure)".into());
+            let decision = ctx
+                .get(crate::engine::facts::DECISION)
+                .map_or("roll_back (after a failure)", Decided::name);
             let _ = writeln!(
                 s,
                 "pitr-console run {} on server {}",
@@ -53,17 +52,21 @@ impl Step for Summary {
             );
             let _ = writeln!(s, "restored into: {}", r.data_dir().display());
             let _ = writeln!(s, "outcome: {decision}");
-            if let Some(lsn) = ctx.fact::<String>("replay_lsn") {
+            if let Some(lsn) = ctx.get(crate::engine::facts::REPLAY_LSN) {
                 let _ = writeln!(s, "replayed to: {lsn}");
             }
-            if let Some(Some(t)) = ctx.fact::<Option<String>>("last_replay_time") {
-                let _ = writeln!(s, "last replayed commit: {t}");
+            if let Some(Some(t)) = ctx.get(crate::engine::facts::LAST_REPLAY_TIME) {
+                let _ = writeln!(
+                    s,
+                    "last replayed commit: {}",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                );
             }
             if !r.side() && ctx.ports.fs.exists(&r.aside_dir()) {
                 let _ = writeln!(s, "original data kept at: {}", r.aside_dir().display());
             }
             let parts = ctx
-                .fact::<Vec<DumpPart>>("safety_dumps")
+                .get(crate::engine::facts::SAFETY_DUMPS)
                 .unwrap_or_default();
             for p in &parts {
                 let what = p.database.as_deref().unwrap_or("(globals)");
@@ -75,11 +78,11 @@ impl Step for Summary {
                 );
             }
             if parts.is_empty() {
-                if let Some(d) = ctx.fact::<DumpFact>("safety_dump") {
+                if let Some(d) = ctx.get(crate::engine::facts::SAFETY_DUMP) {
                     let _ = writeln!(s, "safety dump: {} sha256 {}", d.path.display(), d.sha256);
                 }
             }
-            for i in ctx.fact::<Vec<CheckItem>>("checklist").unwrap_or_default() {
+            for i in ctx.get(crate::engine::facts::CHECKLIST).unwrap_or_default() {
                 let _ = writeln!(
                     s,
                     "check {}: {} ({})",
@@ -96,7 +99,7 @@ impl Step for Summary {
             for l in s.lines() {
                 ctx.output(l);
             }
-            ctx.set_fact("summary", &path);
+            ctx.set(crate::engine::facts::SUMMARY, &path);
             ctx.note(format!("summary written to {}", path.display()))
         })
     }

@@ -7,53 +7,12 @@ use crate::domain::prediction::{Prediction, Reached};
 use crate::domain::target::RecoveryTarget;
 use crate::engine::ports::ReplayStatus;
 use crate::engine::step::{fail, Step, StepCtx, StepFuture};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub struct Verify(pub Arc<Recovery>);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckItem {
-    pub item: String,
-    pub ok: bool,
-    /// False for items that inform without failing the step.
-    pub required: bool,
-    pub detail: String,
-}
-
-impl CheckItem {
-    /// The line the step reports an item with; `parse` reads it back.
-    pub fn line(&self) -> String {
-        let mark = match (self.required, self.ok) {
-            (false, _) => "note",
-            (true, true) => "ok  ",
-            (true, false) => "FAIL",
-        };
-        format!("[{mark}] {}: {}", self.item, self.detail)
-    }
-
-    /// A checklist item from a line of the verify step's output, for drivers that show the
-    /// checklist as it arrives.
-    pub fn parse(line: &str) -> Option<CheckItem> {
-        let (ok, required, rest) = if let Some(r) = line.strip_prefix("[ok  ] ") {
-            (true, true, r)
-        } else if let Some(r) = line.strip_prefix("[FAIL] ") {
-            (false, true, r)
-        } else if let Some(r) = line.strip_prefix("[note] ") {
-            (true, false, r)
-        } else {
-            return None;
-        };
-        let (item, detail) = rest.split_once(": ").unwrap_or((rest, ""));
-        Some(CheckItem {
-            item: item.to_string(),
-            ok,
-            required,
-            detail: detail.to_string(),
-        })
-    }
-}
+pub use crate::engine::check_item::CheckItem;
 
 impl Verify {
     fn time_column_sql(&self) -> Option<String> {
@@ -211,7 +170,9 @@ impl Step for Verify {
                     detail,
                 });
             }
-            let before: BTreeMap<String, i64> = ctx.fact("row_counts").unwrap_or_default();
+            let before: BTreeMap<String, i64> = ctx
+                .get(crate::engine::facts::ROW_COUNTS)
+                .unwrap_or_default();
             let now = row_counts(sql.as_ref(), &dsn).await?;
             let mut diffs = Vec::new();
             for t in before
@@ -239,7 +200,7 @@ impl Step for Verify {
                 required: false,
                 detail,
             });
-            ctx.set_fact("row_counts_after", &now);
+            ctx.set(crate::engine::facts::ROW_COUNTS_AFTER, &now);
             if let Some(q) = self.time_column_sql() {
                 let (ok, detail) = match sql.scalar(&dsn, &q).await {
                     Ok(v) => (
@@ -258,7 +219,7 @@ impl Step for Verify {
             for i in &items {
                 ctx.note(i.line())?;
             }
-            ctx.set_fact("checklist", &items);
+            ctx.set(crate::engine::facts::CHECKLIST, &items);
             let failed: Vec<String> = items
                 .iter()
                 .filter(|i| i.required && !i.ok)
