@@ -527,19 +527,14 @@ impl Wizard {
         self.reprepare()
     }
 
-    /// `side-<run>` beside the server's data directory (where its OS user can write, and
-    /// the engine puts the side instance's log next to it), on the server's port + 1.
+    /// `side-<run>`, placed as every side restore is (`planning::side_dir::default_place`).
     fn side_defaults(&self) -> Option<(PathBuf, u16)> {
         let p = self.ready()?;
-        let parent = p
-            .inputs
-            .server
-            .pgdata
-            .parent()
-            .map_or_else(|| p.inputs.journal_dir.clone(), PathBuf::from);
-        Some((
-            parent.join(format!("side-{}", p.run_id)),
-            p.inputs.server.port.saturating_add(1),
+        Some(crate::planning::side_dir::default_place(
+            &p.inputs.server.pgdata,
+            p.inputs.server.port,
+            &format!("side-{}", p.run_id),
+            &p.inputs.journal_dir,
         ))
     }
 

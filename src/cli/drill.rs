@@ -8,12 +8,13 @@ use super::exit::Failure;
 use super::plan::journal_dir;
 use super::recover::{engine_failure, run_to_end, Action};
 use super::target_args::TargetArgs;
-use crate::adapters::fs::local_ports;
+use crate::adapters::ssh::SshPool;
 use crate::engine::drill::{human_ms, Checklist, DrillRecord};
 use crate::engine::journal::JournalState;
 use crate::engine::recovery;
 use crate::engine::RunStatus;
 use crate::planning::drill_run::{self, DrillRequest};
+use crate::planning::run_request;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -111,7 +112,10 @@ pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
     );
     let plan = recovery::plan(&prep.inputs);
     let confirmation = args.yes.then(|| prep.inputs.server.name.clone());
-    let started = recovery::start(plan, local_ports(), confirmation).map_err(engine_failure)?;
+    // The same transport the console's drill and `recover` use: SSH for a server on
+    // another host, this machine's processes for a local one.
+    let ports = run_request::ports(Some(&ctx.config), &prep.inputs.server.name, &SshPool::new());
+    let started = recovery::start(plan, ports, confirmation).map_err(engine_failure)?;
     let (status, journal) = run_to_end(started, Action::Promote)?;
     let state = JournalState::read(&journal).map_err(Failure::step_failed)?;
     println!("Verification");

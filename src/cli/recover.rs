@@ -145,8 +145,12 @@ fn recover_run(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
         };
         patroni.confirm_leader = true;
     }
+    let (patroni, refusal) = super::plan::patroni_notes(&p.inputs);
+    if let Some(r) = refusal.or_else(|| super::plan::second_primary(&ctx.config, &p.inputs)) {
+        return Err(Failure::bad_input(r));
+    }
     if !args.json {
-        for n in &p.notes {
+        for n in p.notes.iter().chain(&patroni) {
             println!("{n}");
         }
     }

@@ -17,8 +17,8 @@ use crate::domain::timeline::TimelineId;
 use crate::domain::times::Stamp;
 use crate::domain::zone::Zone;
 use crate::engine::recovery::{
-    AppSpec, CheckSpec, FinalAction, PatroniSpec, RecoveryInputs, RestoreMode, ServerSpec,
-    TimeColumn,
+    AppSpec, CheckSpec, FinalAction, PatroniDaemon, PatroniSpec, RecoveryInputs, RestoreMode,
+    ServerSpec, TimeColumn,
 };
 use crate::engine::roles::{journal_role_refusal, refusal_log, role_permits};
 use crate::planning::predict::{Span, Unreachable};
@@ -406,6 +406,13 @@ fn server_spec(s: &ServerConfig) -> Result<ServerSpec, Refusal> {
         (Control::Patroni, Some(url)) => Some(PatroniSpec {
             url: url.clone(),
             confirm_leader: false,
+            daemon: match (&s.patroni_stop, &s.patroni_start) {
+                (Some(stop), Some(start)) => Some(PatroniDaemon {
+                    stop: stop.clone(),
+                    start: start.clone(),
+                }),
+                _ => None,
+            },
         }),
         (Control::Patroni, None) => {
             return Err(Refusal::Input(format!(

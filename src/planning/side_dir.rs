@@ -6,6 +6,15 @@ use crate::config::{RepositoryConfig, ServerConfig};
 use crate::domain::paths::{check_plain_path, overlaps};
 use std::path::{Path, PathBuf};
 
+/// Where a side instance goes when the operator names no place: `<name>` beside the
+/// server's data directory (where its OS user can write, and the engine puts the side
+/// instance's log next to it; `fallback` when pgdata has no parent), on the server's port + 1.
+/// The console's side restores and drills all place it so.
+pub fn default_place(pgdata: &Path, port: u16, name: &str, fallback: &Path) -> (PathBuf, u16) {
+    let parent = pgdata.parent().unwrap_or(fallback);
+    (parent.join(name), port.saturating_add(1))
+}
+
 pub fn check(server: &ServerConfig, repo: &RepositoryConfig, dir: &Path) -> Result<(), String> {
     check_plain_path("--restore-to", dir).map_err(|e| e.to_string())?;
     let dir = resolved(dir);

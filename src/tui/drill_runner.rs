@@ -12,14 +12,14 @@ use crate::planning::run_request;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The side instance goes beside the server's data directory (where its OS user can
-/// write), on the server's port + 1.
 fn side_of(config: &Config, server: &str, run_id: &str) -> Option<(PathBuf, u16)> {
     let s = config.servers.iter().find(|s| s.name == server)?;
-    let parent = s.pgdata.parent()?.to_path_buf();
-    Some((
-        parent.join(format!("drill-{run_id}")),
-        s.port.saturating_add(1),
+    let parent = s.pgdata.parent()?;
+    Some(crate::planning::side_dir::default_place(
+        &s.pgdata,
+        s.port,
+        &format!("drill-{run_id}"),
+        parent,
     ))
 }
 

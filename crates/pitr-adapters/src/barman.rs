@@ -5,7 +5,7 @@
 //! time, compression of every archived file), read where Barman runs, so gaps are the
 //! files Barman really holds. Restores go through `barman recover`.
 
-use super::repo_tool::{self, ToolHost};
+use super::repo_tool::{self, SshOptions, ToolHost};
 use crate::config::{RepositoryConfig, RestoreMethod, ServerConfig};
 use crate::domain::backup::{Backup, BackupFormat};
 use crate::domain::catalog::{ArchivedSegment, Catalog, Compression};
@@ -15,7 +15,7 @@ use crate::domain::segment::{SegmentSize, WalSegment};
 use crate::domain::target::RecoveryTarget;
 use crate::domain::timeline::{TimelineHistory, TimelineId};
 use crate::engine::inputs::ToolRestore;
-use crate::engine::ports::CommandSpec;
+use crate::engine::ports::{shell_quote as port_quote, CommandSpec};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -38,16 +38,30 @@ impl Barman {
             .barman_server
             .clone()
             .ok_or("kind = \"barman\" needs `barman_server` (the server's name in Barman)")?;
-        Ok(Barman {
+        let b = Barman {
             server,
             tool: ToolHost {
-                host: repo.barman_host.clone(),
-                user: repo.barman_user.clone().unwrap_or_else(|| "barman".into()),
+                host: repo.ssh_host.clone().or_else(|| repo.barman_host.clone()),
+                user: repo
+                    .ssh_user
+                    .clone()
+                    .or_else(|| repo.barman_user.clone())
+                    .unwrap_or_else(|| "barman".into()),
+                ssh: SshOptions {
+                    port: repo.ssh_port,
+                    identity: repo.ssh_identity.clone(),
+                    known_hosts: repo.ssh_known_hosts.clone(),
+                },
             },
             config: repo.barman_config.clone(),
             remote_ssh_command: repo.barman_remote_ssh_command.clone(),
             method: repo.restore_method.unwrap_or(RestoreMethod::BarmanRecover),
-        })
+        };
+        let own_key = repo.ssh_identity.is_some() || repo.ssh_known_hosts.is_some();
+        if b.method == RestoreMethod::BarmanWalRestore && own_key {
+            return Err("restore_method = \"barman-wal-restore\" takes no ssh identity or known_hosts (barman-wal-restore has no such options); use restore_method = \"get-wal\", whose restore_command passes ssh_identity and ssh_known_hosts to ssh".to_string());
+        }
+        Ok(b)
     }
 
     /// `barman [-c CONFIG] args...` (`-f json` goes before the subcommand when asked).
@@ -212,6 +226,9 @@ impl Barman {
             }
             RestoreMethod::BarmanWalRestore => {
                 let mut c = format!("barman-wal-restore -U {}", shell_quote(&self.tool.user));
+                if let Some(p) = self.tool.ssh.port {
+                    c.push_str(&format!(" --port {p}"));
+                }
                 if let Some(cfg) = &self.config {
                     c.push_str(&format!(" -c {}", shell_quote(&cfg.display().to_string())));
                 }
@@ -249,9 +266,10 @@ impl Barman {
         barman.push("%f".into());
         let fetch = match &self.tool.host {
             Some(host) => format!(
-                "ssh -o BatchMode=yes {}@{host} \"{}\"",
-                self.tool.user,
-                barman.join(" ")
+                "{} {} {}",
+                self.tool.ssh.shell_line(),
+                port_quote(&format!("{}@{host}", self.tool.user)),
+                port_quote(&barman.join(" "))
             ),
             None if server_user != Some(self.tool.user.as_str()) => {
                 format!(

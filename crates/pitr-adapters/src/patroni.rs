@@ -310,6 +310,29 @@ impl RestClient {
             .await
     }
 
+    pub async fn config(&self, url: &str) -> Result<serde_json::Value, PortError> {
+        let body = self.ok("GET", url, "/config", None).await?;
+        serde_json::from_str(&body)
+            .map_err(|e| PortError::other(format!("{url}/config is not JSON: {e}")))
+    }
+
+    pub async fn patch_config(
+        &self,
+        url: &str,
+        patch: &serde_json::Value,
+    ) -> Result<(), PortError> {
+        self.ok("PATCH", url, "/config", Some(&patch.to_string()))
+            .await
+            .map(drop)
+    }
+
+    /// A failover to `candidate` (`POST /failover`): the leader demotes itself and the
+    /// candidate takes the leader key; in maintenance mode the only handover Patroni makes.
+    pub async fn failover(&self, url: &str, candidate: &str) -> Result<String, PortError> {
+        let body = serde_json::json!({ "candidate": candidate }).to_string();
+        self.ok("POST", url, "/failover", Some(&body)).await
+    }
+
     pub async fn restart(&self, url: &str) -> Result<String, PortError> {
         self.ok("POST", url, "/restart", Some("{}")).await
     }
@@ -334,6 +357,23 @@ impl PatroniApi for RestClient {
     }
     fn reinitialize<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<String, PortError>> {
         Box::pin(RestClient::reinitialize(self, url))
+    }
+    fn config<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<serde_json::Value, PortError>> {
+        Box::pin(RestClient::config(self, url))
+    }
+    fn patch_config<'a>(
+        &'a self,
+        url: &'a str,
+        patch: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(RestClient::patch_config(self, url, patch))
+    }
+    fn failover<'a>(
+        &'a self,
+        url: &'a str,
+        candidate: &'a str,
+    ) -> BoxFuture<'a, Result<String, PortError>> {
+        Box::pin(RestClient::failover(self, url, candidate))
     }
 }
 

@@ -43,6 +43,7 @@ impl PgBackRest {
                     .pgbackrest_user
                     .clone()
                     .unwrap_or_else(|| "postgres".into()),
+                ssh: Default::default(),
             },
             config: repo.pgbackrest_config.clone(),
             method: repo.restore_method.unwrap_or(RestoreMethod::Pgbackrest),

@@ -5,6 +5,7 @@ use super::run_as::Switch;
 use crate::domain::lsn::Lsn;
 use crate::domain::segment::{SegmentSize, WalSegment, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 use crate::engine::ports::{shell_quote, CommandSpec};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 /// Where a backup tool runs and as whom.
@@ -13,6 +14,60 @@ pub struct ToolHost {
     /// None: this host. Some: reached with `ssh -o BatchMode=yes user@host`.
     pub host: Option<String>,
     pub user: String,
+    /// The repository's own ssh settings, for the console's ssh and the one replay runs.
+    pub ssh: SshOptions,
+}
+
+/// A repository's `ssh_port`, `ssh_identity`, `ssh_known_hosts`: given to ssh as options,
+/// so neither the console's user nor the server's needs a hand-written ~/.ssh/config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SshOptions {
+    pub port: Option<u16>,
+    pub identity: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+}
+
+impl SshOptions {
+    /// Every ssh the console runs or writes: no prompt, host keys checked strictly, and
+    /// the repository's port, key and known_hosts file. Each word plain, to be quoted by
+    /// whoever puts it into a shell line.
+    pub fn words(&self) -> Vec<String> {
+        let mut w: Vec<String> = [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=15",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ]
+        .map(String::from)
+        .to_vec();
+        if let Some(p) = self.port {
+            w.extend(["-p".to_string(), p.to_string()]);
+        }
+        if let Some(i) = &self.identity {
+            w.extend([
+                "-i".to_string(),
+                i.display().to_string(),
+                "-o".into(),
+                "IdentitiesOnly=yes".into(),
+            ]);
+        }
+        if let Some(k) = &self.known_hosts {
+            w.extend([
+                "-o".to_string(),
+                format!("UserKnownHostsFile={}", k.display()),
+            ]);
+        }
+        w
+    }
+
+    /// `ssh OPTIONS` as one shell word list, each word through the engine's quoting.
+    pub fn shell_line(&self) -> String {
+        let mut line = vec!["ssh".to_string()];
+        line.extend(self.words().iter().map(|w| shell_quote(w)));
+        line.join(" ")
+    }
 }
 
 impl ToolHost {
@@ -27,11 +82,7 @@ impl ToolHost {
             Some(host) => {
                 let mut line = vec!["LC_ALL=C".to_string(), shell_quote(program)];
                 line.extend(args.iter().map(|a| shell_quote(a)));
-                CommandSpec::new("ssh").args([
-                    "-o".to_string(),
-                    "BatchMode=yes".into(),
-                    "-o".into(),
-                    "ConnectTimeout=15".into(),
+                CommandSpec::new("ssh").args(self.ssh.words()).args([
                     format!("{}@{host}", self.user),
                     "--".into(),
                     line.join(" "),
@@ -164,17 +215,33 @@ mod tests {
         let h = ToolHost {
             host: Some("backup1".into()),
             user: "barman".into(),
+            ssh: SshOptions {
+                port: Some(2222),
+                identity: Some("/etc/pitr/id_ed25519".into()),
+                known_hosts: Some("/etc/pitr/known hosts".into()),
+            },
         };
         let c = h.command(
             "barman",
             &["-f".into(), "json".into(), "show server".into()],
         );
         assert_eq!(c.program, "ssh");
-        assert_eq!(c.args[4], "barman@backup1");
-        assert_eq!(c.args[6], "LC_ALL=C barman -f json 'show server'");
+        let at = c.args.iter().position(|a| a == "barman@backup1").unwrap();
+        assert_eq!(c.args[at + 2], "LC_ALL=C barman -f json 'show server'");
+        let opts = c.args[..at].join(" ");
+        assert!(opts.contains("-o StrictHostKeyChecking=yes -p 2222 -i /etc/pitr/id_ed25519"));
+        assert!(
+            opts.ends_with("UserKnownHostsFile=/etc/pitr/known hosts"),
+            "{opts}"
+        );
+        assert!(h
+            .ssh
+            .shell_line()
+            .ends_with("-o 'UserKnownHostsFile=/etc/pitr/known hosts'"));
         let local = ToolHost {
             host: None,
             user: "barman".into(),
+            ssh: SshOptions::default(),
         };
         let c = local.command("barman", &["list-backups".into()]);
         assert_eq!(c.run_as.as_deref(), Some("barman"));

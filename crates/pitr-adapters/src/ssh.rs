@@ -259,6 +259,8 @@ mod tests {
             repository: "r".into(),
             control: crate::domain::control::Control::PgCtl,
             patroni_url: None,
+            patroni_stop: None,
+            patroni_start: None,
             time_column: None,
         }
     }

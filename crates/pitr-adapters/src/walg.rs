@@ -34,6 +34,7 @@ impl WalG {
             tool: ToolHost {
                 host: None,
                 user: repo.walg_user.clone().unwrap_or_else(|| "postgres".into()),
+                ssh: Default::default(),
             },
             config: repo.walg_config.clone(),
         }
@@ -362,6 +363,7 @@ mod tests {
                     .unwrap()
                     .unwrap()
                     .name,
+                ssh: Default::default(),
             },
             config: None,
         };
@@ -395,6 +397,7 @@ mod tests {
             tool: ToolHost {
                 host: None,
                 user: "postgres".into(),
+                ssh: Default::default(),
             },
             config: Some("/etc/wal-g/walg.json".into()),
         };

@@ -84,6 +84,7 @@ fn repo(method: RestoreMethod, host: Option<&str>) -> Barman {
         tool: ToolHost {
             host: host.map(str::to_string),
             user: "barman".into(),
+            ssh: Default::default(),
         },
         config: Some("/etc/barman.conf".into()),
         remote_ssh_command: None,
@@ -173,7 +174,7 @@ fn remote_barman_and_the_wal_fetch_forms() {
     );
     assert_eq!(
         rc,
-        "test -f \"%p\" || (umask 077; tmp=\"%p.tmp.$$\"; ssh -o BatchMode=yes barman@backup1 \"barman -c /etc/barman.conf get-wal pg %f\" > \"$tmp\" && mv \"$tmp\" \"%p\" || { rm -f \"$tmp\"; exit 1; })"
+        "test -f \"%p\" || (umask 077; tmp=\"%p.tmp.$$\"; ssh -o BatchMode=yes -o ConnectTimeout=15 -o StrictHostKeyChecking=yes barman@backup1 'barman -c /etc/barman.conf get-wal pg %f' > \"$tmp\" && mv \"$tmp\" \"%p\" || { rm -f \"$tmp\"; exit 1; })"
     );
     let (_, rc) = repo(RestoreMethod::BarmanWalRestore, Some("backup1")).restore(
         &server("db1.example"),
@@ -230,4 +231,38 @@ fn a_segment_missing_from_xlog_db_is_a_gap() {
     let gaps = &cov.timelines[0].gaps;
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].first_missing, "000000010000000000000004");
+}
+
+#[test]
+fn a_repositorys_ssh_settings_reach_the_console_and_the_restore_command() {
+    let mut b = repo(RestoreMethod::GetWal, Some("backup1"));
+    b.tool.ssh = crate::repo_tool::SshOptions {
+        port: Some(2222),
+        identity: Some("/etc/pitr/barman key".into()),
+        known_hosts: Some("/etc/pitr/known_hosts".into()),
+    };
+    let (t, rc) = b.restore(
+        &server("db1.example"),
+        &backup(),
+        &RecoveryTarget::Latest,
+        Path::new("/pg"),
+    );
+    let opts = "-o StrictHostKeyChecking=yes -p 2222 -i '/etc/pitr/barman key' -o IdentitiesOnly=yes -o UserKnownHostsFile=/etc/pitr/known_hosts barman@backup1";
+    assert!(rc.contains(opts), "{rc}");
+    let console = t.commands[0].args.join(" ");
+    assert!(
+        console.contains("-p 2222 -i /etc/pitr/barman key -o IdentitiesOnly=yes"),
+        "{console}"
+    );
+    b.method = RestoreMethod::BarmanWalRestore;
+    let (_, rc) = b.restore(
+        &server("db1.example"),
+        &backup(),
+        &RecoveryTarget::Latest,
+        Path::new("/pg"),
+    );
+    assert!(
+        rc.starts_with("barman-wal-restore -U barman --port 2222 "),
+        "{rc}"
+    );
 }

@@ -101,12 +101,69 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 
 const BARMAN_CLOUD: RepositoryKind = RepositoryKind::BarmanCloud;
 
+/// A repository's ssh keys end up in the console's ssh command and in the restore_command
+/// PostgreSQL runs: names plain, files absolute, one way to say each.
+fn check_ssh(r: &RepositoryConfig) -> Result<(), String> {
+    for (new, old) in [
+        ("ssh_host", r.ssh_host.is_some() && r.barman_host.is_some()),
+        ("ssh_user", r.ssh_user.is_some() && r.barman_user.is_some()),
+    ] {
+        if old {
+            return Err(format!(
+                "key `{new}` and its older name `{}` are both set; keep `{new}`",
+                new.replace("ssh_", "barman_")
+            ));
+        }
+    }
+    for (key, v) in [("ssh_host", &r.ssh_host), ("ssh_user", &r.ssh_user)] {
+        if let Some(v) = v {
+            let plain = !v.is_empty()
+                && !v.starts_with('-')
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c));
+            if !plain {
+                return Err(format!(
+                    "key `{key}` = {v:?}: give a plain host or user name (letters, digits, . _ - :), e.g. backup1.example.com"
+                ));
+            }
+        }
+    }
+    for (key, v) in [
+        ("ssh_identity", &r.ssh_identity),
+        ("ssh_known_hosts", &r.ssh_known_hosts),
+    ] {
+        if let Some(p) = v.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(format!(
+                "key `{key}` is `{}`: give an absolute path (the server's user runs ssh from another directory), e.g. /etc/pitr-console/barman_ed25519",
+                p.display()
+            ));
+        }
+    }
+    if r.ssh_port == Some(0) {
+        return Err("key `ssh_port` = 0 is not a port; give the ssh port, e.g. 22".into());
+    }
+    Ok(())
+}
+
 /// Each kind's required keys present, and no key that belongs to another kind.
 // Over 100 lines on purpose: one rule per repository field, each with its own message, in the file's order.
 #[allow(clippy::too_many_lines)]
 fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
     let kind = r.kind.name();
-    let keys: [(&str, bool, RepositoryKind); 18] = [
+    let keys: [(&str, bool, RepositoryKind); 23] = [
+        ("ssh_host", r.ssh_host.is_some(), RepositoryKind::Barman),
+        ("ssh_user", r.ssh_user.is_some(), RepositoryKind::Barman),
+        ("ssh_port", r.ssh_port.is_some(), RepositoryKind::Barman),
+        (
+            "ssh_identity",
+            r.ssh_identity.is_some(),
+            RepositoryKind::Barman,
+        ),
+        (
+            "ssh_known_hosts",
+            r.ssh_known_hosts.is_some(),
+            RepositoryKind::Barman,
+        ),
         ("backups", r.backups.is_some(), RepositoryKind::Local),
         (
             "wal_archive",
@@ -188,6 +245,7 @@ fn check_repository(r: &RepositoryConfig) -> Result<(), String> {
             all.join(", ")
         ));
     }
+    check_ssh(r)?;
     if let Some(mib) = r.wal_cache_mib {
         if !matches!(r.kind, RepositoryKind::Walg | BARMAN_CLOUD) {
             return Err(format!(
@@ -359,6 +417,18 @@ fn validate(c: &Config) -> Result<(), String> {
         if s.control == Control::Patroni && s.patroni_url.is_none() {
             return Err(format!(
                 "[[server]] `{}`: control = \"patroni\" needs `patroni_url`",
+                s.name
+            ));
+        }
+        if s.patroni_stop.is_some() != s.patroni_start.is_some() {
+            return Err(format!(
+                "[[server]] `{}`: set both `patroni_stop` and `patroni_start` (what stops Patroni on this node must also start it again), or neither",
+                s.name
+            ));
+        }
+        if s.patroni_stop.is_some() && s.control != Control::Patroni {
+            return Err(format!(
+                "[[server]] `{}`: `patroni_stop`/`patroni_start` need control = \"patroni\"",
                 s.name
             ));
         }

@@ -84,6 +84,19 @@ pub struct RepositoryConfig {
     pub barman_user: Option<String>,
     /// barman: Barman's configuration file (`barman -c FILE`); absent: Barman's default.
     pub barman_config: Option<PathBuf>,
+    /// barman on another host: the host, reached over ssh both by the console and by the
+    /// restore_command replay runs as the server's user (same as `barman_host`).
+    pub ssh_host: Option<String>,
+    /// barman: the ssh user on that host (same as `barman_user`; default `barman`).
+    pub ssh_user: Option<String>,
+    /// barman: the ssh port on that host (default ssh's, 22).
+    pub ssh_port: Option<u16>,
+    /// barman: the private key ssh uses (`-i`, IdentitiesOnly), readable by the console's
+    /// user and by the server's user that runs the restore_command.
+    pub ssh_identity: Option<PathBuf>,
+    /// barman: a known_hosts file holding that host's key (`UserKnownHostsFile`); host keys
+    /// are always checked strictly (`StrictHostKeyChecking=yes`).
+    pub ssh_known_hosts: Option<PathBuf>,
     /// barman: the `--remote-ssh-command` `barman recover` uses to reach the database host
     /// when Barman is remote (default `ssh RUN_AS@HOST` of the recovered server).
     pub barman_remote_ssh_command: Option<String>,
@@ -173,6 +186,12 @@ pub struct ServerConfig {
     #[serde(default)]
     pub control: Control,
     pub patroni_url: Option<String>,
+    /// Shell commands, run on the server's host, that stop and start the Patroni daemon of
+    /// this member (e.g. `systemctl stop patroni`). With them Patroni is stopped for the
+    /// whole recovery and started again after it; a replica cannot be recovered without
+    /// them (a paused Patroni still turns a recovering replica back into a standby).
+    pub patroni_stop: Option<String>,
+    pub patroni_start: Option<String>,
     /// `TABLE.COLUMN` holding each row's creation time: after a time target, no row may be
     /// newer than the target.
     pub time_column: Option<String>,

@@ -67,6 +67,7 @@ fn repo(method: RestoreMethod) -> PgBackRest {
         tool: ToolHost {
             host: None,
             user: "postgres".into(),
+            ssh: Default::default(),
         },
         config: Some("/etc/pgbackrest/pgbackrest.conf".into()),
         method,

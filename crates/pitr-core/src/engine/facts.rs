@@ -121,5 +121,9 @@ pub const PROMOTED: Fact<bool> = Fact::new("promoted");
 pub const PATRONI_MEMBER: Fact<String> = Fact::new("patroni_member");
 pub const PATRONI_WAS_PAUSED: Fact<bool> = Fact::new("patroni_was_paused");
 pub const PATRONI_TIMELINE: Fact<u32> = Fact::new("patroni_timeline");
+/// The cluster's leader when the run began, before any handover.
+pub const PATRONI_LEADER: Fact<String> = Fact::new("patroni_leader");
+/// This run stopped Patroni on the node (`patroni_stop`) and must start it again.
+pub const PATRONI_STOPPED: Fact<bool> = Fact::new("patroni_stopped");
 /// The run's summary file.
 pub const SUMMARY: Fact<PathBuf> = Fact::new("summary");

@@ -144,6 +144,34 @@ impl PatroniApi for NoPatroni {
             ))
         })
     }
+    fn config<'a>(&'a self, u: &'a str) -> BoxFuture<'a, Result<serde_json::Value, PortError>> {
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
+    }
+    fn patch_config<'a>(
+        &'a self,
+        u: &'a str,
+        _p: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), PortError>> {
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
+    }
+    fn failover<'a>(&'a self, u: &'a str, _c: &'a str) -> BoxFuture<'a, Result<String, PortError>> {
+        Box::pin(async move {
+            Err(PortError::new(
+                crate::engine::ports::PortErrorKind::Unreachable,
+                format!("no Patroni at {u} in unit tests"),
+            ))
+        })
+    }
 }
 
 pub fn ports() -> Ports {

@@ -46,6 +46,17 @@ pub struct PatroniSpec {
     /// run asks when the node turns out to be the leader.
     #[serde(default)]
     pub confirm_leader: bool,
+    /// How Patroni itself is stopped and started on this node, when configured: then it is
+    /// stopped for the whole recovery and cannot rewrite the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<PatroniDaemon>,
+}
+
+/// The shell commands that stop and start the Patroni daemon on the recovered node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatroniDaemon {
+    pub stop: String,
+    pub start: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -381,6 +381,20 @@ pub trait PatroniApi: Send + Sync {
     fn set_pause<'a>(&'a self, url: &'a str, pause: bool) -> BoxFuture<'a, Result<(), PortError>>;
     /// `POST /reinitialize` on the member at `url`.
     fn reinitialize<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<String, PortError>>;
+    /// `GET /config`: the cluster's dynamic configuration.
+    fn config<'a>(&'a self, url: &'a str) -> BoxFuture<'a, Result<serde_json::Value, PortError>>;
+    /// `PATCH /config` with `patch` (a `null` value removes the key).
+    fn patch_config<'a>(
+        &'a self,
+        url: &'a str,
+        patch: &'a serde_json::Value,
+    ) -> BoxFuture<'a, Result<(), PortError>>;
+    /// `POST /failover {"candidate": ...}`: the leader hands its key to `candidate`.
+    fn failover<'a>(
+        &'a self,
+        url: &'a str,
+        candidate: &'a str,
+    ) -> BoxFuture<'a, Result<String, PortError>>;
 }
 
 /// The ports a run uses, cheap to clone.

@@ -10,6 +10,7 @@ pub mod decide;
 pub mod dump;
 pub mod layout;
 pub mod patroni;
+pub mod patroni_daemon;
 pub mod preflight;
 pub mod replay;
 pub mod same_server;

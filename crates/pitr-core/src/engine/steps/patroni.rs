@@ -10,9 +10,10 @@
 //! leader key in maintenance mode); resuming last means no member acts on the old timeline
 //! in between.
 
-use super::Recovery;
+use super::{patroni_daemon, Recovery};
 use crate::domain::patroni::{ClusterState, Member};
 use crate::engine::event::{Decision, Question};
+use crate::engine::facts;
 use crate::engine::inputs::PatroniSpec;
 use crate::engine::step::{fail, Branch, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
@@ -25,9 +26,43 @@ const PAUSE_WAIT: Duration = Duration::from_secs(120);
 const LEADER_WAIT: Duration = Duration::from_secs(120);
 const REJOIN_WAIT: Duration = Duration::from_secs(300);
 const POLL: Duration = Duration::from_millis(500);
+/// maximum_lag_on_failover during the handover: any lag (the largest integer JSON keeps).
+const NO_LAG_LIMIT: u64 = (1 << 53) - 1;
+const HANDOVER_TRIES: u32 = 3;
 
 fn spec(r: &Recovery) -> Option<&PatroniSpec> {
     r.inputs.server.patroni.as_ref()
+}
+
+/// Why a replica whose Patroni the run cannot stop is not recovered.
+pub fn replica_refusal(server: &str, me: &str, leader: Option<&str>) -> String {
+    let leader_words = leader
+        .map(|l| format!("the leader {l}"))
+        .unwrap_or_else(|| "no member (the cluster has no leader now)".into());
+    format!(
+        "{server} (Patroni member {me}) is a replica of {leader_words}: Patroni, even paused, would rewrite the restored node's configuration and restart it as a standby of the leader. Set patroni_stop and patroni_start for {server} (e.g. \"systemctl stop patroni\" / \"systemctl start patroni\") so the run stops Patroni on this node for the recovery, or recover the leader instead"
+    )
+}
+
+/// A replica is recovered only with Patroni stopped on it, and says what becomes of the
+/// leader.
+fn replica_plan(
+    ctx: &mut StepCtx,
+    r: &Recovery,
+    s: &PatroniSpec,
+    me: &str,
+    leader: Option<&str>,
+) -> Result<(), StepError> {
+    if s.daemon.is_none() {
+        return fail(replica_refusal(&r.inputs.server.name, me, leader));
+    }
+    let fate = match leader {
+        Some(l) => format!(
+            "{l} stays the leader and keeps serving clients until {me} is promoted; then it hands its leader key over to {me} (POST /failover, it demotes itself) and is reinitialised from {me} onto the new timeline, losing what it wrote after the target (the safety dump holds it)"
+        ),
+        None => format!("no member holds the leader key; {me} takes it once promoted"),
+    };
+    ctx.note(format!("{me} is a replica: {fate}"))
 }
 
 fn others<'a>(c: &'a ClusterState, me: &str) -> Vec<&'a Member> {
@@ -147,9 +182,13 @@ impl Step for Patroni {
         let Some(s) = spec(&self.0) else {
             return vec!["nothing: control = pg_ctl, the node is not managed by Patroni".into()];
         };
-        vec![
-            format!("GET {}/cluster  (members, roles, pause state)", s.url),
+        let mut lines = vec![
+            format!("GET {}/cluster  (members, roles, pause state, the current leader)", s.url),
             "if this node is the leader: ask the operator to type `leader`".into(),
+            match &s.daemon {
+                Some(_) => "if this node is a replica: the current leader keeps serving clients until this node is promoted; then it hands its leader key over to this node (POST /failover) and is reinitialised from it".into(),
+                None => "if this node is a replica: refused (recovering a replica needs patroni_stop and patroni_start: a paused Patroni still restarts a recovering replica as a standby)".into(),
+            },
             format!(
                 "PATCH {}/config {{\"pause\": true}}  (unless already paused)",
                 s.url
@@ -158,16 +197,27 @@ impl Step for Patroni {
                 "wait until every member's GET /patroni reports the pause ({} s)",
                 PAUSE_WAIT.as_secs()
             ),
-        ]
+        ];
+        if let Some(d) = &s.daemon {
+            lines.extend(patroni_daemon::stop_lines(d, &s.url));
+        }
+        lines
     }
 
     fn describe_undo(&self) -> Vec<String> {
         match spec(&self.0) {
             None => Vec::new(),
-            Some(s) => vec![format!(
-                "PATCH {}/config {{\"pause\": false}}  (only if the run paused the cluster)",
-                s.url
-            )],
+            Some(s) => {
+                let mut lines = match &s.daemon {
+                    Some(d) => patroni_daemon::start_lines(d, &s.url),
+                    None => Vec::new(),
+                };
+                lines.push(format!(
+                    "PATCH {}/config {{\"pause\": false}}  (only if the run paused the cluster)",
+                    s.url
+                ));
+                lines
+            }
         }
     }
 
@@ -198,8 +248,16 @@ impl Step for Patroni {
                 ctx.set(crate::engine::facts::PATRONI_WAS_PAUSED, &cluster.paused);
             }
             ctx.set(crate::engine::facts::PATRONI_MEMBER, &me.name);
+            let leader = cluster.leader().map(|l| l.name.clone());
             if me.role.is_leader() {
                 self.confirm_leader(ctx, &me.name).await?;
+            } else {
+                replica_plan(ctx, r, s, &me.name, leader.as_deref())?;
+            }
+            if let Some(l) = &leader {
+                if ctx.get(facts::PATRONI_LEADER).is_none() {
+                    ctx.set(facts::PATRONI_LEADER, l);
+                }
             }
             if cluster.paused {
                 ctx.note("the cluster is already paused; it stays paused after the run")?;
@@ -210,7 +268,11 @@ impl Step for Patroni {
                 )
                 .await?;
             }
-            wait_for_members(ctx, &cluster, true).await
+            wait_for_members(ctx, &cluster, true).await?;
+            match &s.daemon {
+                Some(d) => patroni_daemon::stop(ctx, d, &s.url).await,
+                None => Ok(()),
+            }
         })
     }
 
@@ -219,6 +281,7 @@ impl Step for Patroni {
             let Some(s) = spec(&self.0) else {
                 return Ok(());
             };
+            patroni_daemon::start_if_stopped(ctx, s.daemon.as_ref(), &s.url).await?;
             if ctx.get(crate::engine::facts::PATRONI_WAS_PAUSED) != Some(false) {
                 return ctx.note("the cluster was paused before the run: left paused");
             }
@@ -278,6 +341,78 @@ impl Rejoin {
     }
 }
 
+impl Rejoin {
+    /// The leader of before the run gives its key to the promoted node. Paused, Patroni
+    /// moves the key only by a failover to a named candidate: the old leader demotes itself
+    /// (its PostgreSQL stopped, its key released) and the candidate, a running primary,
+    /// takes the free key. The old leader is then reinitialised like every other member.
+    async fn hand_over(
+        &self,
+        ctx: &mut StepCtx,
+        url: &str,
+        me: &str,
+        old: &str,
+    ) -> Result<(), StepError> {
+        let cluster = self
+            .wait_until(
+                ctx,
+                url,
+                LEADER_WAIT,
+                &format!("{me} listed as a running member"),
+                |c| c.member(me).is_some_and(|m| m.state == "running"),
+            )
+            .await?;
+        if cluster.leader().is_some_and(|l| l.name == me) {
+            return ctx.note(format!("{me} already holds the leader key"));
+        }
+        let api = ctx.ports.patroni.clone();
+        // The old leader refuses a candidate lagging it by more than maximum_lag_on_failover,
+        // and a node recovered to an earlier instant lags it by all the WAL written since:
+        // lifted for the handover, put back right after it, whatever its outcome.
+        let config = api.config(url).await?;
+        let loop_wait = config
+            .get("loop_wait")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(10);
+        let lag_before = config
+            .get("maximum_lag_on_failover")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let lifted = serde_json::json!({ "maximum_lag_on_failover": NO_LAG_LIMIT });
+        ctx.call(
+            format!("PATCH {url}/config {lifted}  (for the handover only; was {lag_before})"),
+            api.patch_config(url, &lifted),
+        )
+        .await?;
+        let mut outcome = Err(StepError::Failed("no failover tried".into()));
+        for attempt in 1..=HANDOVER_TRIES {
+            // Each member applies a configuration change on its next loop.
+            tokio::time::sleep(Duration::from_secs(loop_wait + 1)).await;
+            outcome = ctx
+                .call(
+                    format!("POST {url}/failover {{\"candidate\": \"{me}\"}}  (the leader {old} hands over to {me}; try {attempt})"),
+                    api.failover(url, me),
+                )
+                .await;
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        let restore = serde_json::json!({ "maximum_lag_on_failover": lag_before });
+        ctx.call(
+            format!("PATCH {url}/config {restore}  (as before the handover)"),
+            api.patch_config(url, &restore),
+        )
+        .await?;
+        let answer = outcome.map_err(|e| {
+            StepError::Failed(format!(
+                "{old} did not hand the leader key over to {me} after {HANDOVER_TRIES} tries ({e}); its Patroni log says why. The cluster stays paused, {me} runs as a primary without the key: hand over by hand (patronictl failover --candidate {me}) and resume this run"
+            ))
+        })?;
+        ctx.note(format!("Patroni: {}", answer.trim()))
+    }
+}
+
 impl Step for Rejoin {
     fn id(&self) -> &'static str {
         "patroni_rejoin"
@@ -289,9 +424,15 @@ impl Step for Rejoin {
 
     fn describe(&self) -> Vec<String> {
         let url = spec(&self.0).map(|s| s.url.clone()).unwrap_or_default();
-        vec![
+        let mut lines = vec![
             "SQL select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)  (the new timeline)"
                 .into(),
+        ];
+        if let Some(d) = spec(&self.0).and_then(|s| s.daemon.as_ref()) {
+            lines.extend(patroni_daemon::start_lines(d, &url));
+        }
+        lines.extend([
+            format!("if this node was a replica: POST {url}/failover {{\"candidate\": <this member>}}  (the old leader demotes itself and releases the leader key)"),
             format!(
                 "wait until GET {url}/cluster shows this node as leader on the new timeline ({} s)",
                 LEADER_WAIT.as_secs()
@@ -303,7 +444,8 @@ impl Step for Rejoin {
                 "wait until every member runs on the new timeline ({} s)",
                 REJOIN_WAIT.as_secs()
             ),
-        ]
+        ]);
+        lines
     }
 
     fn destructive(&self) -> bool {
@@ -326,6 +468,10 @@ impl Step for Rejoin {
                 None => return fail("the Patroni step recorded no member name for this node"),
             };
             ctx.note(format!("recovered node {me} writes timeline {tli}"))?;
+            patroni_daemon::start_if_stopped(ctx, s.daemon.as_ref(), &url).await?;
+            if let Some(old) = ctx.get(facts::PATRONI_LEADER).filter(|l| *l != me) {
+                self.hand_over(ctx, &url, &me, &old).await?;
+            }
             let leader_me = |c: &ClusterState| {
                 c.leader()
                     .is_some_and(|l| l.name == me && l.timeline.is_none_or(|t| t == tli))
@@ -466,6 +612,31 @@ mod tests {
             self.calls.lock().unwrap().push(format!("reinit {u}"));
             Box::pin(async { Ok("reinitialize started".into()) })
         }
+        fn config<'a>(
+            &'a self,
+            _u: &'a str,
+        ) -> BoxFuture<'a, Result<serde_json::Value, PortError>> {
+            Box::pin(async { Ok(serde_json::json!({})) })
+        }
+        fn patch_config<'a>(
+            &'a self,
+            u: &'a str,
+            p: &'a serde_json::Value,
+        ) -> BoxFuture<'a, Result<(), PortError>> {
+            self.calls.lock().unwrap().push(format!("patch {p} {u}"));
+            Box::pin(async { Ok(()) })
+        }
+        fn failover<'a>(
+            &'a self,
+            u: &'a str,
+            c: &'a str,
+        ) -> BoxFuture<'a, Result<String, PortError>> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("failover to {c} {u}"));
+            Box::pin(async { Ok("Successfully failed over".into()) })
+        }
     }
 
     struct Fails;
@@ -498,6 +669,7 @@ mod tests {
             patroni: Some(PatroniSpec {
                 url: "http://127.0.0.1:6432".into(),
                 confirm_leader: false,
+                daemon: None,
             }),
         };
         let backup = Backup {
@@ -599,6 +771,49 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_replica_whose_patroni_cannot_be_stopped_is_refused_before_the_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = Arc::new(Cluster::default());
+        let mut ports: Ports = crate::engine::fakes::ports();
+        ports.patroni = api.clone();
+        let mut inputs = recovery().inputs.clone();
+        inputs.server.port = 5433;
+        if let Some(p) = inputs.server.patroni.as_mut() {
+            p.url = "http://127.0.0.1:6433".into();
+        }
+        let r = Arc::new(Recovery::new(inputs, "r1"));
+        let steps: Vec<Box<dyn Step>> = vec![Box::new(Patroni(r))];
+        let plan = Plan::new(
+            "r1".into(),
+            "db1".into(),
+            "t".into(),
+            Default::default(),
+            steps,
+        );
+        let opts = crate::engine::fakes::run_options(dir.path(), Some("db1"));
+        let (runner, mut handle) = Runner::start(plan, ports, opts).unwrap();
+        let task = tokio::spawn(runner.run());
+        let mut error = None;
+        while let Some(e) = handle.events.recv().await {
+            match e {
+                EngineEvent::StepFailed { error: e, .. } if error.is_none() => error = Some(e),
+                EngineEvent::NeedsDecision { .. } => {
+                    handle.decisions.send(Decision::Abort).unwrap();
+                }
+                EngineEvent::RunFinished { .. } => break,
+                _ => {}
+            }
+        }
+        task.await.unwrap();
+        let error = error.expect("the step failed");
+        assert!(
+            error.contains("pg2) is a replica of the leader pg1") && error.contains("patroni_stop"),
+            "{error}"
+        );
+        assert!(api.calls.lock().unwrap().is_empty(), "nothing was paused");
+    }
+
     #[test]
     fn the_plan_of_a_patroni_member_rejoins_after_promotion() {
         let r = recovery();
@@ -607,7 +822,10 @@ mod tests {
         let at = |id: &str| ids.iter().position(|i| *i == id).unwrap();
         assert!(at("patroni") < at("stop_server"));
         assert!(at("promote") < at("patroni_rejoin"));
-        assert!(Patroni(r.clone()).describe()[2].contains("PATCH http://127.0.0.1:6432/config"));
+        assert!(Patroni(r.clone())
+            .describe()
+            .iter()
+            .any(|l| l.starts_with("PATCH http://127.0.0.1:6432/config")));
         assert!(Patroni(r).destructive());
     }
 }

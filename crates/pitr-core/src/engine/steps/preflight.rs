@@ -284,7 +284,13 @@ fn uncompressed_size(ctx: &StepCtx, location: &Path) -> Option<u64> {
 /// A server in archive recovery, or a data directory with a signal file the console did not
 /// write, is not "production as it runs": a standby, a replica, or a run left unfinished.
 async fn refuse_recovering(ctx: &mut StepCtx, r: &Recovery) -> Result<(), StepError> {
-    for signal in ["recovery.signal", "standby.signal"] {
+    // A Patroni replica carries its own standby.signal: it is what the run recovers over.
+    let signals: &[&str] = if r.inputs.server.patroni.is_some() {
+        &["recovery.signal"]
+    } else {
+        &["recovery.signal", "standby.signal"]
+    };
+    for signal in signals {
         let path = r.pgdata().join(signal);
         if ctx.ports.fs.exists(&path) {
             return fail(format!(

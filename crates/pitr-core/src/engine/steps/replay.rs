@@ -5,7 +5,7 @@ use super::{fatal_lines, log_tail, Recovery};
 use crate::domain::lsn::Lsn;
 use crate::engine::event::ProgressUnit;
 use crate::engine::ports::ReplayStatus;
-use crate::engine::step::{fail, Step, StepCtx, StepFuture};
+use crate::engine::step::{fail, Step, StepCtx, StepError, StepFuture};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,24 @@ impl Replay {
         }
     }
 }
+
+/// A WAL receiver means the server streams from a primary: it runs as a standby (whoever
+/// made it one: a standby.signal the console never wrote and a cluster manager
+/// reconfiguring the node), and replay would follow that primary, never stop at the target.
+async fn refuse_streaming(ctx: &mut StepCtx, r: &Recovery, dsn: &str) -> Result<(), StepError> {
+    let streaming = ctx.ports.sql.scalar(dsn, RECEIVER_SQL).await.ok().flatten();
+    let Some(sender) = streaming.filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    fail(format!(
+        "the restored server on {} streams WAL from {sender} (pg_stat_wal_receiver): it runs as a standby of that primary, not as the recovered server, and would never stop at the target. Nothing is waited on. A cluster manager (Patroni) restarting the member as a replica does this: stop it on this node (patroni_stop) and roll back",
+        r.data_dir().display()
+    ))
+}
+
+/// The primary a WAL receiver streams from, if one runs.
+const RECEIVER_SQL: &str =
+    "select coalesce(sender_host, 'a primary') || coalesce(':' || sender_port, '') from pg_stat_wal_receiver where pid is not null";
 
 impl Step for Replay {
     fn id(&self) -> &'static str {
@@ -89,6 +107,9 @@ impl Step for Replay {
                 match ctx.ports.sql.replay_status(&dsn).await {
                     Ok(s) => {
                         last_error = None;
+                        if s.in_recovery {
+                            refuse_streaming(ctx, r, &dsn).await?;
+                        }
                         let lsn = s.replay_lsn.unwrap_or(start);
                         if last_lsn != Some(lsn) {
                             last_lsn = Some(lsn);

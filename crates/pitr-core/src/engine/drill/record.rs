@@ -1,0 +1,405 @@
+//! The record of one drill: every item's result, each phase timed, the sign-off; built
+//! from the run's journal and saved beside it.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Not reached yet.
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    /// Recorded for the report without passing or failing (e.g. counts that differ because
+    /// the instant is before later writes).
+    Noted,
+    /// An item the drill leader ticks by hand, not ticked.
+    Open,
+    /// Not applicable to this drill (e.g. no smoke command configured).
+    Skipped,
+}
+
+impl ItemStatus {
+    pub fn mark(self) -> &'static str {
+        match self {
+            ItemStatus::Pending => "[ ]",
+            ItemStatus::Running => "[~]",
+            ItemStatus::Passed => "[x]",
+            ItemStatus::Failed => "[!]",
+            ItemStatus::Noted => "[i]",
+            ItemStatus::Open => "[ ]",
+            ItemStatus::Skipped => "[-]",
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            ItemStatus::Pending => "pending",
+            ItemStatus::Running => "running",
+            ItemStatus::Passed => "passed",
+            ItemStatus::Failed => "FAILED",
+            ItemStatus::Noted => "noted",
+            ItemStatus::Open => "open (tick by hand)",
+            ItemStatus::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub id: String,
+    pub text: String,
+    pub status: ItemStatus,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseResult {
+    pub id: PhaseId,
+    pub title: String,
+    pub started: Option<DateTime<Utc>>,
+    pub finished: Option<DateTime<Utc>>,
+    /// Time spent in this phase's work (the drill's own and the engine steps it holds).
+    pub duration_ms: Option<u64>,
+    pub items: Vec<ItemResult>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOff {
+    pub performed_by: Option<String>,
+    pub verified_by: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillRecord {
+    pub format_version: u32,
+    pub checklist_title: String,
+    pub server: String,
+    pub target: String,
+    /// The journal of the drill's side-restore run, when it started.
+    pub journal: Option<PathBuf>,
+    pub started: DateTime<Utc>,
+    pub finished: Option<DateTime<Utc>>,
+    pub phases: Vec<PhaseResult>,
+    /// Wall time from the start of preparation to the end of verification.
+    pub rto_ms: Option<u64>,
+    pub rpo: Option<Rpo>,
+    pub sign_off: SignOff,
+    pub problems: Vec<String>,
+}
+
+impl DrillRecord {
+    /// A fresh record: every item pending.
+    pub fn new(checklist: &Checklist, server: &str, target: &str, started: DateTime<Utc>) -> Self {
+        DrillRecord {
+            format_version: 1,
+            checklist_title: checklist.title.clone(),
+            server: server.to_string(),
+            target: target.to_string(),
+            journal: None,
+            started,
+            finished: None,
+            phases: checklist
+                .phases
+                .iter()
+                .map(|p| PhaseResult {
+                    id: p.id,
+                    title: p.title.clone(),
+                    started: None,
+                    finished: None,
+                    duration_ms: None,
+                    items: p
+                        .items
+                        .iter()
+                        .map(|i| ItemResult {
+                            id: i.id.clone(),
+                            text: i.text.clone(),
+                            status: if is_auto(&i.id) {
+                                ItemStatus::Pending
+                            } else {
+                                ItemStatus::Open
+                            },
+                            detail: String::new(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            rto_ms: None,
+            rpo: None,
+            sign_off: SignOff::default(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn phase(&self, id: PhaseId) -> Option<&PhaseResult> {
+        self.phases.iter().find(|p| p.id == id)
+    }
+
+    fn phase_mut(&mut self, id: PhaseId) -> Option<&mut PhaseResult> {
+        self.phases.iter_mut().find(|p| p.id == id)
+    }
+
+    pub fn item(&self, id: &str) -> Option<&ItemResult> {
+        self.phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .find(|i| i.id == id)
+    }
+
+    /// Sets an item's result (an item the site's checklist left out is ignored); a failed
+    /// item is also a problem of the drill.
+    pub fn set(&mut self, id: &str, status: ItemStatus, detail: impl Into<String>) {
+        let detail = detail.into();
+        let mut problem = None;
+        if let Some(i) = self
+            .phases
+            .iter_mut()
+            .flat_map(|p| p.items.iter_mut())
+            .find(|i| i.id == id)
+        {
+            if status == ItemStatus::Failed {
+                problem = Some(format!("{}: {detail}", i.text));
+            }
+            i.status = status;
+            i.detail = detail;
+        }
+        self.problems.extend(problem);
+    }
+
+    /// Ticks (or unticks) an item kept by hand.
+    pub fn tick(&mut self, id: &str, done: bool) {
+        if is_auto(id) {
+            return;
+        }
+        if let Some(i) = self
+            .phases
+            .iter_mut()
+            .flat_map(|p| p.items.iter_mut())
+            .find(|i| i.id == id)
+        {
+            i.status = if done {
+                ItemStatus::Passed
+            } else {
+                ItemStatus::Open
+            };
+        }
+    }
+
+    /// Adds `ms` of work between `from` and `to` to a phase.
+    pub fn add_time(&mut self, phase: PhaseId, from: DateTime<Utc>, to: DateTime<Utc>, ms: u64) {
+        if let Some(p) = self.phase_mut(phase) {
+            p.started = Some(p.started.map_or(from, |s| s.min(from)));
+            p.finished = Some(p.finished.map_or(to, |f| f.max(to)));
+            p.duration_ms = Some(p.duration_ms.unwrap_or(0) + ms);
+        }
+    }
+
+    /// Takes the engine run's step times and results from its journal.
+    pub fn apply_journal(&mut self, state: &JournalState) {
+        self.journal = Some(state.path.clone());
+        let mut open: BTreeMap<usize, DateTime<Utc>> = BTreeMap::new();
+        for r in &state.records {
+            match &r.body {
+                Body::Intent { index, .. } => {
+                    open.insert(*index, r.time);
+                }
+                Body::Outcome {
+                    index,
+                    step,
+                    duration_ms,
+                    ..
+                } => {
+                    let from = open.remove(index).unwrap_or(r.time);
+                    if let Some(phase) = phase_of_step(step) {
+                        self.add_time(phase, from, r.time, *duration_ms);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.results_from_facts(state);
+    }
+
+    fn results_from_facts(&mut self, state: &JournalState) {
+        let done = |id: &str| {
+            state.records.iter().any(|r| {
+                matches!(&r.body, Body::Outcome { step, ok: true, status, .. }
+                    if step == id && *status != Some(crate::engine::StepStatus::Skipped))
+            })
+        };
+        let failed = |id: &str| {
+            state.records.iter().rev().find_map(|r| match &r.body {
+                Body::Outcome {
+                    step,
+                    ok: false,
+                    error,
+                    ..
+                } if step == id => Some(error.clone().unwrap_or_default()),
+                _ => None,
+            })
+        };
+        let expected = facts::ROW_COUNTS.read(&state.facts).unwrap_or_default();
+        if done("snapshot") {
+            if expected.is_empty() {
+                self.set(
+                    "expected_row_counts",
+                    ItemStatus::Noted,
+                    "production was down: no counts to expect",
+                );
+            } else {
+                let total: i64 = expected.values().sum();
+                self.set(
+                    "expected_row_counts",
+                    ItemStatus::Passed,
+                    format!(
+                        "{} tables, {total} rows on production before the drill",
+                        expected.len()
+                    ),
+                );
+            }
+        }
+        for (item, step, what) in [
+            (
+                "side_restore",
+                "restore",
+                "base backup restored into the side directory",
+            ),
+            ("reached_target", "replay", "replay reached the target"),
+            ("promoted", "promote", "the side instance left recovery"),
+        ] {
+            if let Some(e) = failed(step).filter(|_| !done(step)) {
+                self.set(item, ItemStatus::Failed, e);
+            } else if done(step) {
+                let detail = match item {
+                    "reached_target" => match (
+                        facts::REPLAY_LSN.read(&state.facts),
+                        facts::LAST_REPLAY_TIME.read(&state.facts).flatten(),
+                    ) {
+                        (Some(lsn), Some(t)) => format!(
+                            "replayed to {lsn}, last commit {}",
+                            t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        ),
+                        (Some(lsn), None) => format!("replayed to {lsn}"),
+                        _ => what.to_string(),
+                    },
+                    _ => what.to_string(),
+                };
+                self.set(item, ItemStatus::Passed, detail);
+            }
+        }
+        let checklist = facts::CHECKLIST.read(&state.facts);
+        if let Some(items) = checklist {
+            let required: Vec<&CheckItem> = items.iter().filter(|i| i.required).collect();
+            let bad: Vec<String> = required
+                .iter()
+                .filter(|i| !i.ok)
+                .map(|i| format!("{}: {}", i.item, i.detail))
+                .collect();
+            if bad.is_empty() {
+                self.set(
+                    "checks",
+                    ItemStatus::Passed,
+                    format!("{} checks passed", required.len()),
+                );
+            } else {
+                self.set("checks", ItemStatus::Failed, bad.join("; "));
+            }
+        } else if let Some(e) = failed("verify") {
+            self.set("checks", ItemStatus::Failed, e);
+        }
+        let after = facts::ROW_COUNTS_AFTER.read(&state.facts);
+        if let Some(after) = after {
+            let (status, detail) = compare_counts(&expected, &after);
+            self.set("row_counts", status, detail);
+        }
+    }
+
+    /// Closes the drill: the RTO from the first phase's start to the end of verification.
+    pub fn finish(&mut self, now: DateTime<Utc>) {
+        self.finished = Some(now);
+        let start = self
+            .phases
+            .iter()
+            .filter(|p| p.id.timed())
+            .filter_map(|p| p.started)
+            .min();
+        let end = self
+            .phases
+            .iter()
+            .filter(|p| p.id.timed())
+            .filter_map(|p| p.finished)
+            .max();
+        self.rto_ms = match (start, end) {
+            (Some(s), Some(e)) => Some((e - s).num_milliseconds().max(0) as u64),
+            _ => None,
+        };
+        for p in &mut self.phases {
+            for i in &mut p.items {
+                if i.status == ItemStatus::Pending {
+                    i.status = ItemStatus::Skipped;
+                    if i.detail.is_empty() {
+                        i.detail = "not reached".into();
+                    }
+                }
+            }
+        }
+        let open: Vec<String> = self
+            .phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .filter(|i| i.status == ItemStatus::Open)
+            .map(|i| i.text.clone())
+            .collect();
+        if !open.is_empty() {
+            self.problems.push(format!(
+                "items left open (tick by hand): {}",
+                open.join(", ")
+            ));
+        }
+    }
+
+    /// Records who performed and who verified; missing names are items left failed.
+    pub fn sign(
+        &mut self,
+        performed_by: Option<String>,
+        verified_by: Option<String>,
+        at: DateTime<Utc>,
+    ) {
+        let performed = performed_by.filter(|s| !s.trim().is_empty());
+        let verified = verified_by.filter(|s| !s.trim().is_empty());
+        for (id, who) in [("performed_by", &performed), ("verified_by", &verified)] {
+            match who {
+                Some(name) => self.set(id, ItemStatus::Passed, name.clone()),
+                None => self.set(id, ItemStatus::Failed, "not signed"),
+            }
+        }
+        if performed.is_some() && performed == verified {
+            self.problems.push(
+                "the same person performed and verified the drill: a second pair of eyes is the point of verifying".into(),
+            );
+        }
+        self.sign_off = SignOff {
+            performed_by: performed,
+            verified_by: verified,
+            at: Some(at),
+        };
+    }
+
+    /// Where the record of the drill run journaled at `journal` is kept: beside it.
+    pub fn path_for(journal: &Path) -> PathBuf {
+        sibling(journal, "drill.json")
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        write_private(path, text.as_bytes())
+    }
+
+    pub fn load(path: &Path) -> Result<DrillRecord, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a drill record: {e}", path.display()))
+    }
+}
