@@ -15,7 +15,7 @@
 
 use pitr_console::adapters::fs::LocalFs;
 use pitr_console::engine::journal::{Body, JournalState};
-use pitr_console::engine::ports::Fs;
+use pitr_console::engine::ports::{Fs, LinkFence};
 use pitr_console::lab::{self, LabOptions, LabRecord};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -245,7 +245,7 @@ fn copy_throughput(rec: &LabRecord, scratch: &Path) -> (f64, f64, u64) {
         let b = scratch.join(format!("engine-{i}"));
         let t = Instant::now();
         LocalFs
-            .copy_tree(src, &b, Some("postgres"), &|_| {})
+            .copy_tree(src, &b, Some("postgres"), &LinkFence::default(), &|_| {})
             .unwrap();
         engine.push(bytes as f64 / t.elapsed().as_secs_f64() / 1e6);
         let _ = std::fs::remove_dir_all(&a);

@@ -8,11 +8,20 @@
 
 mod lab_support;
 
-use lab_support::{build, cli, psql, stop};
+use lab_support::{build, cli, psql, stop, written_by_design, LabGuard, Listing};
+use pitr_console::lab::LabRecord;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pitr-console");
+
+/// Everything outside what the console, the lab's server and the test itself (its `own`
+/// files) write: taken before an attack, compared after it.
+fn listing(guard: &LabGuard, rec: &LabRecord, own: &[&Path]) -> Listing {
+    let mut owned = written_by_design(rec);
+    owned.extend(own.iter().map(|p| p.to_path_buf()));
+    Listing::take(guard.parent.path(), &owned)
+}
 
 /// A private state directory for the console under test.
 fn state_dir(parent: &Path) -> PathBuf {
@@ -66,6 +75,7 @@ fn a_restore_point_name_cannot_inject_a_setting() {
     archive_now(&rec, 57300);
     let side = guard.path("side");
     guard.side(&side);
+    let before = listing(&guard, &rec, &[&state, &side]);
     let o = cli(
         &rec.config_file,
         &state,
@@ -96,6 +106,7 @@ fn a_restore_point_name_cannot_inject_a_setting() {
         postgres_c(&rec.bin_dir, &side, "recovery_target_name"),
         hostile
     );
+    listing(&guard, &rec, &[&state, &side]).assert_unchanged_since(&before, "a hostile name");
     stop(&side);
 }
 
@@ -107,6 +118,8 @@ fn shell_metacharacters_in_paths_are_refused_before_anything_runs() {
     let state = state_dir(guard.parent.path());
     let cwd = guard.path("cwd");
     std::fs::create_dir(&cwd).unwrap();
+    let bad = guard.path("bad.toml");
+    let before = listing(&guard, &rec, &[&state, &bad]);
     let run = |config: &Path, args: &[&str]| {
         let out = Command::new(BIN)
             .arg("--config")
@@ -145,7 +158,6 @@ fn shell_metacharacters_in_paths_are_refused_before_anything_runs() {
     let text = std::fs::read_to_string(&rec.config_file).unwrap();
     let pgdata = format!("pgdata = \"{}\"", rec.pgdata.display());
     assert!(text.contains(&pgdata), "{text}");
-    let bad = guard.path("bad.toml");
     std::fs::write(
         &bad,
         text.replace(&pgdata, "pgdata = \"/x/dq\\\"x$(id>PWN)\""),
@@ -179,6 +191,7 @@ fn shell_metacharacters_in_paths_are_refused_before_anything_runs() {
         assert!(!dir.join("PWN").exists(), "PWN in {}", dir.display());
     }
     assert!(!Path::new("/x").exists());
+    listing(&guard, &rec, &[&state, &bad]).assert_unchanged_since(&before, "hostile paths");
 }
 
 /// The journal path a paused run prints in its roll back hint.
@@ -251,6 +264,9 @@ fn secrets_stay_in_memory_and_journals_cannot_be_forged() {
     std::fs::write(&cfg, &cfg_text).unwrap();
     let side = guard.path("side");
     guard.side(&side);
+    let moved = guard.path("moved.toml");
+    let own = [state.as_path(), &journals, &side, &moved];
+    let before = listing(&guard, &rec, &own);
 
     let mut child = Command::new(BIN)
         .arg("--config")
@@ -361,7 +377,6 @@ fn secrets_stay_in_memory_and_journals_cannot_be_forged() {
     // The genuine journal, with a configuration that now says otherwise: the input is named,
     // its value is not.
     std::fs::write(&journal, &genuine).unwrap();
-    let moved = guard.path("moved.toml");
     let moved_text = cfg_text.replace(
         &format!("bin_dir = \"{}\"", rec.bin_dir.display()),
         &format!("bin_dir = \"{}\"", rec.bin_dir.join("x").display()),
@@ -396,6 +411,7 @@ fn secrets_stay_in_memory_and_journals_cannot_be_forged() {
     let o = resume(&["--action", "roll-back", "--yes"]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     assert!(!side.exists());
+    listing(&guard, &rec, &own).assert_unchanged_since(&before, "a forged journal");
     stop(&side);
 }
 
@@ -406,6 +422,12 @@ fn roles_cannot_be_raised_by_flag_env_or_a_broken_config() {
     let dir = tempfile::tempdir().unwrap();
     let state = state_dir(dir.path());
     let cfg = dir.path().join("trainee.toml");
+    let own: Vec<PathBuf> = [&state, &cfg]
+        .into_iter()
+        .cloned()
+        .chain(["policy.toml", "broken.toml"].map(|n| dir.path().join(n)))
+        .collect();
+    let before = Listing::take(dir.path(), &own);
     std::fs::write(
         &cfg,
         "role = \"trainee\"\n[[repository]]\nname = \"r\"\nkind = \"local\"\nbackups = \"/nonexistent/b\"\nwal_archive = \"/nonexistent/w\"\n\n[[server]]\nname = \"db1\"\npgdata = \"/nonexistent/pgdata\"\ndsn = \"host=/tmp port=5432\"\nrepository = \"r\"\n",
@@ -436,6 +458,7 @@ fn roles_cannot_be_raised_by_flag_env_or_a_broken_config() {
     let o = cli(&broken, &state, &["--role", "operator", "lab", "down"]);
     assert_ne!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("broken.toml"), "{}", o.stderr);
+    Listing::take(dir.path(), &own).assert_unchanged_since(&before, "roles claimed");
 }
 
 /// The lab's configuration with `edit` applied, written beside the lab.
@@ -461,20 +484,6 @@ fn with_journal_dir(text: &str, dir: &Path) -> String {
             false => format!("{l}\n"),
         })
         .collect()
-}
-
-/// Every file under the lab's parent directory but those the server writes (its data
-/// directory, log and WAL archive) and those in the directories the console owns.
-fn outside(parent: &Path, owned: &[&Path], rec: &pitr_console::lab::LabRecord) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = files(parent)
-        .into_iter()
-        .filter(|p| {
-            !p.starts_with(&rec.pgdata) && !p.starts_with(&rec.wal_archive) && *p != rec.log_file
-        })
-        .filter(|p| !owned.iter().any(|o| p.starts_with(o)))
-        .collect();
-    out.sort();
-    out
 }
 
 fn drill_args<'a>(side: &'a str, port: &'a str) -> Vec<&'a str> {
@@ -507,6 +516,8 @@ fn a_trainee_never_writes_into_or_beside_an_operators_journal() {
     });
     let side = guard.path("side");
     guard.side(&side);
+    let own = [state.as_path(), &journals, &side];
+    let listed = listing(&guard, &rec, &own);
     let side_text = side.display().to_string();
     let o = cli(&cfg, &state, &drill_args(&side_text, "57331"));
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -588,8 +599,8 @@ fn a_trainee_never_writes_into_or_beside_an_operators_journal() {
         }
     }
 
-    // The console: the trainee's refused start is journaled (a journal of its own), and
-    // the notice says where.
+    // The console: the trainee's refused start is journaled in the console's own log of
+    // refusals (never the configured journal directory), and the notice says where.
     let config = pitr_console::config::load(&cfg).unwrap();
     let inc = rec.first_incident().unwrap().clone();
     let commit = inc.commit_time.unwrap();
@@ -634,9 +645,17 @@ fn a_trainee_never_writes_into_or_beside_an_operators_journal() {
         c.app.wizard.as_ref().unwrap().notice.clone().unwrap()
     });
     assert!(notice.contains("refused by role trainee"), "{notice}");
-    let new: Vec<PathBuf> = files(&journals)
+    assert_eq!(
+        files(&journals),
+        before,
+        "a refused start writes nothing in the configured journal directory"
+    );
+    // The console in this process keeps its state where lab_support put it.
+    let own_refusals =
+        PathBuf::from(std::env::var_os("PITR_CONSOLE_STATE_DIR").unwrap()).join("refusals");
+    let new: Vec<PathBuf> = files(&own_refusals)
         .into_iter()
-        .filter(|p| !before.contains(p) && p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     assert_eq!(new.len(), 1, "{new:?}");
     assert!(notice.contains(&*new[0].to_string_lossy()), "{notice}");
@@ -646,6 +665,7 @@ fn a_trainee_never_writes_into_or_beside_an_operators_journal() {
         Some(pitr_console::engine::RunStatus::Refused { .. })
     ));
     assert!(refusal.started.is_empty());
+    listing(&guard, &rec, &own).assert_unchanged_since(&listed, "a trainee's attempts");
 }
 
 /// Names and paths that would put the console's files elsewhere: a server named
@@ -659,8 +679,8 @@ fn names_and_paths_that_would_escape_are_refused() {
     // The test's own configurations, kept apart from what the console may write.
     let configs = guard.path("configs");
     std::fs::create_dir(&configs).unwrap();
-    let owned = [state.as_path(), journals.as_path(), configs.as_path()];
-    let before = outside(guard.parent.path(), &owned, &rec);
+    let own = [state.as_path(), journals.as_path(), configs.as_path()];
+    let before = listing(&guard, &rec, &own);
     let named = |n: &str| {
         let file = format!("configs/name-{}.toml", n.len());
         let cfg = config_edited(&guard, &rec, &file, |t| {
@@ -724,12 +744,7 @@ fn names_and_paths_that_would_escape_are_refused() {
     assert!(!guard.parent.path().join("escaped").exists());
     assert!(!Path::new("/tmp/escaped").exists() && !Path::new("/escaped").exists());
     assert!(!rec.pgdata.join("side").exists());
-    let after = outside(guard.parent.path(), &owned, &rec);
-    let new: Vec<_> = after.iter().filter(|p| !before.contains(p)).collect();
-    assert!(
-        new.is_empty(),
-        "written outside the console's directories: {new:?}"
-    );
+    listing(&guard, &rec, &own).assert_unchanged_since(&before, "escaping names and paths");
 }
 
 /// The directories the console keeps its state and journals in are checked before use (a
@@ -747,6 +762,17 @@ fn directories_others_may_write_and_a_link_at_the_lock_are_refused() {
     };
 
     let open_state = state_dir(guard.parent.path());
+    let (linked, journals) = (guard.path("state-link"), guard.path("journals"));
+    let (cfg_path, victim) = (guard.path("open-journals.toml"), guard.path("victim"));
+    let own = [
+        open_state.as_path(),
+        &linked,
+        &journals,
+        &cfg_path,
+        &victim,
+        &side,
+    ];
+    let before = listing(&guard, &rec, &own);
     chmod(&open_state, 0o777);
     let o = cli(
         &rec.config_file,
@@ -764,15 +790,13 @@ fn directories_others_may_write_and_a_link_at_the_lock_are_refused() {
     );
     assert!(!side.exists());
     chmod(&open_state, 0o700);
-    let linked = guard.path("state-link");
     std::os::unix::fs::symlink(&open_state, &linked).unwrap();
     let o = cli(&rec.config_file, &linked, &drill_args(&side_text, "57351"));
     assert_ne!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("is a symbolic link"), "{}", o.stderr);
     assert!(!side.exists());
 
-    let state = open_state;
-    let journals = guard.path("journals");
+    let state = open_state.clone();
     std::fs::create_dir(&journals).unwrap();
     chmod(&journals, 0o775);
     let cfg = config_edited(&guard, &rec, "open-journals.toml", |t| {
@@ -813,7 +837,6 @@ fn directories_others_may_write_and_a_link_at_the_lock_are_refused() {
         .into_iter()
         .find(|p| p.extension().is_some_and(|x| x == "lock"))
         .expect("a lock file in the state directory");
-    let victim = guard.path("victim");
     std::fs::write(&victim, "keep").unwrap();
     std::fs::remove_file(&lock).unwrap();
     std::os::unix::fs::symlink(&victim, &lock).unwrap();
@@ -827,6 +850,7 @@ fn directories_others_may_write_and_a_link_at_the_lock_are_refused() {
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert!(!side.exists());
+    listing(&guard, &rec, &own).assert_unchanged_since(&before, "open and linked directories");
 }
 
 /// The journal a started run names ("... started: N steps. Journal: PATH").
@@ -905,6 +929,14 @@ fn links_planted_in_a_backup_are_refused_and_nothing_is_written_through_them() {
         let side = guard.path(&format!("side{n}"));
         guard.side(&side);
     }
+    // The links' targets (victims) are listed: nothing may be written through them.
+    let own = [
+        state.as_path(),
+        &aside,
+        &rec.backups_dir,
+        &guard.path("side"),
+    ];
+    let before = listing(&guard, &rec, &own);
     let attempt = |n: u16, extra: &[&str]| {
         let side = guard.path(&format!("side{n}"));
         let side_text = side.display().to_string();
@@ -951,6 +983,7 @@ fn links_planted_in_a_backup_are_refused_and_nothing_is_written_through_them() {
             && all.contains("backup_manifest lists no file of tablespace 16999"),
         "{all}"
     );
+    listing(&guard, &rec, &own).assert_unchanged_since(&before, "links in a backup");
 }
 
 /// The story of `ps` on a production host: a recovery in place of a server that wants a
@@ -993,6 +1026,10 @@ fn a_password_never_shows_in_ps_and_app_commands_come_from_the_configuration() {
         let t = t.replacen("dsn = \"", &format!("dsn = \"password={SECRET} "), 1);
         with_journal_dir(&t, &journals) + &app(&started)
     });
+    // `app-started` is the configured start command's doing; `app-forged` must never be.
+    let changed_cfg = guard.path("secret-changed.toml");
+    let own = [state.as_path(), &journals, &started, &changed_cfg];
+    let before = listing(&guard, &rec, &own);
 
     let mut child = Command::new(BIN)
         .arg("--config")
@@ -1094,4 +1131,5 @@ fn a_password_never_shows_in_ps_and_app_commands_come_from_the_configuration() {
         o.stdout
     );
     assert!(!elsewhere.exists());
+    listing(&guard, &rec, &own).assert_unchanged_since(&before, "a password and app commands");
 }

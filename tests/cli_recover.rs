@@ -184,8 +184,19 @@ fn headless_recovery_on_the_lab() {
         "trainee changed the data dir"
     );
     assert!(moved_aside(&rec).is_empty());
-    let refused = journals(&rec);
-    assert_eq!(refused.len(), 1);
+    assert!(
+        journals(&rec).is_empty(),
+        "a refused start writes nothing in the configured journal directory"
+    );
+    let refusals =
+        PathBuf::from(std::env::var_os("PITR_CONSOLE_STATE_DIR").unwrap()).join("refusals");
+    let refused: Vec<PathBuf> = std::fs::read_dir(&refusals)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
     let state = JournalState::read(&refused[0]).unwrap();
     assert!(
         matches!(&state.ended, Some(RunStatus::Refused { reason }) if reason.contains("refused by role trainee")),

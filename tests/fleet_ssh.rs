@@ -783,3 +783,96 @@ async fn a_password_over_ssh_never_enters_a_command_line() {
     assert!(bytes.starts_with(b"PGDMP"));
     assert!(!String::from_utf8_lossy(&bytes).contains(SECRET));
 }
+
+/// The second way back for a server on another host: a recovery in place over SSH is
+/// rolled back, then its safety dump is restored into a new database on that host (the
+/// dump file and pg_restore are the server host's), checked against its sha256 and
+/// journaled; the globals are named, never applied. Ports 58650-58651.
+#[test]
+fn restore_dump_over_ssh_fills_a_new_database_on_the_servers_host() {
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("dump", 58650);
+    sshd.start();
+    let lab = Lab::up("sshdump", 58651);
+    // The dumps go beside the journal, written on the server's host as its OS user.
+    let journal_dir = lab.record.dir.join("ssh-journal");
+    sh(&format!(
+        "mkdir -m 700 {0} && chown postgres: {0}",
+        journal_dir.display()
+    ));
+    let config = ssh_config_file(&lab, &sshd, &journal_dir);
+    let state = sshd.dir.join("state");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pitr-console"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("PITR_CONSOLE_STATE_DIR", &state)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        println!(
+            "$ pitr-console {} -> {:?}\n{stdout}\n{stderr}",
+            args.join(" "),
+            out.status.code()
+        );
+        (out.status.code(), stdout, stderr)
+    };
+    let before = lab.psql("select count(*) from orders");
+    let journal = journal_dir.join("run.jsonl");
+    let j = journal.to_str().unwrap();
+    let (code, stdout, _) = run(&[
+        "recover",
+        "--server",
+        "lab",
+        "--name",
+        "before_batch",
+        "--yes",
+        "--journal",
+        j,
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("waiting for a decision"), "{stdout}");
+    let (code, _, _) = run(&["resume", j, "--action", "roll-back", "--yes"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(lab.psql("select count(*) from orders"), before);
+
+    let (code, stdout, stderr) = run(&["restore-dump", j, "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let into = stdout
+        .split("into the new database ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no new database named in {stdout}"))
+        .to_string();
+    let restored = sh(&format!(
+        "runuser -u postgres -- {}/psql -X -A -t -q -h {} -p {} -d {into} -c 'select count(*) from orders'",
+        lab.record.bin_dir.display(),
+        lab.record.socket_dir.display(),
+        lab.record.port
+    ));
+    assert_eq!(
+        restored, before,
+        "the dump holds the data from before the run"
+    );
+    let state_j = JournalState::read(&journal).unwrap();
+    let noted = state_j.records.iter().any(|r| {
+        matches!(&r.body, Body::Note { text, .. } if text.contains("restored into new database"))
+    });
+    assert!(noted, "the restore is journaled in the run's journal");
+
+    let (code, _, stderr) = run(&["restore-dump", j, "--globals", "--yes"]);
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(
+        stderr.contains("does not apply the globals")
+            && stderr.contains("on server lab's host")
+            && stderr.contains("its sha256 matches the run's record"),
+        "{stderr}"
+    );
+}

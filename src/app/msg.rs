@@ -142,7 +142,6 @@ pub enum Cmd {
 /// A run the role refused, as the journal records it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoleRefusal {
-    pub journal_dir: PathBuf,
     pub server: String,
     pub target: String,
     pub role: crate::config::Role,

@@ -490,7 +490,6 @@ impl Wizard {
         };
         if let Some(refusal) = role_refusal(role, &p.inputs.mode, &p.inputs.server.name) {
             let cmd = Cmd::JournalRefusal(Box::new(RoleRefusal {
-                journal_dir: p.inputs.journal_dir.clone(),
                 server: p.inputs.server.name.clone(),
                 target: p.inputs.target.to_string(),
                 role,

@@ -113,7 +113,7 @@ fn recover_run(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
     let target = args.target.target(ctx.zone)?;
     find_server(&ctx.config, &args.server)?;
     // Before the catalog is even read: a forbidden run touches nothing.
-    enforce_role(ctx.role, &mode, &args.server, &target, &jdir)?;
+    enforce_role(ctx.role, &mode, &args.server, &target)?;
     if mode == RestoreMode::InPlace && !args.yes && !std::io::stdin().is_terminal() {
         return Err(Failure::bad_input(format!(
             "recovering server {} in place changes production: without a terminal to type its name on, pass --yes",
@@ -515,6 +515,7 @@ impl Printer {
                 journal,
                 steps,
                 resumed,
+                taken_over,
             } => {
                 self.steps = *steps;
                 let how = if *resumed { "resumed" } else { "started" };
@@ -522,6 +523,9 @@ impl Printer {
                     "Run {run_id} on server {server} {how}: {steps} steps. Journal: {}",
                     journal.display()
                 );
+                if let Some(note) = taken_over {
+                    println!("      NOTE: {note}");
+                }
             }
             EngineEvent::StepStarted {
                 index,

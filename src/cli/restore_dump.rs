@@ -21,8 +21,12 @@ pub struct RestoreDumpArgs {
     /// The run's journal file.
     pub journal: PathBuf,
     /// The database whose dump to restore (default: the one the server's dsn names).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "globals")]
     pub database: Option<String>,
+    /// The roles and tablespaces (`pg_dumpall --globals-only`): checked against their
+    /// sha256 and shown where they are, never applied (they would change roles that exist).
+    #[arg(long)]
+    pub globals: bool,
     /// The new database to restore into (default: `<database>_before_<run id>`); it must
     /// not exist.
     #[arg(long)]
@@ -51,6 +55,9 @@ pub fn run(role: Role, config: Option<&Config>, args: RestoreDumpArgs) -> Result
     let parts: Vec<DumpPart> = crate::engine::facts::SAFETY_DUMPS
         .read(&state.facts)
         .unwrap_or_default();
+    if args.globals {
+        return globals(&state, config, &parts);
+    }
     let database = match &args.database {
         Some(d) => d.clone(),
         None => dsn_database(&inputs.server.dsn).ok_or_else(|| {
@@ -190,6 +197,42 @@ pub fn run(role: Role, config: Option<&Config>, args: RestoreDumpArgs) -> Result
         args.journal.display()
     );
     Ok(())
+}
+
+/// The globals file checked and named, not applied: `CREATE ROLE` of a role that exists
+/// fails and `ALTER ROLE ... PASSWORD` would set passwords back to the run's, so replaying
+/// them is the operator's choice, line by line, never the console's.
+fn globals(
+    state: &JournalState,
+    config: Option<&Config>,
+    parts: &[DumpPart],
+) -> Result<(), Failure> {
+    let Some(part) = parts.iter().find(|p| p.database.is_none()) else {
+        return Err(Failure::bad_input(format!(
+            "run {} took no dump of the globals (the server was down, a side run, or it stopped before the dump)",
+            state.run_id
+        )));
+    };
+    let ports = run_request::ports(config, &state.server, &SshPool::new());
+    let sum = ports
+        .fs
+        .sha256(&part.path)
+        .map_err(|e| Failure::step_failed(format!("the globals file cannot be read: {e}")))?;
+    let checked = if sum == part.sha256 {
+        "its sha256 matches the run's record".to_string()
+    } else {
+        format!(
+            "WARNING: it has CHANGED since the run wrote it (sha256 {sum}, recorded {})",
+            part.sha256
+        )
+    };
+    Err(Failure::refused(format!(
+        "restore-dump does not apply the globals of run {}: they are in {} on server {}'s host ({checked}). Replaying them would fail on roles that exist and set changed passwords back; read the file and run the statements you need with psql as a superuser. Databases: restore-dump {} --database NAME",
+        state.run_id,
+        part.path.display(),
+        state.server,
+        state.path.display()
+    )))
 }
 
 fn dsn_database(dsn: &str) -> Option<String> {

@@ -277,7 +277,8 @@ fn build(paths: &LabPaths, opts: &LabOptions) -> Result<LabRecord, LabError> {
     cluster.initdb(opts.wal_segment_mib.unwrap_or(super::WAL_SEGMENT_MIB))?;
     append(
         &cluster.paths.pgdata().join("postgresql.conf"),
-        &settings::server_settings(paths, cluster.port, opts.incremental),
+        &settings::server_settings(paths, cluster.port, opts.incremental)
+            .map_err(|e| LabError::Refused(e.to_string()))?,
     )?;
     cluster.start()?;
     let mut guard = StopOnFailure {

@@ -53,7 +53,7 @@ pub fn prepare(
         port: req.port,
     };
     let server = find_server(config, &req.server)?;
-    enforce_role(req.role, &mode, &req.server, &req.target, &req.journal_dir)?;
+    enforce_role(req.role, &mode, &req.server, &req.target)?;
     // The backup check and the smoke command run here, beside the backups and the side
     // instance: on this host only.
     if !server.is_local() {

@@ -20,10 +20,10 @@ use crate::engine::recovery::{
     AppSpec, CheckSpec, FinalAction, PatroniDaemon, PatroniSpec, RecoveryInputs, RestoreMode,
     ServerSpec, TimeColumn,
 };
-use crate::engine::roles::{journal_role_refusal, role_permits};
+use crate::engine::roles::{journal_role_refusal, refusal_log, role_permits};
 use crate::planning::predict::{Span, Unreachable};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Longest wait for replay to reach the target before the step fails (state left safe).
 const REPLAY_TIMEOUT_SECS: u64 = 6 * 3600;
@@ -119,19 +119,37 @@ pub struct Prepared {
     pub wal_loss: Option<WalLoss>,
 }
 
-/// Refuses (and journals the refusal) when the role forbids this run.
+/// Refuses (and journals the refusal) when the role forbids this run. The refusal goes to
+/// the console's own log (`<state dir>/refusals`), never to the configured journal
+/// directory, which a refused role has no business writing.
 pub fn enforce_role(
     role: Role,
     mode: &RestoreMode,
     server: &str,
     target: &RecoveryTarget,
-    journal_dir: &Path,
+) -> Result<(), Refusal> {
+    let refusals = crate::engine::state_dir::current()
+        .map(|s| refusal_log(&s))
+        .map_err(|e| e.to_string());
+    enforce_role_logging_in(role, mode, server, target, refusals)
+}
+
+fn enforce_role_logging_in(
+    role: Role,
+    mode: &RestoreMode,
+    server: &str,
+    target: &RecoveryTarget,
+    refusals: Result<PathBuf, String>,
 ) -> Result<(), Refusal> {
     let Err(refusal) = role_permits(role, mode, server) else {
         return Ok(());
     };
     let message = refusal.to_string();
-    match journal_role_refusal(journal_dir, server, &target.to_string(), role, &message) {
+    let logged = refusals.and_then(|dir| {
+        journal_role_refusal(&dir, server, &target.to_string(), role, &message)
+            .map_err(|e| e.to_string())
+    });
+    match logged {
         Ok(path) => Err(Refusal::Role {
             message,
             journal: Some(path),
@@ -1049,12 +1067,12 @@ mod tests {
     #[test]
     fn a_role_refusal_is_journaled_and_ended() {
         let dir = tempfile::tempdir().unwrap();
-        let err = enforce_role(
+        let err = enforce_role_logging_in(
             Role::Trainee,
             &RestoreMode::InPlace,
             "db1",
             &RecoveryTarget::Latest,
-            dir.path(),
+            Ok(dir.path().join("refusals")),
         )
         .unwrap_err();
         let Refusal::Role {

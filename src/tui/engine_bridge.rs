@@ -74,14 +74,19 @@ pub fn prepare(
 pub fn journal_refusal(r: RoleRefusal, tx: &UnboundedSender<Msg>) {
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let result = crate::engine::roles::journal_role_refusal(
-            &r.journal_dir,
-            &r.server,
-            &r.target,
-            r.role,
-            &r.reason,
-        )
-        .map_err(|e| e.to_string());
+        // The console's own log of refusals, never the configured journal directory.
+        let result = crate::engine::state_dir::current()
+            .map_err(|e| e.to_string())
+            .and_then(|state| {
+                crate::engine::roles::journal_role_refusal(
+                    &crate::engine::roles::refusal_log(&state),
+                    &r.server,
+                    &r.target,
+                    r.role,
+                    &r.reason,
+                )
+                .map_err(|e| e.to_string())
+            });
         let _ = tx.send(Msg::RefusalJournaled(result));
     });
 }

@@ -252,3 +252,148 @@ pub fn cli(config: &Path, state: &Path, args: &[&str]) -> Out {
     );
     o
 }
+
+/// Every path under a data directory (server chatter excluded) and pg_control's bytes:
+/// equal before and after means the server's data was not touched.
+pub fn fingerprint(pgdata: &Path) -> (Vec<String>, Vec<u8>) {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            if rel.starts_with("pg_stat_tmp") {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &p, out);
+            }
+            out.push(rel);
+        }
+    }
+    let mut names = Vec::new();
+    walk(pgdata, pgdata, &mut names);
+    names.sort();
+    let control = std::fs::read(pgdata.join("global/pg_control")).unwrap();
+    (names, control)
+}
+
+/// The directories a run moved aside beside the lab's data directory.
+pub fn moved_aside(record: &LabRecord) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(&record.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pgdata.pitr-") && !n.ends_with(".log"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A full listing of the places a run could write to, taken before and after an attack:
+/// everything under the test's own directory (each file's path, size, mode and mtime, so a
+/// file written through a link shows), and the entries of the system directories an
+/// attacker would aim at. Paths starting with an `owned` one are left out (a prefix, so
+/// `side` covers the `side.pitr-<run>.log` beside it): the console's own directories, the
+/// server's data directories, its log and its WAL archive, and the files the test itself
+/// writes as part of the attack.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Listing(std::collections::BTreeMap<PathBuf, (u64, u32, i64)>);
+
+/// System directories whose entries (not their whole trees) are listed.
+const ATTACKED: [&str; 7] = [
+    "/",
+    "/etc",
+    "/root",
+    "/var/lib",
+    "/var/tmp",
+    "/usr/local/bin",
+    "/home",
+];
+
+/// What the lab's server and the console write in the lab directory by design.
+pub fn written_by_design(record: &LabRecord) -> Vec<PathBuf> {
+    vec![
+        record.pgdata.clone(),
+        record.wal_archive.clone(),
+        record.socket_dir.clone(),
+        record.dir.join("log"),
+        record.dir.join("journal"),
+    ]
+}
+
+impl Listing {
+    /// `tree` is listed whole, the system directories' entries beside it.
+    pub fn take(tree: &Path, owned: &[PathBuf]) -> Listing {
+        use std::os::unix::fs::MetadataExt;
+        let owned: Vec<String> = owned
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        fn walk(
+            dir: &Path,
+            recurse: bool,
+            owned: &[String],
+            out: &mut Vec<(PathBuf, std::fs::Metadata)>,
+        ) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if owned
+                    .iter()
+                    .any(|o| p.to_string_lossy().starts_with(o.as_str()))
+                {
+                    continue;
+                }
+                let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                    continue;
+                };
+                if recurse && meta.is_dir() {
+                    walk(&p, true, owned, out);
+                }
+                out.push((p, meta));
+            }
+        }
+        let mut found = Vec::new();
+        walk(tree, true, &owned, &mut found);
+        for d in ATTACKED {
+            walk(Path::new(d), false, &owned, &mut found);
+        }
+        Listing(
+            found
+                .into_iter()
+                .map(|(p, m)| {
+                    // A directory's size and mtime change with its entries, listed apart.
+                    let what = if m.is_dir() {
+                        (0, m.mode(), 0)
+                    } else {
+                        (m.len(), m.mode(), m.mtime())
+                    };
+                    (p, what)
+                })
+                .collect(),
+        )
+    }
+
+    /// Fails naming every path that appeared or changed outside the owned directories.
+    pub fn assert_unchanged_since(&self, before: &Listing, what: &str) {
+        let changed: Vec<String> = self
+            .0
+            .iter()
+            .filter(|(p, now)| before.0.get(*p) != Some(now))
+            .map(|(p, now)| match before.0.get(p) {
+                Some(was) => format!("{} changed: {was:?} -> {now:?}", p.display()),
+                None => format!("{} appeared", p.display()),
+            })
+            .chain(
+                before
+                    .0
+                    .keys()
+                    .filter(|p| !self.0.contains_key(*p))
+                    .map(|p| format!("{} vanished", p.display())),
+            )
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "{what}: written outside the console's directories:\n  {}",
+            changed.join("\n  ")
+        );
+    }
+}

@@ -3,10 +3,14 @@
 //! PostgreSQL puts a link at `pg_tblspc/<oid>` for each tablespace and, with a relocated
 //! WAL directory, at `pg_wal`. A backup is written by whoever can write the repository, so
 //! each link is checked before it is restored: at one of those places, to an absolute path
-//! outside the directory being restored, and for a tablespace to where the backup itself
-//! says (its `tablespace_map` line, else a tablespace its `backup_manifest` lists files of).
+//! outside the directory being restored and the places the run fences off (production's
+//! data directory, the console's own directories, the repository), and for a tablespace to
+//! where the backup itself says (its `tablespace_map` line, else a tablespace its
+//! `backup_manifest` lists files of). A backup that says nothing of its tablespaces (no
+//! map, no manifest: restored only with --allow-unverified-backup) may link only to a
+//! tablespace production has, by oid and location.
 
-use crate::engine::ports::PortError;
+use crate::engine::ports::{LinkFence, PortError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
@@ -17,13 +21,16 @@ pub struct LinkRules {
     map: Option<BTreeMap<String, PathBuf>>,
     /// The tablespace oids `backup_manifest` lists files under, when it has one.
     manifest: Option<BTreeSet<String>>,
+    /// What the run knows beyond the backup.
+    fence: LinkFence,
 }
 
 impl LinkRules {
     /// The rules of the backup whose files are in `dir` (its `tablespace_map` and
     /// `backup_manifest`, when present and readable).
-    pub fn of_backup(dir: &Path) -> LinkRules {
+    pub fn of_backup(dir: &Path, fence: &LinkFence) -> LinkRules {
         LinkRules {
+            fence: fence.clone(),
             map: std::fs::read_to_string(dir.join("tablespace_map"))
                 .ok()
                 .map(|t| parse_map(&t)),
@@ -31,6 +38,11 @@ impl LinkRules {
                 .ok()
                 .and_then(|b| manifest_tablespaces(&b)),
         }
+    }
+
+    /// The backup's `tablespace_map`, found inside its archive (a tar backup's base.tar).
+    pub fn use_map(&mut self, text: &str) {
+        self.map = Some(parse_map(text));
     }
 
     /// Refuses the link at `rel` (relative to the restored directory `dest`) pointing at
@@ -71,6 +83,17 @@ impl LinkRules {
                 dest.display()
             ));
         }
+        if let Some(f) = self
+            .fence
+            .forbidden
+            .iter()
+            .find(|f| target.starts_with(f) || f.starts_with(target))
+        {
+            return refuse(format!(
+                "it points into (or above) {}, which no restored server may write (production's data, or the console's or the repository's files)",
+                f.display()
+            ));
+        }
         let Some(oid) = oid else { return Ok(()) };
         if let Some(map) = &self.map {
             return match map.get(&oid) {
@@ -84,11 +107,28 @@ impl LinkRules {
                 )),
             };
         }
-        match &self.manifest {
-            Some(oids) if !oids.contains(&oid) => refuse(format!(
-                "the backup's backup_manifest lists no file of tablespace {oid}"
+        if let Some(oids) = &self.manifest {
+            return match oids.contains(&oid) {
+                true => Ok(()),
+                false => refuse(format!(
+                    "the backup's backup_manifest lists no file of tablespace {oid}"
+                )),
+            };
+        }
+        // Nothing in the backup says where its tablespaces go: only where production's
+        // own tablespace of that oid is.
+        match self.fence.tablespaces.as_ref().map(|t| t.get(&oid)) {
+            Some(Some(p)) if p == target => Ok(()),
+            Some(Some(p)) => refuse(format!(
+                "the backup has neither tablespace_map nor backup_manifest, and production's tablespace {oid} is at {}",
+                p.display()
             )),
-            _ => Ok(()),
+            Some(None) => refuse(format!(
+                "the backup has neither tablespace_map nor backup_manifest, and tablespace {oid} is not one of production's (in place, the only ones such a backup may link to; beside production, none)"
+            )),
+            None => refuse(
+                "the backup has neither tablespace_map nor backup_manifest, and production's tablespaces could not be asked (is it running?)".to_string(),
+            ),
         }
     }
 }
@@ -170,7 +210,8 @@ mod tests {
     fn links_go_only_where_postgresql_puts_them() {
         let none = LinkRules::default();
         assert!(check(&none, "pg_wal", "/srv/wal").is_ok());
-        assert!(check(&none, "pg_tblspc/16384", "/srv/ts1").is_ok());
+        let e = check(&none, "pg_tblspc/16384", "/srv/ts1").unwrap_err();
+        assert!(e.contains("could not be asked"), "{e}");
         for (rel, target) in [
             ("postgresql.auto.conf", "/etc/passwd"),
             ("pg_tblspc/x", "/srv/ts"),
@@ -196,7 +237,7 @@ mod tests {
     fn a_tablespace_points_where_the_backup_says() {
         let mapped = LinkRules {
             map: Some(parse_map("16384 /srv/ts\\ one\n")),
-            manifest: None,
+            ..Default::default()
         };
         assert!(check(&mapped, "pg_tblspc/16384", "/srv/ts one").is_ok());
         let e = check(&mapped, "pg_tblspc/16384", "/etc").unwrap_err();
@@ -211,11 +252,44 @@ mod tests {
             {"Path": "base/1/1259", "Size": 8192},
             {"Path": "pg_tblspc/16384/PG_15_202209061/5/16385", "Size": 0}]}"#;
         let listed = LinkRules {
-            map: None,
             manifest: manifest_tablespaces(manifest),
+            ..Default::default()
         };
         assert!(check(&listed, "pg_tblspc/16384", "/srv/ts").is_ok());
         let e = check(&listed, "pg_tblspc/16999", "/etc").unwrap_err();
         assert!(e.contains("lists no file of tablespace 16999"), "{e}");
+    }
+
+    #[test]
+    fn a_backup_that_says_nothing_of_its_tablespaces_links_only_to_productions() {
+        let fence = LinkFence {
+            forbidden: vec![PathBuf::from("/srv/pgdata"), PathBuf::from("/var/lib/pitr")],
+            tablespaces: Some(BTreeMap::from([(
+                "16384".to_string(),
+                PathBuf::from("/srv/ts"),
+            )])),
+        };
+        let bare = LinkRules {
+            fence,
+            ..Default::default()
+        };
+        assert!(check(&bare, "pg_tblspc/16384", "/srv/ts").is_ok());
+        let e = check(&bare, "pg_tblspc/16384", "/srv/other").unwrap_err();
+        assert!(
+            e.contains("production's tablespace 16384 is at /srv/ts"),
+            "{e}"
+        );
+        let e = check(&bare, "pg_tblspc/16999", "/srv/ts").unwrap_err();
+        assert!(
+            e.contains("tablespace 16999 is not one of production's"),
+            "{e}"
+        );
+        for target in ["/srv/pgdata/pg_wal", "/var/lib/pitr/journal", "/var"] {
+            let e = check(&bare, "pg_wal", target).unwrap_err();
+            assert!(
+                e.contains("which no restored server may write"),
+                "{target}: {e}"
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! server's OS user.
 
 use super::backup_links::LinkRules;
-use crate::engine::ports::{ByteProgress, Fs, PortError};
+use crate::engine::ports::{ByteProgress, Fs, LinkFence, PortError};
 use nix::unistd::{Gid, Uid, User};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -334,6 +334,7 @@ impl Fs for LocalFs {
         from: &Path,
         to: &Path,
         owner: Option<&str>,
+        fence: &LinkFence,
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
         let ids = owner_ids(owner)?;
@@ -341,7 +342,7 @@ impl Fs for LocalFs {
         let root = CopyRoot {
             from,
             to,
-            links: LinkRules::of_backup(from),
+            links: LinkRules::of_backup(from, fence),
         };
         copy_dir(&root, from, to, ids, &mut done, progress)?;
         Ok(done)
@@ -352,6 +353,7 @@ impl Fs for LocalFs {
         archive: &Path,
         to: &Path,
         owner: Option<&str>,
+        fence: &LinkFence,
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
         let ids = owner_ids(owner)?;
@@ -364,7 +366,11 @@ impl Fs for LocalFs {
                 archive.display()
             )));
         }
-        let links = LinkRules::of_backup(archive.parent().unwrap_or(Path::new("/")));
+        let mut links = LinkRules::of_backup(archive.parent().unwrap_or(Path::new("/")), fence);
+        // Links are made last, once every entry is out: none is written through, and a
+        // `tablespace_map` inside the archive (base.tar holds it) is read before any link
+        // is checked, wherever the archive puts it.
+        let mut deferred: Vec<(PathBuf, PathBuf)> = Vec::new();
         if !to.exists() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -392,10 +398,13 @@ impl Fs for LocalFs {
         for entry in entries {
             let mut entry = entry.map_err(|e| PortError::io(archive.display(), e))?;
             bytes += entry.size();
+            // `./base/1` and `base/1` are the same entry (tar tools write either).
             let rel: PathBuf = entry
                 .path()
                 .map_err(|e| PortError::io(archive.display(), e))?
-                .into_owned();
+                .components()
+                .filter(|c| *c != std::path::Component::CurDir)
+                .collect();
             let kind = entry.header().entry_type();
             if kind.is_symlink() {
                 let target = entry
@@ -403,7 +412,8 @@ impl Fs for LocalFs {
                     .map_err(|e| PortError::io(archive.display(), e))?
                     .unwrap_or_default()
                     .into_owned();
-                links.check(&rel, &target, to, archive)?;
+                deferred.push((rel, target));
+                continue;
             } else if !(kind.is_file() || kind.is_dir()) {
                 return Err(PortError::new(crate::engine::ports::PortErrorKind::Refused, format!(
                     "{} in {} is a {kind:?} entry: a base backup holds only files, directories and the tablespace and pg_wal links; refusing to restore it",
@@ -418,6 +428,20 @@ impl Fs for LocalFs {
                 )
             })?;
             give(&to.join(&rel), ids)?;
+            if rel
+                .components()
+                .eq(Path::new("tablespace_map").components())
+            {
+                let text = fs::read_to_string(to.join(&rel))
+                    .map_err(|e| PortError::io(to.join(&rel).display(), e))?;
+                links.use_map(&text);
+            }
+        }
+        for (rel, target) in deferred {
+            links.check(&rel, &target, to, archive)?;
+            let at = to.join(&rel);
+            symlink(&target, &at).map_err(|e| PortError::io(at.display(), e))?;
+            give(&at, ids)?;
         }
         Ok(bytes)
     }
@@ -538,9 +562,13 @@ mod tests {
         symlink(&wal, src.join("pg_wal")).unwrap();
         let done = std::sync::atomic::AtomicU64::new(0);
         let n = LocalFs
-            .copy_tree(&src, &d.path().join("dst"), None, &|b| {
-                done.store(b, std::sync::atomic::Ordering::Relaxed)
-            })
+            .copy_tree(
+                &src,
+                &d.path().join("dst"),
+                None,
+                &LinkFence::default(),
+                &|b| done.store(b, std::sync::atomic::Ordering::Relaxed),
+            )
             .unwrap();
         assert_eq!(n, 3 << 20);
         assert_eq!(done.load(std::sync::atomic::Ordering::Relaxed), 3 << 20);
@@ -556,7 +584,13 @@ mod tests {
         fs::create_dir_all(&src).unwrap();
         symlink("/etc/passwd", src.join("postgresql.auto.conf")).unwrap();
         let e = LocalFs
-            .copy_tree(&src, &d.path().join("dst"), None, &|_| {})
+            .copy_tree(
+                &src,
+                &d.path().join("dst"),
+                None,
+                &LinkFence::default(),
+                &|_| {},
+            )
             .unwrap_err();
         assert!(
             e.message
@@ -607,7 +641,9 @@ mod tests {
         let arch = d.path().join("base.tar.zst");
         fs::write(&arch, zst).unwrap();
         let out = d.path().join("out");
-        let n = LocalFs.extract_tar(&arch, &out, None, &|_| {}).unwrap();
+        let n = LocalFs
+            .extract_tar(&arch, &out, None, &LinkFence::default(), &|_| {})
+            .unwrap();
         assert_eq!(n, 5);
         assert_eq!(fs::read(out.join("global/pg_control")).unwrap(), b"hello");
     }
@@ -635,17 +671,99 @@ mod tests {
         fs::write(d.path().join("pg_wal.tar"), w.into_inner().unwrap()).unwrap();
         let out = d.path().join("out");
         LocalFs
-            .extract_tar(&d.path().join("base.tar"), &out, None, &|_| {})
+            .extract_tar(
+                &d.path().join("base.tar"),
+                &out,
+                None,
+                &LinkFence::default(),
+                &|_| {},
+            )
             .unwrap();
         let e = LocalFs
             .extract_tar(
                 &d.path().join("pg_wal.tar"),
                 &out.join("pg_wal"),
                 None,
+                &LinkFence::default(),
                 &|_| {},
             )
             .unwrap_err();
         assert!(e.message.contains("never through a link"), "{e}");
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0);
+    }
+
+    /// A tar whose entries are `(path, Some(link target))` links or `(path, None)` with
+    /// `data`: directories end with `/`.
+    fn tar_of(entries: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, link, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            match (link, path.ends_with('/')) {
+                (Some(target), _) => {
+                    h.set_entry_type(tar::EntryType::Symlink);
+                    h.set_size(0);
+                    h.set_mode(0o777);
+                    b.append_link(&mut h, path, target).unwrap();
+                }
+                (None, true) => {
+                    h.set_entry_type(tar::EntryType::Directory);
+                    h.set_size(0);
+                    h.set_mode(0o700);
+                    h.set_cksum();
+                    b.append_data(&mut h, path, &b""[..]).unwrap();
+                }
+                (None, false) => {
+                    h.set_size(data.len() as u64);
+                    h.set_mode(0o600);
+                    h.set_cksum();
+                    b.append_data(&mut h, path, *data).unwrap();
+                }
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn a_tablespace_map_inside_the_tar_decides_its_links_wherever_it_comes() {
+        let d = tempfile::tempdir().unwrap();
+        let ts = d.path().join("ts");
+        fs::create_dir(&ts).unwrap();
+        let map = format!("16385 {}\n", ts.display());
+        let victim = d.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        let (ts_s, victim_s) = (ts.display().to_string(), victim.display().to_string());
+        for (name, link_first, target, ok) in [
+            ("good", false, ts_s.as_str(), true),
+            ("elsewhere", false, victim_s.as_str(), false),
+            ("link-before-map", true, victim_s.as_str(), false),
+        ] {
+            let link = ("pg_tblspc/16385", Some(target), &b""[..]);
+            let map_entry = ("tablespace_map", None, map.as_bytes());
+            let mut entries = vec![("pg_tblspc/", None, &b""[..])];
+            if link_first {
+                entries.extend([link, map_entry]);
+            } else {
+                entries.extend([map_entry, link]);
+            }
+            let arch = d.path().join(format!("{name}.tar"));
+            fs::write(&arch, tar_of(&entries)).unwrap();
+            let out = d.path().join(format!("out-{name}"));
+            let res = LocalFs.extract_tar(&arch, &out, None, &LinkFence::default(), &|_| {});
+            if ok {
+                res.unwrap();
+                assert_eq!(fs::read_link(out.join("pg_tblspc/16385")).unwrap(), ts);
+            } else {
+                let e = res.unwrap_err();
+                assert!(
+                    e.message.contains(&format!(
+                        "tablespace_map puts tablespace 16385 at {}",
+                        ts.display()
+                    )),
+                    "{name}: {e}"
+                );
+                assert!(!out.join("pg_tblspc/16385").exists(), "{name}");
+            }
+        }
         assert_eq!(fs::read_dir(&victim).unwrap().count(), 0);
     }
 }

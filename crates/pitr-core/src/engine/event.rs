@@ -29,6 +29,10 @@ pub enum EngineEvent {
         journal: PathBuf,
         steps: usize,
         resumed: bool,
+        /// The server's lock was last held by a process that died: who, said once here
+        /// (and journaled) so the operator knows the run was taken over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        taken_over: Option<String>,
     },
     StepStarted {
         index: usize,

@@ -98,6 +98,10 @@ pub const STOPPED_CONTROL: Fact<ControlData> = Fact::new("stopped_control");
 pub const POSTMASTER_OPTS: Fact<String> = Fact::new("postmaster_opts");
 /// Bytes the restore needs (preflight) and bytes it wrote.
 pub const RESTORE_BYTES: Fact<u64> = Fact::new("restore_bytes");
+/// Production's tablespaces (oid -> location) as preflight found them: what a backup's
+/// links are held to when the backup says nothing of its own.
+pub const PRODUCTION_TABLESPACES: Fact<BTreeMap<String, PathBuf>> =
+    Fact::new("production_tablespaces");
 pub const RESTORED_BYTES: Fact<u64> = Fact::new("restored_bytes");
 /// Where the original data directory was moved aside.
 pub const ASIDE_DIR: Fact<PathBuf> = Fact::new("aside_dir");

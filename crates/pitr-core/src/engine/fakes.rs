@@ -1,8 +1,8 @@
 //! Fakes of the ports for engine unit tests: commands succeed, SQL and files answer empty.
 
 use super::ports::{
-    ByteProgress, CommandResult, CommandRunner, CommandSpec, Fs, LineSink, PatroniApi, PortError,
-    Ports, ReplayStatus, Rows, Sql,
+    ByteProgress, CommandResult, CommandRunner, CommandSpec, Fs, LineSink, LinkFence, PatroniApi,
+    PortError, Ports, ReplayStatus, Rows, Sql,
 };
 use crate::domain::patroni::{ClusterState, NodeStatus};
 use futures::future::BoxFuture;
@@ -62,6 +62,7 @@ impl Fs for FakeFs {
         _f: &Path,
         _t: &Path,
         _o: Option<&str>,
+        _l: &LinkFence,
         _p: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
         Ok(0)
@@ -71,6 +72,7 @@ impl Fs for FakeFs {
         _a: &Path,
         _t: &Path,
         _o: Option<&str>,
+        _l: &LinkFence,
         _p: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
         Ok(0)

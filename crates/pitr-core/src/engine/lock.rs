@@ -111,13 +111,21 @@ pub enum LockError {
 /// record, if any, stays).
 #[derive(Debug)]
 pub struct ServerLock {
-    _file: File,
+    file: File,
     path: PathBuf,
     record: PathBuf,
     key: ServerKey,
     run_id: String,
     /// The pid of a process that had held the lock and died (from the lock file).
     pub taken_over: Option<LockHolder>,
+}
+
+/// A holder that lets go on purpose empties the lock file first, still holding the flock:
+/// a holder found in it later is one that died (killed, crashed) without letting go.
+impl Drop for ServerLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0).and_then(|_| self.file.sync_data());
+    }
 }
 
 impl ServerLock {
@@ -184,7 +192,7 @@ impl ServerLock {
             .and_then(|_| file.sync_data())
             .map_err(io)?;
         Ok(ServerLock {
-            _file: file,
+            file,
             path,
             record,
             key: key.clone(),
@@ -195,6 +203,16 @@ impl ServerLock {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What to tell the operator when the lock was last held by a process that has died.
+    pub fn takeover_note(&self) -> Option<String> {
+        self.taken_over.as_ref().map(|old| {
+            format!(
+                "the server's lock was last held by pid {} (run {}, since {}), which has ended; taken over",
+                old.pid, old.run_id, old.since
+            )
+        })
     }
 
     /// Records the run as unfinished: from here on it holds the server across processes.
@@ -384,5 +402,33 @@ mod tests {
             ServerLock::acquire(&state, &k, "run-a"),
             Err(LockError::Link { .. })
         ));
+    }
+
+    #[test]
+    fn only_a_holder_that_died_is_reported_as_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::open(&dir.path().join("state")).unwrap();
+        let k = key("db1", "/d1");
+        drop(ServerLock::acquire(&state, &k, "run-a").unwrap());
+        let clean = ServerLock::acquire(&state, &k, "run-b").unwrap();
+        assert!(
+            clean.takeover_note().is_none(),
+            "a clean release is no takeover"
+        );
+        drop(clean);
+        // A process killed while it held the lock leaves its holder line behind.
+        let dead = LockHolder {
+            run_id: "run-c".into(),
+            pid: 999_999,
+            since: Utc::now(),
+        };
+        std::fs::write(
+            state.path().join(format!("{}.lock", k.stem())),
+            serde_json::to_string(&dead).unwrap(),
+        )
+        .unwrap();
+        let taken = ServerLock::acquire(&state, &k, "run-d").unwrap();
+        let note = taken.takeover_note().unwrap();
+        assert!(note.contains("pid 999999 (run run-c"), "{note}");
     }
 }

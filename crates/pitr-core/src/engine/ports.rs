@@ -241,6 +241,19 @@ impl CommandResult {
     }
 }
 
+/// Where the links of a restored backup may not lead, beyond what the backup itself says:
+/// the run's own knowledge of the server, handed to the file copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkFence {
+    /// No link may point into (or above) these: production's data directory and the one
+    /// moved aside, the console's journal, dump and state directories, the repository.
+    pub forbidden: Vec<PathBuf>,
+    /// Where a backup that says nothing of its tablespaces (no tablespace_map, no manifest)
+    /// may link them (oid -> location): production's own for a restore in place, none
+    /// beside it; None when production could not be asked.
+    pub tablespaces: Option<std::collections::BTreeMap<String, PathBuf>>,
+}
+
 /// Receives each output line as it is produced.
 pub type LineSink<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
@@ -319,6 +332,7 @@ pub trait Fs: Send + Sync {
         from: &Path,
         to: &Path,
         owner: Option<&str>,
+        fence: &LinkFence,
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError>;
     /// Extracts a tar (plain, .gz, .zst or .lz4 by name) into `to`, created if missing.
@@ -328,6 +342,7 @@ pub trait Fs: Send + Sync {
         archive: &Path,
         to: &Path,
         owner: Option<&str>,
+        fence: &LinkFence,
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError>;
     /// Bytes under `p` (files only, symlinks not followed).

@@ -6,7 +6,7 @@ use super::journal::JournalState;
 use super::lock::ServerKey;
 use super::plan::Plan;
 use super::ports::Ports;
-use super::roles::{journal_role_refusal, log_refusal, role_permits};
+use super::roles::{journal_role_refusal, log_refusal, refusal_log, role_permits};
 use super::runner::{EngineError, ResumeAction, RunHandle, RunOptions, Runner};
 use super::state_dir::{self, StateDir};
 use super::step::Step;
@@ -76,14 +76,16 @@ pub fn start(
         .map_err(|e| EngineError::Inputs(format!("plan inputs unreadable: {e}")))?;
     if let Err(refusal) = role_permits(inputs.role, &inputs.mode, &inputs.server.name) {
         let message = refusal.to_string();
-        let journal = journal_role_refusal(
-            &inputs.journal_dir,
-            &plan.server,
-            &plan.target,
-            inputs.role,
-            &message,
-        )
-        .ok();
+        let journal = open_state_dir().ok().and_then(|state| {
+            journal_role_refusal(
+                &refusal_log(&state),
+                &plan.server,
+                &plan.target,
+                inputs.role,
+                &message,
+            )
+            .ok()
+        });
         return Err(EngineError::RefusedByRole { message, journal });
     }
     let opts = RunOptions {

@@ -144,6 +144,9 @@ impl Runner {
             inputs: plan.inputs.clone(),
         })?;
         lock.claim(journal.path())?;
+        if let Some(text) = lock.takeover_note() {
+            journal.write(Body::Note { index: None, text })?;
+        }
         Ok(Runner::assemble(
             plan,
             ports,
@@ -189,14 +192,8 @@ impl Runner {
             checksum: state.checksum.clone(),
         })?;
         lock.claim(journal.path())?;
-        if let Some(old) = &lock.taken_over {
-            journal.write(Body::Note {
-                index: None,
-                text: format!(
-                    "the server's lock was last held by pid {} (run {}, since {}), which has ended; taken over",
-                    old.pid, old.run_id, old.since
-                ),
-            })?;
+        if let Some(text) = lock.takeover_note() {
+            journal.write(Body::Note { index: None, text })?;
         }
         let mut progress = Progress {
             finished: state.finished,
@@ -312,6 +309,7 @@ impl Runner {
             journal: self.journal_path(),
             steps: self.plan.steps.len(),
             resumed: self.resumed,
+            taken_over: self.lock.takeover_note(),
         });
         let status = match self.drive().await {
             Ok(status) => self.end(status),

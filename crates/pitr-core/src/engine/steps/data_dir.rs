@@ -4,7 +4,7 @@ use super::{read_control, Recovery};
 use crate::domain::backup::BackupFormat;
 use crate::engine::control_data::ControlData;
 use crate::engine::event::ProgressUnit;
-use crate::engine::ports::CommandSpec;
+use crate::engine::ports::{CommandSpec, LinkFence};
 use crate::engine::step::{fail, Step, StepCtx, StepError, StepFuture};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -218,8 +218,11 @@ impl Step for Restore {
                     let from = self.source();
                     ctx.journal_action(format!("copy {} {}", from.display(), to.display()))?;
                     let p = progress.clone();
+                    let fence = fence(ctx, r);
                     let res = blocking(move || {
-                        fs.copy_tree(&from, &to, owner.as_deref(), &|d| p.report(d, false))
+                        fs.copy_tree(&from, &to, owner.as_deref(), &fence, &|d| {
+                            p.report(d, false)
+                        })
                     })
                     .await;
                     ctx.journal_action_done(
@@ -227,7 +230,7 @@ impl Step for Restore {
                         started.elapsed(),
                         res.clone().err().unwrap_or_default(),
                     )?;
-                    res.map_err(StepError::Failed)?
+                    res.map_err(|e| StepError::Failed(full_disk(ctx, r, e)))?
                 }
                 BackupFormat::Tool => super::tool_restore::run(ctx, r).await?,
                 BackupFormat::Tar => self.extract(ctx, &to, owner, progress.clone()).await?,
@@ -287,8 +290,9 @@ impl Restore {
             ))?;
             let (fs2, owner2, p, base_done) = (fs.clone(), owner.clone(), progress.clone(), done);
             let a2 = archive.clone();
+            let fence = fence(ctx, &self.0);
             let res = blocking(move || {
-                fs2.extract_tar(&a2, &dest, owner2.as_deref(), &|d| {
+                fs2.extract_tar(&a2, &dest, owner2.as_deref(), &fence, &|d| {
                     p.report(base_done + d, false)
                 })
             })
@@ -298,11 +302,87 @@ impl Restore {
                 started.elapsed(),
                 res.clone().err().unwrap_or_default(),
             )?;
-            res.map_err(StepError::Failed)?;
+            res.map_err(|e| StepError::Failed(full_disk(ctx, &self.0, e)))?;
             done += fs.file_size(&archive).unwrap_or(0);
         }
         Ok(done)
     }
+}
+
+/// Where no link of the backup may lead: production's data (and where it was moved), the
+/// console's own directories, the repository; and production's tablespaces as preflight
+/// found them, for a backup that says nothing of its own.
+fn fence(ctx: &StepCtx, r: &Recovery) -> LinkFence {
+    let mut forbidden = vec![
+        r.pgdata().to_path_buf(),
+        r.aside_dir(),
+        r.inputs.journal_dir.clone(),
+        r.inputs.safety_dump_dir.clone(),
+    ];
+    forbidden.extend(crate::engine::state_dir::current().map(|s| s.path().to_path_buf()));
+    let location = Path::new(&r.inputs.backup.location);
+    if location.is_absolute() {
+        forbidden.extend(location.parent().map(Path::to_path_buf));
+    }
+    let production = ctx.get(crate::engine::facts::PRODUCTION_TABLESPACES);
+    // Beside production, its tablespaces are production's live data: fenced off, and a
+    // backup that says nothing of its own may link nowhere. In place, to production's own.
+    let tablespaces = match (r.side(), production) {
+        (true, Some(p)) => {
+            forbidden.extend(p.into_values());
+            Some(Default::default())
+        }
+        (_, p) => p,
+    };
+    LinkFence {
+        forbidden,
+        tablespaces,
+    }
+}
+
+/// A full file system named with what the restore needs there and what is free now, so the
+/// operator knows how much to free (preflight counted the backup's sizes; files take whole
+/// blocks on disk, and a file system filled by someone else meanwhile).
+fn full_disk(ctx: &StepCtx, r: &Recovery, err: String) -> String {
+    if !err.contains("(ENOSPC)") {
+        return err;
+    }
+    format!("{err}\n{}", space_needed(ctx, r))
+}
+
+/// Below this, a recovered server cannot be expected to fetch and write its WAL.
+const LOW_SPACE: u64 = 64 << 20;
+
+/// For a recovered start that failed: when the data directory's file system is (nearly)
+/// full, the server's own words hide it (restore_command's copy fails, and PostgreSQL reports
+/// a checkpoint record it could not find), so the console says it.
+pub fn low_space(ctx: &StepCtx, r: &Recovery) -> Option<String> {
+    let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
+    let free = ctx.ports.fs.free_space(parent).ok()?;
+    (free < LOW_SPACE).then(|| {
+        format!(
+            "The file system is (nearly) full: No space left on device for the WAL the server fetches (ENOSPC; PostgreSQL reports what it then could not read, not the full disk).\n{}",
+            space_needed(ctx, r)
+        )
+    })
+}
+
+fn space_needed(ctx: &StepCtx, r: &Recovery) -> String {
+    let parent = r.data_dir().parent().unwrap_or(Path::new("/"));
+    let need = ctx
+        .get(crate::engine::facts::RESTORE_BYTES)
+        .map(|n| format!("about {} (+5%)", bytesize::ByteSize(n + n / 20)))
+        .unwrap_or_else(|| "the backup's size".into());
+    let free = ctx
+        .ports
+        .fs
+        .free_space(parent)
+        .map(|f| format!("{} free there now", bytesize::ByteSize(f)))
+        .unwrap_or_else(|e| format!("free space unknown: {e}"));
+    format!(
+        "The restore needs {need} on {}, and room for the WAL replay fetches ({free}). Free that much there, then resume the run (a partial copy is kept aside and takes room too), or roll it back (`--action roll-back`) to put the original data back.",
+        parent.display()
+    )
 }
 
 /// Runs blocking file work off the async threads; errors as text.

@@ -13,6 +13,7 @@ pub mod patroni;
 pub mod patroni_daemon;
 pub mod preflight;
 pub mod replay;
+pub mod same_server;
 pub mod server;
 pub mod snapshot;
 pub mod spool;

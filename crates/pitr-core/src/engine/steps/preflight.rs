@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 pub struct Preflight(pub Arc<Recovery>);
 
+/// Production's tablespaces, for `facts::PRODUCTION_TABLESPACES`.
+const TABLESPACES_SQL: &str = "select oid::text, pg_tablespace_location(oid) from pg_tablespace where pg_tablespace_location(oid) <> ''";
+
 const TOOLS: [&str; 5] = [
     "pg_ctl",
     "pg_dump",
@@ -62,6 +65,12 @@ impl Step for Preflight {
         if !r.side() {
             d.push(format!(
                 "check {} has no recovery.signal or standby.signal and, if running, is not in recovery",
+                r.pgdata().display()
+            ));
+        }
+        if !r.side() && !r.inputs.new_host && r.inputs.server.patroni.is_none() {
+            d.push(format!(
+                "check the dsn reaches the server running on {} (port and start time of its postmaster.pid)",
                 r.pgdata().display()
             ));
         }
@@ -159,8 +168,26 @@ impl Step for Preflight {
                 ));
             }
             ctx.set(crate::engine::facts::RESTORE_BYTES, &need);
+            if let Ok(rows) = ctx
+                .ports
+                .sql
+                .rows(&r.inputs.server.dsn, TABLESPACES_SQL)
+                .await
+            {
+                let spaces: std::collections::BTreeMap<String, std::path::PathBuf> = rows
+                    .into_iter()
+                    .filter_map(|row| match row.as_slice() {
+                        [Some(oid), Some(at)] => Some((oid.clone(), at.into())),
+                        _ => None,
+                    })
+                    .collect();
+                ctx.set(crate::engine::facts::PRODUCTION_TABLESPACES, &spaces);
+            }
             if !r.side() {
                 refuse_recovering(ctx, r).await?;
+            }
+            if !r.side() && !r.inputs.new_host && r.inputs.server.patroni.is_none() {
+                super::same_server::check(ctx, r).await?;
             }
             writable_parent(ctx, r).await?;
             super::backup_check::verify(ctx, r).await?;

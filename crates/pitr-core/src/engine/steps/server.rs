@@ -184,8 +184,11 @@ impl Step for StartRecovered {
             if !res.success() {
                 // pg_ctl's own words first: a start that never reached the server's log
                 // (a directory it may not write, a port in use) is explained there.
+                let space = super::data_dir::low_space(ctx, r)
+                    .map(|s| format!("\n{s}"))
+                    .unwrap_or_default();
                 return fail(format!(
-                    "PostgreSQL did not start on {} (pg_ctl: {}). Server log {}:\n{}",
+                    "PostgreSQL did not start on {} (pg_ctl: {}). Server log {}:\n{}{space}",
                     r.data_dir().display(),
                     crate::engine::step::tail(&res.output, 4).trim(),
                     log.display(),
