@@ -95,10 +95,16 @@ fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
         "a trainee's drill created {}",
         side.display()
     );
+    assert!(
+        files_ending(&journal_dir, ".jsonl").is_empty(),
+        "a refused start writes nothing in the configured journal directory"
+    );
+    let refusals =
+        PathBuf::from(std::env::var_os("PITR_CONSOLE_STATE_DIR").unwrap()).join("refusals");
     assert_eq!(
-        files_ending(&journal_dir, ".jsonl").len(),
+        files_ending(&refusals, ".jsonl").len(),
         1,
-        "refusal journaled"
+        "refusal journaled in the console's own refusals"
     );
 
     // The drill itself, as the drill role.
