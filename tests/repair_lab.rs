@@ -209,8 +209,13 @@ fn deleted_rows_come_back_from_a_side_restore_and_later_work_stays() {
         "--yes",
     ]);
     o.expect(0);
-    assert_eq!(figure(&o.stdout, "missing in production:"), 0);
-    assert_eq!(figure(&o.stdout, "different:"), 10);
+    assert_eq!(
+        figure(&o.stdout, "missing in production:"),
+        0,
+        "{}",
+        o.stdout
+    );
+    assert_eq!(figure(&o.stdout, "different:"), 10, "{}", o.stdout);
     assert!(
         o.stdout.contains("0 rows inserted, 10 overwritten"),
         "{}",
