@@ -309,6 +309,11 @@ const ATTACKED: [&str; 7] = [
     "/home",
 ];
 
+/// Scratch directories other test files of this suite make and remove in the attacked
+/// system directories while an attack runs beside them (`scripts/run-tests` runs three
+/// files at once): `tests/wal_cluster`'s clusters in /var/tmp.
+const OTHER_TESTS_SCRATCH: [&str; 1] = ["/var/tmp/pitr-wal-"];
+
 /// What the lab's server and the console write in the lab directory by design.
 pub fn written_by_design(record: &LabRecord) -> Vec<PathBuf> {
     vec![
@@ -353,8 +358,10 @@ impl Listing {
         }
         let mut found = Vec::new();
         walk(tree, true, &owned, &mut found);
+        let mut beside = owned.clone();
+        beside.extend(OTHER_TESTS_SCRATCH.iter().map(|s| (*s).to_owned()));
         for d in ATTACKED {
-            walk(Path::new(d), false, &owned, &mut found);
+            walk(Path::new(d), false, &beside, &mut found);
         }
         Listing(
             found
