@@ -326,6 +326,37 @@ fn headless_recovery_on_the_lab() {
         "{}",
         o.stdout
     );
+    // Two servers, an application each and one for both: the lab's plan stops its own and
+    // the shared one, never the other server's.
+    let apps_cfg = guard.parent.path().join("cli-apps.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let repo = text
+        .lines()
+        .find_map(|l| l.strip_prefix("repository = "))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &apps_cfg,
+        format!(
+            "{text}\n[[server]]\nname = \"reports\"\npgdata = \"/srv/reports\"\ndsn = \"host=/tmp port=5999\"\nport = 5999\nrepository = {repo}\n\
+             [[app]]\nname = \"shop\"\nstop = \"echo stop-shop\"\nstart = \"echo start-shop\"\nservers = [\"lab\"]\n\
+             [[app]]\nname = \"dashboards\"\nstop = \"echo stop-dashboards\"\nstart = \"echo start-dashboards\"\nservers = [\"reports\"]\n\
+             [[app]]\nname = \"proxy\"\nstop = \"echo stop-proxy\"\nstart = \"echo start-proxy\"\n"
+        ),
+    )
+    .unwrap();
+    let o = cli(
+        &apps_cfg,
+        &["plan", "--server", "lab", "--name", "before_batch"],
+    );
+    expect(&o, 0);
+    assert!(
+        o.stdout.contains("stop-shop")
+            && o.stdout.contains("stop-proxy")
+            && !o.stdout.contains("dashboards"),
+        "{}",
+        o.stdout
+    );
 
     // Each target kind, on side instances, promoted there.
     let production = count(&rec, rec.port);

@@ -367,6 +367,7 @@ pub fn assemble(
         apps: config
             .apps
             .iter()
+            .filter(|a| a.serves(&server.name))
             .map(|a| AppSpec {
                 name: a.name.clone(),
                 stop: a.stop.clone(),

@@ -442,6 +442,20 @@ fn validate(c: &Config) -> Result<(), String> {
             }
         }
     }
+    for a in &c.apps {
+        if let Some(unknown) = a.servers.iter().find(|n| !server_names.contains(n)) {
+            let known: Vec<&str> = c.servers.iter().map(|s| s.name.as_str()).collect();
+            return Err(format!(
+                "[[app]] `{}`: key `servers` names `{unknown}`, but the servers are: {}",
+                a.name,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -521,6 +535,32 @@ repository = "archive"
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("site.toml:9:"), "{err}");
+    }
+
+    #[test]
+    fn an_application_belongs_to_the_servers_it_names() {
+        let two = format!(
+            "{GOOD}[[server]]\nname = \"db2\"\npgdata = \"/srv/db2\"\ndsn = \"host=/tmp port=5433\"\nport = 5433\nrepository = \"archive\"\n"
+        );
+        let text = format!(
+            "{two}[[app]]\nname = \"billing\"\nstop = \"true\"\nstart = \"true\"\nservers = [\"db2\"]\n[[app]]\nname = \"proxy\"\nstop = \"true\"\nstart = \"true\"\n"
+        );
+        let c = parse(Path::new("a.toml"), &text).unwrap();
+        let for_db1: Vec<&str> = c
+            .apps
+            .iter()
+            .filter(|a| a.serves("db1"))
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(for_db1, ["proxy"], "db1's recovery leaves billing running");
+        assert!(c.apps.iter().all(|a| a.serves("db2")));
+
+        let typo = text.replace("servers = [\"db2\"]", "servers = [\"db3\"]");
+        let err = parse(Path::new("a.toml"), &typo).unwrap_err().to_string();
+        assert!(
+            err.contains("[[app]] `billing`") && err.contains("`db3`") && err.contains("db1, db2"),
+            "{err}"
+        );
     }
 
     #[test]

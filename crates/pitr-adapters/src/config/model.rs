@@ -225,6 +225,17 @@ pub struct AppConfig {
     pub stop: String,
     pub start: String,
     pub check: Option<String>,
+    /// The servers this application uses (`servers = ["db1"]`); left out, every server:
+    /// recovering one server must not stop the applications of another.
+    #[serde(default)]
+    pub servers: Vec<String>,
+}
+
+impl AppConfig {
+    /// Whether a recovery of `server` stops and starts this application.
+    pub fn serves(&self, server: &str) -> bool {
+        self.servers.is_empty() || self.servers.iter().any(|s| s == server)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
