@@ -116,6 +116,7 @@ fn catalog() -> Catalog {
         segments,
         histories,
         warnings: vec![],
+        damaged: Vec::new(),
     }
 }
 

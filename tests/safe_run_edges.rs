@@ -126,6 +126,7 @@ fn a_changed_backup_label_or_manifest_is_refused_before_anything_moves() {
     // backup_label says replay starts from another checkpoint.
     let label = keep(&plain.join("backup_label"));
     let text = String::from_utf8(label.1.clone()).unwrap();
+    let text_label = text.clone();
     let shifted = |text: &str, key: &str, by: i64| {
         let line = text.lines().find(|l| l.starts_with(key)).unwrap();
         let lsn = line[key.len()..].split_whitespace().next().unwrap();
@@ -154,17 +155,62 @@ fn a_changed_backup_label_or_manifest_is_refused_before_anything_moves() {
         &["is damaged", "manifest", "Nothing was changed"],
     );
 
-    // A genuine manifest, of the other backup: the catalog reads its WAL range, so the
-    // backup no longer seems to reach the target, and the plan refuses it already.
+    // A genuine manifest, of the other backup: label and manifest start apart, so the
+    // catalog leaves the backup out as damaged, and the plan says so by name.
     std::fs::copy(tar.join("backup_manifest"), &manifest.0).unwrap();
-    refused("before_batch", &["is not recoverable", "backup1-plain"]);
+    refused(
+        "before_batch",
+        &[
+            "backup1-plain",
+            "is damaged and was left out",
+            "backup_manifest's WAL range starts at",
+        ],
+    );
     put_back(&manifest);
 
-    // The tar backup with the plain one's manifest: verified in a scratch copy, refused,
-    // and the scratch copy removed.
+    // backup_label's start moved: the same contradiction, the other way round.
+    let edited = shifted(&text_label, "START WAL LOCATION: ", 0x10);
+    assert_ne!(edited, text_label);
+    std::fs::write(&label.0, edited).unwrap();
+    refused(
+        "before_batch",
+        &[
+            "backup1-plain",
+            "is damaged and was left out",
+            "its backup_label starts at",
+        ],
+    );
+    put_back(&label);
+
+    // The tar backup with the plain one's manifest: left out, and the plan takes the older
+    // backup whose WAL reaches the target, saying why.
     let tar_manifest = keep(&tar.join("backup_manifest"));
     std::fs::copy(&manifest.0, &tar_manifest.0).unwrap();
-    refused("before_cleanup", &["is damaged", "Nothing was changed"]);
+    let o = cli(
+        &guard,
+        &cfg,
+        &["plan", "--server", "lab", "--name", "before_cleanup"],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.all().contains("WARNING: backup backup2-tar")
+            && o.all().contains("is damaged and was left out"),
+        "{}",
+        o.all()
+    );
+    assert!(o.all().contains("backup backup1-plain"), "{}", o.all());
+
+    // One checksum edited in the tar backup's manifest: verified in a scratch copy,
+    // refused, and the scratch copy removed.
+    let text = String::from_utf8(tar_manifest.1.clone()).unwrap();
+    let at = text.find("\"Checksum\": \"").unwrap() + "\"Checksum\": \"".len();
+    let mut edited = text.into_bytes();
+    edited[at] = if edited[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&tar_manifest.0, edited).unwrap();
+    refused(
+        "before_cleanup",
+        &["is damaged", "backup2-tar", "Nothing was changed"],
+    );
     put_back(&tar_manifest);
     let scratch: Vec<String> = std::fs::read_dir(&rec.dir)
         .unwrap()

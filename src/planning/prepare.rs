@@ -222,7 +222,10 @@ pub fn prepare_detailed(
         super::side_dir::check(server, repo, dir).map_err(|e| plain(Refusal::Input(e)))?;
     }
     let timeline = resolve_timeline(req.view, req.options.timeline).map_err(plain)?;
-    let choice = choose_backup(req.view, &req.target, timeline, req.options, &req.zone)?;
+    let choice = with_damaged(
+        req.view,
+        choose_backup(req.view, &req.target, timeline, req.options, &req.zone),
+    )?;
     let choice = match req.backup.as_deref() {
         Some(id) if id != choice.backup.id => by_hand(req.view, &req.target, timeline, id, choice)?,
         _ => choice,
@@ -532,6 +535,38 @@ pub fn resolve_timeline(
     })
 }
 
+/// Names the backups the catalog left out as damaged: a refusal says they were not
+/// considered, a plan on another backup says why it did not take them.
+fn with_damaged(view: &RepositoryView, result: Result<Choice, Refused>) -> Result<Choice, Refused> {
+    let named: Vec<String> = view
+        .catalog
+        .damaged
+        .iter()
+        .map(|d| {
+            format!(
+                "backup {} ({}) is damaged and was left out: {}",
+                d.id, d.location, d.problem
+            )
+        })
+        .collect();
+    if named.is_empty() {
+        return result;
+    }
+    match result {
+        Ok(mut choice) => {
+            choice
+                .notes
+                .extend(named.iter().map(|n| format!("WARNING: {n}")));
+            Ok(choice)
+        }
+        Err((Refusal::NotRecoverable(message), detail)) => Err((
+            Refusal::NotRecoverable(format!("{message}\n{}", named.join("\n"))),
+            detail,
+        )),
+        Err(other) => Err(other),
+    }
+}
+
 fn refused(message: String, detail: RefusalDetail) -> Refused {
     (Refusal::NotRecoverable(message), Some(Box::new(detail)))
 }
@@ -550,6 +585,15 @@ fn by_hand(
         coverage: &view.coverage,
         times: view.times.as_ref(),
     };
+    if let Some(d) = view.catalog.damaged.iter().find(|d| d.id == id) {
+        return Err(refused(
+            format!(
+                "backup {id} ({}) is damaged: {}; backup {} can",
+                d.location, d.problem, chosen.backup.id
+            ),
+            RefusalDetail::default(),
+        ));
+    }
     let Some(backup) = view.catalog.backups.iter().find(|b| b.id == id).cloned() else {
         return Err(refused(
             format!("backup {id} is in no catalog listing"),

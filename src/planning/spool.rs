@@ -82,6 +82,7 @@ mod tests {
             segments,
             histories: vec![],
             warnings: vec![],
+            damaged: Vec::new(),
         }
     }
 

@@ -118,6 +118,7 @@ pub fn catalog() -> Catalog {
         )
         .unwrap()],
         warnings: vec![],
+        damaged: Vec::new(),
     }
 }
 

@@ -170,6 +170,7 @@ impl Barman {
             segments,
             histories,
             warnings,
+            damaged: Vec::new(),
         })
     }
 

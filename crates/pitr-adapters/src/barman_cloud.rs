@@ -519,6 +519,7 @@ pub fn catalog_from(
         segments,
         histories,
         warnings,
+        damaged: Vec::new(),
     }
 }
 

@@ -10,7 +10,7 @@ mod backup_dir;
 mod label;
 mod manifest;
 
-use crate::domain::backup::{Backup, IncrementalFrom};
+use crate::domain::backup::{Backup, DamagedBackup, IncrementalFrom};
 use crate::domain::backup_chain;
 use crate::domain::catalog::{ArchivedSegment, Catalog, Compression};
 use crate::domain::lsn::Lsn;
@@ -165,6 +165,7 @@ pub fn read_catalog(
     histories.sort_by_key(|h| h.timeline);
 
     let mut backups = Vec::new();
+    let mut damaged = Vec::new();
     for (id, path, read) in backups_read {
         match read {
             Ok(files) => {
@@ -173,7 +174,20 @@ pub fn read_catalog(
                 match backup(id.clone(), location, files, segment_size, &backup_histories) {
                     Ok((b, mut w)) => {
                         warnings.append(&mut w);
-                        backups.push(b);
+                        match contradiction(&b) {
+                            Some(problem) => {
+                                warnings.push(format!(
+                                    "backup {id} ({}) is damaged: {problem}; left out",
+                                    path.display()
+                                ));
+                                damaged.push(DamagedBackup {
+                                    id: b.id,
+                                    location: b.location,
+                                    problem,
+                                });
+                            }
+                            None => backups.push(b),
+                        }
                     }
                     Err(e) => {
                         warnings.push(format!("backup {id} ({}): {e}; not listed", path.display()))
@@ -197,6 +211,7 @@ pub fn read_catalog(
         segments,
         histories,
         warnings,
+        damaged,
     })
 }
 
@@ -402,6 +417,20 @@ fn backup(
         },
         warnings,
     ))
+}
+
+/// Where backup_label and backup_manifest disagree on where the backup's WAL starts (a
+/// manifest of another backup, or an edited label), the window cannot be known from either.
+/// A backup that spans a timeline switch lists its ranges newest timeline first, so the
+/// range that starts the backup is the earliest one.
+fn contradiction(b: &Backup) -> Option<String> {
+    let (tli, start, _) = b.manifest_wal_ranges.iter().min_by_key(|r| r.1)?;
+    (*tli != b.timeline || *start != b.start_lsn).then(|| {
+        format!(
+            "its backup_label starts at {} on timeline {} but its backup_manifest's WAL range starts at {start} on timeline {tli} (the manifest of another backup, or an edited label); pg_verifybackup would refuse it",
+            b.start_lsn, b.timeline
+        )
+    })
 }
 
 fn to_utc(t: Option<SystemTime>) -> DateTime<Utc> {

@@ -144,6 +144,7 @@ impl PgBackRest {
             segments,
             histories,
             warnings,
+            damaged: Vec::new(),
         })
     }
 

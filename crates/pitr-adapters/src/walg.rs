@@ -208,6 +208,7 @@ pub fn catalog_from_json(name: &str, backup_list: &str, wal_show: &str) -> Resul
         segments,
         histories: histories(&timelines),
         warnings,
+        damaged: Vec::new(),
     })
 }
 

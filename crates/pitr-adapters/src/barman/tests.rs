@@ -225,6 +225,7 @@ fn a_segment_missing_from_xlog_db_is_a_gap() {
         segments,
         histories: vec![],
         warnings: vec![],
+        damaged: Vec::new(),
     };
     let times = crate::domain::times::EstimatedTimes::from_catalog(&catalog);
     let cov = crate::domain::coverage::compute(&catalog, &times);

@@ -142,6 +142,7 @@ fn a_segment_missing_from_the_archive_is_a_gap() {
         segments: files.segments,
         histories: vec![],
         warnings: vec![],
+        damaged: Vec::new(),
     };
     let times = crate::domain::times::EstimatedTimes::from_catalog(&catalog);
     let cov = crate::domain::coverage::compute(&catalog, &times);

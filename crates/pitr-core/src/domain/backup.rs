@@ -58,3 +58,13 @@ pub struct IncrementalFrom {
     pub lsn: Lsn,
     pub timeline: TimelineId,
 }
+
+/// A backup the catalog found but left out because its own files contradict each other
+/// (a backup_label and a backup_manifest of different backups): its window cannot be
+/// known, so it is never offered, and plans name it with what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedBackup {
+    pub id: String,
+    pub location: String,
+    pub problem: String,
+}

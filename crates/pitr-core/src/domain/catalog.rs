@@ -1,6 +1,6 @@
 //! What a repository holds: base backups and archived WAL files.
 
-use super::backup::Backup;
+use super::backup::{Backup, DamagedBackup};
 use super::segment::{SegmentSize, WalSegment};
 use super::timeline::{TimelineHistory, TimelineId};
 use chrono::{DateTime, Utc};
@@ -39,6 +39,9 @@ pub struct Catalog {
     pub histories: Vec<TimelineHistory>,
     /// Files that were present but could not be read, with the reason; shown, not fatal.
     pub warnings: Vec<String>,
+    /// Backups left out because their files contradict each other.
+    #[serde(default)]
+    pub damaged: Vec<DamagedBackup>,
 }
 
 impl Catalog {

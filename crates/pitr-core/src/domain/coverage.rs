@@ -370,6 +370,7 @@ pub(crate) mod tests {
             segments,
             histories: vec![],
             warnings: vec![],
+            damaged: Vec::new(),
         }
     }
 
