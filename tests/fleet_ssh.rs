@@ -876,3 +876,163 @@ fn restore_dump_over_ssh_fills_a_new_database_on_the_servers_host() {
         "{stderr}"
     );
 }
+
+/// A backup on the server's host whose links point where PostgreSQL never puts them, copied
+/// and extracted over SSH (the remote host's `cp -a` and `tar`): refused with the link named,
+/// nothing written through it, and the refused link gone from the console's copy; a genuine
+/// pg_wal link and a tablespace the manifest lists pass.
+#[test]
+fn a_backups_links_are_held_to_the_fence_over_ssh() {
+    use pitr_console::engine::ports::LinkFence;
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("links", 56090);
+    sshd.start();
+    let pool = SshPool::new();
+    let ports = ssh_ports(&sshd, &pool);
+    let root = PathBuf::from(format!("/tmp/pitr-fleet-links-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (backup, victims, production) =
+        (root.join("b1"), root.join("victims"), root.join("pgdata"));
+    for d in [
+        &backup.join("pg_tblspc"),
+        &victims,
+        &production,
+        &root.join("wal"),
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(backup.join("PG_VERSION"), "15\n").unwrap();
+    std::fs::write(victims.join("auto"), "keep auto").unwrap();
+    sh(&format!(
+        "chown -R postgres: {} && chmod 755 {}",
+        root.display(),
+        root.display()
+    ));
+    let fence = LinkFence {
+        forbidden: vec![production.clone()],
+        tablespaces: Some(Default::default()),
+    };
+    let untouched = || {
+        assert_eq!(
+            std::fs::read_to_string(victims.join("auto")).unwrap(),
+            "keep auto"
+        );
+        assert_eq!(std::fs::read_dir(&victims).unwrap().count(), 1);
+    };
+    let link = |target: &Path, at: &str| {
+        sh(&format!(
+            "runuser -u postgres -- ln -sfn {} {}",
+            target.display(),
+            backup.join(at).display()
+        ));
+    };
+    let unlink = |at: &str| std::fs::remove_file(backup.join(at)).unwrap();
+    let copy = |n: u32| {
+        let to = root.join(format!("restore{n}"));
+        let r = ports
+            .fs
+            .copy_tree(&backup, &to, Some("postgres"), &fence, &|_| {});
+        (to, r)
+    };
+
+    // A file of the data directory made a link to another file: refused before any copy.
+    link(&victims.join("auto"), "postgresql.auto.conf");
+    let (to, r) = copy(1);
+    let e = r.unwrap_err().message;
+    assert!(
+        e.contains("postgresql.auto.conf")
+            && e.contains("links only at pg_tblspc/<oid> and pg_wal"),
+        "{e}"
+    );
+    assert!(!to.exists(), "nothing copied");
+    unlink("postgresql.auto.conf");
+
+    // A tablespace link into production's data directory: refused.
+    link(&production, "pg_tblspc/16999");
+    let e = copy(2).1.unwrap_err().message;
+    assert!(
+        e.contains("pg_tblspc/16999") && e.contains("no restored server may write"),
+        "{e}"
+    );
+    unlink("pg_tblspc/16999");
+
+    // A tablespace the backup's manifest does not list: refused.
+    std::fs::write(
+        backup.join("backup_manifest"),
+        r#"{"PostgreSQL-Backup-Manifest-Version": 1, "Files": [
+{"Path": "pg_tblspc/16400/PG_15_202209061/5/1", "Size": 0}]}"#,
+    )
+    .unwrap();
+    link(&victims, "pg_tblspc/16999");
+    let e = copy(3).1.unwrap_err().message;
+    assert!(e.contains("lists no file of tablespace 16999"), "{e}");
+    unlink("pg_tblspc/16999");
+
+    // The links PostgreSQL makes: pg_wal elsewhere, the tablespace the manifest lists.
+    link(&root.join("wal"), "pg_wal");
+    let ts = root.join("ts16400");
+    std::fs::create_dir_all(&ts).unwrap();
+    link(&ts, "pg_tblspc/16400");
+    let (to, r) = copy(4);
+    r.unwrap();
+    assert_eq!(
+        std::fs::read_link(to.join("pg_wal")).unwrap(),
+        root.join("wal")
+    );
+    assert_eq!(std::fs::read_link(to.join("pg_tblspc/16400")).unwrap(), ts);
+    unlink("pg_wal");
+    unlink("pg_tblspc/16400");
+
+    // A tar whose link points at a victim: extracted by the remote tar, the link refused
+    // and unlinked from the copy, the victim untouched.
+    link(&victims.join("auto"), "postgresql.auto.conf");
+    let tar = root.join("b2");
+    std::fs::create_dir_all(&tar).unwrap();
+    sh(&format!(
+        "tar -C {} -cf {}/base.tar PG_VERSION postgresql.auto.conf && chown -R postgres: {}",
+        backup.display(),
+        tar.display(),
+        tar.display()
+    ));
+    let to = root.join("restore5");
+    let e = ports
+        .fs
+        .extract_tar(
+            &tar.join("base.tar"),
+            &to,
+            Some("postgres"),
+            &fence,
+            &|_| {},
+        )
+        .unwrap_err()
+        .message;
+    assert!(
+        e.contains("postgresql.auto.conf") && e.contains("links only at"),
+        "{e}"
+    );
+    assert!(to.join("PG_VERSION").exists());
+    assert!(
+        std::fs::symlink_metadata(to.join("postgresql.auto.conf")).is_err(),
+        "the refused link is gone"
+    );
+
+    // Extraction into a destination that is itself a link: refused, nothing written there.
+    let through = root.join("restore6");
+    std::os::unix::fs::symlink(&victims, &through).unwrap();
+    let e = ports
+        .fs
+        .extract_tar(
+            &tar.join("base.tar"),
+            &through,
+            Some("postgres"),
+            &fence,
+            &|_| {},
+        )
+        .unwrap_err()
+        .message;
+    assert!(e.contains("is a symbolic link"), "{e}");
+    untouched();
+    std::fs::remove_dir_all(&root).unwrap();
+}

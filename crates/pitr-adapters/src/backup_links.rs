@@ -29,14 +29,26 @@ impl LinkRules {
     /// The rules of the backup whose files are in `dir` (its `tablespace_map` and
     /// `backup_manifest`, when present and readable).
     pub fn of_backup(dir: &Path, fence: &LinkFence) -> LinkRules {
+        LinkRules::of_texts(
+            std::fs::read_to_string(dir.join("tablespace_map"))
+                .ok()
+                .as_deref(),
+            std::fs::read(dir.join("backup_manifest")).ok().as_deref(),
+            fence,
+        )
+    }
+
+    /// The rules of a backup from its `tablespace_map` and `backup_manifest` contents, read
+    /// wherever the backup lives (another host's, over SSH).
+    pub fn of_texts(
+        tablespace_map: Option<&str>,
+        manifest: Option<&[u8]>,
+        fence: &LinkFence,
+    ) -> LinkRules {
         LinkRules {
             fence: fence.clone(),
-            map: std::fs::read_to_string(dir.join("tablespace_map"))
-                .ok()
-                .map(|t| parse_map(&t)),
-            manifest: std::fs::read(dir.join("backup_manifest"))
-                .ok()
-                .and_then(|b| manifest_tablespaces(&b)),
+            map: tablespace_map.map(parse_map),
+            manifest: manifest.and_then(manifest_tablespaces),
         }
     }
 

@@ -9,6 +9,8 @@ use super::commands::{Captured, RemoteCommands};
 use crate::engine::ports::{shell_quote, ByteProgress, Fs, LinkFence, PortError};
 use std::path::Path;
 
+mod links;
+
 pub struct RemoteFs {
     commands: RemoteCommands,
     user: Option<String>,
@@ -154,16 +156,18 @@ mv -T -- "$1" "$2" && sync -- "$(dirname -- "$1")" "$(dirname -- "$2")""#,
         .map(drop)
     }
 
-    // Over SSH the copy is the remote host's `cp -a` / `tar`: the links a backup holds are
-    // not checked against the fence there yet (docs/security.md says so).
+    // The remote host's `cp -a` / `tar` make the copy; the links are checked before
+    // (the backup's) and after (the copy's), see `links`.
     fn copy_tree(
         &self,
         from: &Path,
         to: &Path,
         owner: Option<&str>,
-        _fence: &LinkFence,
+        fence: &LinkFence,
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
+        let rules = self.link_rules(from, fence)?;
+        self.fence_links(from, to, from, &rules, None)?;
         let out = self.sh_ok(
             &format!("cannot copy {} to {}", from.display(), to.display()),
             r#"[ -e "$2" ] && { echo "$2 already exists" >&2; exit 1; }
@@ -172,6 +176,7 @@ cp -a --no-preserve=ownership -- "$1" "$2" && find "$2" -type f -printf '%s\n' |
             owner,
             None,
         )?;
+        self.fence_links(to, to, from, &rules, Some(owner))?;
         let bytes = out.trim().parse::<u64>().unwrap_or(0);
         progress(bytes);
         Ok(bytes)
@@ -182,11 +187,17 @@ cp -a --no-preserve=ownership -- "$1" "$2" && find "$2" -type f -printf '%s\n' |
         archive: &Path,
         to: &Path,
         owner: Option<&str>,
-        _fence: &LinkFence,
+        fence: &LinkFence,
         progress: ByteProgress<'_>,
     ) -> Result<u64, PortError> {
+        let mut rules = self.link_rules(archive.parent().unwrap_or(Path::new("/")), fence)?;
+        // A link at the destination (a `pg_wal` link from base.tar before pg_wal.tar) would
+        // take every entry wherever it points. GNU tar itself holds back a link to an
+        // absolute path or through `..` until its other entries are out, so none of the
+        // archive's own entries is written through one of its links.
         let script = format!(
-            r#"mkdir -p -m 700 -- "$2" && {{ {} | tar -xf - -C "$2" --no-same-owner --keep-old-files; }} && stat -c %s -- "$1""#,
+            r#"[ -L "$2" ] && {{ echo "$2 is a symbolic link: $1 is extracted only into a real directory, never through a link; check who wrote this backup, or choose another" >&2; exit 1; }}
+mkdir -p -m 700 -- "$2" && {{ {} | tar -xf - -C "$2" --no-same-owner --keep-old-files; }} && stat -c %s -- "$1""#,
             reader_for(archive)
         );
         let out = self.sh_ok(
@@ -196,6 +207,8 @@ cp -a --no-preserve=ownership -- "$1" "$2" && find "$2" -type f -printf '%s\n' |
             owner,
             None,
         )?;
+        self.use_extracted_map(&mut rules, to)?;
+        self.fence_links(to, to, archive, &rules, Some(owner))?;
         let bytes = out.trim().parse::<u64>().unwrap_or(0);
         progress(bytes);
         Ok(bytes)
