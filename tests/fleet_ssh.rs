@@ -469,6 +469,7 @@ async fn a_host_lost_mid_step_fails_the_step_and_the_run_resumes() {
     let out = drive(
         recovery::resume(
             &out.journal,
+            inputs.clone(),
             ssh_ports(&sshd, &pool),
             Some(inputs.server.name.clone()),
             Default::default(),

@@ -341,6 +341,7 @@ async fn kill_9_then_resume_finishes_without_repeating_steps() {
 
     let resumed = recovery::resume(
         &journal,
+        inputs.clone(),
         local_ports(),
         Some("db1".into()),
         pitr_console::config::Role::Operator,

@@ -205,15 +205,8 @@ pub fn resume(ctx_role: Role, config: Option<&Config>, args: ResumeArgs) -> Resu
         Action::Promote => ResumeAction::Promote,
         Action::RollBack => ResumeAction::RollBack,
     });
-    let started = recovery::resume_with(
-        &args.journal,
-        Some(rebuilt),
-        ports,
-        confirmation,
-        ctx_role,
-        given,
-    )
-    .map_err(engine_failure)?;
+    let started = recovery::resume(&args.journal, rebuilt, ports, confirmation, ctx_role, given)
+        .map_err(engine_failure)?;
     let recorded = match inputs.action {
         FinalAction::Promote => Action::Promote,
         FinalAction::Pause => Action::Pause,

@@ -95,9 +95,9 @@ async fn resume(
         RunAction::RollBack => ResumeAction::RollBack,
         _ => ResumeAction::Pause,
     };
-    let (runner, mut handle) = recovery::resume_with(
+    let (runner, mut handle) = recovery::resume(
         journal,
-        Some(rebuilt),
+        rebuilt,
         ports,
         Some(state.server.clone()),
         role,

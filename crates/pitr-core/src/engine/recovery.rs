@@ -120,24 +120,14 @@ fn open_state_dir() -> Result<StateDir, EngineError> {
     state_dir::current().map_err(|e| EngineError::Lock(e.into()))
 }
 
-/// Resumes the run journaled at `journal` for someone acting as `role`: the plan is rebuilt
-/// from the inputs stored in the journal's header and must have the same checksum.
+/// Resumes the run journaled at `journal` for someone acting as `role`, with the inputs
+/// rebuilt from the trusted configuration (and checked against the journal by
+/// `planning::resume_check`): the journal's own copy is redacted and only repeats them, so
+/// no command is ever taken from a journal. The plan built from them must still have the
+/// journaled checksum.
 pub fn resume(
     journal: &Path,
-    ports: Ports,
-    confirmation: Option<String>,
-    role: Role,
-    action: Option<ResumeAction>,
-) -> Result<(Runner, RunHandle), EngineError> {
-    resume_with(journal, None, ports, confirmation, role, action)
-}
-
-/// Like `resume`, with the inputs rebuilt from the trusted configuration (and checked
-/// against the journal by `planning::resume_check`): the journal's own copy is redacted and
-/// only repeats them. The plan built from them must still have the journaled checksum.
-pub fn resume_with(
-    journal: &Path,
-    trusted: Option<RecoveryInputs>,
+    trusted: RecoveryInputs,
     ports: Ports,
     confirmation: Option<String>,
     role: Role,
@@ -145,15 +135,7 @@ pub fn resume_with(
 ) -> Result<(Runner, RunHandle), EngineError> {
     let state = JournalState::read(journal)?;
     state.require_intact()?;
-    let inputs: RecoveryInputs = match trusted {
-        Some(t) => t,
-        None => serde_json::from_value(state.inputs.clone()).map_err(|e| {
-            EngineError::Inputs(format!(
-                "journal {} holds no readable recovery inputs: {e}",
-                journal.display()
-            ))
-        })?,
-    };
+    let inputs = trusted;
     let state_dir = open_state_dir()?;
     let key = run_key(&inputs, &ports);
     refuse_unless_permitted(&state_dir, journal, &inputs, &state.target, role)?;
@@ -180,7 +162,7 @@ pub fn resume_with(
 /// its directory kept aside (it holds every write made since the promotion), the original
 /// data directory moved back and started as it ran. The journal's undo steps, in reverse.
 /// `trusted`: the inputs rebuilt from the configuration (`planning::resume_check`), run
-/// instead of the journal's own copy, as `resume_with` does.
+/// instead of the journal's own copy, as `resume` does.
 pub fn roll_back_promoted(
     journal: &Path,
     trusted: RecoveryInputs,
