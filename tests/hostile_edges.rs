@@ -100,9 +100,9 @@ fn tablespace_links_of_a_backup_without_manifest_are_held_to_productions_and_to_
 
     let all = attempt(&sides[0], "before_batch");
     assert!(
-        all.contains("pg_tblspc/16999")
-            && all.contains("neither tablespace_map nor backup_manifest")
-            && all.contains("tablespace 16999 is not one of production's"),
+        all.contains("backup backup1-plain's pg_tblspc/16999")
+            && all.contains("does not restore tablespaces yet")
+            && all.contains("Nothing was changed"),
         "{all}"
     );
     let all = attempt(&sides[1], "before_cleanup");
@@ -116,4 +116,105 @@ fn tablespace_links_of_a_backup_without_manifest_are_held_to_productions_and_to_
     );
     Listing::take(guard.parent.path(), &owned)
         .assert_unchanged_since(&before, "tablespace links of backups that say little");
+}
+
+/// A server with a real tablespace (CREATE TABLESPACE on the lab): a recovery in place and
+/// one beside production are refused in preflight, naming the tablespace, before anything
+/// moves; the tablespace's directory and production's data stay exactly as they were. Replay
+/// would otherwise recreate the link from tablespace_map, or empty the location replaying
+/// CREATE TABLESPACE, in production's own tablespace directory.
+#[test]
+fn a_server_with_a_tablespace_is_refused_in_place_and_beside_before_anything_moves() {
+    let (mut guard, rec) = build(58665, false);
+    let state = guard.path("state");
+    std::fs::create_dir(&state).unwrap();
+    let ts = guard.path("ts");
+    std::fs::create_dir(&ts).unwrap();
+    sh(&format!("chown postgres: {}", ts.display()));
+    lab_support::psql(
+        &rec,
+        rec.port,
+        &format!("create tablespace lab_ts location '{}'", ts.display()),
+    );
+    lab_support::psql(
+        &rec,
+        rec.port,
+        "create table in_ts (id int) tablespace lab_ts; insert into in_ts select generate_series(1, 100); checkpoint",
+    );
+    let side = guard.path("side1");
+    guard.side(&side);
+    let mut owned = written_by_design(&rec);
+    owned.extend([state.clone(), guard.path("side"), rec.backups_dir.clone()]);
+    let before = Listing::take(guard.parent.path(), &owned);
+    let pgdata = lab_support::fingerprint(&rec.pgdata);
+    // Every file of the tablespace with its size and modification time.
+    let tree = |dir: &Path| {
+        let out = Command::new("find")
+            .arg(dir)
+            .args(["-printf", "%P %s %T@\\n"])
+            .output()
+            .unwrap();
+        let mut lines: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let ts_files = tree(&ts);
+    assert!(ts_files.len() > 3, "{ts_files:?}");
+    let side_text = side.display().to_string();
+    for args in [
+        vec![
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--yes",
+        ],
+        vec![
+            "recover",
+            "--server",
+            "lab",
+            "--name",
+            "before_batch",
+            "--restore-to",
+            &side_text,
+            "--port",
+            "58666",
+            "--yes",
+        ],
+    ] {
+        let o = cli(&rec.config_file, &state, &args);
+        assert_ne!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+        let all = format!("{}\n{}", o.stdout, o.stderr);
+        assert!(
+            all.contains("production's tablespace")
+                && all.contains(&ts.display().to_string())
+                && all.contains("does not restore tablespaces yet"),
+            "{all}"
+        );
+        assert_eq!(
+            lab_support::fingerprint(&rec.pgdata),
+            pgdata,
+            "production untouched"
+        );
+        assert_eq!(tree(&ts), ts_files, "tablespace untouched");
+        assert!(lab_support::moved_aside(&rec).is_empty());
+        if let Some(j) = o
+            .stdout
+            .lines()
+            .find_map(|l| l.split_once(" steps. Journal: "))
+        {
+            cli(&rec.config_file, &state, &["abandon", j.1.trim()]);
+        }
+    }
+    assert_eq!(
+        lab_support::psql(&rec, rec.port, "select count(*) from in_ts"),
+        "100"
+    );
+    Listing::take(guard.parent.path(), &owned)
+        .assert_unchanged_since(&before, "a server with a tablespace");
 }

@@ -236,6 +236,7 @@ impl Step for Restore {
                 BackupFormat::Tar => self.extract(ctx, &to, owner, progress.clone()).await?,
             };
             progress.report(bytes, true);
+            super::tablespaces::refuse_restored(ctx, r, r.data_dir())?;
             let secs = started.elapsed().as_secs_f64().max(1e-3);
             ctx.note(format!(
                 "restored {} in {:.1} s ({}/s)",

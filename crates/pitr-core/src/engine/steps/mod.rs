@@ -18,6 +18,7 @@ pub mod server;
 pub mod snapshot;
 pub mod spool;
 pub mod summary;
+pub mod tablespaces;
 pub mod tool_restore;
 pub mod verify;
 pub mod versions;

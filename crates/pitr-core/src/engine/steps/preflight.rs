@@ -61,6 +61,10 @@ impl Step for Preflight {
                 .run_as(r.run_as())
                 .display()
         ));
+        d.push(
+            "refuse if production or the backup has tablespaces (not restored by this console yet)"
+                .into(),
+        );
         d.extend(super::backup_check::describe(r));
         if !r.side() {
             d.push(format!(
@@ -190,6 +194,7 @@ impl Step for Preflight {
                 super::same_server::check(ctx, r).await?;
             }
             writable_parent(ctx, r).await?;
+            super::tablespaces::refuse_any(ctx, r)?;
             super::backup_check::verify(ctx, r).await?;
             if r.side() {
                 if !fs.is_absent_or_empty(r.data_dir())? {
