@@ -1037,3 +1037,62 @@ fn a_backups_links_are_held_to_the_fence_over_ssh() {
     untouched();
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// A move on the server's host (how the original data directory is moved aside over SSH) is
+/// followed there by an fsync of both parent directories: strace on the host's sshd sees the
+/// rename and then `fsync` of each parent, so a power cut cannot bring the old name back.
+#[test]
+fn a_move_over_ssh_is_flushed_to_disk_on_the_host() {
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("fsync", 56095);
+    sshd.start();
+    let root = PathBuf::from(format!("/tmp/pitr-fleet-fsync-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (from, into) = (root.join("a"), root.join("b"));
+    std::fs::create_dir_all(from.join("pgdata")).unwrap();
+    std::fs::create_dir_all(&into).unwrap();
+    sh(&format!("chown -R postgres: {}", root.display()));
+    let trace = root.join("strace.out");
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-y", "-p", &sshd.pid().to_string()])
+        .args([
+            "-e",
+            "trace=rename,renameat,renameat2,fsync,fdatasync",
+            "-o",
+        ])
+        .arg(&trace)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("strace (scripts/install-test-deps installs it)");
+    std::thread::sleep(Duration::from_millis(500));
+    let pool = SshPool::new();
+    let ports = ssh_ports(&sshd, &pool);
+    ports
+        .fs
+        .rename(&from.join("pgdata"), &into.join("pgdata.aside"))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    kill(strace.id());
+    strace.wait().unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let moved = lines
+        .iter()
+        .position(|l| l.contains("rename") && l.contains("pgdata.aside"))
+        .unwrap_or_else(|| panic!("no rename seen on the host:\n{text}"));
+    for dir in [&from, &into] {
+        let d = format!("<{}>", dir.display());
+        assert!(
+            lines[moved + 1..]
+                .iter()
+                .any(|l| l.contains("fsync(") && l.contains(&d)),
+            "{} not fsynced after the move:\n{}",
+            dir.display(),
+            lines[moved..].join("\n")
+        );
+    }
+    assert!(into.join("pgdata.aside").is_dir());
+    std::fs::remove_dir_all(&root).unwrap();
+}
