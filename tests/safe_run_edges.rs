@@ -688,6 +688,51 @@ fn a_file_system_that_fills_during_the_restore_stops_the_run_and_keeps_the_origi
         "{}",
         o.stderr
     );
+
+    // The disk fills during the copy itself: preflight finds room, then something else on
+    // the host takes half of it (an application's stop command here, run after preflight
+    // and before the copy). The copy fails naming the device full, and roll back brings
+    // the original back.
+    let filler = disk.mount.join("filled-during-the-run");
+    let mut text = std::fs::read_to_string(&rec.config_file).unwrap();
+    text.push_str(&format!(
+        "\n[[app]]\nname = \"filler\"\nstop = \"head -c {} /dev/zero > {}\"\nstart = \"true\"\n",
+        need / 2,
+        filler.display()
+    ));
+    std::fs::write(&rec.config_file, text).unwrap();
+    let fill = disk.free().saturating_sub(leave);
+    std::fs::write(&ballast, vec![0u8; fill as usize]).unwrap();
+    let j3 = journal_in(work.path(), "journals-copy");
+    let o = cli_in(&state, &rec.config_file, &words(&recover_args(&j3)), &[]);
+    assert_ne!(o.code, 0, "{}", o.all());
+    let all = o.all();
+    assert!(filler.exists(), "the filler ran: {all}");
+    assert!(
+        all.contains("No space left on device") && all.contains("The restore needs about"),
+        "{all}"
+    );
+    assert!(
+        all.contains("FAILED: copying") && all.contains("(ENOSPC)"),
+        "the copy is what failed: {all}"
+    );
+    assert!(all.contains("the original data is kept aside in"), "{all}");
+    std::fs::remove_file(&ballast).unwrap();
+    std::fs::remove_file(&filler).unwrap();
+    let o = cli_in(
+        &state,
+        &rec.config_file,
+        &[
+            "resume",
+            j3.to_str().unwrap(),
+            "--action",
+            "roll-back",
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert_eq!(orders(&rec), rows, "the original runs, as it was");
 }
 
 /// The apparent size of the files under `dir`.
