@@ -39,7 +39,7 @@ pub fn refuse_any(ctx: &StepCtx, r: &Recovery) -> Result<(), StepError> {
             let part = !stem.is_empty()
                 && stem.bytes().all(|c| c.is_ascii_digit())
                 && name[stem.len()..].starts_with(".tar");
-            if part || name == "tablespace_map" {
+            if part || (name == "tablespace_map" && names_any(ctx, &dir.join(&name))) {
                 found.push(format!("backup {}'s {name}", b.id));
             }
         }
@@ -54,10 +54,20 @@ pub fn refuse_restored(ctx: &StepCtx, r: &Recovery, dir: &Path) -> Result<(), St
         .into_iter()
         .map(|oid| format!("the restored pg_tblspc/{oid}"))
         .collect();
-    if ctx.ports.fs.exists(&dir.join("tablespace_map")) {
+    if names_any(ctx, &dir.join("tablespace_map")) {
         found.push(format!("backup {}'s tablespace_map", r.inputs.backup.id));
     }
     refuse(&found)
+}
+
+/// pg_basebackup's tar format always writes a tablespace_map, empty without tablespaces.
+fn names_any(ctx: &StepCtx, map: &Path) -> bool {
+    ctx.ports.fs.exists(map)
+        && ctx
+            .ports
+            .fs
+            .read_to_string(map)
+            .map_or(true, |t| t.lines().any(|l| !l.trim().is_empty()))
 }
 
 fn links(ctx: &StepCtx, dir: &Path) -> Vec<String> {
