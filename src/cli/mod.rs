@@ -18,6 +18,7 @@ mod train;
 mod unfinished;
 
 use crate::config::Role;
+use crate::ui::theme::ThemeKind;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -43,6 +44,10 @@ pub struct Cli {
     /// in the user config dir, when there is one). See assets/keymap.toml for the format.
     #[arg(long)]
     pub keymap: Option<PathBuf>,
+    /// Colours of the console: dark (the default), light (for a light terminal background)
+    /// or plain (no colour; also what NO_COLOR gives).
+    #[arg(long, value_parser = parse_theme)]
+    pub theme: Option<ThemeKind>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -135,12 +140,18 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<i32, Failure> {
     let done = match cli.command {
-        None => context::open_tui(
-            cli.config.as_deref(),
-            cli.role,
-            cli.tz.as_deref(),
-            cli.keymap.as_deref(),
-        ),
+        None => {
+            crate::ui::theme::set(ThemeKind::choose(
+                cli.theme,
+                std::env::var("NO_COLOR").ok().as_deref(),
+            ));
+            context::open_tui(
+                cli.config.as_deref(),
+                cli.role,
+                cli.tz.as_deref(),
+                cli.keymap.as_deref(),
+            )
+        }
         Some(Command::Lab(cmd)) => {
             if !matches!(cmd, lab::LabCommand::Status { .. }) {
                 let (role, _) =
@@ -234,6 +245,10 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         }
     };
     done.map(|()| 0)
+}
+
+fn parse_theme(s: &str) -> Result<ThemeKind, String> {
+    s.parse()
 }
 
 fn parse_role(s: &str) -> Result<Role, crate::domain::role::UnknownRole> {

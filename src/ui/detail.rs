@@ -24,10 +24,10 @@ fn live_tail_line(app: &App) -> Option<Line<'static>> {
         .unarchived_bytes()
         .map_or("WAL".to_string(), |b| bytesize::ByteSize(b).to_string());
     Some(Line::from(vec![
-        Span::styled("Live     ", theme::LABEL),
+        Span::styled("Live     ", theme::get().label),
         Span::styled(
             format!("{bytes} on {} not yet archived", s.name),
-            theme::LIVE_TAIL,
+            theme::get().live_tail,
         ),
         Span::raw(": W switches WAL (pg_switch_wal), then the archive reaches it"),
     ]))
@@ -42,11 +42,11 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     let zone = app.zone();
     let mut lines = vec![
         Line::from(vec![
-            Span::styled("At       ", theme::LABEL),
+            Span::styled("At       ", theme::get().label),
             Span::raw(format!("{} ({zone})", zone.format(app.cursor))),
         ]),
         Line::from(vec![
-            Span::styled("UTC      ", theme::LABEL),
+            Span::styled("UTC      ", theme::get().label),
             Span::raw(Zone::UTC.format(app.cursor)),
         ]),
     ];
@@ -54,11 +54,11 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     match current.map(|a| (a.timeline, &a.verdict)) {
         None => lines.push(Line::styled(
             "no catalog: recoverability is unknown",
-            theme::DIM,
+            theme::get().dim,
         )),
         Some((timeline, Verdict::Recoverable(r))) => {
             lines.push(Line::from(vec![
-                Span::styled("RECOVERABLE", theme::GOOD),
+                Span::styled("RECOVERABLE", theme::get().good),
                 Span::raw(format!(
                     " on timeline {timeline} from backup {}{}",
                     r.backup_id,
@@ -67,14 +67,14 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
                 )),
             ]));
             lines.push(Line::from(vec![
-                Span::styled("WAL      ", theme::LABEL),
+                Span::styled("WAL      ", theme::get().label),
                 Span::raw(format!(
                     "{} .. {} ({} segments)",
                     r.first_segment, r.last_segment, r.segments,
                 )),
             ]));
             let mut window = vec![
-                Span::styled("Window   ", theme::LABEL),
+                Span::styled("Window   ", theme::get().label),
                 Span::raw(format!(
                     "{} → {}",
                     stamp(&zone, r.window_start),
@@ -84,7 +84,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             if r.estimated {
                 window.push(Span::styled(
                     "  (~ estimated from file times: check near the edges)",
-                    theme::DIM,
+                    theme::get().dim,
                 ));
             }
             lines.push(Line::from(window));
@@ -93,7 +93,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
                 .and_then(|d| d.catalog.backups.iter().find(|b| b.id == r.backup_id));
             if let Some(b) = backup {
                 lines.push(Line::from(vec![
-                    Span::styled("Backup   ", theme::LABEL),
+                    Span::styled("Backup   ", theme::get().label),
                     Span::raw(format!(
                         "{}: started {}, consistent from {}, at {}",
                         b.id,
@@ -113,14 +113,14 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             },
         )) => {
             lines.push(Line::from(vec![
-                Span::styled("NOT RECOVERABLE", theme::BAD),
+                Span::styled("NOT RECOVERABLE", theme::get().bad),
                 Span::raw(format!(
                     " on timeline {timeline}: {}",
                     reason.explain(&zone)
                 )),
             ]));
             lines.push(Line::from(vec![
-                Span::styled("Nearest  ", theme::LABEL),
+                Span::styled("Nearest  ", theme::get().label),
                 Span::raw(format!(
                     "before: {}   after: {}",
                     stamp(&zone, *nearest_before),
@@ -133,7 +133,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     if let Some(d) = app.data() {
         lines.push(summary(d));
         for w in d.catalog.warnings.iter().take(3) {
-            lines.push(Line::styled(format!("Warning  {w}"), theme::DIM));
+            lines.push(Line::styled(format!("Warning  {w}"), theme::get().dim));
         }
     }
     frame.render_widget(
@@ -164,9 +164,13 @@ fn summary(d: &RepoData) -> Line<'static> {
         count(missing, "segment"),
         count(d.catalog.warnings.len() as u64, "warning"),
     );
-    let style = if gaps > 0 { theme::BAD } else { theme::DIM };
+    let style = if gaps > 0 {
+        theme::get().bad
+    } else {
+        theme::get().dim
+    };
     Line::from(vec![
-        Span::styled("Catalog  ", theme::LABEL),
+        Span::styled("Catalog  ", theme::get().label),
         Span::styled(text, style),
     ])
 }

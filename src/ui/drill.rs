@@ -7,17 +7,17 @@ use crate::app::keymap::{Action, Context};
 use crate::app::App;
 use crate::engine::drill::{human_ms, ItemStatus, PhaseId};
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 fn status_style(s: ItemStatus) -> Style {
     match s {
-        ItemStatus::Passed => Style::new().fg(Color::Green),
-        ItemStatus::Failed => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ItemStatus::Running => Style::new().fg(Color::Yellow),
-        ItemStatus::Noted => Style::new().fg(Color::Cyan),
+        ItemStatus::Passed => theme::get().recoverable,
+        ItemStatus::Failed => theme::get().bad,
+        ItemStatus::Running => theme::get().warn,
+        ItemStatus::Noted => theme::get().info,
         ItemStatus::Open | ItemStatus::Pending | ItemStatus::Skipped => Style::new(),
     }
 }
@@ -48,25 +48,22 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
         ),
         DrillRun::Preparing => (
             "preparing: locating and verifying the backup…".into(),
-            Style::new().fg(Color::Yellow),
+            theme::get().warn,
         ),
-        DrillRun::Running { .. } => (
-            "running the side restore…".into(),
-            Style::new().fg(Color::Yellow),
-        ),
+        DrillRun::Running { .. } => ("running the side restore…".into(), theme::get().warn),
         DrillRun::Concluding => (
             "verifying, signing off, writing the report…".into(),
-            Style::new().fg(Color::Yellow),
+            theme::get().warn,
         ),
         DrillRun::Done { report: Some(p) } => (
             format!("done. Report: {}", p.display()),
-            Style::new().fg(Color::Green),
+            theme::get().recoverable,
         ),
         DrillRun::Done { report: None } => (
             "done (nothing restored, no report)".into(),
-            Style::new().fg(Color::Red),
+            theme::get().bad,
         ),
-        DrillRun::Failed(e) => (format!("stopped: {e}"), Style::new().fg(Color::Red)),
+        DrillRun::Failed(e) => (format!("stopped: {e}"), theme::get().bad),
     };
     if !state.is_empty() {
         lines.push(Line::styled(format!(" {state}"), state_style));
@@ -109,7 +106,7 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
                 Span::raw(if selected { " ▶ " } else { "   " }),
                 Span::styled(format!("{} ", i.status.mark()), status_style(i.status)),
                 Span::raw(i.text.clone()),
-                Span::styled(detail, Style::new().fg(Color::DarkGray)),
+                Span::styled(detail, theme::get().dim),
             ]);
             if selected {
                 line = line.style(Style::new().add_modifier(Modifier::REVERSED));
@@ -151,11 +148,11 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
     if d.read_only {
         lines.push(Line::styled(
             " trainee: read-only. The checklist can be read; the drill cannot be run.",
-            Style::new().fg(Color::Yellow),
+            theme::get().warn,
         ));
     }
     for p in r.problems.iter() {
-        lines.push(Line::styled(format!(" ! {p}"), Style::new().fg(Color::Red)));
+        lines.push(Line::styled(format!(" ! {p}"), theme::get().bad));
     }
     let inner_height = usize::from(area.height.saturating_sub(2));
     let offset = (selected_line + 1).saturating_sub(inner_height);

@@ -33,10 +33,10 @@ pub fn render(frame: &mut Frame, app: &App, input: &TimeInput, body: Rect) {
     )];
     lines.push(Line::styled(
         "YYYY-MM-DD HH:MM:SS[.ffffff] [ZONE|±HH:MM]",
-        theme::DIM,
+        theme::get().dim,
     ));
     if let Some(e) = &input.error {
-        lines.push(Line::styled(e.clone(), theme::BAD));
+        lines.push(Line::styled(e.clone(), theme::get().bad));
     }
     frame.render_widget(Clear, area);
     frame.render_widget(

@@ -4,7 +4,7 @@ use super::theme;
 use crate::app::wizard::journal_lines::Level;
 use crate::app::wizard::{JournalPane, Wizard};
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
@@ -12,11 +12,11 @@ use ratatui::Frame;
 fn style(level: Level) -> Style {
     match level {
         Level::Header => Style::new().add_modifier(Modifier::BOLD),
-        Level::Step => Style::new().fg(Color::Cyan),
-        Level::Detail => theme::LABEL,
-        Level::Good => theme::GOOD,
-        Level::Bad => theme::BAD,
-        Level::Operator => Style::new().fg(Color::Yellow),
+        Level::Step => theme::get().info,
+        Level::Detail => theme::get().label,
+        Level::Good => theme::get().good,
+        Level::Bad => theme::get().bad,
+        Level::Operator => theme::get().warn,
     }
 }
 
@@ -29,11 +29,11 @@ pub fn render(frame: &mut Frame, w: &Wizard, pane: &JournalPane, body: Rect) {
     let mut lines: Vec<Line> = match (&path, &pane.error) {
         (None, _) => vec![Line::styled(
             " No journal yet: a run's journal begins when the run starts (r).",
-            theme::DIM,
+            theme::get().dim,
         )],
-        (Some(_), Some(e)) => vec![Line::styled(format!(" {e}"), theme::BAD)],
+        (Some(_), Some(e)) => vec![Line::styled(format!(" {e}"), theme::get().bad)],
         (Some(_), None) if pane.lines.is_empty() => {
-            vec![Line::styled(" reading the journal ...", theme::DIM)]
+            vec![Line::styled(" reading the journal ...", theme::get().dim)]
         }
         (Some(_), None) => pane
             .lines

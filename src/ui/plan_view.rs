@@ -9,16 +9,19 @@ use crate::domain::target::RecoveryTarget;
 use crate::engine::recovery::RestoreMode;
 use crate::engine::step::Branch;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-pub const NOTICE: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+/// A notice worth reading before a key is pressed.
+pub fn notice() -> Style {
+    theme::get().warn.add_modifier(Modifier::BOLD)
+}
 
 fn field(name: &str, value: String) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!(" {name:<9}"), theme::LABEL),
+        Span::styled(format!(" {name:<9}"), theme::get().label),
         Span::raw(value),
     ])
 }
@@ -71,14 +74,14 @@ fn refusal(
         field("Server", w.request.server.clone()),
         field("Target", w.label.clone()),
         Line::default(),
-        Line::styled(format!(" {}", r.refusal), theme::BAD),
+        Line::styled(format!(" {}", r.refusal), theme::get().bad),
     ];
     if !r.nearest.is_empty() {
         lines.push(Line::default());
         lines.push(Line::from(" Nearest recoverable instants:"));
         for (i, at) in r.nearest.iter().enumerate() {
             let (mark, style) = if i == w.nearest {
-                ("▶", theme::CURSOR)
+                ("▶", theme::get().cursor)
             } else {
                 (" ", Style::new())
             };
@@ -89,16 +92,16 @@ fn refusal(
         }
         lines.push(Line::styled(
             " g moves the cursor there and plans again",
-            theme::DIM,
+            theme::get().dim,
         ));
     }
     if let Some(n) = &w.notice {
         lines.push(Line::default());
-        lines.push(Line::styled(format!(" {n}"), NOTICE));
+        lines.push(Line::styled(format!(" {n}"), notice()));
     }
     let block = Block::bordered()
         .title(" Recovery plan: refused ")
-        .border_style(Style::new().fg(Color::Red));
+        .border_style(theme::get().bad);
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -113,10 +116,10 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
     let mut head = Vec::new();
     let refusal = role_refusal(app.role, &p.inputs.mode, &p.inputs.server.name);
     if let Some(r) = &refusal {
-        head.push(Line::styled(format!(" {r}"), theme::BAD));
+        head.push(Line::styled(format!(" {r}"), theme::get().bad));
     }
     if let Some(n) = w.notice.as_ref().filter(|n| Some(*n) != refusal.as_ref()) {
-        head.push(Line::styled(format!(" {n}"), NOTICE));
+        head.push(Line::styled(format!(" {n}"), notice()));
     }
     let target = match &p.inputs.target {
         RecoveryTarget::Time { .. } => w.label.clone(),
@@ -148,7 +151,7 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
         ),
     ));
     for n in &p.notes {
-        head.push(Line::styled(format!(" {n}"), theme::DIM));
+        head.push(Line::styled(format!(" {n}"), theme::get().dim));
     }
     if let Some(cost) = &p.cost {
         for (i, n) in cost
@@ -157,7 +160,7 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
             .enumerate()
         {
             // The price is read before the steps; the recommendation stands out.
-            let style = if i > 0 { NOTICE } else { Style::new() };
+            let style = if i > 0 { notice() } else { Style::new() };
             head.push(Line::styled(format!(" {n}"), style));
         }
     }
@@ -238,11 +241,11 @@ fn step_lines(p: &PlanReady, width: usize) -> Vec<Line<'static>> {
         )];
         match v.branch {
             Branch::Main => {}
-            Branch::AfterPromote => spans.push(Span::styled(" (after promote)", theme::DIM)),
-            Branch::Final => spans.push(Span::styled(" (always, last)", theme::DIM)),
+            Branch::AfterPromote => spans.push(Span::styled(" (after promote)", theme::get().dim)),
+            Branch::Final => spans.push(Span::styled(" (always, last)", theme::get().dim)),
         }
         if v.destructive {
-            spans.push(Span::styled(" [changes production]", theme::BAD));
+            spans.push(Span::styled(" [changes production]", theme::get().bad));
         }
         lines.push(Line::from(spans));
         for c in &v.commands {
@@ -256,7 +259,7 @@ fn step_lines(p: &PlanReady, width: usize) -> Vec<Line<'static>> {
     for v in p.view.steps.iter().rev().filter(|v| !v.undo.is_empty()) {
         lines.push(Line::from(format!("    {}:", v.title)));
         for c in &v.undo {
-            lines.extend(wrapped(c, 6, width, theme::DIM));
+            lines.extend(wrapped(c, 6, width, theme::get().dim));
         }
     }
     lines

@@ -2,7 +2,7 @@
 //! verification checklist and notes, and the current step's output tail. Drawn only from
 //! the run's state, so any redraw (a resize) shows the same run.
 
-use super::plan_view::NOTICE;
+use super::plan_view::notice;
 use super::theme;
 use crate::app::wizard::run::{Gauge, RunState, StepState};
 use crate::app::wizard::Wizard;
@@ -15,7 +15,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, LineGauge, Paragraph, Wrap};
 use ratatui::Frame;
 
-const RUNNING: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+fn running() -> Style {
+    theme::get().info.add_modifier(Modifier::BOLD)
+}
 
 pub fn render(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, body: Rect) {
     let out_rows = (body.height / 4).clamp(4, 14);
@@ -31,14 +33,14 @@ pub fn render(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, body: Re
 
 fn symbol(s: &StepState) -> (&'static str, Style) {
     match s {
-        StepState::Pending => ("·", theme::DIM),
-        StepState::Running => ("▶", RUNNING),
-        StepState::Done => ("✓", theme::GOOD),
-        StepState::Skipped => ("-", theme::DIM),
-        StepState::MarkedDone => ("✓", NOTICE),
-        StepState::Failed(_) => ("✗", theme::BAD),
-        StepState::Undoing => ("↶", RUNNING),
-        StepState::Undone => ("↶", theme::GOOD),
+        StepState::Pending => ("·", theme::get().dim),
+        StepState::Running => ("▶", running()),
+        StepState::Done => ("✓", theme::get().good),
+        StepState::Skipped => ("-", theme::get().dim),
+        StepState::MarkedDone => ("✓", notice()),
+        StepState::Failed(_) => ("✗", theme::get().bad),
+        StepState::Undoing => ("↶", running()),
+        StepState::Undone => ("↶", theme::get().good),
     }
 }
 
@@ -66,15 +68,15 @@ fn steps(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, area: Rect) {
             let title: String = s.title.chars().take(room).collect();
             let pad = room.saturating_sub(title.chars().count());
             let title_style = match s.state {
-                StepState::Running | StepState::Undoing => RUNNING,
-                StepState::Pending | StepState::Skipped => theme::DIM,
+                StepState::Running | StepState::Undoing => running(),
+                StepState::Pending | StepState::Skipped => theme::get().dim,
                 _ => Style::new(),
             };
             Line::from(vec![
                 Span::styled(head, style),
                 Span::styled(title, title_style),
                 Span::raw(" ".repeat(pad + 1)),
-                Span::styled(time, theme::LABEL),
+                Span::styled(time, theme::get().label),
             ])
         })
         .collect();
@@ -85,9 +87,9 @@ fn steps(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, area: Rect) {
         .min(lines.len().saturating_sub(visible));
     lines.drain(..skip);
     let outcome = match (&run.finished, &run.not_started) {
-        (_, Some(_)) => Line::styled(" not started ", theme::BAD),
+        (_, Some(_)) => Line::styled(" not started ", theme::get().bad),
         (Some(s), _) => finished_line(s),
-        (None, None) => Line::styled(" running ", RUNNING),
+        (None, None) => Line::styled(" running ", running()),
     };
     let block = Block::bordered()
         .title(format!(
@@ -101,17 +103,17 @@ fn steps(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, area: Rect) {
 
 fn finished_line(s: &RunStatus) -> Line<'static> {
     match s {
-        RunStatus::Promoted => Line::styled(" promoted ", theme::GOOD),
-        RunStatus::Completed => Line::styled(" completed ", theme::GOOD),
-        RunStatus::RolledBack => Line::styled(" rolled back: as before ", theme::GOOD),
+        RunStatus::Promoted => Line::styled(" promoted ", theme::get().good),
+        RunStatus::Completed => Line::styled(" completed ", theme::get().good),
+        RunStatus::RolledBack => Line::styled(" rolled back: as before ", theme::get().good),
         RunStatus::Aborted { step } => Line::styled(
             format!(
                 " stopped at {}: resumable ",
                 step.as_deref().unwrap_or("roll back")
             ),
-            theme::BAD,
+            theme::get().bad,
         ),
-        RunStatus::Refused { .. } => Line::styled(" refused ", theme::BAD),
+        RunStatus::Refused { .. } => Line::styled(" refused ", theme::get().bad),
     }
 }
 
@@ -154,25 +156,33 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
         (
             LineGauge::default()
                 .filled_style(Style::new().fg(colour))
-                .unfilled_style(theme::DIM)
+                .unfilled_style(theme::get().dim)
                 .label(inside)
                 .ratio(ratio),
             above,
         )
     };
-    let (copy, copy_label) = gauge(run.copy.as_ref(), "restore copy", Color::Yellow);
-    let (replay, replay_label) = gauge(run.replay.as_ref(), "WAL replay", Color::Green);
-    frame.render_widget(Line::styled(copy_label, theme::LABEL), rows[0]);
+    let (copy, copy_label) = gauge(
+        run.copy.as_ref(),
+        "restore copy",
+        theme::get().warn.fg.unwrap_or(Color::Reset),
+    );
+    let (replay, replay_label) = gauge(
+        run.replay.as_ref(),
+        "WAL replay",
+        theme::get().good.fg.unwrap_or(Color::Reset),
+    );
+    frame.render_widget(Line::styled(copy_label, theme::get().label), rows[0]);
     frame.render_widget(copy, rows[1]);
-    frame.render_widget(Line::styled(replay_label, theme::LABEL), rows[2]);
+    frame.render_widget(Line::styled(replay_label, theme::get().label), rows[2]);
     frame.render_widget(replay, rows[3]);
 
     let mut lines: Vec<Line> = Vec::new();
     if let Some(status) = &run.replay_status {
-        lines.push(Line::styled(status.clone(), theme::LABEL));
+        lines.push(Line::styled(status.clone(), theme::get().label));
     }
     if let Some(e) = &run.not_started {
-        lines.push(Line::styled(e.clone(), theme::BAD));
+        lines.push(Line::styled(e.clone(), theme::get().bad));
     }
     if !run.checklist.is_empty() {
         lines.push(Line::styled(
@@ -181,14 +191,14 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
         ));
         for c in &run.checklist {
             let (mark, style) = match (c.ok, c.required) {
-                (true, true) => ("✓", theme::GOOD),
-                (false, true) => ("✗", theme::BAD),
-                (_, false) => ("i", NOTICE),
+                (true, true) => ("✓", theme::get().good),
+                (false, true) => ("✗", theme::get().bad),
+                (_, false) => ("i", notice()),
             };
             lines.push(Line::from(vec![
                 Span::styled(format!("{mark} "), style),
                 Span::raw(c.item.clone()),
-                Span::styled(format!(": {}", c.detail), theme::DIM),
+                Span::styled(format!(": {}", c.detail), theme::get().dim),
             ]));
         }
     }
@@ -202,12 +212,12 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
         }
     }
     if let Some(n) = &w.notice {
-        lines.push(Line::styled(n.clone(), NOTICE));
+        lines.push(Line::styled(n.clone(), notice()));
     }
     if let (Some(j), false) = (&run.journal, run.live()) {
         lines.push(Line::styled(
             format!("Journal: {}", j.display()),
-            theme::DIM,
+            theme::get().dim,
         ));
         if matches!(run.finished, Some(RunStatus::Aborted { .. })) {
             lines.push(Line::styled(
@@ -215,7 +225,7 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
                     "Stopped, state left safe. Continue with: pitr-console resume {}",
                     j.display()
                 ),
-                NOTICE,
+                notice(),
             ));
         }
     }
@@ -241,9 +251,9 @@ fn server_log(frame: &mut Frame, run: &RunState, area: Rect) {
         .skip(run.log.lines.len().saturating_sub(rows))
         .map(|l| {
             let style = if ["FATAL:", "PANIC:", "ERROR:"].iter().any(|k| l.contains(k)) {
-                theme::BAD
+                theme::get().bad
             } else if l.contains("WARNING:") {
-                Style::new().fg(Color::Yellow)
+                theme::get().warn
             } else {
                 Style::new()
             };
@@ -251,9 +261,9 @@ fn server_log(frame: &mut Frame, run: &RunState, area: Rect) {
         })
         .collect();
     if let Some(e) = &run.log.error {
-        lines.push(Line::styled(format!("not read: {e}"), theme::BAD));
+        lines.push(Line::styled(format!("not read: {e}"), theme::get().bad));
     } else if run.log.lines.is_empty() {
-        lines.push(Line::styled("nothing logged yet", theme::DIM));
+        lines.push(Line::styled("nothing logged yet", theme::get().dim));
     }
     let block = Block::bordered()
         .title(format!(
@@ -280,7 +290,7 @@ fn output(frame: &mut Frame, run: &RunState, area: Rect) {
         .map(|l| Line::from(l.to_string()))
         .collect();
     if let Some(StepState::Failed(e)) = step.and_then(|i| run.steps.get(i)).map(|s| &s.state) {
-        lines.push(Line::styled(format!("FAILED: {e}"), theme::BAD));
+        lines.push(Line::styled(format!("FAILED: {e}"), theme::get().bad));
         let overflow = lines.len().saturating_sub(rows);
         lines.drain(..overflow);
     }

@@ -20,11 +20,11 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered()
         .title(" Servers ")
         .border_style(theme::pane_border(focused));
-    let mut lines = vec![Line::styled(HEADER, theme::LABEL)];
+    let mut lines = vec![Line::styled(HEADER, theme::get().label)];
     if app.servers.is_empty() {
         lines.push(Line::styled(
             "  no [[server]] configured: the timeline shows the first repository",
-            theme::DIM,
+            theme::get().dim,
         ));
     }
     let visible = usize::from(MAX_SERVER_ROWS);
@@ -45,10 +45,10 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             Span::raw(" "),
         ];
         match row.status.as_ref().map(|s| &s.state) {
-            None => spans.push(Span::styled("checking…", theme::DIM)),
+            None => spans.push(Span::styled("checking…", theme::get().dim)),
             Some(ServerState::Down { error }) => {
-                spans.push(Span::styled("down  ", theme::BAD));
-                spans.push(Span::styled(format!(" {error}"), theme::DIM));
+                spans.push(Span::styled("down  ", theme::get().bad));
+                spans.push(Span::styled(format!(" {error}"), theme::get().dim));
             }
             Some(ServerState::Up(facts)) => spans.extend(up_spans(app, facts)),
         }
@@ -80,8 +80,8 @@ fn patroni_lines(state: &PatroniState) -> Vec<Line<'static>> {
     match state {
         PatroniState::Unreachable { error } => vec![Line::from(vec![
             Span::raw("    └ "),
-            Span::styled("Patroni: ", theme::LABEL),
-            Span::styled(error.clone(), theme::BAD),
+            Span::styled("Patroni: ", theme::get().label),
+            Span::styled(error.clone(), theme::get().bad),
         ])],
         PatroniState::Cluster { members, paused } => members
             .iter()
@@ -95,7 +95,7 @@ fn patroni_lines(state: &PatroniState) -> Vec<Line<'static>> {
                 };
                 let tl = m.timeline.map_or("?".to_string(), |t| t.to_string());
                 let role_style = match m.role {
-                    PatroniRole::Leader | PatroniRole::StandbyLeader => theme::GOOD,
+                    PatroniRole::Leader | PatroniRole::StandbyLeader => theme::get().good,
                     _ => Style::new(),
                 };
                 let mut spans = vec![
@@ -105,7 +105,7 @@ fn patroni_lines(state: &PatroniState) -> Vec<Line<'static>> {
                     Span::raw(format!("{:<10} TL {tl:<3} lag {lag}", clip(&m.state, 10))),
                 ];
                 if *paused && i == 0 {
-                    spans.push(Span::styled("   Patroni paused", theme::BAD));
+                    spans.push(Span::styled("   Patroni paused", theme::get().bad));
                 }
                 Line::from(spans)
             })
@@ -127,7 +127,7 @@ fn up_spans(app: &App, f: &ServerFacts) -> Vec<Span<'static>> {
         .as_deref()
         .unwrap_or("none yet");
     let mut spans = vec![
-        Span::styled("up    ", theme::GOOD),
+        Span::styled("up    ", theme::get().good),
         Span::raw(format!(" {role:<12} {tl:<3} {lsn:<12} {archived:<25} ")),
     ];
     if f.archiver.failed_count > 0 {
@@ -138,10 +138,10 @@ fn up_spans(app: &App, f: &ServerFacts) -> Vec<Span<'static>> {
         };
         spans.push(Span::styled(
             format!("{} failed{last}", f.archiver.failed_count),
-            theme::BAD,
+            theme::get().bad,
         ));
     } else {
-        spans.push(Span::styled("0", theme::DIM));
+        spans.push(Span::styled("0", theme::get().dim));
     }
     spans
 }
@@ -154,13 +154,16 @@ fn tail_spans(t: &TailState) -> Vec<Span<'static>> {
             Some(b) => format!("  {} not yet archived", bytesize::ByteSize(b)),
             None => "  archive end unknown".to_string(),
         };
-        spans.push(Span::styled(text, theme::LIVE_TAIL));
+        spans.push(Span::styled(text, theme::get().live_tail));
         if let Some(Err(e)) = &t.read {
-            spans.push(Span::styled(format!(" (pg_wal not read: {e})"), theme::DIM));
+            spans.push(Span::styled(
+                format!(" (pg_wal not read: {e})"),
+                theme::get().dim,
+            ));
         }
     }
     if let Some(note) = &t.note {
-        spans.push(Span::styled(format!("  {note}"), theme::DIM));
+        spans.push(Span::styled(format!("  {note}"), theme::get().dim));
     }
     spans
 }

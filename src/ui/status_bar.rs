@@ -21,7 +21,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             " pg_switch_wal() on `{server}`: the archive gets the WAL not yet archived. {yes} switches, any other key cancels"
         );
         frame.render_widget(
-            Line::from(fit_words(&ask, area.width)).style(theme::LIVE_TAIL),
+            Line::from(fit_words(&ask, area.width)).style(theme::get().live_tail),
             area,
         );
         return;
@@ -41,11 +41,11 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             }
         }
         let line = format!("{line}{help}");
-        frame.render_widget(Line::from(line).style(theme::BAD), area);
+        frame.render_widget(Line::from(line).style(theme::get().bad), area);
         return;
     }
     frame.render_widget(
-        Line::from(hints::footer(app, top, area.width)).style(theme::LABEL),
+        Line::from(hints::footer(app, top, area.width)).style(theme::get().label),
         area,
     );
 }

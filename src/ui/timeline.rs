@@ -74,12 +74,15 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         None => Some((
             "no [[repository]] configured: add one to the configuration to see backups and WAL"
                 .to_string(),
-            theme::DIM,
+            theme::get().dim,
         )),
-        Some(RepoState::Loading) => {
-            Some((loading(name, app.repo().and_then(|r| r.fetch)), theme::DIM))
+        Some(RepoState::Loading) => Some((
+            loading(name, app.repo().and_then(|r| r.fetch)),
+            theme::get().dim,
+        )),
+        Some(RepoState::Failed(e)) => {
+            Some((format!("cannot read the catalog: {e}"), theme::get().bad))
         }
-        Some(RepoState::Failed(e)) => Some((format!("cannot read the catalog: {e}"), theme::BAD)),
         Some(RepoState::Ready(_)) => None,
     };
     if let Some((text, style)) = message {
@@ -110,7 +113,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         let style = if selected {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
-            theme::LABEL
+            theme::get().label
         };
         buf.set_stringn(inner.x, y, label, usize::from(TIMELINE_LABEL_WIDTH), style);
         for (i, cell) in row.cells.iter().enumerate().take(usize::from(inner.width)) {
@@ -119,12 +122,12 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             let (symbol, style) = match cell {
                 Cell::Empty if in_tail => {
                     drew_live = true;
-                    (LIVE_TAIL_CHAR, theme::LIVE_TAIL)
+                    (LIVE_TAIL_CHAR, theme::get().live_tail)
                 }
                 Cell::Empty => (" ", Style::new()),
-                Cell::Wal => (WAL_CHAR, theme::UNREACHABLE_WAL),
-                Cell::Recoverable => (RECOVERABLE_CHAR, theme::RECOVERABLE),
-                Cell::Gap => (GAP_CHAR, theme::GAP),
+                Cell::Wal => (WAL_CHAR, theme::get().unreachable_wal),
+                Cell::Recoverable => (RECOVERABLE_CHAR, theme::get().recoverable),
+                Cell::Gap => (GAP_CHAR, theme::get().gap),
             };
             let x = inner.x + TIMELINE_LABEL_WIDTH + i as u16;
             if x >= inner.x + inner.width {
@@ -133,7 +136,8 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             let c = &mut buf[(x, y)];
             if cursor == Some(i as u16) {
                 let symbol = if *cell == Cell::Empty { "│" } else { symbol };
-                c.set_symbol(symbol).set_style(style.patch(theme::CURSOR));
+                c.set_symbol(symbol)
+                    .set_style(style.patch(theme::get().cursor));
             } else {
                 c.set_symbol(symbol).set_style(style);
             }
@@ -154,7 +158,7 @@ fn backups_row(buf: &mut Buffer, inner: Rect, y: u16, b: &Buckets, cursor: Optio
         y,
         " bkp",
         usize::from(TIMELINE_LABEL_WIDTH),
-        theme::LABEL,
+        theme::get().label,
     );
     for (i, &n) in b.backups.iter().enumerate() {
         let x = inner.x + TIMELINE_LABEL_WIDTH + i as u16;
@@ -162,9 +166,11 @@ fn backups_row(buf: &mut Buffer, inner: Rect, y: u16, b: &Buckets, cursor: Optio
             break;
         }
         if n > 0 {
-            buf[(x, y)].set_symbol(BACKUP_CHAR).set_style(theme::BACKUP);
+            buf[(x, y)]
+                .set_symbol(BACKUP_CHAR)
+                .set_style(theme::get().backup);
         } else if cursor == Some(i as u16) {
-            buf[(x, y)].set_symbol("│").set_style(theme::CURSOR);
+            buf[(x, y)].set_symbol("│").set_style(theme::get().cursor);
         }
     }
 }
@@ -174,7 +180,7 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
     let left = inner.x + TIMELINE_LABEL_WIDTH;
     let right = inner.x + inner.width;
     for x in left..right {
-        buf[(x, y)].set_symbol("─").set_style(theme::DIM);
+        buf[(x, y)].set_symbol("─").set_style(theme::get().dim);
     }
     let spacing = TICKS
         .iter()
@@ -202,13 +208,14 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
         if x >= right {
             break;
         }
-        buf[(x, y)].set_symbol("┬").set_style(theme::DIM);
+        buf[(x, y)].set_symbol("┬").set_style(theme::get().dim);
         let text = at
             .with_timezone(&zone.offset_at(at))
             .format(format)
             .to_string();
         if x >= next_free {
-            let written = buf.set_stringn(x, y + 1, &text, usize::from(right - x), theme::LABEL);
+            let written =
+                buf.set_stringn(x, y + 1, &text, usize::from(right - x), theme::get().label);
             next_free = written.0 + 1;
         }
         tick += spacing;
@@ -216,7 +223,7 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
     if let Some(c) = cursor {
         buf[(left + c, y)]
             .set_symbol(CURSOR_CHAR)
-            .set_style(theme::CURSOR);
+            .set_style(theme::get().cursor);
     }
     // The labels may show only clocks; the date of the left edge goes in front.
     let date = view
@@ -229,7 +236,7 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
         y + 1,
         date,
         usize::from(TIMELINE_LABEL_WIDTH),
-        theme::DIM,
+        theme::get().dim,
     );
 }
 
@@ -258,19 +265,19 @@ fn live_columns(
 
 fn legend(estimated: bool, live: bool, width: u16) -> Line<'static> {
     let mut spans = vec![
-        Span::styled(RECOVERABLE_CHAR, theme::RECOVERABLE),
+        Span::styled(RECOVERABLE_CHAR, theme::get().recoverable),
         Span::raw(" recoverable  "),
-        Span::styled(WAL_CHAR, theme::UNREACHABLE_WAL),
+        Span::styled(WAL_CHAR, theme::get().unreachable_wal),
         Span::raw(if width >= 100 {
             " WAL no backup reaches  "
         } else {
             " unreachable  "
         }),
-        Span::styled(GAP_CHAR, theme::GAP),
+        Span::styled(GAP_CHAR, theme::get().gap),
         Span::raw(" gap  "),
-        Span::styled(BACKUP_CHAR, theme::BACKUP),
+        Span::styled(BACKUP_CHAR, theme::get().backup),
         Span::raw(" backup  "),
-        Span::styled(CURSOR_CHAR, theme::CURSOR),
+        Span::styled(CURSOR_CHAR, theme::get().cursor),
         Span::raw(" cursor"),
     ];
     if live {
@@ -281,7 +288,7 @@ fn legend(estimated: bool, live: bool, width: u16) -> Line<'static> {
         };
         spans.push(Span::styled(
             format!("  {LIVE_TAIL_CHAR} {words}"),
-            theme::LIVE_TAIL,
+            theme::get().live_tail,
         ));
     }
     if estimated {
@@ -291,7 +298,7 @@ fn legend(estimated: bool, live: bool, width: u16) -> Line<'static> {
                 (false, false) => "  ~ estimated",
                 (false, true) => "  ~ est.",
             },
-            theme::DIM,
+            theme::get().dim,
         ));
     }
     Line::from(spans)

@@ -7,7 +7,7 @@ use crate::app::wizard::role_scope;
 use crate::app::App;
 use crate::config::Role;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
@@ -48,17 +48,11 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         parts.remove(drop);
     }
     let line = Line::from(vec![
-        Span::styled(
-            " pitr-console ",
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Cyan)
-                .add_modifier(Modifier::BOLD),
-        ),
+        Span::styled(" pitr-console ", theme::get().brand),
         Span::raw(" "),
         Span::styled(role, Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(text(&parts)),
     ])
-    .style(theme::TITLE);
+    .style(theme::get().title);
     frame.render_widget(line, area);
 }

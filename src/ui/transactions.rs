@@ -10,7 +10,7 @@ use crate::app::transactions::{
 use crate::app::{App, Focus};
 use crate::domain::zone::Zone;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -23,7 +23,6 @@ pub const RESTORE_POINT_MARK: &str = "◆";
 /// Before the relations of a transaction only the live server's pg_wal holds yet.
 pub const UNARCHIVED: &str = "not yet archived";
 
-const BIG: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 const CURRENT: Style = Style::new().add_modifier(Modifier::REVERSED);
 
 pub fn render(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
@@ -55,7 +54,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
     };
     if let Some(text) = message {
         frame.render_widget(
-            Paragraph::new(Line::styled(text, theme::DIM)).wrap(Wrap { trim: true }),
+            Paragraph::new(Line::styled(text, theme::get().dim)).wrap(Wrap { trim: true }),
             inner,
         );
         return;
@@ -75,13 +74,13 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
         "   {:<15} {:>8}  {:<7} {:>8} {:>9}  relations",
         "time", "xid", "kind", "records", "bytes"
     );
-    let mut lines = vec![Line::styled(header, theme::LABEL)];
+    let mut lines = vec![Line::styled(header, theme::get().label)];
     for (i, row) in rows.iter().enumerate().skip(first).take(room) {
         let current = app.transactions.current == Some(i);
         lines.push(row_line(app, row, current, &zone, server));
     }
     if let Some(n) = notice {
-        lines.push(Line::styled(n.clone(), theme::BAD));
+        lines.push(Line::styled(n.clone(), theme::get().bad));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
@@ -104,8 +103,8 @@ fn row_line(
         if row.big { BIG_MARK } else { " " }
     );
     let base = match (row.big, row.unarchived) {
-        (true, _) => BIG,
-        (false, true) => theme::LIVE_TAIL,
+        (true, _) => theme::get().warn.add_modifier(Modifier::BOLD),
+        (false, true) => theme::get().live_tail,
         (false, false) => Style::new(),
     };
     let style = if current { base.patch(CURRENT) } else { base };
@@ -179,10 +178,10 @@ pub fn render_pending(
         u16::try_from(room).unwrap_or(u16::MAX),
     );
     let line = Line::from(vec![
-        Span::styled(head, BIG),
+        Span::styled(head, theme::get().warn.add_modifier(Modifier::BOLD)),
         Span::raw(what),
         Span::raw(help),
     ]);
     frame.render_widget(Clear, area);
-    frame.render_widget(line.style(theme::LABEL), area);
+    frame.render_widget(line.style(theme::get().label), area);
 }

@@ -28,7 +28,7 @@ pub fn render(frame: &mut Frame, app: &App, b: &UnfinishedBox, body: Rect) {
     if let Some(run) = app.unfinished.get(b.selected) {
         lines.push(Line::styled(
             format!(" journal {}", run.journal.display()),
-            theme::DIM,
+            theme::get().dim,
         ));
     }
     if let Some(asked) = b.asking {
@@ -39,12 +39,12 @@ pub fn render(frame: &mut Frame, app: &App, b: &UnfinishedBox, body: Rect) {
         lines.push(Line::default());
         lines.push(Line::styled(
             format!(" {}? {yes} does it, any other key cancels", asked.words()),
-            theme::BAD,
+            theme::get().bad,
         ));
     }
     if let Some(n) = &b.notice {
         lines.push(Line::default());
-        lines.push(Line::styled(format!(" {n}"), theme::LABEL));
+        lines.push(Line::styled(format!(" {n}"), theme::get().label));
     }
     if let Some(journal) = &b.lines {
         lines.push(Line::default());

@@ -2,7 +2,7 @@
 //! engine's questions (promote or roll back; retry, mark done, abort) and quitting mid-run.
 
 use super::layout::centred;
-use super::plan_view::{restore_mode, NOTICE};
+use super::plan_view::{notice, restore_mode};
 use super::theme;
 use crate::app::keymap::{Action, Context, Keymap};
 use crate::app::wizard::run::Asked;
@@ -10,7 +10,7 @@ use crate::app::wizard::{action_of, Modal, PlanState, Wizard};
 use crate::domain::zone::Zone;
 use crate::engine::{Decision, Question};
 use ratatui::layout::{Position, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -56,7 +56,7 @@ const PROMPT_INDENT: u16 = 3;
 /// The line a typed answer is shown on: ` > text`.
 fn typed_line(input: &Input) -> Line<'static> {
     Line::from(vec![
-        Span::styled(" > ", theme::LABEL),
+        Span::styled(" > ", theme::get().label),
         Span::styled(
             format!("{} ", input.value()),
             Style::new().add_modifier(Modifier::UNDERLINED),
@@ -71,7 +71,7 @@ fn field(label: &str, input: &Input, active: bool) -> Line<'static> {
         Style::new()
     };
     Line::from(vec![
-        Span::styled(format!(" {label:<10}"), theme::LABEL),
+        Span::styled(format!(" {label:<10}"), theme::get().label),
         Span::styled(format!("{} ", input.value()), style),
     ])
 }
@@ -97,7 +97,7 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
             let loss = w.ready().and_then(|p| p.wal_loss.clone());
             match &loss {
                 Some(l) => {
-                    lines.push(Line::styled(format!(" {l}"), theme::BAD));
+                    lines.push(Line::styled(format!(" {l}"), theme::get().bad));
                     lines.push(Line::styled(
                         format!(
                             " Type `{} lose-wal` to accept that and start:",
@@ -114,7 +114,7 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
             let row = lines_rows(&lines, body);
             lines.push(typed_line(input));
             if let Some(e) = error {
-                lines.push(Line::styled(format!(" {e}"), theme::BAD));
+                lines.push(Line::styled(format!(" {e}"), theme::get().bad));
             }
             lines.push(Line::styled(
                 format!(
@@ -122,13 +122,13 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
                     key(Context::Input, Action::Submit),
                     key(Context::Input, Action::Cancel)
                 ),
-                theme::DIM,
+                theme::get().dim,
             ));
             boxed(
                 frame,
                 body,
                 " Start the run ",
-                theme::BAD,
+                theme::get().bad,
                 lines,
                 Some((row, input, PROMPT_INDENT)),
             );
@@ -145,7 +145,7 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
                 field("port", port, *on_port),
             ];
             if let Some(e) = error {
-                lines.push(Line::styled(format!(" {e}"), theme::BAD));
+                lines.push(Line::styled(format!(" {e}"), theme::get().bad));
             }
             lines.push(Line::styled(
                 format!(
@@ -156,7 +156,7 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
                     key(Context::Input, Action::Submit),
                     key(Context::Input, Action::Cancel)
                 ),
-                theme::DIM,
+                theme::get().dim,
             ));
             let (row, input) = if *on_port { (2, port) } else { (1, dir) };
             boxed(
@@ -178,7 +178,7 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
                         key(Context::Input, Action::Submit),
                         key(Context::Input, Action::Cancel)
                     ),
-                    theme::DIM,
+                    theme::get().dim,
                 ),
             ];
             boxed(
@@ -203,7 +203,7 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
                 ),
                 Line::from(" Quitting stops it where it is; the state is left safe and journaled."),
                 Line::from(" Continue it later with:"),
-                Line::styled(format!("   pitr-console resume {journal}"), NOTICE),
+                Line::styled(format!("   pitr-console resume {journal}"), notice()),
                 Line::default(),
                 Line::from(format!(
                     " {} quits · {} stays",
@@ -211,7 +211,14 @@ pub fn render(frame: &mut Frame, keymap: &Keymap, w: &Wizard, modal: &Modal, bod
                     key(Context::QuitPrompt, Action::Cancel)
                 )),
             ];
-            boxed(frame, body, " Quit during a run? ", theme::BAD, lines, None);
+            boxed(
+                frame,
+                body,
+                " Quit during a run? ",
+                theme::get().bad,
+                lines,
+                None,
+            );
         }
     }
 }
@@ -289,7 +296,11 @@ pub fn question(
             let ok = run.checklist.iter().filter(|c| c.required && c.ok).count();
             lines.push(Line::styled(
                 format!(" Verification: {ok} passed, {failed} failed (details on the right)."),
-                if failed == 0 { theme::GOOD } else { theme::BAD },
+                if failed == 0 {
+                    theme::get().good
+                } else {
+                    theme::get().bad
+                },
             ));
         }
         // What promoting throws away, as the plan said it.
@@ -316,7 +327,7 @@ pub fn question(
                     .label(Context::Input, Action::Cancel)
                     .unwrap_or_default()
             ),
-            theme::DIM,
+            theme::get().dim,
         ));
         input = Some((row, &asked.input, PROMPT_INDENT));
     } else {
@@ -331,10 +342,7 @@ pub fn question(
             lines.push(Line::from(vec![
                 Span::styled(
                     format!("  {k}  "),
-                    Style::new()
-                        .fg(Color::Black)
-                        .bg(Color::Gray)
-                        .add_modifier(Modifier::BOLD),
+                    theme::get().title.add_modifier(Modifier::BOLD),
                 ),
                 Span::raw(format!(" {}", describe(o))),
             ]));
@@ -349,8 +357,8 @@ pub fn question(
                     .label(Context::Run, Action::JournalView)
                     .unwrap_or_default()
             ),
-            theme::DIM,
+            theme::get().dim,
         ));
     }
-    boxed(frame, body, title, NOTICE, lines, input);
+    boxed(frame, body, title, notice(), lines, input);
 }
