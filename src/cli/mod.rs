@@ -140,18 +140,7 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<i32, Failure> {
     let done = match cli.command {
-        None => {
-            crate::ui::theme::set(ThemeKind::choose(
-                cli.theme,
-                std::env::var("NO_COLOR").ok().as_deref(),
-            ));
-            context::open_tui(
-                cli.config.as_deref(),
-                cli.role,
-                cli.tz.as_deref(),
-                cli.keymap.as_deref(),
-            )
-        }
+        None => open_console(&cli),
         Some(Command::Lab(cmd)) => {
             if !matches!(cmd, lab::LabCommand::Status { .. }) {
                 let (role, _) =
@@ -245,6 +234,19 @@ fn run(cli: Cli) -> Result<i32, Failure> {
         }
     };
     done.map(|()| 0)
+}
+
+/// The console itself, in the palette asked for (NO_COLOR read here, where the process
+/// starts, as no-color.org defines it).
+fn open_console(cli: &Cli) -> Result<(), Failure> {
+    let no_color = std::env::var("NO_COLOR").ok();
+    crate::ui::theme::set(ThemeKind::choose(cli.theme, no_color.as_deref()));
+    context::open_tui(
+        cli.config.as_deref(),
+        cli.role,
+        cli.tz.as_deref(),
+        cli.keymap.as_deref(),
+    )
 }
 
 fn parse_theme(s: &str) -> Result<ThemeKind, String> {
