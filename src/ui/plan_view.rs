@@ -211,22 +211,37 @@ fn plan(frame: &mut Frame, app: &App, w: &Wizard, p: &PlanReady, body: Rect) {
 }
 
 /// `text` cut into lines of `width` characters, the first indented by `indent` spaces and
-/// the rest by four more, so that every command is shown whole.
+/// the rest by four more, so that every command is shown whole. Lines break after a space
+/// (kept at the line's end, so the pieces join back into the command); only a word longer
+/// than a line (a long path) is cut inside.
 fn wrapped(text: &str, indent: usize, width: usize, style: Style) -> Vec<Line<'static>> {
     let first = width.saturating_sub(indent).max(8);
     let rest = width.saturating_sub(indent + 4).max(8);
+    pieces(text, first, rest)
+        .into_iter()
+        .enumerate()
+        .map(|(i, piece)| {
+            let pad = if i == 0 { indent } else { indent + 4 };
+            Line::styled(format!("{}{piece}", " ".repeat(pad)), style)
+        })
+        .collect()
+}
+
+fn pieces(text: &str, first: usize, rest: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
     let mut at = 0;
     while at < chars.len() || out.is_empty() {
-        let (pad, room) = if out.is_empty() {
-            (indent, first)
-        } else {
-            (indent + 4, rest)
-        };
-        let end = (at + room).min(chars.len());
-        let piece: String = chars[at..end].iter().collect();
-        out.push(Line::styled(format!("{}{piece}", " ".repeat(pad)), style));
+        let room = if out.is_empty() { first } else { rest };
+        let mut end = (at + room).min(chars.len());
+        if end < chars.len() {
+            if let Some(space) = chars[at..end].iter().rposition(|c| *c == ' ') {
+                if space > 0 {
+                    end = at + space + 1;
+                }
+            }
+        }
+        out.push(chars[at..end].iter().collect());
         at = end;
     }
     out
@@ -263,4 +278,24 @@ fn step_lines(p: &PlanReady, width: usize) -> Vec<Line<'static>> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+
+    #[test]
+    fn commands_break_after_a_space_and_join_back_whole() {
+        let cmd = "(as postgres) test -w /var/lib/postgresql/15 -a -x /var/lib/postgresql/15";
+        let p = pieces(cmd, 30, 26);
+        assert_eq!(p.concat(), cmd);
+        assert!(p.iter().all(|l| l.chars().count() <= 30), "{p:?}");
+        for l in &p[..p.len() - 1] {
+            assert!(l.ends_with(' '), "cut inside a word: {p:?}");
+        }
+        let long = "/a/very/long/path/without/any/space/in/it/at/all";
+        let p = pieces(long, 20, 16);
+        assert_eq!(p.concat(), long);
+        assert_eq!(p[0].chars().count(), 20);
+    }
 }
