@@ -259,7 +259,7 @@ fn run_to_decision(app: &mut App) {
         },
     );
     for line in [
-        "[ok  ] paused at the target: in recovery: true, pause state: Some(\"paused\")",
+        "[ok  ] paused at the target: in recovery: true, pause state: paused",
         "[ok  ] last commit not after the target: last replayed commit 2024-03-01T11:59:58+00:00",
         "[ok  ] orders present: returned t",
         "[note] row counts against the snapshot: public.orders: 2100 -> 4100",

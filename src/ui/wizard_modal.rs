@@ -29,7 +29,41 @@ fn boxed(
 ) {
     let width = WIDTH.min(body.width.saturating_sub(2)).max(20);
     let rows = lines_rows(&lines, body);
-    let area = centred(body, width, rows + 2);
+    place(
+        frame,
+        centred(body, width, rows + 2),
+        title,
+        border,
+        lines,
+        input,
+    );
+}
+
+/// A question of the run sits at the bottom, over the step's output, so the progress,
+/// replay and verification lines it refers to stay readable above it.
+fn boxed_low(
+    frame: &mut Frame,
+    body: Rect,
+    title: &str,
+    border: Style,
+    lines: Vec<Line<'static>>,
+    input: Option<(u16, &Input, u16)>,
+) {
+    let width = WIDTH.min(body.width.saturating_sub(2)).max(20);
+    let rows = lines_rows(&lines, body);
+    let mut area = centred(body, width, rows + 2);
+    area.y = body.bottom().saturating_sub(area.height);
+    place(frame, area, title, border, lines, input);
+}
+
+fn place(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    border: Style,
+    lines: Vec<Line<'static>>,
+    input: Option<(u16, &Input, u16)>,
+) {
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
@@ -360,5 +394,5 @@ pub fn question(
             theme::get().dim,
         ));
     }
-    boxed(frame, body, title, notice(), lines, input);
+    boxed_low(frame, body, title, notice(), lines, input);
 }

@@ -120,8 +120,12 @@ impl Step for Verify {
                 (
                     paused,
                     format!(
-                        "in recovery: {}, pause state: {:?}",
-                        status.in_recovery, status.pause_state
+                        "in recovery: {}, pause state: {}",
+                        status.in_recovery,
+                        status
+                            .pause_state
+                            .as_deref()
+                            .unwrap_or("unknown (the server did not say)")
                     ),
                 )
             } else {
