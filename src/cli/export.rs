@@ -25,8 +25,12 @@ pub struct ExportArgs {
     #[arg(long = "where")]
     pub filter: Option<String>,
     /// custom: `pg_dump -Fc -t` (schema and rows, for pg_restore); csv: the rows with a header.
-    #[arg(long, value_enum, default_value = "custom")]
+    #[arg(long, value_parser = parse_format, default_value = "custom")]
     pub format: ExportFormat,
+}
+
+fn parse_format(s: &str) -> Result<ExportFormat, String> {
+    s.parse()
 }
 
 // Over 100 lines on purpose: the export story top to bottom: refusals, side instance, file, journal.

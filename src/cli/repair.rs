@@ -28,7 +28,7 @@ pub struct RepairArgs {
     #[arg(long = "where")]
     pub filter: Option<String>,
     /// missing: insert the rows production lacks; overwrite: also overwrite differing rows.
-    #[arg(long, value_enum, default_value = "missing")]
+    #[arg(long, value_parser = parse_mode, default_value = "missing")]
     pub mode: RepairMode,
     /// Compare and show, then roll back: nothing is written.
     #[arg(long)]
@@ -271,6 +271,10 @@ async fn repair(config: Option<&Config>, args: &RepairArgs) -> Result<(), Failur
             Err(failure(e))
         }
     }
+}
+
+fn parse_mode(s: &str) -> Result<RepairMode, String> {
+    s.parse()
 }
 
 fn describe(shape: &TableShape, mode: RepairMode) -> String {

@@ -12,13 +12,26 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     /// `pg_dump -Fc -t TABLE`: schema and rows, for `pg_restore`.
     Custom,
     /// The rows as CSV with a header line, for `COPY ... FROM` or `\copy`.
     Csv,
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ExportFormat, String> {
+        match s {
+            "custom" => Ok(ExportFormat::Custom),
+            "csv" => Ok(ExportFormat::Csv),
+            other => Err(format!(
+                "`{other}` is not an export format: custom (pg_dump -Fc, for pg_restore) or csv (the rows with a header)"
+            )),
+        }
+    }
 }
 
 impl ExportFormat {

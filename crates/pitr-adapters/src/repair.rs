@@ -22,13 +22,26 @@ use std::time::Duration;
 use tokio_postgres::{Client, Config, NoTls};
 
 /// What a repair does to the selected rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RepairMode {
     /// Insert the rows production lacks; leave every existing row as it is.
     Missing,
     /// Also overwrite production's rows that differ from the side instance's.
     Overwrite,
+}
+
+impl std::str::FromStr for RepairMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<RepairMode, String> {
+        match s {
+            "missing" => Ok(RepairMode::Missing),
+            "overwrite" => Ok(RepairMode::Overwrite),
+            other => Err(format!(
+                "`{other}` is not a repair mode: missing (insert the rows production lacks) or overwrite (also overwrite the rows that differ)"
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
