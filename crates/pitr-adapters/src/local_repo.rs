@@ -421,11 +421,9 @@ fn backup(
 
 /// Where backup_label and backup_manifest disagree on where the backup's WAL starts (a
 /// manifest of another backup, or an edited label), the window cannot be known from either.
-/// A backup that spans a timeline switch lists its ranges newest timeline first, so the
-/// range that starts the backup is the earliest one.
 fn contradiction(b: &Backup) -> Option<String> {
-    let (tli, start, _) = b.manifest_wal_ranges.iter().min_by_key(|r| r.1)?;
-    (*tli != b.timeline || *start != b.start_lsn).then(|| {
+    let (tli, start) = b.manifest_start()?;
+    (tli != b.timeline || start != b.start_lsn).then(|| {
         format!(
             "its backup_label starts at {} on timeline {} but its backup_manifest's WAL range starts at {start} on timeline {tli} (the manifest of another backup, or an edited label); pg_verifybackup would refuse it",
             b.start_lsn, b.timeline

@@ -50,6 +50,17 @@ pub struct Backup {
     pub incremental: Option<IncrementalFrom>,
 }
 
+impl Backup {
+    /// Where the manifest says replay of this backup begins: its earliest WAL range (a
+    /// manifest lists a backup that spans a timeline switch newest timeline first).
+    pub fn manifest_start(&self) -> Option<(TimelineId, Lsn)> {
+        self.manifest_wal_ranges
+            .iter()
+            .min_by_key(|r| r.1)
+            .map(|r| (r.0, r.1))
+    }
+}
+
 /// An incremental backup's `INCREMENTAL FROM LSN/TLI`: the start of the backup it was taken
 /// on (its parent, itself full or incremental). PostgreSQL will not start on an incremental
 /// until pg_combinebackup has combined it with every ancestor.

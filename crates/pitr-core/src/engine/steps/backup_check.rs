@@ -277,9 +277,8 @@ fn check_label(ctx: &mut StepCtx, r: &Recovery, dir: &Path) -> Result<(), StepEr
             label.1, b.timeline
         ));
     }
-    // Newest timeline first in a manifest: the earliest range is the one the backup starts.
-    if let Some((tli, start, _)) = b.manifest_wal_ranges.iter().min_by_key(|r| r.1) {
-        if *start != label.0 || tli.0 != label.1 {
+    if let Some((tli, start)) = b.manifest_start() {
+        if start != label.0 || tli.0 != label.1 {
             wrong.push(format!(
                 "does not match the manifest's WAL range (timeline {tli} from {start})"
             ));
