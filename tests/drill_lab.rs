@@ -246,6 +246,19 @@ fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
         "{}",
         o.stderr
     );
+    // Said failed, with the phase; the one name given is not ticked as a sign-off of it.
+    assert!(
+        o.stderr.contains("the drill failed in Verification"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stdout
+            .contains("[i] Performed by: Alice Ops, under a drill that failed in Verification")
+            && o.stdout.contains("Not verified:"),
+        "{}",
+        o.stdout
+    );
     let md = std::fs::read_to_string(
         files_ending(&journal_dir, "-report.md")
             .into_iter()
@@ -261,6 +274,11 @@ fn a_drill_on_the_lab_times_every_phase_and_signs_off() {
         "{problems}"
     );
     assert!(md.contains("Verified by: ________________"), "{md}");
+    assert!(
+        md.contains("**The drill failed in Verification**")
+            && md.contains("### Not verified by this drill"),
+        "{md}"
+    );
     assert_eq!(
         psql_count(&record.socket_dir, 56013, &record.database),
         inc.rows_before

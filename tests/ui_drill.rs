@@ -52,7 +52,7 @@ fn drill_checklist_mid_drill() {
         let d = app.drill.as_mut().unwrap();
         d.begin(at(5000));
         let r = &mut d.record;
-        r.add_time(PhaseId::Preparation, at(5000), at(5025), 25_000);
+        r.add_time(PhaseId::Preparation, at(5000), at(5025));
         r.set(
             "backup_located",
             ItemStatus::Passed,
@@ -68,7 +68,7 @@ fn drill_checklist_mid_drill() {
             ItemStatus::Passed,
             "3 tables, 12800 rows on production",
         );
-        r.add_time(PhaseId::Recovery, at(5025), at(5180), 155_000);
+        r.add_time(PhaseId::Recovery, at(5025), at(5180));
         r.set(
             "side_restore",
             ItemStatus::Passed,
@@ -81,6 +81,47 @@ fn drill_checklist_mid_drill() {
             newest_segment: "000000010000000000000045".into(),
             seconds: 973.0,
         });
+    });
+}
+
+/// Replay stopped short of the target: the screen says the drill failed and where, the names
+/// typed are no sign-off of a pass, and no RPO is claimed for an instant never reached.
+#[test]
+fn a_drill_that_failed_in_replay_says_so() {
+    snapshot("drill_checklist_failed", |app| {
+        open(app);
+        chars(app, "pAlice Ops");
+        key(app, KeyCode::Enter);
+        chars(app, "vBob");
+        key(app, KeyCode::Enter);
+        let d = app.drill.as_mut().unwrap();
+        d.begin(at(5000));
+        let r = &mut d.record;
+        r.add_time(PhaseId::Preparation, at(5000), at(5025));
+        r.set("backup_located", ItemStatus::Passed, "b2");
+        r.set("backup_verified", ItemStatus::Passed, "verified");
+        r.add_time(PhaseId::Recovery, at(5027), at(5180));
+        r.set("side_restore", ItemStatus::Passed, "restored");
+        r.set(
+            "reached_target",
+            ItemStatus::Failed,
+            "FATAL: recovery ended before configured recovery target was reached",
+        );
+        r.rpo = Some(Rpo {
+            chosen: at(4000),
+            newest_commit: at(4000),
+            newest_segment: "000000010000000000000045".into(),
+            seconds: 0.0,
+        });
+        d.sign(at(5200));
+        d.record.finish(at(5200));
+        d.run = pitr_console::app::drill::DrillRun::Done {
+            report: Some("/var/lib/pitr/journals/drill/report.md".into()),
+        };
+        let r = &d.record;
+        assert_eq!(r.verdict().headline(), "failed in Recovery");
+        assert_eq!(r.item("verified_by").unwrap().status, ItemStatus::Noted);
+        assert_eq!(r.rpo, None);
     });
 }
 

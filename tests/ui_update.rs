@@ -217,6 +217,41 @@ fn help_opens_and_closes_and_q_quits() {
     assert!(app.quitting);
 }
 
+/// F1 in a text box opens the help with that box's keys, and closing the help gives the box
+/// back with what was typed.
+#[test]
+fn f1_in_the_time_input_opens_help_and_keeps_the_typing() {
+    let mut app = app(80, 24);
+    key(&mut app, KeyCode::Char('t'));
+    chars(&mut app, "2024-03-01 10:");
+    key(&mut app, KeyCode::F(1));
+    let Mode::Help(h) = &app.mode else {
+        panic!("F1 opens the help");
+    };
+    let under = pitr_console::app::screen::beneath_help(&app);
+    assert_eq!(under, pitr_console::app::screen::Screen::TimeInput);
+    let rows = h.rows(&app.keymap, under.stack(), 80);
+    let text = format!("{rows:?}");
+    assert!(
+        text.contains("help (what was typed is kept)"),
+        "the input box's own keys are listed: {text}"
+    );
+    key(&mut app, KeyCode::Esc);
+    let Mode::Input(input) = &app.mode else {
+        panic!("Esc gives the time input back, not the main screen");
+    };
+    assert_eq!(input.input.value(), "2024-03-01 10:");
+    chars(&mut app, "30");
+    key(&mut app, KeyCode::Enter);
+    assert!(matches!(app.mode, Mode::Normal));
+    assert_eq!(
+        app.zone().format(app.cursor),
+        pitr_console::domain::time_input::parse_instant("2024-03-01 10:30", app.zone())
+            .map(|t| app.zone().format(t))
+            .unwrap()
+    );
+}
+
 #[test]
 fn q_typed_into_the_time_input_is_text_not_quit() {
     let mut app = app(80, 24);

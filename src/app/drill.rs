@@ -62,8 +62,6 @@ pub struct DrillScreen {
     pub read_only: bool,
     /// Engine steps begun and not finished yet, with when they began.
     running: BTreeMap<usize, (String, DateTime<Utc>)>,
-    /// Time the engine's events added per phase, replaced by the journal's at the end.
-    live_ms: BTreeMap<PhaseId, u64>,
     pub run: DrillRun,
     /// The side restore's inputs, once prepared.
     inputs: Option<RecoveryInputs>,
@@ -101,7 +99,6 @@ impl DrillScreen {
             editing: None,
             read_only,
             running: BTreeMap::new(),
-            live_ms: BTreeMap::new(),
             run: DrillRun::Idle,
             inputs: None,
             now: None,
@@ -127,7 +124,7 @@ impl DrillScreen {
                     self.editing = None;
                 }
                 Action::Submit => self.editing = None,
-                Action::Quit => return KeyOutcome::Ignored,
+                Action::Quit | Action::Help => return KeyOutcome::Ignored,
                 _ => {}
             }
             return KeyOutcome::Handled;
@@ -199,13 +196,10 @@ impl DrillScreen {
                 self.running.insert(*index, (id.clone(), now));
                 self.mark(id, ItemStatus::Running);
             }
-            EngineEvent::StepFinished {
-                index, duration_ms, ..
-            } => {
+            EngineEvent::StepFinished { index, .. } => {
                 if let Some((id, from)) = self.running.remove(index) {
                     if let Some(phase) = phase_of_step(&id) {
-                        self.record.add_time(phase, from, now, *duration_ms);
-                        *self.live_ms.entry(phase).or_default() += duration_ms;
+                        self.record.add_time(phase, from, now);
                     }
                 }
             }
@@ -231,13 +225,7 @@ impl DrillScreen {
 
     /// The run's journal settles every result; the sign-off names are taken as typed.
     pub fn finish(&mut self, journal: &JournalState, now: DateTime<Utc>) {
-        // The journal's step times replace the live ones, which counted the same steps.
-        for p in &mut self.record.phases {
-            if let (Some(ms), Some(live)) = (p.duration_ms, self.live_ms.get(&p.id)) {
-                p.duration_ms = Some(ms.saturating_sub(*live));
-            }
-        }
-        self.live_ms.clear();
+        // The journal's times widen the live spans, which held the same steps.
         self.record.apply_journal(journal);
         self.sign(now);
         self.record.finish(now);

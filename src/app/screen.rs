@@ -68,12 +68,17 @@ pub fn beneath_help(app: &App) -> Screen {
             Screen::Drill
         };
     }
-    match &app.mode {
+    of_mode(&app.mode)
+}
+
+fn of_mode(mode: &Mode) -> Screen {
+    match mode {
         Mode::Input(_) => Screen::TimeInput,
         Mode::ConfirmSwitch { .. } => Screen::SwitchPrompt,
         Mode::Unfinished(u) if u.asking.is_some() => Screen::UnfinishedConfirm,
         Mode::Unfinished(_) => Screen::Unfinished,
-        Mode::Normal | Mode::Help(_) => Screen::Main,
+        Mode::Help(h) => h.under.as_deref().map_or(Screen::Main, of_mode),
+        Mode::Normal => Screen::Main,
     }
 }
 

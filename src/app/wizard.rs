@@ -321,6 +321,7 @@ impl Wizard {
                 }
                 Action::Cancel => self.answer(Decision::Abort),
                 Action::Quit => self.quit(),
+                Action::Help => Outcome::Help,
                 _ => Outcome::none(),
             },
             WizardScreen::Decision | WizardScreen::Failure => match decision_of(action) {

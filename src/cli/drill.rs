@@ -12,7 +12,6 @@ use crate::adapters::ssh::SshPool;
 use crate::engine::drill::{human_ms, Checklist, DrillRecord};
 use crate::engine::journal::JournalState;
 use crate::engine::recovery;
-use crate::engine::RunStatus;
 use crate::planning::drill_run::{self, DrillRequest};
 use crate::planning::run_request;
 use clap::Args;
@@ -116,7 +115,7 @@ pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
     // another host, this machine's processes for a local one.
     let ports = run_request::ports(Some(&ctx.config), &prep.inputs.server.name, &SshPool::new());
     let started = recovery::start(plan, ports, confirmation).map_err(engine_failure)?;
-    let (status, journal) = run_to_end(started, Action::Promote)?;
+    let (_, journal) = run_to_end(started, Action::Promote)?;
     let state = JournalState::read(&journal).map_err(Failure::step_failed)?;
     println!("Verification");
     drill_run::verify(
@@ -128,9 +127,8 @@ pub fn run(ctx: &Context, args: DrillArgs) -> Result<(), Failure> {
     for id in ["checks", "row_counts", "smoke"] {
         say(&record, id);
     }
-    let stop =
-        (status != RunStatus::Promoted).then(|| format!("the side restore ended {status:?}"));
-    finish(ctx, record, Some(journal), &args, &ticks, stop)
+    // A side restore that was not promoted is a problem `drill_run::verify` recorded.
+    finish(ctx, record, Some(journal), &args, &ticks, None)
 }
 
 fn say(record: &DrillRecord, id: &str) {
@@ -182,11 +180,24 @@ fn finish(
             human_ms((r.seconds * 1000.0).round() as u64),
             ctx.zone.format(r.newest_commit)
         ),
-        None => println!("  {:<14} not measured", "RPO"),
+        None => println!(
+            "  {:<14} not measured: {}",
+            "RPO",
+            record.rpo_unmeasured.as_deref().unwrap_or("no WAL index")
+        ),
+    }
+    let verdict = record.verdict();
+    let not_verified = record.not_verified();
+    if !not_verified.is_empty() {
+        println!("Not verified:");
+        for i in not_verified {
+            println!("  {} {} ({})", i.status.mark(), i.text, i.status.word());
+        }
     }
     let Some(md) = report else {
         return Err(Failure::step_failed(format!(
-            "nothing was restored: {}",
+            "the drill {}: nothing was restored: {}",
+            verdict.headline(),
             record.problems.join("; ")
         )));
     };
@@ -195,12 +206,14 @@ fn finish(
         "The side instance stays up for inspection: stop it with `pg_ctl -D {} stop`",
         args.restore_to.display()
     );
-    if stopped.is_some() || !drill_run::passed(&record) {
+    if stopped.is_some() || !verdict.passed() {
         return Err(Failure::step_failed(format!(
-            "the drill found problems: {}. Report: {}",
+            "the drill {}: {}. Report: {}",
+            verdict.headline(),
             record.problems.join("; "),
             md.display()
         )));
     }
+    println!("The drill passed.");
     Ok(())
 }

@@ -164,7 +164,7 @@ pub fn run(cmd: JournalCommand, zone: Zone) -> Result<(), Failure> {
             }
             Body::Note { text, .. } => format!("note    {text}"),
             Body::Rollback { reason } => format!("roll back: {reason}"),
-            Body::End { status } => format!("end     {status:?}"),
+            Body::End { status } => format!("end     {status}"),
         };
         println!("{:>4} {when} {}@{} {what}", r.seq, r.user, r.host);
     }

@@ -570,7 +570,7 @@ impl Printer {
                 ..
             } => match status {
                 StepStatus::Skipped => println!("[{}/{}] {id}: skipped", index + 1, self.steps),
-                _ => println!("      {status:?} in {:.1} s", *duration_ms as f64 / 1000.0),
+                _ => println!("      {status} in {:.1} s", *duration_ms as f64 / 1000.0),
             },
             EngineEvent::StepFailed { error, .. } => {
                 println!("      FAILED: {error}");

@@ -43,7 +43,7 @@ pub fn abandon(config: Option<&Config>, journal: &Path) -> Result<String, Refusa
     })?;
     if let Some(status) = &state.ended {
         return Err(Refusal::BadInput(format!(
-            "run {} already ended ({status:?}): it holds nothing to abandon",
+            "run {} already ended ({status}): it holds nothing to abandon",
             state.run_id
         )));
     }

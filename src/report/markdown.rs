@@ -2,7 +2,7 @@
 
 use super::build::{RunReport, StepOutcome};
 use crate::domain::zone::Zone;
-use crate::engine::drill::{human_ms, DrillRecord, PhaseId};
+use crate::engine::drill::{human_ms, DrillRecord, PhaseId, Verdict};
 use std::fmt::Write;
 
 /// Table cells hold no pipes and no line breaks.
@@ -125,6 +125,14 @@ pub fn markdown(r: &RunReport, zone: &Zone) -> String {
 
 fn drill_section(s: &mut String, d: &DrillRecord, zone: &Zone) {
     let _ = writeln!(s, "\n## {}\n", d.checklist_title);
+    let verdict = d.verdict();
+    let line = match &verdict {
+        Verdict::Passed => "**The drill passed.**".to_string(),
+        Verdict::Failed { why, .. } => {
+            format!("**The drill {}**: {}", verdict.headline(), cell(why))
+        }
+    };
+    let _ = writeln!(s, "{line}\n");
     let _ = writeln!(s, "| Phase | Started | Finished | Time (RTO share) |");
     let _ = writeln!(s, "|-------|---------|----------|------------------|");
     for p in d.phases.iter().filter(|p| p.id.timed()) {
@@ -156,8 +164,23 @@ fn drill_section(s: &mut String, d: &DrillRecord, zone: &Zone) {
         None => {
             let _ = writeln!(
                 s,
-                "\nRPO: not measured (no WAL index, or a target the index cannot place in time)"
+                "\nRPO: not measured ({})",
+                d.rpo_unmeasured
+                    .as_deref()
+                    .unwrap_or("no WAL index, or a target the index cannot place in time")
             );
+        }
+    }
+    let not_verified = d.not_verified();
+    if !not_verified.is_empty() {
+        let _ = writeln!(s, "\n### Not verified by this drill\n");
+        for i in not_verified {
+            let detail = if i.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", i.detail)
+            };
+            let _ = writeln!(s, "- {} ({}){detail}", i.text, i.status.word());
         }
     }
     for p in d.phases.iter().filter(|p| p.id != PhaseId::SignOff) {

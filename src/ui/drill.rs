@@ -2,10 +2,11 @@
 //! RTO and RPO, the sign-off names. It covers the panes while open.
 
 use super::theme;
+use super::wrap::wrap;
 use crate::app::drill::{DrillRun, DrillScreen, SignField};
 use crate::app::keymap::{Action, Context};
 use crate::app::App;
-use crate::engine::drill::{human_ms, ItemStatus, PhaseId};
+use crate::engine::drill::{human_ms, ItemStatus, PhaseId, Verdict};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -28,15 +29,25 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
     let key = |a: Action| app.keymap.first(Context::Drill, a).unwrap_or_default();
     let zone = app.zone_choice().zone;
     let r = &d.record;
-    let mut lines: Vec<Line> = Vec::new();
+    let width = usize::from(area.width.saturating_sub(2));
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let put = |lines: &mut Vec<Line<'static>>, line: Line<'static>, indent: usize| {
+        lines.extend(wrap(line, width, indent));
+    };
     let rto = r.rto_ms.map_or("not measured yet".into(), human_ms);
-    let rpo = r.rpo.as_ref().map_or("not measured yet".into(), |x| {
-        human_ms((x.seconds * 1000.0).round() as u64)
-    });
-    lines.push(Line::from(vec![Span::raw(format!(
-        " Server {} · target {}",
-        d.server, d.target
-    ))]));
+    let rpo = match (&r.rpo, &r.rpo_unmeasured) {
+        (Some(x), _) => human_ms((x.seconds * 1000.0).round() as u64),
+        (None, Some(why)) => format!("not measured: {why}"),
+        (None, None) => "not measured yet".into(),
+    };
+    put(
+        &mut lines,
+        Line::from(vec![Span::raw(format!(
+            " Server {} · target {}",
+            d.server, d.target
+        ))]),
+        3,
+    );
     let (state, state_style) = match &d.run {
         DrillRun::Idle if d.read_only => (String::new(), Style::new()),
         DrillRun::Idle => (
@@ -55,25 +66,46 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
             "verifying, signing off, writing the report…".into(),
             theme::get().warn,
         ),
-        DrillRun::Done { report: Some(p) } => (
-            format!("done. Report: {}", p.display()),
-            theme::get().recoverable,
-        ),
-        DrillRun::Done { report: None } => (
-            "done (nothing restored, no report)".into(),
-            theme::get().bad,
-        ),
+        DrillRun::Done { report } => {
+            let verdict = r.verdict();
+            let report = report
+                .as_ref()
+                .map_or("nothing was restored, no report".to_string(), |p| {
+                    format!("Report: {}", p.display())
+                });
+            match &verdict {
+                Verdict::Passed => (
+                    format!("The drill PASSED. {report}"),
+                    theme::get().recoverable,
+                ),
+                Verdict::Failed { why, .. } => (
+                    format!(
+                        "The drill {}: {why}. {report}",
+                        verdict.headline().replacen("failed", "FAILED", 1)
+                    ),
+                    theme::get().bad,
+                ),
+            }
+        }
         DrillRun::Failed(e) => (format!("stopped: {e}"), theme::get().bad),
     };
     if !state.is_empty() {
-        lines.push(Line::styled(format!(" {state}"), state_style));
+        put(
+            &mut lines,
+            Line::styled(format!(" {state}"), state_style),
+            3,
+        );
     }
-    lines.push(Line::from(vec![
-        Span::styled(" RTO ", Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(rto),
-        Span::styled("   RPO ", Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(rpo),
-    ]));
+    put(
+        &mut lines,
+        Line::from(vec![
+            Span::styled(" RTO ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(rto),
+            Span::styled("   RPO ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::raw(rpo),
+        ]),
+        5,
+    );
     let mut selected_line = 0;
     let mut flat = 0;
     for p in &r.phases {
@@ -111,7 +143,7 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
             if selected {
                 line = line.style(Style::new().add_modifier(Modifier::REVERSED));
             }
-            lines.push(line);
+            put(&mut lines, line, 7);
             flat += 1;
         }
     }
@@ -144,7 +176,13 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
         &d.verified_by,
         SignField::VerifiedBy,
     ));
-    lines.push(Line::from(sign));
+    put(&mut lines, Line::from(sign), 3);
+    // While a name is typed, the field it goes into is what must be in view.
+    let focus_line = if d.editing.is_some() {
+        lines.len() - 1
+    } else {
+        selected_line
+    };
     if d.read_only {
         lines.push(Line::styled(
             " trainee: read-only. The checklist can be read; the drill cannot be run.",
@@ -152,10 +190,14 @@ pub fn render(frame: &mut Frame, app: &App, d: &DrillScreen, area: Rect) {
         ));
     }
     for p in r.problems.iter() {
-        lines.push(Line::styled(format!(" ! {p}"), theme::get().bad));
+        put(
+            &mut lines,
+            Line::styled(format!(" ! {p}"), theme::get().bad),
+            3,
+        );
     }
     let inner_height = usize::from(area.height.saturating_sub(2));
-    let offset = (selected_line + 1).saturating_sub(inner_height);
+    let offset = (focus_line + 1).saturating_sub(inner_height);
     let block = Block::bordered()
         .title(format!(" Restore drill: {} ", r.checklist_title))
         .title_bottom(format!(

@@ -19,6 +19,7 @@ pub mod transactions;
 pub mod unfinished;
 pub mod wizard;
 pub mod wizard_modal;
+mod wrap;
 
 use crate::app::{App, Mode};
 use ratatui::layout::{Constraint, Layout};

@@ -197,7 +197,7 @@ impl Context {
                 A::StartDrill,
                 A::Close,
             ],
-            C::Input => &[A::Submit, A::Cancel, A::NextField, A::Quit],
+            C::Input => &[A::Submit, A::Cancel, A::NextField, A::Help, A::Quit],
             C::QuitPrompt | C::Confirm => &[A::Confirm, A::Cancel],
             C::Help => &[
                 A::SelectUp,
@@ -310,6 +310,7 @@ impl Context {
             (C::Input, A::Submit) => "accept what is typed",
             (C::Input, A::Cancel) => "cancel (a typed answer to the run: abort, state safe)",
             (C::Input, A::NextField) => "the next field (side restore: directory, port)",
+            (C::Input, A::Help) => "help (what was typed is kept)",
             (C::Input, A::Quit) => "quit (a run asks first)",
             (C::QuitPrompt, A::Confirm) => "quit; the run stops where it is, safe and journaled",
             (C::QuitPrompt, A::Cancel) => "stay",

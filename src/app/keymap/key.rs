@@ -4,7 +4,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::fmt;
 
 /// The named keys a keymap may use, as written there.
-const NAMED: [(&str, KeyCode); 15] = [
+const NAMED: [(&str, KeyCode); 16] = [
     ("left", KeyCode::Left),
     ("right", KeyCode::Right),
     ("up", KeyCode::Up),
@@ -20,6 +20,7 @@ const NAMED: [(&str, KeyCode); 15] = [
     ("space", KeyCode::Char(' ')),
     ("backspace", KeyCode::Backspace),
     ("delete", KeyCode::Delete),
+    ("f1", KeyCode::F(1)),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,6 +119,7 @@ impl fmt::Display for KeySpec {
             KeyCode::Esc => f.write_str("Esc"),
             KeyCode::PageUp => f.write_str("PageUp"),
             KeyCode::PageDown => f.write_str("PageDown"),
+            KeyCode::F(n) => write!(f, "F{n}"),
             KeyCode::Backspace => f.write_str("Backspace"),
             KeyCode::Delete => f.write_str("Delete"),
             other => write!(f, "{other}"),

@@ -3,7 +3,6 @@
 //! when the screen takes text.
 
 use super::{open, reload, tail, tx};
-use crate::app::help::HelpState;
 use crate::app::keymap::Action;
 use crate::app::msg::Cmd;
 use crate::app::repo::{next_after, previous_before, RepoData};
@@ -76,6 +75,7 @@ fn time_input(app: &mut App, action: Action) -> Vec<Cmd> {
     };
     match action {
         Action::Quit => return open::quit(app),
+        Action::Help => open::open_help(app),
         Action::Cancel => app.mode = Mode::Normal,
         Action::Submit => match parse_instant(input.input.value(), zone) {
             Ok(at) => {
@@ -98,7 +98,7 @@ fn help_action(app: &mut App, action: Action) -> Vec<Cmd> {
     let close = h.act(action, keymap, under.stack(), size);
     match action {
         Action::Quit if close => return open::quit(app),
-        _ if close => app.mode = Mode::Normal,
+        _ if close => app.mode = h.under.take().map_or(Mode::Normal, |m| *m),
         _ => {}
     }
     Vec::new()
@@ -108,7 +108,7 @@ fn main_action(app: &mut App, action: Action) -> Vec<Cmd> {
     let step = Duration::seconds(app.step_seconds());
     match action {
         Action::Quit => return open::quit(app),
-        Action::Help => app.mode = Mode::Help(HelpState::default()),
+        Action::Help => open::open_help(app),
         Action::Close => app.pending_target = None,
         Action::FocusNext => app.focus = app.focus.next(),
         Action::FocusPrev => app.focus = app.focus.previous(),

@@ -16,6 +16,19 @@ use crate::engine::recovery::{FinalAction, RestoreMode};
 use crate::planning::run_request::RunRequest;
 use std::path::PathBuf;
 
+/// `?` (F1 in a text box): the help over whatever is open; a box under it is kept, so a
+/// half-typed instant or the unfinished runs are there again when the help closes.
+pub(super) fn open_help(app: &mut App) {
+    if matches!(app.mode, Mode::Help(_)) {
+        return;
+    }
+    let under = std::mem::replace(&mut app.mode, Mode::Normal);
+    app.mode = Mode::Help(HelpState {
+        under: (!matches!(under, Mode::Normal)).then(|| Box::new(under)),
+        ..HelpState::default()
+    });
+}
+
 /// Enter: the plan for the target picked in the transactions pane, else for the cursor.
 pub(super) fn wizard(app: &mut App) -> Vec<Cmd> {
     let Some(server) = app.servers.get(app.selected_server).map(|s| s.name.clone()) else {
@@ -62,7 +75,7 @@ pub(super) fn wizard_outcome(app: &mut App, outcome: Outcome) -> Vec<Cmd> {
         Outcome::Stay(cmds) => cmds,
         Outcome::Quit => quit(app),
         Outcome::Help => {
-            app.mode = Mode::Help(HelpState::default());
+            open_help(app);
             Vec::new()
         }
         Outcome::Closed { ran } => {
@@ -148,7 +161,7 @@ pub(super) fn drill_action(app: &mut App, action: Action) -> Vec<Cmd> {
         KeyOutcome::Close => app.drill = None,
         KeyOutcome::Ignored => match action {
             Action::Quit => return quit(app),
-            Action::Help => app.mode = Mode::Help(HelpState::default()),
+            Action::Help => open_help(app),
             _ => {}
         },
     }
@@ -203,7 +216,7 @@ pub(super) fn unfinished_action(app: &mut App, action: Action) -> Vec<Cmd> {
     };
     match action {
         Action::Quit => return quit(app),
-        Action::Help => app.mode = Mode::Help(HelpState::default()),
+        Action::Help => open_help(app),
         Action::Close => app.mode = Mode::Normal,
         Action::SelectUp => {
             b.selected = b.selected.saturating_sub(1);

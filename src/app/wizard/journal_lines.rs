@@ -150,7 +150,7 @@ pub fn format(records: &[Record], zone: &Zone) -> Vec<JournalLine> {
                 out.push(line(Level::Bad, format!("{head} ROLL BACK: {reason}")))
             }
             Body::End { status } => {
-                out.push(line(Level::Header, format!("{head} run ended: {status:?}")))
+                out.push(line(Level::Header, format!("{head} run ended: {status}")))
             }
         }
     }

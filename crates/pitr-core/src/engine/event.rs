@@ -138,6 +138,30 @@ pub enum RunStatus {
     Refused { reason: String },
 }
 
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::MarkedDone => "marked done by hand",
+        })
+    }
+}
+
+/// How an operator reads a run's end: `promoted`, `stopped at step replay`.
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunStatus::Completed => f.write_str("completed"),
+            RunStatus::Promoted => f.write_str("promoted"),
+            RunStatus::RolledBack => f.write_str("rolled back"),
+            RunStatus::Aborted { step: Some(step) } => write!(f, "stopped at step {step}"),
+            RunStatus::Aborted { step: None } => f.write_str("stopped"),
+            RunStatus::Refused { reason } => write!(f, "refused: {reason}"),
+        }
+    }
+}
+
 impl RunStatus {
     /// The process exit code DESIGN.md gives this outcome.
     pub fn exit_code(&self) -> i32 {

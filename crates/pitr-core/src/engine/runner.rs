@@ -24,7 +24,7 @@ pub enum EngineError {
     /// The checksums themselves are not shown: they would tell a forger what to write.
     #[error("the plan changed since run {run_id} started: the configuration or the inputs differ; resume with the configuration the run started with")]
     PlanChanged { run_id: String },
-    #[error("run {run_id} already ended ({status:?}); nothing to resume")]
+    #[error("run {run_id} already ended ({status}); nothing to resume")]
     AlreadyEnded { run_id: String, status: RunStatus },
     #[error("the confirmation `{given}` does not equal the server's name `{server}`")]
     BadConfirmation { given: String, server: String },

@@ -168,10 +168,10 @@ pub(super) fn is_auto(id: &str) -> bool {
 pub fn phase_of_step(step: &str) -> Option<PhaseId> {
     match step {
         "preflight" | "snapshot" => Some(PhaseId::Preparation),
-        "restore" | "write_config" | "start" | "replay" | "decide" | "promote" => {
-            Some(PhaseId::Recovery)
-        }
-        "verify" => Some(PhaseId::Verification),
+        "restore" | "write_config" | "start" | "replay" => Some(PhaseId::Recovery),
+        // The engine checks the side instance before it promotes it, so its time from the
+        // checks on is verification; recovery ends when replay reached the target.
+        "verify" | "decide" | "promote" => Some(PhaseId::Verification),
         _ => None,
     }
 }

@@ -64,28 +64,106 @@ mod tests {
         assert_eq!(r.item("auth_works").unwrap().status, ItemStatus::Open);
     }
 
+    fn all_passed(c: &Checklist) -> DrillRecord {
+        let mut r = DrillRecord::new(c, "db1", "latest", t(0));
+        for id in AUTO_ITEMS.iter().map(|(id, _)| *id) {
+            r.set(id, ItemStatus::Passed, "ok");
+        }
+        r
+    }
+
     #[test]
-    fn phases_timed_rto_and_sign_off() {
+    fn phases_follow_one_another_and_add_up_to_the_rto() {
         let mut r = DrillRecord::new(&Checklist::builtin(), "db1", "latest", t(0));
-        r.add_time(PhaseId::Preparation, t(0), t(10), 9_000);
-        r.add_time(PhaseId::Recovery, t(10), t(70), 60_000);
-        r.add_time(PhaseId::Recovery, t(80), t(85), 5_000);
-        r.add_time(PhaseId::Verification, t(70), t(80), 10_000);
-        r.set("smoke", ItemStatus::Failed, "exit 1");
-        r.sign(Some("alice".into()), Some("alice".into()), t(100));
+        r.add_time(PhaseId::Preparation, t(0), t(10));
+        // The restore starts 2 s after preparation ended: that pause is recovery's.
+        r.add_time(PhaseId::Recovery, t(12), t(70));
+        r.add_time(PhaseId::Verification, t(68), t(80));
+        r.add_time(PhaseId::Verification, t(82), t(85));
+        r.sign(Some("alice".into()), Some("bob".into()), t(100));
         r.finish(t(101));
+        let ms = |p| r.phase(p).unwrap().duration_ms.unwrap();
+        assert_eq!(ms(PhaseId::Preparation), 10_000);
+        assert_eq!(ms(PhaseId::Recovery), 60_000);
+        assert_eq!(
+            r.phase(PhaseId::Verification).unwrap().started,
+            Some(t(70)),
+            "verification starts where recovery ended"
+        );
+        assert_eq!(ms(PhaseId::Verification), 15_000);
         assert_eq!(r.rto_ms, Some(85_000));
         assert_eq!(
-            r.phase(PhaseId::Recovery).unwrap().duration_ms,
-            Some(65_000)
+            r.rto_ms,
+            Some(ms(PhaseId::Preparation) + ms(PhaseId::Recovery) + ms(PhaseId::Verification))
         );
-        assert_eq!(r.item("performed_by").unwrap().status, ItemStatus::Passed);
+    }
+
+    #[test]
+    fn a_drill_whose_replay_failed_says_where_and_ticks_nothing_for_it() {
+        let mut r = DrillRecord::new(&Checklist::builtin(), "db1", "2026-11-01 09:00", t(0));
+        r.set("backup_located", ItemStatus::Passed, "b1");
+        r.set("backup_verified", ItemStatus::Passed, "verified");
+        r.set("side_restore", ItemStatus::Passed, "restored");
+        r.set(
+            "reached_target",
+            ItemStatus::Failed,
+            "recovery ended before the target",
+        );
+        r.rpo = Some(Rpo {
+            chosen: t(0),
+            newest_commit: t(0),
+            newest_segment: "000000010000000000000003".into(),
+            seconds: 0.0,
+        });
+        r.sign(Some("alice".into()), Some("bob".into()), t(100));
+        r.finish(t(101));
+        let v = r.verdict();
+        assert_eq!(v.headline(), "failed in Recovery");
+        assert!(!v.passed());
+        for id in ["performed_by", "verified_by"] {
+            let i = r.item(id).unwrap();
+            assert_eq!(i.status, ItemStatus::Noted, "{id} is no sign-off of a pass");
+            assert!(i.detail.contains("failed in Recovery"), "{}", i.detail);
+        }
+        assert_eq!(r.rpo, None, "no RPO for a target never reached");
         assert_eq!(
-            r.item("backup_located").unwrap().status,
-            ItemStatus::Skipped
+            r.rpo_unmeasured.as_deref(),
+            Some("the side restore did not reach the target")
         );
-        assert!(r.problems.iter().any(|p| p.contains("exit 1")));
+        let not: Vec<&str> = r.not_verified().iter().map(|i| i.id.as_str()).collect();
+        assert!(
+            not.contains(&"reached_target") && not.contains(&"smoke"),
+            "{not:?}"
+        );
+    }
+
+    #[test]
+    fn open_items_and_one_person_signing_twice_fail_the_drill() {
+        let c = Checklist::builtin();
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), Some("bob".into()), t(1));
+        r.finish(t(1));
+        assert!(r.verdict().passed(), "{:?}", r.problems);
+        assert_eq!(r.item("verified_by").unwrap().status, ItemStatus::Passed);
+
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), Some("alice".into()), t(1));
+        r.finish(t(1));
         assert!(r.problems.iter().any(|p| p.contains("same person")));
+        assert_eq!(r.verdict().headline(), "failed");
+
+        let own = DEFAULT_CHECKLIST.replacen("id = \"smoke\"", "id = \"auth_works\"", 1);
+        let c = Checklist::parse(&own, "site").unwrap();
+        assert_eq!(c.manual_ids(), vec!["auth_works".to_string()]);
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), Some("bob".into()), t(1));
+        r.finish(t(1));
+        assert!(!r.verdict().passed(), "an open item");
+        let mut r = all_passed(&c);
+        r.tick("auth_works", true);
+        r.sign(Some("alice".into()), Some("bob".into()), t(1));
+        r.finish(t(1));
+        assert!(r.verdict().passed(), "{:?}", r.problems);
     }
 
     #[test]

@@ -86,6 +86,9 @@ pub struct DrillRecord {
     /// Wall time from the start of preparation to the end of verification.
     pub rto_ms: Option<u64>,
     pub rpo: Option<Rpo>,
+    /// Why there is no RPO, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_unmeasured: Option<String>,
     pub sign_off: SignOff,
     pub problems: Vec<String>,
 }
@@ -128,6 +131,7 @@ impl DrillRecord {
                 .collect(),
             rto_ms: None,
             rpo: None,
+            rpo_unmeasured: None,
             sign_off: SignOff::default(),
             problems: Vec::new(),
         }
@@ -187,13 +191,76 @@ impl DrillRecord {
         }
     }
 
-    /// Adds `ms` of work between `from` and `to` to a phase.
-    pub fn add_time(&mut self, phase: PhaseId, from: DateTime<Utc>, to: DateTime<Utc>, ms: u64) {
+    /// Widens a phase's span to hold work between `from` and `to`, both read from the wall
+    /// clock (the drill's own and the journal's times), so every phase is measured the same way.
+    pub fn add_time(&mut self, phase: PhaseId, from: DateTime<Utc>, to: DateTime<Utc>) {
         if let Some(p) = self.phase_mut(phase) {
-            p.started = Some(p.started.map_or(from, |s| s.min(from)));
-            p.finished = Some(p.finished.map_or(to, |f| f.max(to)));
-            p.duration_ms = Some(p.duration_ms.unwrap_or(0) + ms);
+            let started = p.started.map_or(from, |s| s.min(from));
+            let finished = p.finished.map_or(to, |f| f.max(to));
+            p.started = Some(started);
+            p.finished = Some(finished);
+            p.duration_ms = Some(span_ms(started, finished));
         }
+    }
+
+    /// Makes the timed phases follow one another: each starts where the one before it ended
+    /// (a pause between two phases belongs to the one that follows it), so the phases add up
+    /// to the RTO and no two claim the same second.
+    fn settle_times(&mut self) {
+        let mut last_end: Option<DateTime<Utc>> = None;
+        for p in self.phases.iter_mut().filter(|p| p.id.timed()) {
+            let (Some(s), Some(f)) = (p.started, p.finished) else {
+                continue;
+            };
+            let start = last_end.map_or(s, |e| e.min(f));
+            p.started = Some(start);
+            p.duration_ms = Some(span_ms(start, f));
+            last_end = Some(last_end.map_or(f, |e| e.max(f)));
+        }
+    }
+
+    /// The drill's verdict: passed only when no item failed or was left open and no problem
+    /// was recorded; a failure names the first phase (in checklist order) where it happened.
+    pub fn verdict(&self) -> Verdict {
+        let failing = |status: ItemStatus| {
+            self.phases.iter().find_map(|p| {
+                p.items
+                    .iter()
+                    .find(|i| i.status == status)
+                    .map(|i| (p.id, p.title.clone(), i))
+            })
+        };
+        if let Some((phase, title, item)) = failing(ItemStatus::Failed) {
+            return Verdict::Failed {
+                phase: Some(phase),
+                phase_title: title,
+                why: format!("{}: {}", item.text, item.detail),
+            };
+        }
+        if let Some(problem) = self.problems.first() {
+            return Verdict::Failed {
+                phase: None,
+                phase_title: String::new(),
+                why: problem.clone(),
+            };
+        }
+        if let Some((phase, title, item)) = failing(ItemStatus::Open) {
+            return Verdict::Failed {
+                phase: Some(phase),
+                phase_title: title,
+                why: format!("{}: left open (tick by hand)", item.text),
+            };
+        }
+        Verdict::Passed
+    }
+
+    /// What the drill did not verify: every item that neither passed nor was noted.
+    pub fn not_verified(&self) -> Vec<&ItemResult> {
+        self.phases
+            .iter()
+            .flat_map(|p| &p.items)
+            .filter(|i| !matches!(i.status, ItemStatus::Passed | ItemStatus::Noted))
+            .collect()
     }
 
     /// Takes the engine run's step times and results from its journal.
@@ -205,15 +272,10 @@ impl DrillRecord {
                 Body::Intent { index, .. } => {
                     open.insert(*index, r.time);
                 }
-                Body::Outcome {
-                    index,
-                    step,
-                    duration_ms,
-                    ..
-                } => {
+                Body::Outcome { index, step, .. } => {
                     let from = open.remove(index).unwrap_or(r.time);
                     if let Some(phase) = phase_of_step(step) {
-                        self.add_time(phase, from, r.time, *duration_ms);
+                        self.add_time(phase, from, r.time);
                     }
                 }
                 _ => {}
@@ -319,6 +381,14 @@ impl DrillRecord {
     /// Closes the drill: the RTO from the first phase's start to the end of verification.
     pub fn finish(&mut self, now: DateTime<Utc>) {
         self.finished = Some(now);
+        self.settle_times();
+        if self.item("reached_target").map(|i| i.status) != Some(ItemStatus::Passed) {
+            self.rpo = None;
+            self.rpo_unmeasured = Some("the side restore did not reach the target".into());
+        } else if self.rpo.is_none() && self.rpo_unmeasured.is_none() {
+            self.rpo_unmeasured =
+                Some("no WAL index, or a target the index cannot place in time".into());
+        }
         let start = self
             .phases
             .iter()
@@ -369,10 +439,20 @@ impl DrillRecord {
     ) {
         let performed = performed_by.filter(|s| !s.trim().is_empty());
         let verified = verified_by.filter(|s| !s.trim().is_empty());
+        // A name under a failed drill records who was there; it is no sign-off of a pass.
+        let failed = match self.verdict() {
+            Verdict::Passed => None,
+            v => Some(v.headline()),
+        };
         for (id, who) in [("performed_by", &performed), ("verified_by", &verified)] {
-            match who {
-                Some(name) => self.set(id, ItemStatus::Passed, name.clone()),
-                None => self.set(id, ItemStatus::Failed, "not signed"),
+            match (who, &failed) {
+                (Some(name), None) => self.set(id, ItemStatus::Passed, name.clone()),
+                (Some(name), Some(why)) => self.set(
+                    id,
+                    ItemStatus::Noted,
+                    format!("{name}, under a drill that {why}"),
+                ),
+                (None, _) => self.set(id, ItemStatus::Failed, "not signed"),
             }
         }
         if performed.is_some() && performed == verified {
@@ -402,4 +482,40 @@ impl DrillRecord {
         serde_json::from_str(&text)
             .map_err(|e| format!("{}: not a drill record: {e}", path.display()))
     }
+}
+
+/// Whether a drill passed, and if not, where it failed and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Failed {
+        /// The first phase holding a failed (or open) item; None for a problem of the drill
+        /// as a whole (the same person signing twice).
+        phase: Option<PhaseId>,
+        phase_title: String,
+        why: String,
+    },
+}
+
+impl Verdict {
+    /// `passed`, `failed in Recovery`, `failed`.
+    pub fn headline(&self) -> String {
+        match self {
+            Verdict::Passed => "passed".into(),
+            Verdict::Failed {
+                phase: Some(_),
+                phase_title,
+                ..
+            } => format!("failed in {phase_title}"),
+            Verdict::Failed { .. } => "failed".into(),
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        *self == Verdict::Passed
+    }
+}
+
+fn span_ms(from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    u64::try_from((to - from).num_milliseconds()).unwrap_or(0)
 }

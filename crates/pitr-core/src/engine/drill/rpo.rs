@@ -15,7 +15,8 @@ pub struct Rpo {
 }
 
 /// The RPO of recovering to `target`: from the chosen instant to the last commit of the
-/// newest archived WAL. None when the index cannot place the target in time.
+/// newest archived WAL. None when the index cannot place the target in time, or places it
+/// after the newest commit.
 pub fn rpo(index: &WalIndex, target: &RecoveryTarget) -> Option<Rpo> {
     let newest = index
         .commits()
@@ -27,7 +28,11 @@ pub fn rpo(index: &WalIndex, target: &RecoveryTarget) -> Option<Rpo> {
         RecoveryTarget::Latest => newest.time(),
         RecoveryTarget::Lsn { .. } | RecoveryTarget::Immediate => return None,
     };
-    let seconds = ((newest.time() - chosen).num_microseconds()? as f64 / 1e6).max(0.0);
+    // An instant after the newest archived commit is not reached by any replay: no RPO.
+    if chosen > newest.time() {
+        return None;
+    }
+    let seconds = (newest.time() - chosen).num_microseconds()? as f64 / 1e6;
     let size = index.segment_size();
     Some(Rpo {
         chosen,

@@ -1,0 +1,110 @@
+//! Word wrapping of styled lines, for screens that scroll to a selected row and so must
+//! know how many rows each line takes (ratatui's own wrap does not say).
+
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+/// `line` broken after spaces into rows of at most `width` characters, each row after the
+/// first indented by `indent` spaces; the spans keep their styles. Only a word longer than a
+/// row is cut.
+pub fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
+    let cells: Vec<(char, Style)> = line
+        .spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect();
+    if width == 0 || cells.len() <= width {
+        return vec![line];
+    }
+    let indent = indent.min(width / 2);
+    let mut rows = Vec::new();
+    let mut at = 0;
+    while at < cells.len() {
+        let room = if rows.is_empty() {
+            width
+        } else {
+            width - indent
+        };
+        let mut end = (at + room).min(cells.len());
+        if end < cells.len() {
+            if let Some(space) = cells[at..end].iter().rposition(|(c, _)| *c == ' ') {
+                if space > 0 {
+                    end = at + space + 1;
+                }
+            }
+        }
+        let mut spans = Vec::new();
+        if !rows.is_empty() && indent > 0 {
+            spans.push(Span::raw(" ".repeat(indent)));
+        }
+        spans.extend(runs(&cells[at..end]));
+        rows.push(Line::from(spans).style(line.style));
+        at = end;
+    }
+    rows
+}
+
+/// Characters of one style joined back into spans.
+fn runs(cells: &[(char, Style)]) -> Vec<Span<'static>> {
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut text = String::new();
+    let mut style = None;
+    for (c, s) in cells {
+        if style.is_some_and(|x| x != *s) {
+            out.push(Span::styled(
+                std::mem::take(&mut text),
+                style.unwrap_or_default(),
+            ));
+        }
+        style = Some(*s);
+        text.push(*c);
+    }
+    if !text.is_empty() {
+        out.push(Span::styled(text, style.unwrap_or_default()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::style::Modifier;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_long_line_breaks_after_spaces_and_keeps_its_styles() {
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let line = Line::from(vec![
+            Span::styled(" RPO ", bold),
+            Span::raw("not measured: the side restore did not reach the target"),
+        ]);
+        let rows = wrap(line, 30, 3);
+        let texts: Vec<String> = rows.iter().map(text).collect();
+        assert_eq!(
+            texts,
+            vec![
+                " RPO not measured: the side ",
+                "   restore did not reach the ",
+                "   target"
+            ]
+        );
+        assert!(texts.iter().all(|t| t.chars().count() <= 30));
+        assert_eq!(rows[0].spans[0].style, bold);
+        assert_eq!(rows[0].spans[1].style, Style::new());
+    }
+
+    #[test]
+    fn a_short_line_and_a_word_longer_than_a_row() {
+        let rows = wrap(Line::raw("fits"), 10, 2);
+        assert_eq!(rows.len(), 1);
+        let rows = wrap(Line::raw("/var/lib/postgresql/15/main"), 10, 0);
+        assert_eq!(
+            rows.iter().map(text).collect::<String>(),
+            "/var/lib/postgresql/15/main"
+        );
+        assert!(rows.iter().all(|r| text(r).chars().count() <= 10));
+    }
+}
