@@ -134,6 +134,7 @@ pub fn footer(app: &App, screen: Screen, width: u16) -> String {
         Screen::TimeInput => {
             it.key(C::Input, &[A::Submit], "/", "goes to the instant", 0);
             it.key(C::Input, &[A::Cancel], "/", "cancels", 0);
+            it.key(C::Input, &[A::Help], "/", "help", 0);
         }
         Screen::SwitchPrompt => {}
         Screen::Drill => {
@@ -154,6 +155,7 @@ pub fn footer(app: &App, screen: Screen, width: u16) -> String {
         Screen::DrillSign => {
             it.key(C::Input, &[A::Submit], "/", "keeps the name", 0);
             it.key(C::Input, &[A::Cancel], "/", "drops it", 0);
+            it.key(C::Input, &[A::Help], "/", "help", 0);
         }
         Screen::Help => {
             it.scroll(C::Help, "scroll", 2);
@@ -182,6 +184,7 @@ fn wizard(it: &mut Items, w: &Wizard, screen: WizardScreen) {
         WizardScreen::Box | WizardScreen::TypedAnswer => {
             it.key(C::Input, &[A::Submit], "/", "confirms", 0);
             it.key(C::Input, &[A::Cancel], "/", "cancels", 0);
+            it.key(C::Input, &[A::Help], "/", "help", 0);
             return;
         }
         WizardScreen::QuitPrompt => {

@@ -4,6 +4,7 @@
 
 use super::plan_view::notice;
 use super::theme;
+use super::wrap::{fit_text, wrapped_tail};
 use crate::app::wizard::run::{Gauge, RunState, StepState};
 use crate::app::wizard::Wizard;
 use crate::app::App;
@@ -65,7 +66,7 @@ fn steps(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, area: Rect) {
             };
             let head = format!(" {mark} {:>2}. ", i + 1);
             let room = width.saturating_sub(head.chars().count() + time.len() + 1);
-            let title: String = s.title.chars().take(room).collect();
+            let title = fit_text(&s.title, room);
             let pad = room.saturating_sub(title.chars().count());
             let title_style = match s.state {
                 StepState::Running | StepState::Undoing => running(),
@@ -91,11 +92,9 @@ fn steps(frame: &mut Frame, app: &App, w: &Wizard, run: &RunState, area: Rect) {
         (Some(s), _) => finished_line(s),
         (None, None) => Line::styled(" running ", running()),
     };
+    let title = format!("Run {} · {} → {}", run.run_id, w.request.server, w.label);
     let block = Block::bordered()
-        .title(format!(
-            " Run {} · {} → {} ",
-            run.run_id, w.request.server, w.label
-        ))
+        .title(format!(" {} ", fit_text(&title, width.saturating_sub(2))))
         .title_bottom(outcome.right_aligned())
         .border_style(theme::pane_border(app.wizard.is_some()));
     frame.render_widget(Paragraph::new(lines).block(block), area);
@@ -265,11 +264,11 @@ fn server_log(frame: &mut Frame, run: &RunState, area: Rect) {
     } else if run.log.lines.is_empty() {
         lines.push(Line::styled("nothing logged yet", theme::get().dim));
     }
+    let width = usize::from(area.width.saturating_sub(2));
+    let lines = wrapped_tail(lines, width, rows);
+    let title = format!("Server log (followed): {}", run.log_path.1.display());
     let block = Block::bordered()
-        .title(format!(
-            " Server log (followed): {} ",
-            run.log_path.1.display()
-        ))
+        .title(format!(" {} ", fit_text(&title, width.saturating_sub(2))))
         .border_style(theme::pane_border(false));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
@@ -280,22 +279,22 @@ fn output(frame: &mut Frame, run: &RunState, area: Rect) {
     }
     let rows = usize::from(area.height.saturating_sub(2));
     let step = run.current.or_else(|| run.output.back().map(|(i, _)| *i));
+    let width = usize::from(area.width.saturating_sub(2));
     let title = match step.and_then(|i| run.steps.get(i).map(|s| (i, s))) {
-        Some((i, s)) => format!(" Output of step {}: {} ", i + 1, s.title),
-        None => " Output ".to_string(),
+        Some((i, s)) => format!("Output of step {}: {}", i + 1, s.title),
+        None => "Output".to_string(),
     };
-    let mut lines: Vec<Line> = run
+    let mut lines: Vec<Line<'static>> = run
         .output_tail(rows)
         .into_iter()
         .map(|l| Line::from(l.to_string()))
         .collect();
     if let Some(StepState::Failed(e)) = step.and_then(|i| run.steps.get(i)).map(|s| &s.state) {
         lines.push(Line::styled(format!("FAILED: {e}"), theme::get().bad));
-        let overflow = lines.len().saturating_sub(rows);
-        lines.drain(..overflow);
     }
+    let lines = wrapped_tail(lines, width, rows);
     let block = Block::bordered()
-        .title(title)
+        .title(format!(" {} ", fit_text(&title, width.saturating_sub(2))))
         .border_style(theme::pane_border(false));
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }

@@ -2,6 +2,7 @@
 
 use super::layout::MAX_SERVER_ROWS;
 use super::theme;
+use super::wrap::fit;
 use crate::app::live_tail::TailState;
 use crate::app::{App, Focus};
 use crate::domain::patroni::{Lag, Role as PatroniRole};
@@ -20,7 +21,8 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     let block = Block::bordered()
         .title(" Servers ")
         .border_style(theme::pane_border(focused));
-    let mut lines = vec![Line::styled(HEADER, theme::get().label)];
+    let width = usize::from(area.width.saturating_sub(2));
+    let mut lines = vec![fit(Line::styled(HEADER, theme::get().label), width)];
     if app.servers.is_empty() {
         lines.push(Line::styled(
             "  no [[server]] configured: the timeline shows the first repository",
@@ -53,9 +55,9 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             Some(ServerState::Up(facts)) => spans.extend(up_spans(app, facts)),
         }
         spans.extend(tail_spans(&row.tail));
-        lines.push(Line::from(spans));
+        lines.push(fit(Line::from(spans), width));
         if let Some(patroni) = row.status.as_ref().and_then(|s| s.patroni.as_ref()) {
-            lines.extend(patroni_lines(patroni));
+            lines.extend(patroni_lines(patroni).into_iter().map(|l| fit(l, width)));
         }
     }
     frame.render_widget(Paragraph::new(lines).block(block), area);

@@ -3,6 +3,7 @@
 
 use super::hints;
 use super::theme;
+use super::wrap::fit;
 use crate::app::keymap::{Action, Context};
 use crate::app::screen::{self, Screen};
 use crate::app::App;
@@ -21,7 +22,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             " pg_switch_wal() on `{server}`: the archive gets the WAL not yet archived. {yes} switches, any other key cancels"
         );
         frame.render_widget(
-            Line::from(fit_words(&ask, area.width)).style(theme::get().live_tail),
+            fit(Line::raw(ask), usize::from(area.width)).style(theme::get().live_tail),
             area,
         );
         return;
@@ -48,24 +49,4 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
         Line::from(hints::footer(app, top, area.width)).style(theme::get().label),
         area,
     );
-}
-
-/// `text` cut at the last word boundary that fits in `width` cells.
-pub fn fit_words(text: &str, width: u16) -> String {
-    let width = usize::from(width);
-    if text.chars().count() <= width {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    for (i, word) in text.split(' ').enumerate() {
-        let need = out.chars().count() + usize::from(i > 0) + word.chars().count();
-        if need > width {
-            break;
-        }
-        if i > 0 {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
 }

@@ -213,7 +213,9 @@ fn axis(buf: &mut Buffer, inner: Rect, y: u16, view: &TimeView, zone: Zone, curs
             .with_timezone(&zone.offset_at(at))
             .format(format)
             .to_string();
-        if x >= next_free {
+        // A label that would run past the edge is left out rather than shown cut.
+        let fits = usize::from(right - x) >= text.chars().count();
+        if x >= next_free && fits {
             let written =
                 buf.set_stringn(x, y + 1, &text, usize::from(right - x), theme::get().label);
             next_free = written.0 + 1;

@@ -3,6 +3,7 @@
 //! status line.
 
 use super::theme;
+use super::wrap::fit;
 use crate::app::state::RepoState;
 use crate::app::transactions::{
     kind_label, relation_label, PendingTarget, RowKind, TxRow, NO_INDEX,
@@ -77,7 +78,10 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
     let mut lines = vec![Line::styled(header, theme::get().label)];
     for (i, row) in rows.iter().enumerate().skip(first).take(room) {
         let current = app.transactions.current == Some(i);
-        lines.push(row_line(app, row, current, &zone, server));
+        lines.push(fit(
+            row_line(app, row, current, &zone, server),
+            usize::from(inner.width),
+        ));
     }
     if let Some(n) = notice {
         lines.push(Line::styled(n.clone(), theme::get().bad));
@@ -173,15 +177,17 @@ pub fn render_pending(
     let head = format!(" target ({clear} clears): ");
     let help = super::hints::help_hint(app);
     let room = usize::from(area.width).saturating_sub(head.chars().count() + help.chars().count());
-    let what = super::status_bar::fit_words(
-        &format!("{} on {}", pending.label, pending.server),
-        u16::try_from(room).unwrap_or(u16::MAX),
+    let what = fit(
+        Line::raw(format!("{} on {}", pending.label, pending.server)),
+        room,
     );
-    let line = Line::from(vec![
-        Span::styled(head, theme::get().warn.add_modifier(Modifier::BOLD)),
-        Span::raw(what),
-        Span::raw(help),
-    ]);
+    let mut spans = vec![Span::styled(
+        head,
+        theme::get().warn.add_modifier(Modifier::BOLD),
+    )];
+    spans.extend(what.spans);
+    spans.push(Span::raw(help));
+    let line = Line::from(spans);
     frame.render_widget(Clear, area);
     frame.render_widget(line.style(theme::get().label), area);
 }

@@ -44,6 +44,48 @@ pub fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'stati
     rows
 }
 
+/// `line` as one row of at most `width` characters: when it is longer, it ends at the last
+/// word that fits, followed by `…`, so a table row never shows half a word.
+pub fn fit(line: Line<'static>, width: usize) -> Line<'static> {
+    let cells: Vec<(char, Style)> = line
+        .spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect();
+    if width == 0 || cells.len() <= width {
+        return line;
+    }
+    let room = width - 1;
+    let end = match cells[..=room].iter().rposition(|(c, _)| *c == ' ') {
+        // A break too far back would blank most of the row: cut the long word instead.
+        Some(space) if space * 3 >= room * 2 => space,
+        _ => room,
+    };
+    let mut spans = runs(&cells[..end]);
+    let style = cells
+        .get(end.saturating_sub(1))
+        .map_or(Style::new(), |c| c.1);
+    spans.push(Span::styled("…", style));
+    Line::from(spans).style(line.style)
+}
+
+/// `text` in at most `width` characters, ending at a word with `…` when it is longer.
+pub fn fit_text(text: &str, width: usize) -> String {
+    fit(Line::raw(text.to_string()), width)
+        .spans
+        .iter()
+        .map(|s| s.content.as_ref())
+        .collect()
+}
+
+/// Lines wrapped at words to `width`, of which the last `rows` rows (a log's tail).
+pub fn wrapped_tail(lines: Vec<Line<'static>>, width: usize, rows: usize) -> Vec<Line<'static>> {
+    let mut out: Vec<Line<'static>> = lines.into_iter().flat_map(|l| wrap(l, width, 2)).collect();
+    let overflow = out.len().saturating_sub(rows);
+    out.drain(..overflow);
+    out
+}
+
 /// Characters of one style joined back into spans.
 fn runs(cells: &[(char, Style)]) -> Vec<Span<'static>> {
     let mut out: Vec<Span<'static>> = Vec::new();
@@ -94,6 +136,21 @@ mod tests {
         assert!(texts.iter().all(|t| t.chars().count() <= 30));
         assert_eq!(rows[0].spans[0].style, bold);
         assert_eq!(rows[0].spans[1].style, Style::new());
+    }
+
+    #[test]
+    fn a_row_too_long_ends_at_a_word_with_an_ellipsis() {
+        let row =
+            Line::raw("db2  down  cannot connect: error connecting to server: Connection refused");
+        let got = text(&fit(row, 60));
+        assert_eq!(
+            got,
+            "db2  down  cannot connect: error connecting to server:…"
+        );
+        assert!(got.chars().count() <= 60);
+        let row = Line::raw("TL 2 000000020000000000000045000000020000000000000045");
+        assert_eq!(text(&fit(row, 20)).chars().count(), 20);
+        assert_eq!(text(&fit(Line::raw("short"), 20)), "short");
     }
 
     #[test]
