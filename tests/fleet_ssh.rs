@@ -1096,3 +1096,72 @@ fn a_move_over_ssh_is_flushed_to_disk_on_the_host() {
     assert!(into.join("pgdata.aside").is_dir());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The live tail of a server on another host: a DELETE the archive does not hold yet is read
+/// from that host's pg_wal over SSH, as the server's OS user, and the commits found are the
+/// ones a read of the same files on the host itself finds.
+#[test]
+fn the_live_tail_reads_a_remote_servers_pg_wal_over_ssh() {
+    use pitr_console::domain::lsn::Lsn;
+    use pitr_console::domain::segment::{SegmentSize, WalSegment};
+    if !have_sshd() {
+        return;
+    }
+    let mut sshd = Sshd::new("tail", 56100);
+    sshd.start();
+    let lab = Lab::up("tail", 56101);
+    let xid: u32 = lab
+        .psql("delete from orders where id % 7 = 0; select txid_current()")
+        .parse()
+        .unwrap();
+    lab.psql("insert into orders (customer, amount) values (1, 1)");
+    let archived = lab.psql("select last_archived_wal from pg_stat_archiver");
+    let upto: Lsn = lab.psql("select pg_current_wal_lsn()").parse().unwrap();
+    let size = SegmentSize::new(lab.record.segment_size).unwrap();
+    let last = WalSegment::parse_file_name(&archived, size).unwrap();
+    let current = WalSegment::containing(lab.record.timeline, upto, size);
+    assert!(
+        current.number > last.number,
+        "{archived} holds the DELETE already"
+    );
+    let segments: Vec<WalSegment> = (last.number + 1..=current.number)
+        .map(|n| WalSegment::new(lab.record.timeline, n))
+        .collect();
+
+    let mut server = lab.config.servers[0].clone();
+    let t = sshd.target();
+    server.host = OTHER_HOST.into();
+    server.ssh_user = t.user.clone();
+    server.ssh_port = t.port;
+    server.ssh_identity = t.identity.clone();
+    server.ssh_known_hosts = t.known_hosts.clone();
+    server.run_as = Some("postgres".into());
+    let pool = SshPool::new();
+    let remote =
+        pitr_console::adapters::live_tail::read(&server, &segments, size, upto, &pool).unwrap();
+    let here = pitr_console::wal::read_unarchived(
+        &lab.record.pgdata.join("pg_wal"),
+        &segments,
+        size,
+        upto,
+    )
+    .unwrap();
+    let xids =
+        |r: &pitr_console::wal::TailRead| r.tx_ends.iter().map(|t| t.xid).collect::<Vec<_>>();
+    assert!(
+        xids(&remote).contains(&xid),
+        "the DELETE, xid {xid}: {:?}",
+        xids(&remote)
+    );
+    assert_eq!(xids(&remote), xids(&here));
+    assert_eq!(remote.read_to, here.read_to);
+
+    // A pg_wal the server's user cannot read there says so, naming file, directory and host.
+    server.pgdata = PathBuf::from("/nonexistent/pgdata");
+    let e =
+        pitr_console::adapters::live_tail::read(&server, &segments, size, upto, &pool).unwrap_err();
+    assert!(
+        e.contains("/nonexistent/pgdata/pg_wal") && e.contains(OTHER_HOST),
+        "{e}"
+    );
+}

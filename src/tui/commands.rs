@@ -16,6 +16,8 @@ pub struct Commands {
     index_dir: Option<PathBuf>,
     tx: UnboundedSender<Msg>,
     bridge: Bridge,
+    /// SSH connections for reading remote servers' pg_wal, kept between reads.
+    ssh: std::sync::Arc<adapters::ssh::SshPool>,
 }
 
 impl Commands {
@@ -25,6 +27,7 @@ impl Commands {
             index_dir,
             tx,
             bridge: Bridge::default(),
+            ssh: adapters::ssh::SshPool::new(),
         }
     }
 
@@ -78,9 +81,9 @@ impl Commands {
                     let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
                         continue;
                     };
-                    let tx = tx.clone();
+                    let (tx, pool) = (tx.clone(), self.ssh.clone());
                     tokio::task::spawn_blocking(move || {
-                        let result = adapters::live_tail::read(&s, &segments, size, upto)
+                        let result = adapters::live_tail::read(&s, &segments, size, upto, &pool)
                             .map(std::sync::Arc::new);
                         let _ = tx.send(Msg::TailRead { server, result });
                     });

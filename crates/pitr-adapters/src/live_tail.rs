@@ -1,27 +1,40 @@
-//! The live tail's two touches of a running server: reading its pg_wal (local servers
-//! only, as the console's user) and `pg_switch_wal()`, the one write the console makes
-//! outside a run, which the operator confirmed.
+//! The live tail's two touches of a running server: reading its pg_wal (on this host as the
+//! console's user, on another over SSH as the server's OS user) and `pg_switch_wal()`, the one
+//! write the console makes outside a run, which the operator confirmed.
 
 use crate::config::ServerConfig;
 use crate::domain::lsn::Lsn;
 use crate::domain::segment::{SegmentSize, WalSegment};
 use crate::engine::ports::Sql;
+use crate::ssh::{RemoteCommands, RemoteFs, SshPool, SshTarget};
 use crate::wal::TailRead;
+use std::sync::Arc;
 
-/// Reads `segments` from the server's pg_wal. Over SSH the files are not read yet.
+/// Reads `segments` from the server's pg_wal.
 pub fn read(
     server: &ServerConfig,
     segments: &[WalSegment],
     size: SegmentSize,
     upto: Lsn,
+    pool: &Arc<SshPool>,
 ) -> Result<TailRead, String> {
-    if !server.is_local() {
-        return Err(format!(
-            "`{}` is on {}: its pg_wal is read only on this host",
-            server.name, server.host
-        ));
-    }
-    crate::wal::read_unarchived(&server.pgdata.join("pg_wal"), segments, size, upto)
+    let pg_wal = server.pgdata.join("pg_wal");
+    let Some(target) = SshTarget::for_server(server) else {
+        return crate::wal::read_unarchived(&pg_wal, segments, size, upto);
+    };
+    let host = target.label();
+    let fs = RemoteFs::new(
+        RemoteCommands::new(target, pool.clone()),
+        server.run_as.clone(),
+    );
+    crate::wal::read_unarchived_with(segments, size, upto, |name, len| {
+        fs.read_head(&pg_wal.join(name), len).map_err(|e| {
+            format!(
+                "cannot read {name} from {} on {host}: {e}",
+                pg_wal.display()
+            )
+        })
+    })
 }
 
 /// Closes the server's current WAL segment so that it is archived; returns what

@@ -108,6 +108,27 @@ impl RemoteFs {
         ))
     }
 
+    /// The first `len` bytes of a file on the host, as the server's user (pg_wal's files are
+    /// its own, mode 0600).
+    pub fn read_head(&self, path: &Path, len: u64) -> Result<Vec<u8>, PortError> {
+        let c = self.sh(
+            "head -c \"$2\" -- \"$1\"",
+            &[p(path), len.to_string()],
+            None,
+            None,
+        )?;
+        if c.exit_code == Some(0) {
+            return Ok(c.stdout);
+        }
+        Err(PortError::new(
+            crate::engine::ports::PortErrorKind::Remote,
+            match c.stderr.trim() {
+                "" => format!("exit code {:?}", c.exit_code),
+                e => e.to_string(),
+            },
+        ))
+    }
+
     fn number(&self, what: &str, script: &str, args: &[String]) -> Result<u64, PortError> {
         let out = self.sh_ok(what, script, args, None, None)?;
         out.trim().parse::<u64>().map_err(|_| {

@@ -25,7 +25,7 @@ pub use decode::XactKind;
 pub use index::{SegmentSummary, WalIndex, WalIndexError, WalRun};
 pub use page::version_for_magic;
 pub use record::RelFileNode;
-pub use tail::{read_unarchived, TailRead};
+pub use tail::{read_unarchived, read_unarchived_with, TailRead};
 pub use times::IndexedTimes;
 
 /// Feeds `data` to a fresh reader as segment `seg_no` (and, if given, `next` as the

@@ -35,6 +35,25 @@ pub fn read_unarchived(
     size: SegmentSize,
     upto: Lsn,
 ) -> Result<TailRead, String> {
+    read_unarchived_with(segments, size, upto, |name, len| {
+        let path = pg_wal.join(name);
+        let mut data = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(len).read_to_end(&mut data))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok(data)
+    })
+}
+
+/// Like `read_unarchived`, with each segment's first bytes from `read(file name, length)`
+/// (a local file, or one on the server's host over SSH). Of the segment holding `upto`
+/// only the pages before it are asked for: the rest is not written yet, or recycled WAL.
+pub fn read_unarchived_with(
+    segments: &[WalSegment],
+    size: SegmentSize,
+    upto: Lsn,
+    mut read: impl FnMut(&str, u64) -> Result<Vec<u8>, String>,
+) -> Result<TailRead, String> {
     let Some(first) = segments.first() else {
         return Ok(TailRead {
             from: upto,
@@ -46,13 +65,8 @@ pub fn read_unarchived(
     let mut stream = WalStream::new();
     let mut col = Collector::new(first.timeline, Default::default());
     let mut read_to = first.start_lsn(size);
-    let mut data = Vec::with_capacity(size.bytes() as usize);
     for seg in segments {
-        let path = pg_wal.join(seg.file_name(size));
-        data.clear();
-        std::fs::File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut data))
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let data = read(&seg.file_name(size), wanted_bytes(seg, size, upto))?;
         let scan = stream.feed(seg.number, &data, &mut col);
         read_to = stream.position().map_or(seg.end_lsn(size), Lsn);
         if let Some(b) = scan.broken {
@@ -89,4 +103,17 @@ pub fn read_unarchived(
         upto,
         read_to: read_to.min(upto),
     })
+}
+
+/// Every page size PostgreSQL allows divides this, so a read rounded up to it ends on a
+/// page boundary.
+const LARGEST_PAGE: u64 = 64 * 1024;
+
+/// How much of `seg` holds WAL before `upto`: all of it, or its pages up to `upto`.
+fn wanted_bytes(seg: &WalSegment, size: SegmentSize, upto: Lsn) -> u64 {
+    let start = seg.start_lsn(size).0;
+    if upto.0 <= start || upto.0 >= seg.end_lsn(size).0 {
+        return size.bytes();
+    }
+    (upto.0 - start).div_ceil(LARGEST_PAGE) * LARGEST_PAGE
 }
