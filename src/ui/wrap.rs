@@ -8,11 +8,7 @@ use ratatui::text::{Line, Span};
 /// first indented by `indent` spaces; the spans keep their styles. Only a word longer than a
 /// row is cut.
 pub fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'static>> {
-    let cells: Vec<(char, Style)> = line
-        .spans
-        .iter()
-        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
-        .collect();
+    let cells = cells(&line);
     if width == 0 || cells.len() <= width {
         return vec![line];
     }
@@ -47,11 +43,7 @@ pub fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'stati
 /// `line` as one row of at most `width` characters: when it is longer, it ends at the last
 /// word that fits, followed by `…`, so a table row never shows half a word.
 pub fn fit(line: Line<'static>, width: usize) -> Line<'static> {
-    let cells: Vec<(char, Style)> = line
-        .spans
-        .iter()
-        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
-        .collect();
+    let cells = cells(&line);
     if width == 0 || cells.len() <= width {
         return line;
     }
@@ -84,6 +76,14 @@ pub fn wrapped_tail(lines: Vec<Line<'static>>, width: usize, rows: usize) -> Vec
     let overflow = out.len().saturating_sub(rows);
     out.drain(..overflow);
     out
+}
+
+/// A line's characters, each with its span's style.
+fn cells(line: &Line<'static>) -> Vec<(char, Style)> {
+    line.spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect()
 }
 
 /// Characters of one style joined back into spans.
