@@ -315,6 +315,7 @@ impl App {
             self.timeline = data.recoverability().latest_timeline();
             if let Some((from, to)) = data.extent {
                 self.view = TimeView::fitting(from, to, self.view.columns);
+                self.step = super::view::fitting_step(to - from);
                 // The coverage's end may lie just past the last instant replay can stop at
                 // (the last segment's end): open on that instant instead.
                 self.cursor = match self.timeline.map(|t| data.recoverability().at_time(t, to)) {

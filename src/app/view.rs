@@ -8,6 +8,19 @@ pub const STEPS: [i64; 7] = [1, 10, 60, 600, 3600, 6 * 3600, 86400];
 
 const S: i64 = 1000;
 
+/// The widest cursor step that still crosses a history of `span` in at least this many
+/// presses, so the first → does not jump over most of it.
+const STEPS_ACROSS: i64 = 30;
+
+/// The step (an index into `STEPS`) a history `span` long opens with.
+pub fn fitting_step(span: Duration) -> usize {
+    let seconds = span.num_seconds();
+    STEPS
+        .iter()
+        .rposition(|&s| s * STEPS_ACROSS <= seconds)
+        .unwrap_or(0)
+}
+
 /// Milliseconds per column, from closest to widest. Sub-second zooms matter for small
 /// clusters (the lab), whose whole history can fit in a minute.
 pub const ZOOMS: [i64; 20] = [
@@ -141,6 +154,15 @@ mod tests {
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn the_first_step_fits_the_history() {
+        assert_eq!(STEPS[fitting_step(Duration::seconds(36))], 1, "the lab");
+        assert_eq!(STEPS[fitting_step(Duration::seconds(5400))], 60);
+        assert_eq!(STEPS[fitting_step(Duration::days(7))], 3600);
+        assert_eq!(STEPS[fitting_step(Duration::days(400))], 86400);
+        assert_eq!(STEPS[fitting_step(Duration::zero())], 1);
     }
 
     #[test]
