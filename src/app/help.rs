@@ -118,9 +118,21 @@ pub fn rows(keymap: &Keymap, first: &[Context], filter: &str, width: u16) -> Vec
             if !wanted.is_empty() && !hay.contains(&wanted) {
                 continue;
             }
+            // Keys wider than their column get a row of their own above the words.
+            let mut first_keys = keys;
+            if first_keys.chars().count() > KEYS_WIDTH {
+                section.push(HelpRow::Entry {
+                    keys: std::mem::take(&mut first_keys),
+                    text: String::new(),
+                });
+            }
             for (i, stretch) in wrap(text, text_width).into_iter().enumerate() {
                 section.push(HelpRow::Entry {
-                    keys: if i == 0 { keys.clone() } else { String::new() },
+                    keys: if i == 0 {
+                        first_keys.clone()
+                    } else {
+                        String::new()
+                    },
                     text: stretch,
                 });
             }
