@@ -18,6 +18,7 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::signal::unix::{signal as unix_signal, SignalKind};
 use tokio::sync::mpsc;
 
 pub use commands::Commands;
@@ -91,6 +92,10 @@ async fn event_loop(
     commands.spawn(first);
     let mut events = EventStream::new();
     let mut ticks = tokio::time::interval(TICK);
+    // A closed terminal (SIGHUP) or a `kill` (SIGTERM) ends the loop like `q`, so `run`
+    // restores the terminal; a run in flight is journaled step by step and resumable.
+    let mut hangup = unix_signal(SignalKind::hangup()).wrap_err("cannot watch SIGHUP")?;
+    let mut terminate = unix_signal(SignalKind::terminate()).wrap_err("cannot watch SIGTERM")?;
     loop {
         terminal.draw(|frame| crate::ui::render(frame, app))?;
         let msg = tokio::select! {
@@ -101,6 +106,8 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal events"),
                 None => return Ok(()),
             },
+            _ = hangup.recv() => return Ok(closed_by("SIGHUP (the terminal went away)")),
+            _ = terminate.recv() => return Ok(closed_by("SIGTERM")),
             _ = ticks.tick() => Msg::Tick { now: Utc::now() },
             Some(msg) = rx.recv() => msg,
         };
@@ -110,4 +117,10 @@ async fn event_loop(
         }
         commands.spawn(cmds);
     }
+}
+
+fn closed_by(signal: &str) {
+    tracing::warn!(
+        "closed by {signal}; a run in flight stopped where its journal says and can be resumed"
+    );
 }
