@@ -106,8 +106,8 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal events"),
                 None => return Ok(()),
             },
-            _ = hangup.recv() => return Ok(closed_by("SIGHUP (the terminal went away)")),
-            _ = terminate.recv() => return Ok(closed_by("SIGTERM")),
+            _ = hangup.recv() => return closed_by("SIGHUP (the terminal went away)"),
+            _ = terminate.recv() => return closed_by("SIGTERM"),
             _ = ticks.tick() => Msg::Tick { now: Utc::now() },
             Some(msg) = rx.recv() => msg,
         };
@@ -119,8 +119,9 @@ async fn event_loop(
     }
 }
 
-fn closed_by(signal: &str) {
+fn closed_by(signal: &str) -> color_eyre::Result<()> {
     tracing::warn!(
         "closed by {signal}; a run in flight stopped where its journal says and can be resumed"
     );
+    Ok(())
 }
