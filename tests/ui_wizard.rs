@@ -1035,3 +1035,31 @@ fn l_follows_the_recovered_servers_log() {
     assert_eq!(buf[(x, fatal)].fg, ratatui::style::Color::Red);
     assert!(!read(&key(&mut app, KeyCode::Char('L'))));
 }
+
+/// Progress comes now and then; a replay whose last report said 38% ends at 100% when
+/// the step is done, not stuck where the last report left it.
+#[test]
+fn a_finished_step_leaves_its_gauge_full() {
+    let mut app = wizard_app(Role::Operator, 100, 30);
+    started(&mut app);
+    run_to_replay(&mut app);
+    let replay = step_index(&app, "replay");
+    let gauge = |app: &App| {
+        let run = app.wizard.as_ref().unwrap().run.as_ref().unwrap();
+        let g = run.replay.clone().unwrap();
+        (g.done, g.total)
+    };
+    assert_eq!(gauge(&app), (96 << 20, Some(256 << 20)));
+    engine(
+        &mut app,
+        EngineEvent::StepFinished {
+            index: replay,
+            id: "replay".into(),
+            phase: Phase::Run,
+            duration_ms: 6_000,
+            status: StepStatus::Done,
+        },
+    );
+    assert_eq!(gauge(&app), (256 << 20, Some(256 << 20)));
+    assert!(screen_text(&app, 100, 30).contains("100%"));
+}

@@ -47,6 +47,8 @@ pub struct StepRow {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Gauge {
+    /// The step whose work it measures.
+    pub step: usize,
     pub done: u64,
     pub total: Option<u64>,
     /// Units per second.
@@ -184,14 +186,15 @@ impl RunState {
                 self.output.push_back((index, line));
             }
             EngineEvent::Progress {
+                index,
                 unit,
                 done,
                 total,
                 rate,
                 eta_secs,
-                ..
             } => {
                 let g = Some(Gauge {
+                    step: index,
                     done,
                     total,
                     rate,
@@ -218,6 +221,16 @@ impl RunState {
                     };
                     row.duration_ms = Some(duration_ms);
                     row.since = None;
+                }
+                // Progress is sent now and then, so the last one may fall short of a step
+                // that is done: its gauge ends full.
+                if (phase, status) == (Phase::Run, StepStatus::Done) {
+                    for g in [&mut self.copy, &mut self.replay].into_iter().flatten() {
+                        if let (true, Some(total)) = (g.step == index, g.total) {
+                            g.done = g.done.max(total);
+                            g.eta_secs = Some(0.0);
+                        }
+                    }
                 }
             }
             EngineEvent::StepFailed { index, error, .. } => {
