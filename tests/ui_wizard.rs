@@ -444,11 +444,32 @@ fn the_decision_is_answered_and_the_checklist_ticked() {
     );
     let run = app.wizard.as_ref().unwrap().run.as_ref().unwrap();
     assert!(run.question.is_none());
-    engine(
-        &mut app,
+    let promote = step_index(&app, "promote");
+    for event in [
+        EngineEvent::StepStarted {
+            index: promote,
+            id: "promote".into(),
+            title: String::new(),
+            phase: Phase::Run,
+        },
+        EngineEvent::StepFinished {
+            index: promote,
+            id: "promote".into(),
+            phase: Phase::Run,
+            duration_ms: 200,
+            status: StepStatus::Done,
+        },
         EngineEvent::RunFinished {
             status: RunStatus::Promoted,
         },
+    ] {
+        engine(&mut app, event);
+    }
+    // The replay's "paused" is history once promoted, and the screen says what is true now.
+    let screen = screen_text(&app, 160, 48);
+    assert!(
+        screen.contains("then promoted: out of recovery"),
+        "{screen}"
     );
     // Over: Esc closes the wizard, and what the run changed is read again.
     let cmds = key(&mut app, KeyCode::Esc);

@@ -179,6 +179,12 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
     if let Some(status) = &run.replay_status {
         lines.push(Line::styled(status.clone(), theme::get().label));
+        if run.promoted() {
+            lines.push(Line::styled(
+                "then promoted: out of recovery, on a new timeline, taking writes",
+                theme::get().good,
+            ));
+        }
     }
     if let Some(e) = &run.not_started {
         lines.push(Line::styled(e.clone(), theme::get().bad));

@@ -106,6 +106,14 @@ pub struct RunState {
 }
 
 impl RunState {
+    /// Whether the recovered server was promoted: the replay status it paused with is then
+    /// history, not its state.
+    pub fn promoted(&self) -> bool {
+        self.steps.iter().any(|s| {
+            s.id == "promote" && matches!(s.state, StepState::Done | StepState::MarkedDone)
+        })
+    }
+
     pub fn new(plan: &PlanReady) -> RunState {
         RunState {
             run_id: plan.run_id.clone(),
