@@ -1067,7 +1067,7 @@ fn a_finished_step_leaves_its_gauge_full() {
     let replay = step_index(&app, "replay");
     let gauge = |app: &App| {
         let run = app.wizard.as_ref().unwrap().run.as_ref().unwrap();
-        let g = run.replay.clone().unwrap();
+        let g = run.replay.unwrap();
         (g.done, g.total)
     };
     assert_eq!(gauge(&app), (96 << 20, Some(256 << 20)));

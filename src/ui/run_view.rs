@@ -136,8 +136,8 @@ fn gauge_labels(what: &str, g: &Gauge) -> (String, String) {
     )
 }
 
-fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
-    let [gauges, rest] = Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(area);
+/// The restore copy's and the replay's gauges.
+fn progress(frame: &mut Frame, run: &RunState, gauges: Rect) {
     let block = Block::bordered()
         .title(" Progress ")
         .border_style(theme::pane_border(false));
@@ -175,7 +175,11 @@ fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
     frame.render_widget(copy, rows[1]);
     frame.render_widget(Line::styled(replay_label, theme::get().label), rows[2]);
     frame.render_widget(replay, rows[3]);
+}
 
+fn side_panel(frame: &mut Frame, w: &Wizard, run: &RunState, area: Rect) {
+    let [gauges, rest] = Layout::vertical([Constraint::Length(6), Constraint::Min(3)]).areas(area);
+    progress(frame, run, gauges);
     let mut lines: Vec<Line> = Vec::new();
     if let Some(status) = &run.replay_status {
         lines.push(Line::styled(status.clone(), theme::get().label));
