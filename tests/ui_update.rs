@@ -204,7 +204,7 @@ fn tab_moves_focus_and_up_down_select_in_the_focused_pane() {
 fn help_opens_and_closes_and_q_quits() {
     let mut app = app(80, 24);
     key(&mut app, KeyCode::Char('?'));
-    assert!(matches!(app.mode, Mode::Help(_)));
+    assert!(matches!(app.mode, Mode::Help(..)));
     let cursor = app.cursor;
     key(&mut app, KeyCode::Left);
     assert_eq!(
@@ -225,7 +225,7 @@ fn f1_in_the_time_input_opens_help_and_keeps_the_typing() {
     key(&mut app, KeyCode::Char('t'));
     chars(&mut app, "2024-03-01 10:");
     key(&mut app, KeyCode::F(1));
-    let Mode::Help(h) = &app.mode else {
+    let Mode::Help(h, _) = &app.mode else {
         panic!("F1 opens the help");
     };
     let under = pitr_console::app::screen::beneath_help(&app);

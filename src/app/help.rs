@@ -18,9 +18,6 @@ pub struct HelpState {
     pub search: Option<Input>,
     /// What the rows are filtered by (kept after Enter).
     pub filter: String,
-    /// The box the help was opened over (an instant half typed, the unfinished runs), given
-    /// back as it was when the help closes.
-    pub under: Option<Box<super::state::Mode>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,7 +77,7 @@ fn of_mode(mode: &Mode) -> Screen {
         Mode::ConfirmSwitch { .. } => Screen::SwitchPrompt,
         Mode::Unfinished(u) if u.asking.is_some() => Screen::UnfinishedConfirm,
         Mode::Unfinished(_) => Screen::Unfinished,
-        Mode::Help(h) => h.under.as_deref().map_or(Screen::Main, of_mode),
+        Mode::Help(_, under) => under.as_deref().map_or(Screen::Main, of_mode),
         Mode::Normal => Screen::Main,
     }
 }
@@ -85,8 +85,8 @@ fn of_mode(mode: &Mode) -> Screen {
 /// The screen on top.
 pub fn top(app: &App) -> Screen {
     match &app.mode {
-        Mode::Help(h) if h.search.is_some() => Screen::HelpSearch,
-        Mode::Help(_) => Screen::Help,
+        Mode::Help(h, _) if h.search.is_some() => Screen::HelpSearch,
+        Mode::Help(..) => Screen::Help,
         _ => beneath_help(app),
     }
 }

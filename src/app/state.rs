@@ -58,7 +58,9 @@ pub struct TimeInput {
 #[derive(Debug, Clone)]
 pub enum Mode {
     Normal,
-    Help(super::help::HelpState),
+    /// The help, over the box it was opened from (an instant half typed, the unfinished
+    /// runs), which is given back as it was when the help closes.
+    Help(super::help::HelpState, Option<Box<Mode>>),
     Input(TimeInput),
     /// The box of runs left unfinished on this host (`u`).
     Unfinished(super::unfinished_box::UnfinishedBox),

@@ -36,7 +36,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         title_bar::render(frame, app, title);
         wizard::render(frame, app, w, body);
         status_bar::render(frame, app, status);
-        if let Mode::Help(h) = &app.mode {
+        if let Mode::Help(h, _) = &app.mode {
             help::render(frame, app, h, frame.area());
         }
         return;
@@ -67,7 +67,7 @@ pub fn render(frame: &mut Frame, app: &App) {
     match &app.mode {
         Mode::Normal | Mode::ConfirmSwitch { .. } => {}
         Mode::Unfinished(b) => unfinished::render(frame, app, b, areas.body),
-        Mode::Help(h) => help::render(frame, app, h, frame.area()),
+        Mode::Help(h, _) => help::render(frame, app, h, frame.area()),
         Mode::Input(input) => input::render(frame, app, input, areas.body),
     }
 }

@@ -53,7 +53,7 @@ fn type_key(app: &mut App, screen: Screen, key: KeyEvent) {
             input.input.handle(req);
             input.error = None;
         }
-        (Screen::HelpSearch, Mode::Help(h)) => h.type_request(req),
+        (Screen::HelpSearch, Mode::Help(h, _)) => h.type_request(req),
         (Screen::DrillSign, _) => {
             if let Some(d) = app.drill.as_mut() {
                 d.type_key(key);
@@ -92,13 +92,13 @@ fn time_input(app: &mut App, action: Action) -> Vec<Cmd> {
 fn help_action(app: &mut App, action: Action) -> Vec<Cmd> {
     let under = screen::beneath_help(app);
     let (keymap, size) = (&app.keymap, app.size);
-    let Mode::Help(h) = &mut app.mode else {
+    let Mode::Help(h, below) = &mut app.mode else {
         return Vec::new();
     };
     let close = h.act(action, keymap, under.stack(), size);
     match action {
         Action::Quit if close => return open::quit(app),
-        _ if close => app.mode = h.under.take().map_or(Mode::Normal, |m| *m),
+        _ if close => app.mode = below.take().map_or(Mode::Normal, |m| *m),
         _ => {}
     }
     Vec::new()

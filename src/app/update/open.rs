@@ -19,14 +19,14 @@ use std::path::PathBuf;
 /// `?` (F1 in a text box): the help over whatever is open; a box under it is kept, so a
 /// half-typed instant or the unfinished runs are there again when the help closes.
 pub(super) fn open_help(app: &mut App) {
-    if matches!(app.mode, Mode::Help(_)) {
+    if matches!(app.mode, Mode::Help(..)) {
         return;
     }
     let under = std::mem::replace(&mut app.mode, Mode::Normal);
-    app.mode = Mode::Help(HelpState {
-        under: (!matches!(under, Mode::Normal)).then(|| Box::new(under)),
-        ..HelpState::default()
-    });
+    app.mode = Mode::Help(
+        HelpState::default(),
+        (!matches!(under, Mode::Normal)).then(|| Box::new(under)),
+    );
 }
 
 /// Enter: the plan for the target picked in the transactions pane, else for the cursor.
