@@ -278,7 +278,7 @@ fn fetching_object_storage_wal_is_counted_while_the_catalog_loads() {
         .map(|c| c.symbol())
         .collect();
     assert!(
-        text.contains("fetched 3/12 WAL segments (48 MiB) from object storage"),
+        text.contains("fetched 3/12 WAL segments (48 MiB) through its tool"),
         "{text}"
     );
 }

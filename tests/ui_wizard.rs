@@ -734,6 +734,7 @@ fn a_refusal_offers_the_nearest_instants() {
                 refusal: Refusal::NotRecoverable("2024-03-01 12:30:30+01:00 is not recoverable: WAL segment 00000001000000000000001E is missing".into()),
                 nearest: vec![at(29 * 60), at(32 * 60)],
                 detail: None,
+                side: None,
             }),
         },
     );
@@ -817,6 +818,7 @@ fn snapshot_refusal() {
                     refusal: Refusal::NotRecoverable("2024-03-01 12:30:30+01:00 is not recoverable: WAL segment 00000001000000000000001E is missing from the archive. Nearest recoverable instants: before 2024-03-01 12:29:00+01:00, after 2024-03-01 12:32:00+01:00".into()),
                     nearest: vec![at(29 * 60), at(32 * 60)],
                     detail: None,
+                    side: None,
                 }),
             },
         );

@@ -28,7 +28,7 @@ pub enum Msg {
         repository: String,
         result: Result<RepositoryView, String>,
     },
-    /// Loading `repository` fetched one more segment from object storage.
+    /// Loading `repository` fetched one more segment through the repository's tool.
     CatalogProgress {
         repository: String,
         progress: FetchProgress,

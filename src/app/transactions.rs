@@ -591,7 +591,7 @@ pub fn relation_label(node: &RelFileNode, name: Option<&str>) -> String {
 
 /// What the pane says when the repository's WAL was not read.
 pub const NO_INDEX: &str =
-    "no WAL index for this repository: transactions are listed for local archives the console reads";
+    "no WAL index for this repository: the console could not read its WAL (the catalog's warnings say why)";
 
 #[cfg(test)]
 mod tests {

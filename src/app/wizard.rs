@@ -530,6 +530,9 @@ impl Wizard {
 
     /// `side-<run>`, placed as every side restore is (`planning::side_dir::default_place`).
     fn side_defaults(&self) -> Option<(PathBuf, u16)> {
+        if let PlanState::Refused(r) = &self.plan {
+            return r.side.clone();
+        }
         let p = self.ready()?;
         Some(crate::planning::side_dir::default_place(
             &p.inputs.server.pgdata,

@@ -91,66 +91,6 @@ pub fn prepare_inputs(
     })
 }
 
-/// The Patroni cluster as it is now and what the run does to its leader, for a member; a
-/// REST API that does not answer is said, not fatal (the run's own step asks again).
-pub fn patroni_notes(
-    inputs: &crate::engine::recovery::RecoveryInputs,
-) -> (Vec<String>, Option<String>) {
-    let Some(spec) = &inputs.server.patroni else {
-        return (Vec::new(), None);
-    };
-    let cluster = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| crate::engine::ports::PortError::other(e.to_string()))
-        .and_then(|rt| {
-            rt.block_on(crate::adapters::patroni::RestClient::default().cluster(&spec.url))
-        });
-    match cluster {
-        Ok(c) => {
-            let (name, port) = (&inputs.server.name, inputs.server.port);
-            (
-                crate::planning::patroni::outlook(&c, name, spec, port),
-                crate::planning::patroni::refusal(&c, name, spec, port),
-            )
-        }
-        Err(e) => (
-            vec![format!(
-                "Patroni cluster: not reachable now ({e}); the run's Patroni step reads it before changing anything"
-            )],
-            None,
-        ),
-    }
-}
-
-/// The refusal of a recovery that would leave two primaries archiving into one repository
-/// (`planning::second_primary`); a neighbour that does not answer is taken as not running.
-pub fn second_primary(
-    config: &crate::config::Config,
-    inputs: &crate::engine::recovery::RecoveryInputs,
-) -> Option<String> {
-    use crate::engine::ports::Sql;
-    let others = crate::planning::second_primary::neighbours(config, inputs);
-    if others.is_empty() {
-        return None;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    let sql = crate::adapters::postgres::Postgres;
-    others.into_iter().find_map(|o| {
-        let primary = rt
-            .block_on(sql.scalar(&o.dsn, "select pg_is_in_recovery()"))
-            .ok()
-            .flatten()
-            .is_some_and(|v| v == "f" || v == "false");
-        primary.then(|| {
-            crate::planning::second_primary::refusal(&inputs.server.name, &o.repository, &o.name)
-        })
-    })
-}
-
 #[derive(Serialize)]
 struct PlanReport<'a> {
     format_version: u32,
@@ -218,11 +158,11 @@ fn plan(ctx: &Context, args: PlanArgs) -> Result<(), Failure> {
         return Ok(());
     }
     println!("Configuration: {}; role {:?}", ctx.origin_label(), ctx.role);
-    let (patroni, refusal) = patroni_notes(&p.inputs);
-    for n in p.notes.iter().chain(&patroni) {
+    let live = crate::planning::live_checks::ask_blocking(&ctx.config, &p.inputs);
+    for n in p.notes.iter().chain(&live.notes) {
         println!("{n}");
     }
-    if let Some(r) = refusal.or_else(|| second_primary(&ctx.config, &p.inputs)) {
+    if let Some(r) = live.refusal {
         println!("`recover` with these arguments is refused: {r}");
     }
     if let Some(c) = &cost {

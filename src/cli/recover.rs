@@ -145,12 +145,12 @@ fn recover_run(ctx: &Context, args: RecoverArgs) -> Result<(), Failure> {
         };
         patroni.confirm_leader = true;
     }
-    let (patroni, refusal) = super::plan::patroni_notes(&p.inputs);
-    if let Some(r) = refusal.or_else(|| super::plan::second_primary(&ctx.config, &p.inputs)) {
+    let live = crate::planning::live_checks::ask_blocking(&ctx.config, &p.inputs);
+    if let Some(r) = live.refusal {
         return Err(Failure::bad_input(r));
     }
     if !args.json {
-        for n in p.notes.iter().chain(&patroni) {
+        for n in p.notes.iter().chain(&live.notes) {
             println!("{n}");
         }
     }

@@ -7,6 +7,7 @@ pub mod abandon;
 pub mod cost;
 pub mod drill_run;
 pub mod health;
+pub mod live_checks;
 pub mod patroni;
 pub mod predict;
 pub mod prepare;

@@ -36,6 +36,9 @@ pub struct Refused {
     pub nearest: Vec<DateTime<Utc>>,
     /// Why, in parts (`--json`), when the target could not be placed.
     pub detail: Option<Box<RefusalDetail>>,
+    /// Where a restore beside production would go, when that is what the refusal offers
+    /// instead (the in-place run would make a second primary).
+    pub side: Option<(PathBuf, u16)>,
 }
 
 impl From<Refusal> for Refused {
@@ -44,6 +47,7 @@ impl From<Refusal> for Refused {
             refusal,
             nearest: Vec::new(),
             detail: None,
+            side: None,
         }
     }
 }
@@ -98,5 +102,6 @@ pub fn prepare_run(
         }),
         refusal,
         detail,
+        side: None,
     })
 }

@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::engine::journal::JournalState;
 use crate::engine::recovery::{self, build_plan, new_run_id};
 use crate::engine::{Decision, EngineError, EngineEvent, Notebook, RunStatus};
-use crate::planning::run_request::{self, RunRequest};
+use crate::planning::prepare::Refusal;
+use crate::planning::run_request::{self, Refused, RunRequest};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedSender, WeakUnboundedSender};
@@ -47,24 +48,41 @@ pub fn prepare(
     let index_dir = index_dir.map(Path::to_path_buf);
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
-        let result = run_request::prepare_run(&config, &request, index_dir.as_deref()).map(|p| {
-            let mut cost = p.cost;
-            if let Some(c) = cost.as_mut() {
-                tokio::runtime::Handle::current()
-                    .block_on(crate::planning::cost::name_tables(c, &p.inputs.server.dsn));
-            }
-            let run_id = new_run_id();
-            let plan = build_plan(&p.inputs, &run_id);
-            Box::new(PlanReady {
-                view: plan.view(),
-                inputs: p.inputs,
-                run_id,
-                notes: p.notes,
-                wal: p.wal,
-                cost,
-                wal_loss: p.wal_loss.map(|l| l.explain(&request.zone)),
-            })
-        });
+        let result =
+            run_request::prepare_run(&config, &request, index_dir.as_deref()).and_then(|p| {
+                let rt = tokio::runtime::Handle::current();
+                // What the command line asks before it offers a run, the console asks too.
+                let live = rt.block_on(crate::planning::live_checks::ask(&config, &p.inputs));
+                if let Some(r) = live.refusal {
+                    let s = &p.inputs.server;
+                    return Err(Refused {
+                        side: Some(crate::planning::side_dir::default_place(
+                            &s.pgdata,
+                            s.port,
+                            &format!("side-{}", new_run_id()),
+                            &p.inputs.journal_dir,
+                        )),
+                        ..Refusal::Input(r).into()
+                    });
+                }
+                let mut cost = p.cost;
+                if let Some(c) = cost.as_mut() {
+                    rt.block_on(crate::planning::cost::name_tables(c, &p.inputs.server.dsn));
+                }
+                let mut notes = p.notes;
+                notes.extend(live.notes);
+                let run_id = new_run_id();
+                let plan = build_plan(&p.inputs, &run_id);
+                Ok(Box::new(PlanReady {
+                    view: plan.view(),
+                    inputs: p.inputs,
+                    run_id,
+                    notes,
+                    wal: p.wal,
+                    cost,
+                    wal_loss: p.wal_loss.map(|l| l.explain(&request.zone)),
+                }))
+            });
         let _ = tx.send(Msg::Prepared { request, result });
     });
 }

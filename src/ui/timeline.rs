@@ -306,11 +306,12 @@ fn legend(estimated: bool, live: bool, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// What loading says; fetching object-storage WAL can take a while, so it counts.
+/// What loading says; fetching WAL through the repository's tool can take a while, so it
+/// counts.
 fn loading(name: &str, fetch: Option<crate::adapters::wal_fetch::FetchProgress>) -> String {
     match fetch {
         Some(p) => format!(
-            "reading the catalog of `{name}`: fetched {}/{} WAL segments ({} MiB) from object storage…",
+            "reading the catalog of `{name}`: fetched {}/{} WAL segments ({} MiB) through its tool…",
             p.done,
             p.total,
             p.bytes >> 20

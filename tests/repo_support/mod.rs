@@ -280,6 +280,24 @@ pub fn load_and_check_catalog(
     check_catalog(&view, before_delete);
     let json = catalog_json(config_file);
     assert!(json["archive"]["segments"].as_u64().unwrap() >= 2, "{json}");
+    // With an index directory, the WAL is fetched through the tool and indexed: the restore
+    // point and the DELETE's commit are placed exactly, as for a local archive.
+    let index_dir = config_file.parent().unwrap().join("index");
+    let indexed = load_view(&config.repositories[0], Some(&index_dir)).unwrap();
+    let index = indexed.index.as_ref().unwrap_or_else(|| {
+        panic!(
+            "no WAL index through the tool: {:?}",
+            indexed.catalog.warnings
+        )
+    });
+    let point = index
+        .restore_point("before_delete")
+        .expect("the restore point is in the fetched WAL");
+    assert!(point.time() < before_delete, "{:?}", point.time());
+    assert!(
+        index.commits().any(|c| c.time() > before_delete),
+        "the DELETE and the work after it are indexed"
+    );
     (view, catalog_time)
 }
 

@@ -564,3 +564,18 @@ pub fn parse_xlog_db(text: &str, warnings: &mut Vec<String>) -> Vec<XlogEntry> {
 
 #[cfg(test)]
 mod tests;
+
+/// The WAL index's copy of a Barman server's WAL: `barman get-wal` (which decompresses) for
+/// each segment, over SSH when Barman is on another host, its output written by the console.
+impl crate::wal_fetch::SegmentFetch for Barman {
+    fn command(&self, name: &str, dest: &Path) -> CommandSpec {
+        self.command(&["get-wal", &self.server, name])
+            .stdout_to(dest)
+    }
+    fn tool(&self) -> &str {
+        "Barman"
+    }
+    fn hint(&self) -> &str {
+        HINT
+    }
+}

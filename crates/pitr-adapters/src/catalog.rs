@@ -166,8 +166,8 @@ impl RepositoryView {
 
 /// Loads a repository and computes its coverage. For a local archive the WAL is read into
 /// an index cached in `index_dir` (only new segments are read on later loads), which makes
-/// the times exact; object storage (barman-cloud, WAL-G) is first fetched into a bounded
-/// copy there. Without `index_dir` times are estimates. Fetch progress goes to the log.
+/// the times exact; the WAL of Barman, pgBackRest, barman-cloud and WAL-G is first fetched
+/// through the tool into a bounded copy there. Without `index_dir` times are estimates. Fetch progress goes to the log.
 pub fn load_view(
     repo: &RepositoryConfig,
     index_dir: Option<&Path>,
@@ -193,22 +193,26 @@ pub fn load_view_reporting(
     }
     let (archive, cache_key) = match (repo.kind, &repo.wal_archive) {
         (RepositoryKind::Local, Some(archive)) => (archive.clone(), archive.clone()),
-        (RepositoryKind::BarmanCloud | RepositoryKind::Walg, _) => {
-            match fetch_remote(repo, &catalog, dir, progress) {
-                Ok(Some((copy, key, warnings))) => {
-                    catalog.warnings.extend(warnings);
-                    (copy, key)
-                }
-                Ok(None) => return Ok(RepositoryView::estimated(catalog)),
-                Err(e) => {
-                    let mut view = RepositoryView::estimated(catalog);
-                    view.catalog
-                        .warnings
-                        .push(format!("WAL not fetched, times are estimates: {e}"));
-                    return Ok(view);
-                }
+        (
+            RepositoryKind::BarmanCloud
+            | RepositoryKind::Walg
+            | RepositoryKind::Barman
+            | RepositoryKind::Pgbackrest,
+            _,
+        ) => match fetch_remote(repo, &catalog, dir, progress) {
+            Ok(Some((copy, key, warnings))) => {
+                catalog.warnings.extend(warnings);
+                (copy, key)
             }
-        }
+            Ok(None) => return Ok(RepositoryView::estimated(catalog)),
+            Err(e) => {
+                let mut view = RepositoryView::estimated(catalog);
+                view.catalog
+                    .warnings
+                    .push(format!("WAL not fetched, times are estimates: {e}"));
+                return Ok(view);
+            }
+        },
         _ => return Ok(RepositoryView::estimated(catalog)),
     };
     let cache = dir.join(index_file_name(&repo.name, &cache_key));
@@ -242,6 +246,8 @@ fn fetch_remote(
             Some(w) => Box::new(w),
             None => return Ok(None),
         },
+        RepositoryKind::Barman => Box::new(crate::barman::Barman::from_config(repo)?),
+        RepositoryKind::Pgbackrest => Box::new(crate::pgbackrest::PgBackRest::from_config(repo)?),
         _ => return Ok(None),
     };
     let key = PathBuf::from(remote_key(repo));
@@ -279,10 +285,29 @@ fn fetch_remote(
     Ok(Some((copy, key, warnings)))
 }
 
-/// What names one object-storage WAL location: two repositories on the same bucket and
-/// server share their copy, two servers never do.
+/// What names one WAL location fetched through a tool: two repositories on the same bucket
+/// (or Barman server, or stanza) share their copy, two servers never do.
 fn remote_key(repo: &RepositoryConfig) -> String {
+    let path = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
     match repo.kind {
+        RepositoryKind::Barman => format!(
+            "barman:{}|{}|{}",
+            repo.ssh_host
+                .as_deref()
+                .or(repo.barman_host.as_deref())
+                .unwrap_or(""),
+            path(&repo.barman_config),
+            repo.barman_server.as_deref().unwrap_or("")
+        ),
+        RepositoryKind::Pgbackrest => format!(
+            "pgbackrest:{}|{}",
+            path(&repo.pgbackrest_config),
+            repo.stanza.as_deref().unwrap_or("")
+        ),
         RepositoryKind::Walg => format!(
             "wal-g:{}",
             repo.walg_config

@@ -439,3 +439,24 @@ pub fn parse_repo_ls(
 
 #[cfg(test)]
 mod tests;
+
+/// The WAL index's copy of a stanza's WAL: `pgbackrest archive-get` for each segment, as the
+/// repository's user (who then writes the console's `incoming/`, handed over to it).
+impl crate::wal_fetch::SegmentFetch for PgBackRest {
+    fn command(&self, name: &str, dest: &Path) -> CommandSpec {
+        let mut w = self.global();
+        w.push("archive-get".into());
+        w.push(name.to_string());
+        w.push(dest.display().to_string());
+        self.tool.command("pgbackrest", &w)
+    }
+    fn run_as(&self) -> Option<String> {
+        Some(self.tool.user.clone())
+    }
+    fn tool(&self) -> &str {
+        "pgBackRest"
+    }
+    fn hint(&self) -> &str {
+        HINT
+    }
+}

@@ -92,13 +92,25 @@ impl ToolHost {
     }
 }
 
-/// Runs a catalog command to its end and returns its standard output. `tool` names the
-/// program in messages, `hint` says how to install it when it is missing.
+/// Runs a catalog command to its end and returns its standard output (empty when the spec
+/// sends it to a file, created mode 0600 by the console: a WAL segment from `barman get-wal`).
+/// `tool` names the program in messages, `hint` says how to install it when it is missing.
 pub fn output(spec: &CommandSpec, tool: &str, hint: &str) -> Result<String, String> {
     let mut cmd = Switch::to(spec.run_as.as_deref()).command(&spec.program);
     cmd.args(&spec.args).stdin(Stdio::null());
     for (k, v) in &spec.env {
         cmd.env(k, v);
+    }
+    if let Some(p) = &spec.stdout_to {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(p)
+            .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+        cmd.stdout(f);
     }
     let out = cmd.output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
