@@ -95,6 +95,36 @@ fn check_sees_what_would_break_a_recovery_before_the_incident() {
     let restore = probe(&report, "restore_command");
     assert_eq!(restore[0].0, "critical", "{restore:?}");
     assert!(restore[0].1.contains("run as postgres"), "{restore:?}");
+    // The console runs the same probes in the background and says so in the servers pane.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = pitr_console::config::load(&cfg).unwrap();
+    let index_dir = guard.path("index");
+    let health = rt.block_on(async {
+        let mut c = lab_support::Console::open(
+            &config,
+            pitr_console::config::Role::Operator,
+            &index_dir,
+            chrono::Utc::now(),
+        )
+        .await;
+        c.until("the console's check", Duration::from_secs(60), |a| {
+            a.servers[0].health.is_some()
+        })
+        .await;
+        c.app.servers[0].health.clone().unwrap().1
+    });
+    assert_eq!(health.level, pitr_console::domain::health::Level::Critical);
+    assert!(
+        health
+            .findings
+            .iter()
+            .any(|f| f.text.contains("run as postgres")),
+        "{health:?}"
+    );
     // And a plan that needs it is refused before anything runs (issue 9: such a segment is
     // damaged for PostgreSQL, though root can read it).
     let plan = Command::new(BIN)

@@ -270,7 +270,7 @@ fn servers_are_probed_at_start_and_again_every_few_seconds() {
         None,
     );
     let first = app.start(at(0));
-    assert_eq!(first.len(), 5);
+    assert_eq!(first.len(), 8, "{first:?}");
     assert!(first.contains(&Cmd::ListUnfinished), "{first:?}");
     assert!(first.contains(&Cmd::LoadCatalog {
         repository: "archive".into()
@@ -284,6 +284,59 @@ fn servers_are_probed_at_start_and_again_every_few_seconds() {
     assert!(update(&mut answered, Msg::Tick { now: at(4302) }).is_empty());
     let again = update(&mut answered, Msg::Tick { now: at(4306) });
     assert_eq!(again.len(), 3);
+}
+
+/// `check` runs for every server in the background: at start, every ten minutes after its
+/// answer, again when stale, and on `R`; the servers pane says the level and the cursor pane
+/// what is wrong.
+#[test]
+fn health_is_checked_in_the_background_and_shown_in_the_panes() {
+    let check = |cmds: &[Cmd]| {
+        cmds.iter()
+            .filter(|c| matches!(c, Cmd::CheckHealth { .. }))
+            .count()
+    };
+    let mut app = ui_fixture::app(100, 30);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|f| pitr_console::ui::render(f, &app))
+        .unwrap();
+    let screen = format!("{:?}", terminal.backend());
+    assert!(screen.contains("db1          up    warn"), "{screen}");
+    assert!(
+        screen.contains("Check    db1: warning: the newest backup, b4, is 26 h old"),
+        "{screen}"
+    );
+    // db1 answered at start: asked again ten minutes later; db2 and db3 are still in
+    // flight until stale (five minutes).
+    assert_eq!(
+        check(&update(
+            &mut app,
+            Msg::Tick {
+                now: at(4300 + 120)
+            }
+        )),
+        0
+    );
+    assert_eq!(
+        check(&update(
+            &mut app,
+            Msg::Tick {
+                now: at(4300 + 301)
+            }
+        )),
+        2
+    );
+    assert_eq!(
+        check(&update(
+            &mut app,
+            Msg::Tick {
+                now: at(4300 + 600)
+            }
+        )),
+        1
+    );
+    assert_eq!(check(&key(&mut app, KeyCode::Char('R'))), 3);
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub enum Msg {
         progress: FetchProgress,
     },
     ServerStatus(ServerStatus),
+    /// What `pitr-console check` finds for a server, asked in the background.
+    Health(Box<crate::planning::health::ServerHealth>),
     /// Names `server` gave the relations of a `Cmd::ResolveRelations`.
     RelationNames {
         server: String,
@@ -97,6 +99,11 @@ pub enum Cmd {
         role: crate::config::Role,
     },
     ProbeServer {
+        server: String,
+    },
+    /// `check`'s probes for a server (archiver, backups, WAL continuity, the restore
+    /// command as the server's user, free space), off the loop.
+    CheckHealth {
         server: String,
     },
     /// Ask a live server which tables these relfilenodes are (read-only catalog queries).

@@ -26,6 +26,12 @@ pub const SERVER_REFRESH: Duration = Duration::seconds(5);
 pub const SWITCH_REFRESH: Duration = Duration::seconds(1);
 /// A probe that has not come back after this long is asked again.
 pub const PROBE_STALE: Duration = Duration::seconds(15);
+/// `check`'s probes read the repository and run the restore command: every ten minutes is
+/// what monitoring would do, and `R` asks at once.
+pub const HEALTH_REFRESH: Duration = Duration::minutes(10);
+/// A check that has not come back after this long (a restore command may take two
+/// minutes) is asked again.
+pub const HEALTH_STALE: Duration = Duration::minutes(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -79,6 +85,10 @@ pub struct ServerRow {
     pub probing_since: Option<DateTime<Utc>>,
     /// Its WAL not archived yet, when it is a primary.
     pub tail: TailState,
+    /// What `check` last found, and when.
+    pub health: Option<(DateTime<Utc>, crate::planning::health::ServerHealth)>,
+    /// When the check in flight was asked for.
+    pub health_asked: Option<DateTime<Utc>>,
 }
 
 pub enum RepoState {
@@ -197,6 +207,8 @@ impl App {
                     status: None,
                     probing_since: None,
                     tail: TailState::default(),
+                    health: None,
+                    health_asked: None,
                 })
                 .collect(),
             selected_server: 0,
@@ -250,7 +262,11 @@ impl App {
         cmds.push(Cmd::ListUnfinished);
         for s in &mut self.servers {
             s.probing_since = Some(now);
+            s.health_asked = Some(now);
             cmds.push(Cmd::ProbeServer {
+                server: s.name.clone(),
+            });
+            cmds.push(Cmd::CheckHealth {
                 server: s.name.clone(),
             });
         }

@@ -72,6 +72,28 @@ impl Commands {
                         let _ = tx.send(Msg::ServerStatus(status));
                     });
                 }
+                Cmd::CheckHealth { server } => {
+                    let Some(s) = config.servers.iter().find(|s| s.name == server).cloned() else {
+                        continue;
+                    };
+                    let (config, index_dir) = (config.clone(), index_dir.map(PathBuf::from));
+                    let (tx, pool) = (tx.clone(), self.ssh.clone());
+                    // Blocking: the probes read the repository (and may fetch its WAL).
+                    tokio::task::spawn_blocking(move || {
+                        let ports =
+                            crate::planning::run_request::ports(Some(&config), &s.name, &pool);
+                        let health = tokio::runtime::Handle::current().block_on(
+                            crate::planning::health::server_health(
+                                &config,
+                                &s,
+                                &ports,
+                                index_dir.as_deref(),
+                                chrono::Utc::now(),
+                            ),
+                        );
+                        let _ = tx.send(Msg::Health(Box::new(health)));
+                    });
+                }
                 Cmd::ReadTail {
                     server,
                     segments,

@@ -5,6 +5,7 @@ use super::theme;
 use crate::app::repo::RepoData;
 use crate::app::{App, Focus};
 use crate::domain::assess::{show, Verdict};
+use crate::domain::health::Level;
 use crate::domain::times::Stamp;
 use crate::domain::zone::Zone;
 use ratatui::layout::Rect;
@@ -132,6 +133,7 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     }
     if let Some(d) = app.data() {
         lines.push(summary(d));
+        lines.extend(health_line(app));
         for w in d.catalog.warnings.iter().take(3) {
             lines.push(Line::styled(format!("Warning  {w}"), theme::get().dim));
         }
@@ -142,6 +144,48 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
             .block(block),
         area,
     );
+}
+
+/// What `check` found for the selected server: the findings that are not ok, or that every
+/// probe passed, and when.
+fn health_line(app: &App) -> Option<Line<'static>> {
+    let row = app.servers.get(app.selected_server)?;
+    let (at, h) = row.health.as_ref()?;
+    let bad: Vec<String> = h
+        .findings
+        .iter()
+        .filter(|f| f.level != Level::Ok)
+        .map(|f| {
+            let word = if f.level == Level::Critical {
+                "CRITICAL"
+            } else {
+                "warning"
+            };
+            format!("{word}: {}", f.text)
+        })
+        .collect();
+    let (text, style) = match h.level {
+        Level::Ok => (
+            format!(
+                "{}: every probe ok at {} (`pitr-console check` for the details)",
+                h.server,
+                app.zone().clock(*at)
+            ),
+            theme::get().dim,
+        ),
+        Level::Warning => (
+            format!("{}: {}", h.server, bad.join("; ")),
+            theme::get().warn,
+        ),
+        Level::Critical => (
+            format!("{}: {}", h.server, bad.join("; ")),
+            theme::get().bad,
+        ),
+    };
+    Some(Line::from(vec![
+        Span::styled("Check    ", theme::get().label),
+        Span::styled(text, style),
+    ]))
 }
 
 /// One line about the whole repository, so that the pane says what it is judging from.

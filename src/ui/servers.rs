@@ -5,6 +5,7 @@ use super::theme;
 use super::wrap::fit;
 use crate::app::live_tail::TailState;
 use crate::app::{App, Focus};
+use crate::domain::health::Level;
 use crate::domain::patroni::{Lag, Role as PatroniRole};
 use crate::domain::server_status::{PatroniState, ServerFacts, ServerState};
 use ratatui::layout::Rect;
@@ -14,7 +15,7 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 const HEADER: &str =
-    "  server       state  role         TL  LSN          last archived WAL         failures";
+    "  server       state check  role         TL  LSN          last archived WAL         failures";
 
 pub fn render(frame: &mut Frame, app: &App, area: Rect) {
     let focused = app.focus == Focus::Servers;
@@ -53,6 +54,10 @@ pub fn render(frame: &mut Frame, app: &App, area: Rect) {
                 spans.push(Span::styled(format!(" {error}"), theme::get().dim));
             }
             Some(ServerState::Up(facts)) => spans.extend(up_spans(app, facts)),
+        }
+        if row.status.is_some() {
+            // After the state word: what `check` found (details in the cursor pane).
+            spans.insert(4, health_span(row));
         }
         spans.extend(tail_spans(&row.tail));
         lines.push(fit(Line::from(spans), width));
@@ -146,6 +151,18 @@ fn up_spans(app: &App, f: &ServerFacts) -> Vec<Span<'static>> {
         spans.push(Span::styled("0", theme::get().dim));
     }
     spans
+}
+
+/// `ok`, `warn`, `CRIT`, or `…` while the first check runs.
+fn health_span(row: &crate::app::state::ServerRow) -> Span<'static> {
+    match &row.health {
+        None => Span::styled("…     ", theme::get().dim),
+        Some((_, h)) => match h.level {
+            Level::Ok => Span::styled("ok    ", theme::get().good),
+            Level::Warning => Span::styled("warn  ", theme::get().warn),
+            Level::Critical => Span::styled("CRIT  ", theme::get().bad),
+        },
+    }
 }
 
 /// What the archive lacks of a primary, and what the last WAL switch came to.

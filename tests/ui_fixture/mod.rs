@@ -245,7 +245,30 @@ pub fn app(width: u16, height: u16) -> App {
         }),
     );
     update(&mut app, Msg::ServerStatus(up("db3", 3)));
+    update(&mut app, Msg::Health(Box::new(db1_health())));
     app
+}
+
+/// What `check` finds on db1: the newest backup too old (db3's check has not come back).
+pub fn db1_health() -> pitr_console::planning::health::ServerHealth {
+    use pitr_console::domain::health::{Finding, Level, Probe};
+    pitr_console::planning::health::ServerHealth {
+        server: "db1".into(),
+        repository: "archive".into(),
+        level: Level::Warning,
+        findings: vec![
+            Finding {
+                probe: Probe::Archiver,
+                level: Level::Ok,
+                text: "archiver ok".into(),
+            },
+            Finding {
+                probe: Probe::NewestBackup,
+                level: Level::Warning,
+                text: "the newest backup, b4, is 26 h old (warning above 25 h)".into(),
+            },
+        ],
+    }
 }
 
 pub fn key(app: &mut App, code: crossterm::event::KeyCode) -> Vec<pitr_console::app::Cmd> {

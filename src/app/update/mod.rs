@@ -10,7 +10,9 @@ mod tx;
 use super::geometry;
 use super::msg::{Cmd, Msg};
 use super::repo::RepoData;
-use super::state::{App, Mode, RepoState, PROBE_STALE, SERVER_REFRESH, SWITCH_REFRESH};
+use super::state::{
+    App, Mode, RepoState, HEALTH_REFRESH, HEALTH_STALE, PROBE_STALE, SERVER_REFRESH, SWITCH_REFRESH,
+};
 use crossterm::event::KeyEventKind;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
@@ -50,6 +52,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         } => {
             if let Some(slot) = app.repos.iter_mut().find(|r| r.name == repository) {
                 slot.fetch = Some(progress);
+            }
+            Vec::new()
+        }
+        Msg::Health(h) => {
+            let now = app.now.unwrap_or_else(chrono::Utc::now);
+            if let Some(row) = app.servers.iter_mut().find(|s| s.name == h.server) {
+                row.health_asked = None;
+                row.health = Some((now, *h));
             }
             Vec::new()
         }
@@ -182,6 +192,17 @@ fn probes_due(app: &mut App, now: chrono::DateTime<chrono::Utc>) -> Vec<Cmd> {
                 server: s.name.clone(),
             });
         }
+        let check_due = match (&s.health_asked, &s.health) {
+            (Some(since), _) => now - *since >= HEALTH_STALE,
+            (None, Some((at, _))) => now - *at >= HEALTH_REFRESH,
+            (None, None) => true,
+        };
+        if check_due {
+            s.health_asked = Some(now);
+            cmds.push(Cmd::CheckHealth {
+                server: s.name.clone(),
+            });
+        }
     }
     cmds
 }
@@ -196,6 +217,9 @@ fn reload(app: &mut App) -> Vec<Cmd> {
         })
         .collect();
     cmds.extend(app.servers.iter().map(|s| Cmd::ProbeServer {
+        server: s.name.clone(),
+    }));
+    cmds.extend(app.servers.iter().map(|s| Cmd::CheckHealth {
         server: s.name.clone(),
     }));
     cmds.push(Cmd::ListUnfinished);
