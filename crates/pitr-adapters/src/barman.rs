@@ -286,7 +286,10 @@ impl Barman {
         )
     }
 
-    /// How Barman's host reaches the database host for a remote recover.
+    /// How Barman's host reaches the database host for a remote recover: as the server's OS
+    /// user, on the server's ssh port, never asking (BatchMode) and never accepting an unknown
+    /// host key, with the key and known_hosts of Barman's own user there (the console's
+    /// files are not on that host). `barman_remote_ssh_command` replaces it whole.
     fn remote_ssh(&self, server: &ServerConfig) -> String {
         if let Some(c) = &self.remote_ssh_command {
             return c.clone();
@@ -300,8 +303,11 @@ impl Barman {
         } else {
             server.host.clone()
         };
+        let port = server
+            .ssh_port
+            .map_or(String::new(), |p| format!(" -p {p}"));
         format!(
-            "ssh {}@{host}",
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes{port} {}@{host}",
             server.run_as.as_deref().unwrap_or("postgres")
         )
     }

@@ -170,7 +170,7 @@ fn remote_barman_and_the_wal_fetch_forms() {
     let line = t.commands[0].args.last().unwrap();
     assert_eq!(
         line,
-        "LC_ALL=C barman -c /etc/barman.conf recover --get-wal --remote-ssh-command 'ssh postgres@db1.example' pg 20261121T060618 /pg"
+        "LC_ALL=C barman -c /etc/barman.conf recover --get-wal --remote-ssh-command 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes postgres@db1.example' pg 20261121T060618 /pg"
     );
     assert_eq!(
         rc,
