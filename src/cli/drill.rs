@@ -217,3 +217,42 @@ fn finish(
     println!("The drill passed.");
     Ok(())
 }
+
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// The journal of the drill's side restore.
+    pub journal: PathBuf,
+    #[arg(long)]
+    pub verified_by: String,
+}
+
+/// `sign-drill JOURNAL --verified-by NAME`: the verifier signs a drill after reading its
+/// report, with the time of signing; the record and the report are written again.
+pub fn countersign(args: &SignArgs, zone: crate::domain::zone::Zone) -> Result<(), Failure> {
+    let (journal, verified_by, zone) = (args.journal.as_path(), args.verified_by.as_str(), &zone);
+    let path = DrillRecord::path_for(journal);
+    let mut record = DrillRecord::load(&path).map_err(|e| {
+        Failure::bad_input(format!(
+            "{e}; `sign-drill` takes the journal of a drill's side restore (its record is beside it)"
+        ))
+    })?;
+    record
+        .countersign(verified_by, chrono::Utc::now())
+        .map_err(Failure::bad_input)?;
+    record
+        .save(&path)
+        .map_err(|e| Failure::step_failed(format!("cannot write {}: {e}", path.display())))?;
+    let report = crate::report::load(journal).map_err(Failure::step_failed)?;
+    let (md, _) = crate::report::write(&report, zone)
+        .map_err(|e| Failure::step_failed(format!("cannot write the report: {e}")))?;
+    say(&record, "verified_by");
+    println!("Report: {}", md.display());
+    if !record.verdict().passed() {
+        return Err(Failure::step_failed(format!(
+            "signed; the drill {}: {}",
+            record.verdict().headline(),
+            record.problems.join("; ")
+        )));
+    }
+    Ok(())
+}

@@ -95,6 +95,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The monthly restore drill, headless: checklist, timed phases, RTO/RPO, sign-off, report.
     Drill(drill::DrillArgs),
+    /// The verifier's signature on a drill, after reading its report, with its own time.
+    SignDrill(drill::SignArgs),
     /// Pull rows back from a side restore into production, in one transaction (`--undo`
     /// takes them out again).
     Repair(repair::RepairArgs),
@@ -206,6 +208,10 @@ fn run(cli: Cli) -> Result<i32, Failure> {
                 context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             report::run(args, role, zone)
         }
+        Some(Command::SignDrill(args)) => drill::countersign(
+            &args,
+            context::role_and_zone(cli.config.as_deref(), cli.role, cli.tz.as_deref())?.1,
+        ),
         Some(Command::Drill(args)) => {
             let ctx = context::Context::load(cli.config.as_deref(), cli.role, cli.tz.as_deref())?;
             drill::run(&ctx, args)

@@ -205,18 +205,23 @@ fn drill_section(s: &mut String, d: &DrillRecord, zone: &Zone) {
         .map_or("Sign-off", |p| p.title.as_str());
     let _ = writeln!(s, "\n### {title}\n");
     let name = |n: &Option<String>| n.clone().unwrap_or_else(|| "________________".into());
-    let at = d
-        .sign_off
-        .at
-        .map_or("________________".into(), |t| zone.format(t));
+    // Each signature's own time (a record from before they were kept has the close's).
+    let date = |who: &Option<String>, at: Option<chrono::DateTime<chrono::Utc>>| match who {
+        Some(_) => at
+            .or(d.sign_off.at)
+            .map_or("________________".into(), |t| zone.format(t)),
+        None => "________________".to_string(),
+    };
     let _ = writeln!(
         s,
-        "Performed by: {}   Date: {at}",
-        name(&d.sign_off.performed_by)
+        "Performed by: {}   Date: {}",
+        name(&d.sign_off.performed_by),
+        date(&d.sign_off.performed_by, d.sign_off.performed_at)
     );
     let _ = writeln!(
         s,
-        "Verified by: {}   Date: {at}",
-        name(&d.sign_off.verified_by)
+        "Verified by: {}   Date: {}",
+        name(&d.sign_off.verified_by),
+        date(&d.sign_off.verified_by, d.sign_off.verified_at)
     );
 }

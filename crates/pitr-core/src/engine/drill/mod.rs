@@ -167,6 +167,30 @@ mod tests {
     }
 
     #[test]
+    fn the_verifier_signs_later_with_a_time_of_their_own() {
+        let c = Checklist::builtin();
+        let mut r = all_passed(&c);
+        r.sign(Some("alice".into()), None, t(10));
+        r.finish(t(10));
+        assert!(!r.verdict().passed(), "not verified yet");
+        assert!(r
+            .countersign("alice", t(20))
+            .unwrap_err()
+            .contains("second pair"));
+        r.countersign("bob", t(3600)).unwrap();
+        assert!(r.verdict().passed(), "{:?}", r.problems);
+        assert_eq!(r.item("verified_by").unwrap().status, ItemStatus::Passed);
+        assert_eq!(
+            (r.sign_off.performed_at, r.sign_off.verified_at),
+            (Some(t(10)), Some(t(3600)))
+        );
+        assert!(r
+            .countersign("carol", t(3700))
+            .unwrap_err()
+            .contains("by bob"));
+    }
+
+    #[test]
     fn counts_and_durations() {
         let e: BTreeMap<String, i64> = [("orders".to_string(), 10)].into();
         assert_eq!(compare_counts(&e, &e).0, ItemStatus::Passed);

@@ -69,7 +69,14 @@ pub struct PhaseResult {
 pub struct SignOff {
     pub performed_by: Option<String>,
     pub verified_by: Option<String>,
+    /// When the drill was closed.
     pub at: Option<DateTime<Utc>>,
+    /// When each person signed: at the close, or later for a verifier who read the report
+    /// afterwards (`pitr-console sign-drill`).
+    #[serde(default)]
+    pub performed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub verified_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -461,10 +468,46 @@ impl DrillRecord {
             );
         }
         self.sign_off = SignOff {
+            performed_at: performed.is_some().then_some(at),
+            verified_at: verified.is_some().then_some(at),
             performed_by: performed,
             verified_by: verified,
             at: Some(at),
         };
+    }
+
+    /// The verifier signs a closed drill later, at `at`, having read its report. Refused when
+    /// someone verified it already, or when the verifier performed it.
+    pub fn countersign(&mut self, verified_by: &str, at: DateTime<Utc>) -> Result<(), String> {
+        let name = verified_by.trim();
+        if name.is_empty() {
+            return Err("the verifier's name is empty".into());
+        }
+        if let Some(v) = &self.sign_off.verified_by {
+            return Err(format!("this drill was verified already, by {v}"));
+        }
+        if self.sign_off.performed_by.as_deref() == Some(name) {
+            return Err(format!(
+                "{name} performed this drill: a second pair of eyes is the point of verifying"
+            ));
+        }
+        // The close recorded the missing signature as a failed item and a problem.
+        if let Some(i) = self.item("verified_by").cloned() {
+            let unsigned = format!("{}: {}", i.text, i.detail);
+            self.problems.retain(|p| *p != unsigned);
+            self.set("verified_by", ItemStatus::Pending, "");
+        }
+        match self.verdict() {
+            Verdict::Passed => self.set("verified_by", ItemStatus::Passed, name),
+            v => self.set(
+                "verified_by",
+                ItemStatus::Noted,
+                format!("{name}, under a drill that {}", v.headline()),
+            ),
+        }
+        self.sign_off.verified_by = Some(name.to_string());
+        self.sign_off.verified_at = Some(at);
+        Ok(())
     }
 
     /// Where the record of the drill run journaled at `journal` is kept: beside it.
