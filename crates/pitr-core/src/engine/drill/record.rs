@@ -215,13 +215,17 @@ impl DrillRecord {
     /// to the RTO and no two claim the same second.
     fn settle_times(&mut self) {
         let mut last_end: Option<DateTime<Utc>> = None;
+        let mut origin: Option<DateTime<Utc>> = None;
         for p in self.phases.iter_mut().filter(|p| p.id.timed()) {
             let (Some(s), Some(f)) = (p.started, p.finished) else {
                 continue;
             };
             let start = last_end.map_or(s, |e| e.min(f));
+            let zero = *origin.get_or_insert(start);
             p.started = Some(start);
-            p.duration_ms = Some(span_ms(start, f));
+            // Milliseconds counted from the first phase's start, so that rounding cannot
+            // make the phases add up to a millisecond more or less than the RTO.
+            p.duration_ms = Some(span_ms(zero, f).saturating_sub(span_ms(zero, start)));
             last_end = Some(last_end.map_or(f, |e| e.max(f)));
         }
     }
