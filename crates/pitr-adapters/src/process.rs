@@ -29,12 +29,7 @@ impl CommandRunner for LocalCommands {
             std_cmd.stdin(Stdio::null()).stderr(Stdio::piped());
             match &cmd.stdout_to {
                 Some(p) => {
-                    let f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true)
-                        .mode(0o600)
-                        .open(p)
+                    let f = output_file(p)
                         .map_err(|e| PortError::io(format!("cannot create {}", p.display()), e))?;
                     std_cmd.stdout(f);
                 }
@@ -119,6 +114,17 @@ async fn pump<R: AsyncRead + Unpin>(r: R, tx: tokio::sync::mpsc::UnboundedSender
             break;
         }
     }
+}
+
+/// The file a command's standard output goes to (`CommandSpec::stdout_to`): created by the
+/// console, readable by nobody else.
+pub(crate) fn output_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(test)]

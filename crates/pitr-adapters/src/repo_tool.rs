@@ -102,13 +102,7 @@ pub fn output(spec: &CommandSpec, tool: &str, hint: &str) -> Result<String, Stri
         cmd.env(k, v);
     }
     if let Some(p) = &spec.stdout_to {
-        use std::os::unix::fs::OpenOptionsExt;
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(p)
+        let f = crate::process::output_file(p)
             .map_err(|e| format!("cannot create {}: {e}", p.display()))?;
         cmd.stdout(f);
     }
