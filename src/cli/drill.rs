@@ -229,21 +229,20 @@ pub struct SignArgs {
 /// `sign-drill JOURNAL --verified-by NAME`: the verifier signs a drill after reading its
 /// report, with the time of signing; the record and the report are written again.
 pub fn countersign(args: &SignArgs, zone: crate::domain::zone::Zone) -> Result<(), Failure> {
-    let (journal, verified_by, zone) = (args.journal.as_path(), args.verified_by.as_str(), &zone);
-    let path = DrillRecord::path_for(journal);
+    let path = DrillRecord::path_for(&args.journal);
     let mut record = DrillRecord::load(&path).map_err(|e| {
         Failure::bad_input(format!(
             "{e}; `sign-drill` takes the journal of a drill's side restore (its record is beside it)"
         ))
     })?;
     record
-        .countersign(verified_by, chrono::Utc::now())
+        .countersign(&args.verified_by, chrono::Utc::now())
         .map_err(Failure::bad_input)?;
     record
         .save(&path)
         .map_err(|e| Failure::step_failed(format!("cannot write {}: {e}", path.display())))?;
-    let report = crate::report::load(journal).map_err(Failure::step_failed)?;
-    let (md, _) = crate::report::write(&report, zone)
+    let report = crate::report::load(&args.journal).map_err(Failure::step_failed)?;
+    let (md, _) = crate::report::write(&report, &zone)
         .map_err(|e| Failure::step_failed(format!("cannot write the report: {e}")))?;
     say(&record, "verified_by");
     println!("Report: {}", md.display());

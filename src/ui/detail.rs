@@ -164,23 +164,19 @@ fn health_line(app: &App) -> Option<Line<'static>> {
             format!("{word}: {}", f.text)
         })
         .collect();
-    let (text, style) = match h.level {
-        Level::Ok => (
-            format!(
-                "{}: every probe ok at {} (`pitr-console check` for the details)",
-                h.server,
-                app.zone().clock(*at)
-            ),
-            theme::get().dim,
-        ),
-        Level::Warning => (
-            format!("{}: {}", h.server, bad.join("; ")),
-            theme::get().warn,
-        ),
-        Level::Critical => (
-            format!("{}: {}", h.server, bad.join("; ")),
-            theme::get().bad,
-        ),
+    let text = if bad.is_empty() {
+        format!(
+            "{}: every probe ok at {} (`pitr-console check` for the details)",
+            h.server,
+            app.zone().clock(*at)
+        )
+    } else {
+        format!("{}: {}", h.server, bad.join("; "))
+    };
+    let style = match h.level {
+        Level::Ok => theme::get().dim,
+        Level::Warning => theme::get().warn,
+        Level::Critical => theme::get().bad,
     };
     Some(Line::from(vec![
         Span::styled("Check    ", theme::get().label),

@@ -229,22 +229,10 @@ fn wrapped(text: &str, indent: usize, width: usize, style: Style) -> Vec<Line<'s
 
 fn pieces(text: &str, first: usize, rest: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < chars.len() || out.is_empty() {
-        let room = if out.is_empty() { first } else { rest };
-        let mut end = (at + room).min(chars.len());
-        if end < chars.len() {
-            if let Some(space) = chars[at..end].iter().rposition(|c| *c == ' ') {
-                if space > 0 {
-                    end = at + space + 1;
-                }
-            }
-        }
-        out.push(chars[at..end].iter().collect());
-        at = end;
-    }
-    out
+    super::wrap::breaks(&chars, |c| *c == ' ', first, rest)
+        .into_iter()
+        .map(|r| chars[r].iter().collect())
+        .collect()
 }
 
 fn step_lines(p: &PlanReady, width: usize) -> Vec<Line<'static>> {

@@ -13,31 +13,45 @@ pub fn wrap(line: Line<'static>, width: usize, indent: usize) -> Vec<Line<'stati
         return vec![line];
     }
     let indent = indent.min(width / 2);
-    let mut rows = Vec::new();
+    breaks(&cells, |(c, _)| *c == ' ', width, width - indent)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut spans = Vec::new();
+            if i > 0 && indent > 0 {
+                spans.push(Span::raw(" ".repeat(indent)));
+            }
+            spans.extend(runs(&cells[r]));
+            Line::from(spans).style(line.style)
+        })
+        .collect()
+}
+
+/// Where `items` break into rows of at most `first` (the first row) and `rest` items: after
+/// the last space that fits, the space kept at the row's end so the rows join back whole;
+/// only a word longer than a row is cut inside. At least one row, empty for no items.
+pub fn breaks<T>(
+    items: &[T],
+    is_space: impl Fn(&T) -> bool,
+    first: usize,
+    rest: usize,
+) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
     let mut at = 0;
-    while at < cells.len() {
-        let room = if rows.is_empty() {
-            width
-        } else {
-            width - indent
-        };
-        let mut end = (at + room).min(cells.len());
-        if end < cells.len() {
-            if let Some(space) = cells[at..end].iter().rposition(|(c, _)| *c == ' ') {
+    while at < items.len() || out.is_empty() {
+        let room = if out.is_empty() { first } else { rest }.max(1);
+        let mut end = (at + room).min(items.len());
+        if end < items.len() {
+            if let Some(space) = items[at..end].iter().rposition(&is_space) {
                 if space > 0 {
                     end = at + space + 1;
                 }
             }
         }
-        let mut spans = Vec::new();
-        if !rows.is_empty() && indent > 0 {
-            spans.push(Span::raw(" ".repeat(indent)));
-        }
-        spans.extend(runs(&cells[at..end]));
-        rows.push(Line::from(spans).style(line.style));
+        out.push(at..end);
         at = end;
     }
-    rows
+    out
 }
 
 /// `line` as one row of at most `width` characters: when it is longer, it ends at the last
